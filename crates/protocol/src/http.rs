@@ -1,0 +1,1 @@
+//! http protocol (in progress).

@@ -1,0 +1,1 @@
+//! memcache protocol (in progress).

@@ -1,0 +1,1 @@
+//! resp protocol (in progress).

@@ -1,0 +1,1 @@
+//! tailcache runtime crate.
