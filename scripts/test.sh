@@ -1,14 +1,59 @@
 #!/usr/bin/env bash
 # The project's one test command. Installs what the tests need when it is missing,
 # then runs format, lint, every test, and short fuzz runs. Fails loudly on anything missing.
+#
+# Environment:
+#   FUZZ_SECONDS   seconds per fuzz target (default 30; 0 skips fuzzing, and says so)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
+die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
+
+install_system_tools() {
+    # command name -> Debian package that provides it
+    local -A package_of=(
+        [memcached]=memcached
+        [redis-server]=redis-server
+        [redis-cli]=redis-tools
+        [nutcracker]=nutcracker
+        [memcp]=libmemcached-tools
+        [curl]=curl
+    )
+    local missing=()
+    for tool in "${!package_of[@]}"; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        command -v apt-get >/dev/null || die "apt-get not found; install: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq || die "apt-get update failed"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+            || die "apt-get install ${missing[*]} failed"
+    fi
+    for tool in "${!package_of[@]}"; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool still missing after install"
+    done
+    # the package starts a system memcached/redis on the default ports; tests never use them
+}
+
+install_python_clients() {
+    if ! python3 -c 'import pymemcache, redis' 2>/dev/null; then
+        log "installing pymemcache and redis-py"
+        python3 -m pip install -q pymemcache redis || die "pip install pymemcache redis failed"
+    fi
+    python3 -c 'import pymemcache, redis' || die "pymemcache/redis-py still missing"
+}
 
 log "toolchain"
 cargo --version
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+log "installing test dependencies"
+install_system_tools
+install_python_clients
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -16,7 +61,15 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+log "cargo build --release (the binaries the end-to-end tests start)"
+cargo build --release --workspace --bins
+
 log "cargo test"
 cargo test --workspace
+
+if [ -x scripts/fuzz.sh ]; then
+    log "fuzzing"
+    scripts/fuzz.sh
+fi
 
 log "all checks passed"

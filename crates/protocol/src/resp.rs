@@ -1,1 +1,69 @@
-//! resp protocol (in progress).
+//! RESP2/RESP3: Redis's wire protocol, the string-and-key subset a cache needs.
+//!
+//! Requests arrive as multibulk arrays (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) or as inline
+//! lines (`GET k\r\n`). [`parse`] turns the front of a read buffer into a typed
+//! [`Command`] that borrows the buffer; it allocates nothing. A prefix of a request is
+//! [`Parsed::Incomplete`], never an error. Errors carry Redis's exact reply bytes
+//! ([`ParseError::encode`]) and say whether the connection must close
+//! ([`ParseError::must_close`]): Redis closes on protocol errors, not on command errors.
+//!
+//! Responses are written straight into a caller's `Vec<u8>` by the functions in
+//! [`encode`], in RESP2 or RESP3 form ([`ProtocolVersion`]); [`command_table`] and
+//! [`encode_hello_reply`] build the replies clients inspect at connect time.
+//!
+//! Commands: GET SET MGET MSET DEL EXISTS INCR DECR INCRBY DECRBY APPEND STRLEN GETDEL
+//! GETEX EXPIRE PEXPIRE TTL PTTL PERSIST TYPE DBSIZE FLUSHALL FLUSHDB PING ECHO INFO
+//! HELLO AUTH SELECT CLIENT (SETNAME GETNAME ID INFO SETINFO) COMMAND (COUNT DOCS INFO)
+//! QUIT. Anything else is `unknown command`, as Redis says it.
+//!
+//! Where tailcache answers differently from redis-server 7.0, on purpose:
+//! - `SELECT n` for n ≠ 0 is `-ERR DB index is out of range` (one database).
+//! - Keys longer than [`Limits::max_key_len_bytes`] get `-ERR key too long (max N bytes)`.
+//! - Bulk data not followed by `\r\n` is a protocol error (Redis skips two bytes blindly).
+//! - Inline requests with backslash escapes in quotes, or quotes inside a word, are a
+//!   protocol error (Redis unescapes them; doing so would need a copy).
+//! - `CLIENT SETINFO` is accepted as in Redis 7.2 (redis-py sends it).
+//! - Argument count, bulk length and inline length limits are [`Limits`], with Redis's
+//!   errors for each (`invalid multibulk length`, `invalid bulk length`,
+//!   `too big inline request`).
+//!
+//! ```
+//! use tailcache_protocol::resp::{parse, Command, Limits, Parsed};
+//! let limits = Limits::default();
+//! let input = b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n";
+//! match parse(input, &limits) {
+//!     Ok(Parsed::Complete { command: Command::Get { key }, consumed }) => {
+//!         assert_eq!(key, b"key");
+//!         assert_eq!(consumed, input.len());
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! ```
+
+mod args;
+mod client;
+mod command;
+pub mod command_table;
+pub mod encode;
+mod error;
+mod expire;
+mod frame;
+mod hello;
+mod limits;
+pub(crate) mod number;
+mod parse;
+mod server_error;
+mod set;
+mod spec;
+
+pub use args::{Args, Pairs};
+pub use command::{
+    ClientInfoAttribute, Command, ExpireCondition, ExpireTime, Expiry, FlushMode, GetExOption,
+    Hello, ProtocolVersion, Set, SetCondition, TimeUnit,
+};
+pub use error::{CommandError, ParseError, ProtocolError};
+pub use frame::{parse_frame, Frame, FrameParsed};
+pub use hello::{encode_hello_reply, HelloReply};
+pub use limits::Limits;
+pub use parse::{parse, parse_command, Parsed};
+pub use server_error::ServerError;

@@ -1,0 +1,242 @@
+//! Command-line flags and their translation into a [`RunConfig`].
+
+use crate::config::{Load, RunConfig};
+use crate::error::BenchError;
+use crate::protocol::Protocol;
+use crate::schedule::Arrival;
+use crate::units::{parse_count, parse_duration, parse_u64};
+use crate::workload::{Mix, Popularity, ValueSizes, Workload};
+use clap::Parser;
+use std::path::PathBuf;
+
+/// tailcache-bench: open-loop, coordinated-omission-free load for memcached-compatible
+/// servers (memcache text and meta, RESP, HTTP). Loopback targets only.
+#[derive(Debug, Parser)]
+#[command(name = "tailcache-bench", version)]
+pub struct Args {
+    /// Target HOST:PORT (loopback only); give it several times to compare targets.
+    #[arg(long = "target", short = 't')]
+    pub targets: Vec<String>,
+    /// Name for each target in reports, in the order of --target.
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Also start a trivial in-process responder and load it (labelled "echo"):
+    /// measures the generator's own floor.
+    #[arg(long)]
+    pub echo_server: bool,
+    /// Protocol: mc (memcache text), meta, resp, http.
+    #[arg(long, default_value = "mc")]
+    pub protocol: String,
+    /// Total requests per second over all connections (10k, 1.5M); 0 = closed loop.
+    #[arg(long, default_value = "10k")]
+    pub rate: String,
+    /// Arrival process in open loop: uniform or poisson.
+    #[arg(long, default_value = "uniform")]
+    pub arrival: String,
+    /// Closed loop: requests kept outstanding per connection.
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: usize,
+    /// Connections in total.
+    #[arg(long, short = 'c', default_value_t = 4)]
+    pub connections: usize,
+    /// Generator threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Measured time (500ms, 10s, 1m).
+    #[arg(long, short = 'd', default_value = "10s")]
+    pub duration: String,
+    /// Unmeasured time before it.
+    #[arg(long, default_value = "2s")]
+    pub warmup: String,
+    /// Distinct keys.
+    #[arg(long, default_value = "100k")]
+    pub keys: String,
+    /// Key prefix (keys are PREFIX + index).
+    #[arg(long, default_value = "key:")]
+    pub key_prefix: String,
+    /// Key popularity: uniform, or zipf:THETA (zipf:0.99).
+    #[arg(long, default_value = "uniform")]
+    pub popularity: String,
+    /// Value size: N, MIN..MAX, or SIZE:WEIGHT,SIZE:WEIGHT.
+    #[arg(long, default_value = "100")]
+    pub value_size: String,
+    /// Command mix, relative weights: get=90,set=10,delete=0,multiget=0.
+    #[arg(long, default_value = "get=100")]
+    pub mix: String,
+    /// Keys per multiget.
+    #[arg(long, default_value_t = 10)]
+    pub multiget_keys: usize,
+    /// TTL of stored values, seconds (0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub ttl: u32,
+    /// Store every key once before measuring.
+    #[arg(long)]
+    pub prefill: bool,
+    /// A request unanswered this long breaks its connection (counted, reconnected).
+    #[arg(long, default_value = "1s")]
+    pub timeout: String,
+    /// Open loop: most requests outstanding per connection.
+    #[arg(long, default_value_t = 4096)]
+    pub max_inflight: usize,
+    /// Seed of the schedule and key choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Compare mode: rounds of A B A B ... (medians are reported).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+    /// Rate sweep START:END:STEP (10k:200k:10k); stops when P99.9 exceeds --slo-p999.
+    #[arg(long)]
+    pub sweep: Option<String>,
+    /// The P99.9 bound of a sweep.
+    #[arg(long, default_value = "1ms")]
+    pub slo_p999: String,
+    /// Directory for report.html, report.md, report.json, summary.txt, *.svg, *.hgrm.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Title of the report.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// No live per-second progress.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+fn bad(e: String) -> BenchError {
+    BenchError::BadArgument(e)
+}
+
+/// Parses `uniform` or `zipf:THETA`.
+pub fn parse_popularity(text: &str) -> Result<Popularity, String> {
+    match text.split_once(':') {
+        None if text == "uniform" => Ok(Popularity::Uniform),
+        Some(("zipf", theta)) => {
+            let theta: f64 = theta
+                .parse()
+                .map_err(|_| format!("bad zipf theta in {text:?}"))?;
+            Ok(Popularity::Zipf { theta })
+        }
+        _ => Err(format!("popularity {text:?} is not uniform or zipf:THETA")),
+    }
+}
+
+impl Args {
+    /// The run these flags describe, against `target` (checked later).
+    pub fn to_config(
+        &self,
+        target: std::net::SocketAddr,
+        label: String,
+    ) -> Result<RunConfig, BenchError> {
+        let rate = parse_count(&self.rate).map_err(bad)?;
+        let arrival = match self.arrival.as_str() {
+            "uniform" => Arrival::Uniform,
+            "poisson" => Arrival::Poisson,
+            other => {
+                return Err(bad(format!(
+                    "--arrival {other:?} is not uniform or poisson"
+                )))
+            }
+        };
+        let load = if rate == 0.0 {
+            Load::Closed {
+                pipeline: self.pipeline,
+            }
+        } else {
+            Load::Open {
+                rate_per_s: rate,
+                arrival,
+            }
+        };
+        let workload = Workload {
+            keys: parse_u64(&self.keys).map_err(bad)?,
+            key_prefix: self.key_prefix.clone(),
+            popularity: parse_popularity(&self.popularity).map_err(bad)?,
+            value_sizes: ValueSizes::parse(&self.value_size).map_err(bad)?,
+            mix: Mix::parse(&self.mix).map_err(bad)?,
+            multiget_keys: self.multiget_keys,
+            ttl_s: self.ttl,
+        };
+        let config = RunConfig {
+            target,
+            label,
+            protocol: Protocol::parse(&self.protocol).map_err(bad)?,
+            load,
+            connections: self.connections,
+            threads: self.threads,
+            duration: parse_duration(&self.duration).map_err(bad)?,
+            warmup: parse_duration(&self.warmup).map_err(bad)?,
+            workload,
+            prefill: self.prefill,
+            timeout: parse_duration(&self.timeout).map_err(bad)?,
+            max_inflight_per_connection: self.max_inflight,
+            seed: self.seed,
+        };
+        config.validate().map_err(bad)?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Args {
+        let mut v = vec!["tailcache-bench", "--target", "127.0.0.1:11211"];
+        v.extend_from_slice(extra);
+        Args::parse_from(v)
+    }
+
+    fn addr() -> std::net::SocketAddr {
+        "127.0.0.1:11211".parse().unwrap()
+    }
+
+    #[test]
+    fn flags_become_a_config() {
+        let c = args(&[
+            "--rate",
+            "20k",
+            "--arrival",
+            "poisson",
+            "--popularity",
+            "zipf:0.99",
+            "--mix",
+            "get=90,set=10",
+        ])
+        .to_config(addr(), "a".into())
+        .unwrap();
+        assert_eq!(
+            c.load,
+            Load::Open {
+                rate_per_s: 20_000.0,
+                arrival: Arrival::Poisson
+            }
+        );
+        assert_eq!(c.workload.popularity, Popularity::Zipf { theta: 0.99 });
+        let c = args(&["--rate", "0", "--pipeline", "16"])
+            .to_config(addr(), "a".into())
+            .unwrap();
+        assert_eq!(c.load, Load::Closed { pipeline: 16 });
+    }
+
+    #[test]
+    fn bad_flags_are_typed_errors() {
+        for extra in [
+            &["--rate", "fast"][..],
+            &["--arrival", "bursty"],
+            &["--popularity", "zipf"],
+            &["--protocol", "gopher"],
+            &["--connections", "0"],
+            &["--threads", "8", "--connections", "4"],
+            &["--duration", "0s"],
+            &["--protocol", "http", "--mix", "multiget=1"],
+            &["--rate", "0", "--pipeline", "0"],
+        ] {
+            assert!(
+                matches!(
+                    args(extra).to_config(addr(), "a".into()),
+                    Err(BenchError::BadArgument(_))
+                ),
+                "{extra:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The command line: parse flags, pick the mode (single run, comparison, sweep), print
+//! live progress and the summary, and write the report files.
+
+pub mod args;
+pub mod progress;
+pub mod reports;
+
+use crate::compare::{run_comparison, Target};
+use crate::driver::run;
+use crate::echo_server::EchoServer;
+use crate::error::BenchError;
+use crate::output::files::Report;
+use crate::sweep::{run_sweep, SweepSpec};
+use crate::target::resolve_loopback;
+use crate::units::parse_duration;
+use args::Args;
+use clap::Parser;
+use std::ffi::OsString;
+
+/// Parses `argv`, runs, prints; returns the process exit code.
+pub fn main_with_args<I: IntoIterator<Item = OsString>>(argv: I) -> i32 {
+    let args = match Args::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match execute(&args) {
+        Ok(report) => {
+            print!("{}", report.text());
+            if let Some(dir) = &args.out {
+                match report.write(dir) {
+                    Ok(files) => eprintln!("wrote {} files to {}", files.len(), dir.display()),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return 1;
+                    }
+                }
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// The command line as one string, for reports.
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn execute(args: &Args) -> Result<Report, BenchError> {
+    // Kept alive for the whole run; stopped when dropped.
+    let echo = if args.echo_server {
+        Some(EchoServer::start(None)?)
+    } else {
+        None
+    };
+    let targets = targets(args, echo.as_ref())?;
+    let base = args.to_config(targets[0].addr, targets[0].label.clone())?;
+    let command = command_line();
+    let printer = progress::Printer::new(args.quiet);
+    if let Some(spec) = &args.sweep {
+        if targets.len() != 1 {
+            return Err(BenchError::BadArgument(
+                "--sweep takes exactly one target".into(),
+            ));
+        }
+        let spec = SweepSpec::parse(spec).map_err(BenchError::BadArgument)?;
+        let bound_ns = parse_duration(&args.slo_p999)
+            .map_err(BenchError::BadArgument)?
+            .as_nanos() as u64;
+        let sweep = run_sweep(
+            &base,
+            spec,
+            bound_ns,
+            &mut |rate| printer.start(&format!("rate {rate:.0}/s")),
+            &mut |s| printer.second(s),
+        )?;
+        return Ok(reports::sweep_report(args, &command, &sweep));
+    }
+    if targets.len() > 1 || args.rounds > 1 {
+        let cmp = run_comparison(
+            &base,
+            &targets,
+            args.rounds,
+            &mut |round, t| {
+                printer.start(&format!(
+                    "round {} of {}: {}",
+                    round + 1,
+                    args.rounds,
+                    t.label
+                ))
+            },
+            &mut |s| printer.second(s),
+        )?;
+        return Ok(reports::comparison_report(args, &command, &cmp));
+    }
+    printer.start(&base.label);
+    let result = run(&base, &mut |s| printer.second(s))?;
+    Ok(reports::run_report(args, &command, &result))
+}
+
+/// The targets named on the command line (plus the echo responder), all loopback.
+fn targets(args: &Args, echo: Option<&EchoServer>) -> Result<Vec<Target>, BenchError> {
+    let mut targets = Vec::new();
+    for (i, t) in args.targets.iter().enumerate() {
+        let addr = resolve_loopback(t)?;
+        let label = args.labels.get(i).cloned().unwrap_or_else(|| t.clone());
+        targets.push(Target { label, addr });
+    }
+    if let Some(e) = echo {
+        targets.push(Target {
+            label: "echo".into(),
+            addr: e.addr(),
+        });
+    }
+    if targets.is_empty() {
+        return Err(BenchError::BadArgument(
+            "give at least one --target (or --echo-server)".into(),
+        ));
+    }
+    if args.labels.len() > args.targets.len() {
+        return Err(BenchError::BadArgument("more --label than --target".into()));
+    }
+    Ok(targets)
+}

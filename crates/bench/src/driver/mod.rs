@@ -1,0 +1,202 @@
+//! Running one benchmark: prefill, start the workers in step, collect their
+//! per-second samples for live progress, and merge their results.
+
+pub mod connection;
+pub mod prefill;
+pub mod read_buffer;
+pub mod recorder;
+pub mod stats;
+pub mod timer;
+pub mod worker;
+
+use crate::config::RunConfig;
+use crate::error::BenchError;
+use crate::histogram::LatencyHistogram;
+use recorder::Window;
+use serde::Serialize;
+use stats::{Counters, IntervalReport, IntervalSample, Phase};
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::{Barrier, OnceLock};
+use std::time::Duration;
+use worker::{run_worker, StartLine, WorkerResult};
+
+/// The result of one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    /// What was run.
+    pub config: RunConfig,
+    /// Latencies of measured requests, from their intended send times.
+    #[serde(skip)]
+    pub histogram: LatencyHistogram,
+    /// Counts of the measured window.
+    pub counters: Counters,
+    /// How late the generator sent measured requests (actual minus intended send
+    /// time); zero-ish in closed loop by construction.
+    #[serde(skip)]
+    pub send_lag: LatencyHistogram,
+    /// One entry per second of the run (warm-up and drain included).
+    pub seconds: Vec<IntervalReport>,
+}
+
+impl RunResult {
+    /// Replies per second over the measured window.
+    pub fn achieved_rate_per_s(&self) -> f64 {
+        self.counters.completed as f64 / self.config.duration.as_secs_f64()
+    }
+}
+
+/// Runs `config`, calling `on_second` once per finished second of the run.
+pub fn run(
+    config: &RunConfig,
+    on_second: &mut dyn FnMut(&IntervalReport),
+) -> Result<RunResult, BenchError> {
+    config.validate().map_err(BenchError::BadArgument)?;
+    probe(config.target)?;
+    if config.prefill {
+        prefill::prefill(config)?;
+    }
+    let window = window(config);
+    let slices = split_connections(config.connections, config.threads);
+    let barrier = Barrier::new(config.threads + 1);
+    let start = OnceLock::new();
+    let (tx, rx) = mpsc::channel::<IntervalSample>();
+    let (results, seconds) = std::thread::scope(|scope| {
+        let handles: Vec<_> = slices
+            .iter()
+            .map(|indices| {
+                let tx = tx.clone();
+                let start_line = StartLine {
+                    barrier: &barrier,
+                    start: &start,
+                };
+                scope.spawn(move || run_worker(config, indices, window, start_line, tx))
+            })
+            .collect();
+        drop(tx);
+        barrier.wait();
+        let seconds = collect_seconds(&rx, config.threads, window, on_second);
+        let results: Vec<std::io::Result<WorkerResult>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("generator thread panicked")))
+            })
+            .collect();
+        (results, seconds)
+    });
+    let mut histogram = LatencyHistogram::new();
+    let mut counters = Counters::default();
+    let mut send_lag = LatencyHistogram::new();
+    for r in results {
+        let r = r?;
+        histogram.merge(&r.histogram);
+        counters.add(&r.counters);
+        send_lag.merge(&r.send_lag);
+    }
+    Ok(RunResult {
+        config: config.clone(),
+        histogram,
+        counters,
+        send_lag,
+        seconds,
+    })
+}
+
+/// Fails fast, with a clear error, when nothing listens at the target.
+pub fn probe(target: std::net::SocketAddr) -> Result<(), BenchError> {
+    match std::net::TcpStream::connect_timeout(&target, connection::CONNECT_TIMEOUT) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(BenchError::ConnectionRefused(target))
+        }
+        Err(e) => Err(BenchError::Connect(target, e)),
+    }
+}
+
+fn window(config: &RunConfig) -> Window {
+    let measure_start_ns = config.warmup.as_nanos() as u64;
+    let measure_end_ns = measure_start_ns + config.duration.as_nanos() as u64;
+    let drain_deadline_ns = measure_end_ns + config.timeout.as_nanos() as u64;
+    Window {
+        measure_start_ns,
+        measure_end_ns,
+        drain_deadline_ns,
+    }
+}
+
+/// Connection indexes per thread, dealt round-robin.
+pub fn split_connections(connections: usize, threads: usize) -> Vec<Vec<usize>> {
+    let mut slices = vec![Vec::new(); threads];
+    for c in 0..connections {
+        slices[c % threads].push(c);
+    }
+    slices
+}
+
+/// Merges the workers' samples second by second, reporting each second once every
+/// worker has sent it; ends when all workers have hung up.
+fn collect_seconds(
+    rx: &mpsc::Receiver<IntervalSample>,
+    workers: usize,
+    window: Window,
+    on_second: &mut dyn FnMut(&IntervalReport),
+) -> Vec<IntervalReport> {
+    let mut pending: BTreeMap<u32, (usize, LatencyHistogram, Counters)> = BTreeMap::new();
+    let mut reports = Vec::new();
+    let mut emit = |second: u32,
+                    hist: &LatencyHistogram,
+                    counters: &Counters,
+                    reports: &mut Vec<IntervalReport>| {
+        let report = IntervalReport::from_parts(second, phase_of(second, window), hist, counters);
+        on_second(&report);
+        reports.push(report);
+    };
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(sample) => {
+                let entry = pending
+                    .entry(sample.second)
+                    .or_insert_with(|| (0, LatencyHistogram::new(), Counters::default()));
+                entry.0 += 1;
+                entry.1.merge(&sample.histogram);
+                entry.2.add(&sample.counters);
+                if entry.0 == workers {
+                    let (_, hist, counters) =
+                        pending.remove(&sample.second).expect("entry just seen");
+                    emit(sample.second, &hist, &counters, &mut reports);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // Workers end at slightly different seconds; report what is left in order.
+    for (second, (_, hist, counters)) in pending {
+        emit(second, &hist, &counters, &mut reports);
+    }
+    reports.sort_by_key(|r| r.second);
+    reports
+}
+
+fn phase_of(second: u32, window: Window) -> Phase {
+    let start_ns = u64::from(second) * 1_000_000_000;
+    if start_ns < window.measure_start_ns {
+        Phase::Warmup
+    } else if start_ns < window.measure_end_ns {
+        Phase::Measure
+    } else {
+        Phase::Drain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_dealt_round_robin() {
+        assert_eq!(split_connections(5, 2), vec![vec![0, 2, 4], vec![1, 3]]);
+        assert_eq!(split_connections(1, 1), vec![vec![0]]);
+    }
+}

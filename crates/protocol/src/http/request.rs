@@ -1,0 +1,361 @@
+//! Framing one HTTP/1.1 request: request line, bounded headers, `Content-Length` body.
+//!
+//! Lines end in `\r\n`; a bare `\n` is accepted too (RFC 9112 allows it). Empty lines
+//! before the request line are skipped. Obsolete header folding, a transfer coding, a
+//! malformed or conflicting `Content-Length` are refused and close the connection.
+
+use super::error::HttpError;
+use super::headers::{is_token_byte, split_field, strip_cr, Headers};
+use super::limits::Limits;
+use super::status::Status;
+use crate::resp::number::parse_u64_digits;
+
+/// The request method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// HEAD.
+    Head,
+    /// PUT.
+    Put,
+    /// POST.
+    Post,
+    /// DELETE.
+    Delete,
+    /// Any other valid method token (answered with 405 by [`route`](super::route)).
+    Other,
+}
+
+/// The protocol version of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0: the connection closes after the response unless `keep-alive` is asked.
+    Http10,
+    /// HTTP/1.1: the connection stays open unless `Connection: close`.
+    Http11,
+}
+
+/// One framed request, borrowing the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// The method.
+    pub method: Method,
+    /// The method as sent.
+    pub method_bytes: &'a [u8],
+    /// The path, before any `?`, not yet percent-decoded.
+    pub path: &'a [u8],
+    /// The query after `?`, if any.
+    pub query: Option<&'a [u8]>,
+    /// The version.
+    pub version: Version,
+    /// The header fields.
+    pub headers: Headers<'a>,
+    /// The `Content-Length`, if sent.
+    pub content_length: Option<usize>,
+    /// The body (`content_length` bytes, empty without one).
+    pub body: &'a [u8],
+    /// Whether the connection stays open after the response.
+    pub keep_alive: bool,
+    /// `X-TTL`, noted while parsing so routing need not walk the headers again.
+    pub(crate) ttl_header: Seen<'a>,
+    /// `X-Flags`, likewise.
+    pub(crate) flags_header: Seen<'a>,
+}
+
+/// How often a header field was seen, and its value when once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Seen<'a> {
+    /// Not at all.
+    #[default]
+    Never,
+    /// Once, with this value.
+    Once(&'a [u8]),
+    /// More than once.
+    Repeated,
+}
+
+impl<'a> Seen<'a> {
+    fn note(&mut self, value: &'a [u8]) {
+        *self = match self {
+            Seen::Never => Seen::Once(value),
+            _ => Seen::Repeated,
+        };
+    }
+}
+
+impl Request<'_> {
+    /// Whether this is a HEAD request (answer with the head only).
+    pub fn is_head(&self) -> bool {
+        self.method == Method::Head
+    }
+}
+
+/// What the front of the input holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed<'a> {
+    /// A whole request; drop `consumed` bytes once it is answered.
+    Complete {
+        /// The request.
+        request: Request<'a>,
+        /// Bytes it occupies.
+        consumed: usize,
+    },
+    /// A prefix of a request: read more and parse again from the same start.
+    Incomplete {
+        /// The head is complete, asked `Expect: 100-continue`, and the body has not
+        /// all arrived: the server should send [`continue_100`](super::response::continue_100)
+        /// once for this request.
+        expect_continue: bool,
+    },
+}
+
+/// What the header fields say about framing and the connection.
+#[derive(Default)]
+struct HeadFacts<'a> {
+    content_length: Option<usize>,
+    transfer_encoding: bool,
+    connection_close: bool,
+    connection_keep_alive: bool,
+    expect_continue: bool,
+    ttl: Seen<'a>,
+    flags: Seen<'a>,
+}
+
+/// Parses the request at the front of `input`. Errors close the connection.
+pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
+    let start = input
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(input.len());
+    if start > limits.max_request_line_bytes {
+        return Err(HttpError::fatal(
+            Status::BadRequest,
+            "too many empty lines before the request",
+        ));
+    }
+    let Some(line_end) = find_line(
+        input,
+        start,
+        limits.max_request_line_bytes,
+        Status::UriTooLong,
+    )?
+    else {
+        return Ok(Parsed::Incomplete {
+            expect_continue: false,
+        });
+    };
+    let (method, method_bytes, target, version) =
+        parse_request_line(strip_cr(&input[start..line_end]))?;
+    let headers_start = line_end + 1;
+    let Some((headers_end, head_end, facts)) = parse_headers(input, headers_start, start, limits)?
+    else {
+        return Ok(Parsed::Incomplete {
+            expect_continue: false,
+        });
+    };
+    if facts.transfer_encoding {
+        return Err(HttpError::fatal(
+            Status::NotImplemented,
+            "transfer codings (chunked) are not supported: send a Content-Length body",
+        ));
+    }
+    let body_len = facts.content_length.unwrap_or(0);
+    if body_len > limits.max_body_bytes {
+        return Err(HttpError::fatal(
+            Status::PayloadTooLarge,
+            "body larger than the value size limit",
+        ));
+    }
+    let Some(body) = input.get(head_end..head_end + body_len) else {
+        return Ok(Parsed::Incomplete {
+            expect_continue: facts.expect_continue,
+        });
+    };
+    let (path, query) = match memchr::memchr(b'?', target) {
+        Some(mark) => (&target[..mark], Some(&target[mark + 1..])),
+        None => (target, None),
+    };
+    let keep_alive = match version {
+        Version::Http11 => !facts.connection_close,
+        Version::Http10 => facts.connection_keep_alive && !facts.connection_close,
+    };
+    let request = Request {
+        method,
+        method_bytes,
+        path,
+        query,
+        version,
+        headers: Headers::new(&input[headers_start..headers_end]),
+        content_length: facts.content_length,
+        body,
+        keep_alive,
+        ttl_header: facts.ttl,
+        flags_header: facts.flags,
+    };
+    Ok(Parsed::Complete {
+        request,
+        consumed: head_end + body_len,
+    })
+}
+
+/// Where the line starting at `start` ends (the index of its `\n`), looking no further
+/// than `max_len` bytes; `too_long` when it is longer.
+fn find_line(
+    input: &[u8],
+    start: usize,
+    max_len: usize,
+    too_long: Status,
+) -> Result<Option<usize>, HttpError> {
+    let window_end = input
+        .len()
+        .min(start.saturating_add(max_len).saturating_add(1));
+    match memchr::memchr(b'\n', &input[start..window_end]) {
+        Some(offset) => Ok(Some(start + offset)),
+        None if input.len() - start > max_len => {
+            Err(HttpError::fatal(too_long, too_long_message(too_long)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn too_long_message(status: Status) -> &'static str {
+    match status {
+        Status::UriTooLong => "request line too long",
+        _ => "request head too large",
+    }
+}
+
+type RequestLine<'a> = (Method, &'a [u8], &'a [u8], Version);
+
+fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, HttpError> {
+    let bad = HttpError::fatal(Status::BadRequest, "malformed request line");
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method_bytes), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad);
+    };
+    if method_bytes.is_empty() || !method_bytes.iter().all(|&b| is_token_byte(b)) {
+        return Err(bad);
+    }
+    if target.first() != Some(&b'/') || target.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        return Err(HttpError::fatal(
+            Status::BadRequest,
+            "request target must be a path starting with /",
+        ));
+    }
+    Ok((
+        method_of(method_bytes),
+        method_bytes,
+        target,
+        version_of(version)?,
+    ))
+}
+
+fn method_of(bytes: &[u8]) -> Method {
+    match bytes {
+        b"GET" => Method::Get,
+        b"HEAD" => Method::Head,
+        b"PUT" => Method::Put,
+        b"POST" => Method::Post,
+        b"DELETE" => Method::Delete,
+        _ => Method::Other,
+    }
+}
+
+fn version_of(bytes: &[u8]) -> Result<Version, HttpError> {
+    match bytes {
+        b"HTTP/1.1" => Ok(Version::Http11),
+        b"HTTP/1.0" => Ok(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err(HttpError::fatal(
+                Status::HttpVersionNotSupported,
+                "only HTTP/1.0 and HTTP/1.1 are supported",
+            ))
+        }
+        _ => Err(HttpError::fatal(
+            Status::BadRequest,
+            "malformed HTTP version",
+        )),
+    }
+}
+
+/// Walks the header lines from `position`; returns where the block ends, where the head
+/// ends (after the blank line) and what the fields say, or `None` if incomplete.
+fn parse_headers<'a>(
+    input: &'a [u8],
+    mut position: usize,
+    head_start: usize,
+    limits: &Limits,
+) -> Result<Option<(usize, usize, HeadFacts<'a>)>, HttpError> {
+    let mut facts = HeadFacts::default();
+    let mut count = 0usize;
+    loop {
+        let budget = (head_start + limits.max_head_bytes).saturating_sub(position);
+        let Some(line_end) =
+            find_line(input, position, budget, Status::RequestHeaderFieldsTooLarge)?
+        else {
+            return Ok(None);
+        };
+        let line = strip_cr(&input[position..line_end]);
+        if line.is_empty() {
+            return Ok(Some((position, line_end + 1, facts)));
+        }
+        count += 1;
+        if count > limits.max_header_count {
+            return Err(HttpError::fatal(
+                Status::RequestHeaderFieldsTooLarge,
+                "too many header fields",
+            ));
+        }
+        note_field(line, &mut facts)?;
+        position = line_end + 1;
+    }
+}
+
+fn note_field<'a>(line: &'a [u8], facts: &mut HeadFacts<'a>) -> Result<(), HttpError> {
+    let bad = HttpError::fatal(Status::BadRequest, "malformed header field");
+    let (name, value) = split_field(line).ok_or(bad)?;
+    if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
+        return Err(bad);
+    }
+    if value.iter().any(|&b| b == b'\r' || b == 0) {
+        return Err(bad);
+    }
+    if name.eq_ignore_ascii_case(b"content-length") {
+        let length = parse_u64_digits(value)
+            .and_then(|length| usize::try_from(length).ok())
+            .ok_or(HttpError::fatal(
+                Status::BadRequest,
+                "malformed Content-Length",
+            ))?;
+        if facts
+            .content_length
+            .is_some_and(|previous| previous != length)
+        {
+            return Err(HttpError::fatal(
+                Status::BadRequest,
+                "conflicting Content-Length fields",
+            ));
+        }
+        facts.content_length = Some(length);
+    } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        facts.transfer_encoding = true;
+    } else if name.eq_ignore_ascii_case(b"connection") {
+        for option in value.split(|&b| b == b',') {
+            let option = super::headers::trim_ows(option);
+            facts.connection_close |= option.eq_ignore_ascii_case(b"close");
+            facts.connection_keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+        }
+    } else if name.eq_ignore_ascii_case(b"x-ttl") {
+        facts.ttl.note(value);
+    } else if name.eq_ignore_ascii_case(b"x-flags") {
+        facts.flags.note(value);
+    } else if name.eq_ignore_ascii_case(b"expect") {
+        facts.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+    }
+    Ok(())
+}

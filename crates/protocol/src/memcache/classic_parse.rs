@@ -1,0 +1,320 @@
+//! Parsing memcached's classic text commands.
+
+use super::error::{ParseError, ParseErrorKind};
+use super::frame::Line;
+use super::limits::Limits;
+use super::meta_parse::data_block;
+use super::number::{parse_client_flags, parse_i64, parse_u64};
+use super::request::{
+    Delete, FlushAll, Get, GetKind, Incr, Keys, Parsed, Request, Stats, StatsGroup, Store,
+    StoreMode, Touch, Verbosity,
+};
+use super::tokens::Tokens;
+
+/// Most tokens any fixed-arity classic command takes (cas with noreply), command included.
+const MAX_FIXED_TOKENS: usize = 7;
+
+/// Parses a classic command; `command` is the line's first token, `tokens` the rest.
+pub(crate) fn parse_classic<'a>(
+    command: &'a [u8],
+    tokens: Tokens<'a>,
+    input: &'a [u8],
+    line: Line<'a>,
+    limits: &Limits,
+) -> Result<Parsed<'a>, ParseError> {
+    let skip_line = |kind| ParseError::skip(kind, line.total_bytes);
+    let request = match command {
+        b"get" => parse_get(GetKind::Get, tokens, limits),
+        b"gets" => parse_get(GetKind::Gets, tokens, limits),
+        b"gat" => parse_get(GetKind::Gat, tokens, limits),
+        b"gats" => parse_get(GetKind::Gats, tokens, limits),
+        b"set" => return parse_store(StoreKind::Set, tokens, input, line, limits),
+        b"add" => return parse_store(StoreKind::Add, tokens, input, line, limits),
+        b"replace" => return parse_store(StoreKind::Replace, tokens, input, line, limits),
+        b"append" => return parse_store(StoreKind::Append, tokens, input, line, limits),
+        b"prepend" => return parse_store(StoreKind::Prepend, tokens, input, line, limits),
+        b"cas" => return parse_store(StoreKind::Cas, tokens, input, line, limits),
+        b"version" => Ok(Request::Version),
+        b"quit" => Ok(Request::Quit),
+        b"stats" => Ok(parse_stats(tokens)),
+        _ => return parse_fixed(command, tokens, line, limits),
+    };
+    match request {
+        Ok(request) => Ok(Parsed::Complete {
+            request,
+            consumed_bytes: line.total_bytes,
+        }),
+        Err(kind) => Err(skip_line(kind)),
+    }
+}
+
+/// Commands with a fixed number of arguments and an optional trailing `noreply`.
+fn parse_fixed<'a>(
+    command: &'a [u8],
+    tokens: Tokens<'a>,
+    line: Line<'a>,
+    limits: &Limits,
+) -> Result<Parsed<'a>, ParseError> {
+    let mut args: [&[u8]; MAX_FIXED_TOKENS] = [b""; MAX_FIXED_TOKENS];
+    let arg_count = collect_args(tokens, &mut args);
+    let args = &args[..arg_count.min(MAX_FIXED_TOKENS)];
+    let noreply = args.last() == Some(&&b"noreply"[..]);
+    let result = match command {
+        b"delete" if (1..=3).contains(&arg_count) => parse_delete(args, noreply, limits),
+        b"incr" | b"decr" if (2..=3).contains(&arg_count) => {
+            parse_incr(command == b"incr", args, noreply, limits)
+        }
+        b"touch" if (2..=3).contains(&arg_count) => parse_touch(args, noreply, limits),
+        b"flush_all" if arg_count <= 2 => parse_flush_all(args, noreply),
+        b"verbosity" if (1..=2).contains(&arg_count) => parse_verbosity(args, noreply),
+        _ => {
+            return Err(ParseError::skip(
+                ParseErrorKind::UnknownCommand,
+                line.total_bytes,
+            ))
+        }
+    };
+    match result {
+        Ok(request) => Ok(Parsed::Complete {
+            request,
+            consumed_bytes: line.total_bytes,
+        }),
+        Err(kind) => Err(ParseError::skip(kind, line.total_bytes).with_noreply(noreply)),
+    }
+}
+
+/// Copies up to `args.len()` tokens into `args`; returns how many tokens there were in all.
+fn collect_args<'a>(tokens: Tokens<'a>, args: &mut [&'a [u8]]) -> usize {
+    let mut count = 0;
+    for token in tokens {
+        if let Some(slot) = args.get_mut(count) {
+            *slot = token;
+        }
+        count += 1;
+    }
+    count
+}
+
+fn check_key(key: &[u8], limits: &Limits) -> Result<(), ParseErrorKind> {
+    if key.len() > limits.max_key_bytes {
+        return Err(ParseErrorKind::BadCommandLine);
+    }
+    Ok(())
+}
+
+fn parse_delete<'a>(
+    args: &[&'a [u8]],
+    noreply: bool,
+    limits: &Limits,
+) -> Result<Request<'a>, ParseErrorKind> {
+    // memcached still accepts the old `delete <key> 0` hold time, and nothing else.
+    if args.len() > 1 {
+        let hold_is_zero = args[1] == b"0";
+        let valid = (args.len() == 2 && (hold_is_zero || noreply))
+            || (args.len() == 3 && hold_is_zero && noreply);
+        if !valid {
+            return Err(ParseErrorKind::DeleteUsage);
+        }
+    }
+    check_key(args[0], limits)?;
+    Ok(Request::Delete(Delete {
+        key: args[0],
+        noreply,
+    }))
+}
+
+fn parse_incr<'a>(
+    increment: bool,
+    args: &[&'a [u8]],
+    noreply: bool,
+    limits: &Limits,
+) -> Result<Request<'a>, ParseErrorKind> {
+    check_key(args[0], limits)?;
+    let delta = parse_u64(args[1]).ok_or(ParseErrorKind::InvalidDelta)?;
+    Ok(Request::Incr(Incr {
+        key: args[0],
+        delta,
+        increment,
+        noreply,
+    }))
+}
+
+fn parse_touch<'a>(
+    args: &[&'a [u8]],
+    noreply: bool,
+    limits: &Limits,
+) -> Result<Request<'a>, ParseErrorKind> {
+    check_key(args[0], limits)?;
+    let exptime = parse_i64(args[1]).ok_or(ParseErrorKind::InvalidExptime)?;
+    Ok(Request::Touch(Touch {
+        key: args[0],
+        exptime,
+        noreply,
+    }))
+}
+
+fn parse_flush_all(args: &[&[u8]], noreply: bool) -> Result<Request<'static>, ParseErrorKind> {
+    let delay_secs = if args.len() == usize::from(noreply) {
+        0
+    } else {
+        parse_i64(args[0]).ok_or(ParseErrorKind::InvalidExptime)?
+    };
+    Ok(Request::FlushAll(FlushAll {
+        delay_secs,
+        noreply,
+    }))
+}
+
+fn parse_verbosity(args: &[&[u8]], noreply: bool) -> Result<Request<'static>, ParseErrorKind> {
+    let level = parse_client_flags(args[0]).ok_or(ParseErrorKind::BadCommandLine)?;
+    Ok(Request::Verbosity(Verbosity { level, noreply }))
+}
+
+fn parse_get<'a>(
+    kind: GetKind,
+    mut tokens: Tokens<'a>,
+    limits: &Limits,
+) -> Result<Request<'a>, ParseErrorKind> {
+    let touch_exptime = match kind {
+        GetKind::Gat | GetKind::Gats => {
+            let token = tokens.next().ok_or(ParseErrorKind::UnknownCommand)?;
+            Some(parse_i64(token).ok_or(ParseErrorKind::InvalidExptime)?)
+        }
+        GetKind::Get | GetKind::Gets => None,
+    };
+    let mut count = 0;
+    for key in tokens.clone() {
+        check_key(key, limits)?;
+        count += 1;
+    }
+    if count == 0 && touch_exptime.is_none() {
+        return Err(ParseErrorKind::UnknownCommand);
+    }
+    if count > limits.max_keys_per_get {
+        return Err(ParseErrorKind::TooManyKeys);
+    }
+    Ok(Request::Get(Get {
+        kind,
+        touch_exptime,
+        keys: Keys::new(tokens, count),
+    }))
+}
+
+fn parse_stats(mut tokens: Tokens<'_>) -> Request<'_> {
+    let group = match tokens.next() {
+        None => StatsGroup::General,
+        Some(b"settings") => StatsGroup::Settings,
+        Some(b"items") => StatsGroup::Items,
+        Some(b"slabs") => StatsGroup::Slabs,
+        Some(b"sizes") => StatsGroup::Sizes,
+        Some(b"conns") => StatsGroup::Conns,
+        Some(b"reset") => StatsGroup::Reset,
+        Some(b"detail") => StatsGroup::Detail,
+        Some(other) => StatsGroup::Other(other),
+    };
+    Request::Stats(Stats {
+        group,
+        args: tokens.remainder(),
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StoreKind {
+    Set,
+    Add,
+    Replace,
+    Append,
+    Prepend,
+    Cas,
+}
+
+/// The typed fields of a storage command line, before its data block.
+struct StoreLine<'a> {
+    key: &'a [u8],
+    client_flags: u32,
+    exptime: i64,
+    value_bytes: usize,
+    cas_unique: u64,
+}
+
+/// `<cmd> <key> <flags> <exptime> <bytes> [cas] [noreply]` and the data block.
+fn parse_store<'a>(
+    kind: StoreKind,
+    tokens: Tokens<'a>,
+    input: &'a [u8],
+    line: Line<'a>,
+    limits: &Limits,
+) -> Result<Parsed<'a>, ParseError> {
+    let fixed_args = if kind == StoreKind::Cas { 5 } else { 4 };
+    let mut args: [&[u8]; 6] = [b""; 6];
+    let arg_count = collect_args(tokens, &mut args);
+    if arg_count != fixed_args && arg_count != fixed_args + 1 {
+        return Err(ParseError::skip(
+            ParseErrorKind::UnknownCommand,
+            line.total_bytes,
+        ));
+    }
+    let args = &args[..arg_count];
+    let noreply = arg_count == fixed_args + 1 && args[fixed_args] == b"noreply";
+    let fields = parse_store_line(kind, args, limits)
+        .map_err(|kind| ParseError::skip(kind, line.total_bytes).with_noreply(noreply))?;
+    let total_bytes = line.total_bytes + fields.value_bytes + 2;
+    let swallow = |kind| ParseError::skip(kind, total_bytes).with_noreply(noreply);
+    if fields.value_bytes > limits.max_value_bytes {
+        return Err(swallow(ParseErrorKind::ObjectTooLarge));
+    }
+    let Some(value) = data_block(input, line.total_bytes, fields.value_bytes).map_err(swallow)?
+    else {
+        return Ok(Parsed::Incomplete {
+            min_total_bytes: total_bytes,
+        });
+    };
+    let mode = match kind {
+        StoreKind::Set => StoreMode::Set,
+        StoreKind::Add => StoreMode::Add,
+        StoreKind::Replace => StoreMode::Replace,
+        StoreKind::Append => StoreMode::Append,
+        StoreKind::Prepend => StoreMode::Prepend,
+        StoreKind::Cas => StoreMode::Cas(fields.cas_unique),
+    };
+    let request = Request::Store(Store {
+        mode,
+        key: fields.key,
+        client_flags: fields.client_flags,
+        exptime: fields.exptime,
+        value,
+        noreply,
+    });
+    Ok(Parsed::Complete {
+        request,
+        consumed_bytes: total_bytes,
+    })
+}
+
+/// Checks in memcached's order: key length, numbers, cas, then the length's range.
+fn parse_store_line<'a>(
+    kind: StoreKind,
+    args: &[&'a [u8]],
+    limits: &Limits,
+) -> Result<StoreLine<'a>, ParseErrorKind> {
+    let bad = ParseErrorKind::BadCommandLine;
+    check_key(args[0], limits)?;
+    let client_flags = parse_client_flags(args[1]).ok_or(bad)?;
+    let exptime = parse_i64(args[2]).ok_or(bad)?;
+    let length = parse_i64(args[3]).ok_or(bad)?;
+    let cas_unique = match kind {
+        StoreKind::Cas => parse_u64(args[4]).ok_or(bad)?,
+        _ => 0,
+    };
+    // memcached reads the length as an i32 and needs room for the trailing \r\n.
+    if !(0..=i64::from(i32::MAX) - 2).contains(&length) {
+        return Err(bad);
+    }
+    Ok(StoreLine {
+        key: args[0],
+        client_flags,
+        exptime,
+        value_bytes: length as usize,
+        cas_unique,
+    })
+}

@@ -1,0 +1,244 @@
+//! Parsed requests: every command a memcached client can send, borrowing the input.
+
+use super::meta::{MetaArithmetic, MetaDebug, MetaDelete, MetaGet, MetaSet};
+use super::tokens::Tokens;
+
+/// The outcome of a successful [`parse`](super::parse) call.
+#[derive(Debug, Clone)]
+pub enum Parsed<'a> {
+    /// A whole request, made of the first `consumed_bytes` bytes of the input.
+    Complete {
+        /// The request; it borrows the input buffer.
+        request: Request<'a>,
+        /// Bytes of input the request occupies (line and data block).
+        consumed_bytes: usize,
+    },
+    /// The input is a prefix of a request: read more and parse again.
+    Incomplete {
+        /// The input must hold at least this many bytes before a retry can succeed.
+        min_total_bytes: usize,
+    },
+}
+
+/// One memcache request, classic or meta.
+#[derive(Debug, Clone)]
+pub enum Request<'a> {
+    /// set / add / replace / append / prepend / cas: reply `STORED`, `NOT_STORED`,
+    /// `EXISTS` or `NOT_FOUND`.
+    Store(Store<'a>),
+    /// get / gets / gat / gats: one `VALUE` block per hit, then `END`.
+    Get(Get<'a>),
+    /// delete: `DELETED` or `NOT_FOUND`.
+    Delete(Delete<'a>),
+    /// incr / decr: the new value, `NOT_FOUND`, or
+    /// `CLIENT_ERROR cannot increment or decrement non-numeric value`.
+    Incr(Incr<'a>),
+    /// touch: `TOUCHED` or `NOT_FOUND`.
+    Touch(Touch<'a>),
+    /// flush_all: `OK`.
+    FlushAll(FlushAll),
+    /// version: `VERSION <version>`.
+    Version,
+    /// verbosity: `OK` (the level only affects logging).
+    Verbosity(Verbosity),
+    /// quit: close the connection without a reply.
+    Quit,
+    /// `stats [group]`: `STAT <name> <value>` lines then `END`.
+    Stats(Stats<'a>),
+    /// mg: meta get.
+    MetaGet(MetaGet<'a>),
+    /// ms: meta set.
+    MetaSet(MetaSet<'a>),
+    /// md: meta delete.
+    MetaDelete(MetaDelete<'a>),
+    /// ma: meta arithmetic.
+    MetaArithmetic(MetaArithmetic<'a>),
+    /// mn: meta no-op, reply `MN`.
+    MetaNoop,
+    /// me: meta debug, reply `ME <key> <k>=<v>*` or `EN`.
+    MetaDebug(MetaDebug<'a>),
+}
+
+/// How a storage command combines the new value with an existing item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreMode {
+    /// Store unconditionally.
+    Set,
+    /// Store only if the key is absent (`NOT_STORED` otherwise).
+    Add,
+    /// Store only if the key is present (`NOT_STORED` otherwise).
+    Replace,
+    /// Append to the existing value; flags and exptime are ignored.
+    Append,
+    /// Prepend to the existing value; flags and exptime are ignored.
+    Prepend,
+    /// Store only if the item's cas equals this value (`EXISTS` / `NOT_FOUND` otherwise).
+    Cas(u64),
+}
+
+/// A classic storage command with its data block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Store<'a> {
+    /// Which command.
+    pub mode: StoreMode,
+    /// The key, 1..=`max_key_bytes` bytes.
+    pub key: &'a [u8],
+    /// Opaque client flags (memcached truncates larger numbers to 32 bits, so do we).
+    pub client_flags: u32,
+    /// memcached exptime: 0 never, < 0 already expired, <= 30 days relative, else unix time.
+    pub exptime: i64,
+    /// The data block, without its trailing `\r\n`.
+    pub value: &'a [u8],
+    /// `noreply` was given: send nothing back, not even errors from execution.
+    pub noreply: bool,
+}
+
+/// Which retrieval command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GetKind {
+    /// `get`: VALUE lines without cas.
+    Get,
+    /// `gets`: VALUE lines with cas.
+    Gets,
+    /// `gat`: get and touch, without cas.
+    Gat,
+    /// `gats`: get and touch, with cas.
+    Gats,
+}
+
+impl GetKind {
+    /// Whether VALUE lines carry the cas unique.
+    pub fn returns_cas(self) -> bool {
+        matches!(self, GetKind::Gets | GetKind::Gats)
+    }
+}
+
+/// A retrieval command over one or more keys.
+#[derive(Debug, Clone)]
+pub struct Get<'a> {
+    /// get, gets, gat or gats.
+    pub kind: GetKind,
+    /// For gat/gats: the new exptime to set on every hit; `None` for get/gets.
+    pub touch_exptime: Option<i64>,
+    /// The keys in request order, already checked against the limits (gat/gats may have
+    /// none: memcached answers `END`).
+    pub keys: Keys<'a>,
+}
+
+/// The keys of a multiget, split lazily from the borrowed line (no allocation).
+#[derive(Debug, Clone)]
+pub struct Keys<'a> {
+    tokens: Tokens<'a>,
+    remaining: usize,
+}
+
+impl<'a> Keys<'a> {
+    /// Keys from the remainder of a line holding exactly `count` tokens.
+    pub(crate) fn new(tokens: Tokens<'a>, count: usize) -> Self {
+        Keys {
+            tokens,
+            remaining: count,
+        }
+    }
+}
+
+impl<'a> Iterator for Keys<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let key = self.tokens.next()?;
+        self.remaining -= 1;
+        Some(key)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl ExactSizeIterator for Keys<'_> {}
+
+/// `delete <key> [0] [noreply]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delete<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// Send no reply.
+    pub noreply: bool,
+}
+
+/// `incr|decr <key> <delta> [noreply]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incr<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// Amount to add or subtract.
+    pub delta: u64,
+    /// true for incr (wraps at 2^64), false for decr (floors at 0).
+    pub increment: bool,
+    /// Send no reply.
+    pub noreply: bool,
+}
+
+/// `touch <key> <exptime> [noreply]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touch<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// New exptime (memcached semantics, see [`Store::exptime`]).
+    pub exptime: i64,
+    /// Send no reply.
+    pub noreply: bool,
+}
+
+/// `flush_all [delay] [noreply]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushAll {
+    /// Seconds until the flush takes effect (exptime semantics; 0 = now).
+    pub delay_secs: i64,
+    /// Send no reply.
+    pub noreply: bool,
+}
+
+/// `verbosity <level> [noreply]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verbosity {
+    /// Requested log level (memcached truncates to 32 bits).
+    pub level: u32,
+    /// Send no reply.
+    pub noreply: bool,
+}
+
+/// Which `stats` group was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsGroup<'a> {
+    /// `stats`: general-purpose statistics.
+    General,
+    /// `stats settings`.
+    Settings,
+    /// `stats items`.
+    Items,
+    /// `stats slabs`.
+    Slabs,
+    /// `stats sizes`.
+    Sizes,
+    /// `stats conns`.
+    Conns,
+    /// `stats reset`: reply `RESET`.
+    Reset,
+    /// `stats detail ...`: memcached answers `CLIENT_ERROR usage: stats detail on|off|dump`
+    /// without an argument.
+    Detail,
+    /// Any other group name; memcached answers `ERROR` for names it does not know.
+    Other(&'a [u8]),
+}
+
+/// `stats [group] [args...]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats<'a> {
+    /// The group.
+    pub group: StatsGroup<'a>,
+    /// Everything after the group name, unsplit (e.g. `on` in `stats detail on`).
+    pub args: &'a [u8],
+}

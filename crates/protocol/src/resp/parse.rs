@@ -1,0 +1,211 @@
+//! From a framed request to a typed [`Command`], with Redis's checks in Redis's order:
+//! unknown command, then arity, then each command's own syntax and numbers.
+
+use super::args::{Args, Pairs};
+use super::client;
+use super::command::{Command, TimeUnit};
+use super::error::{CommandError, ParseError};
+use super::expire::parse_expire;
+use super::frame::{parse_frame, FrameParsed};
+use super::limits::Limits;
+use super::number::parse_i64;
+use super::set::{parse_getex, parse_set};
+use super::spec::{arity_ok, lookup, CommandId};
+
+/// What the front of the input holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed<'a> {
+    /// A command; drop `consumed` bytes once it is handled.
+    Complete {
+        /// The command, borrowing the input.
+        command: Command<'a>,
+        /// Bytes the request occupies.
+        consumed: usize,
+    },
+    /// Bytes Redis ignores without a reply (`*0\r\n`, blank inline lines): drop them.
+    Empty {
+        /// Bytes to drop.
+        consumed: usize,
+    },
+    /// A prefix of a request: read more, then parse again from the same start.
+    Incomplete,
+}
+
+/// Parses the request at the front of `input`.
+///
+/// Never allocates. On `Err`, encode the error; if [`ParseError::must_close`], close
+/// after flushing, otherwise drop [`ParseError::consumed`] bytes and go on.
+pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseError<'a>> {
+    match parse_frame(input, limits)? {
+        FrameParsed::Incomplete => Ok(Parsed::Incomplete),
+        FrameParsed::Empty { consumed } => Ok(Parsed::Empty { consumed }),
+        FrameParsed::Complete(frame) => match parse_command(frame.args, limits) {
+            Ok(command) => Ok(Parsed::Complete {
+                command,
+                consumed: frame.consumed,
+            }),
+            Err(error) => Err(ParseError::Command {
+                error,
+                consumed: frame.consumed,
+            }),
+        },
+    }
+}
+
+/// Turns a request's arguments (command name first) into a [`Command`].
+pub fn parse_command<'a>(args: Args<'a>, limits: &Limits) -> Result<Command<'a>, CommandError<'a>> {
+    let mut rest = args;
+    let name = next_arg(&mut rest);
+    let Some(spec) = lookup(name) else {
+        return Err(CommandError::UnknownCommand { name, args: rest });
+    };
+    if !arity_ok(spec.arity, args.len()) {
+        return Err(CommandError::WrongArity { command: spec.name });
+    }
+    dispatch(spec.id, rest, limits)
+}
+
+fn dispatch<'a>(
+    id: CommandId,
+    rest: Args<'a>,
+    limits: &Limits,
+) -> Result<Command<'a>, CommandError<'a>> {
+    match id {
+        CommandId::Get => Ok(Command::Get {
+            key: only_key(rest, limits)?,
+        }),
+        CommandId::Set => parse_set(rest, limits),
+        CommandId::MGet => Ok(Command::MGet {
+            keys: checked_keys(rest, 1, limits)?,
+        }),
+        CommandId::MSet => parse_mset(rest, limits),
+        CommandId::Del => Ok(Command::Del {
+            keys: checked_keys(rest, 1, limits)?,
+        }),
+        CommandId::Exists => Ok(Command::Exists {
+            keys: checked_keys(rest, 1, limits)?,
+        }),
+        CommandId::Incr => Ok(Command::IncrBy {
+            key: only_key(rest, limits)?,
+            delta: 1,
+        }),
+        CommandId::Decr => Ok(Command::IncrBy {
+            key: only_key(rest, limits)?,
+            delta: -1,
+        }),
+        CommandId::IncrBy | CommandId::DecrBy => {
+            parse_incr_by(rest, id == CommandId::DecrBy, limits)
+        }
+        CommandId::Append => {
+            let mut rest = rest;
+            let key = checked_key(next_arg(&mut rest), limits)?;
+            Ok(Command::Append {
+                key,
+                value: next_arg(&mut rest),
+            })
+        }
+        CommandId::Strlen => Ok(Command::Strlen {
+            key: only_key(rest, limits)?,
+        }),
+        CommandId::GetDel => Ok(Command::GetDel {
+            key: only_key(rest, limits)?,
+        }),
+        CommandId::GetEx => parse_getex(rest, limits),
+        CommandId::Expire => parse_expire(rest, TimeUnit::Seconds, limits),
+        CommandId::PExpire => parse_expire(rest, TimeUnit::Millis, limits),
+        CommandId::Ttl => Ok(Command::Ttl {
+            key: only_key(rest, limits)?,
+            unit: TimeUnit::Seconds,
+        }),
+        CommandId::PTtl => Ok(Command::Ttl {
+            key: only_key(rest, limits)?,
+            unit: TimeUnit::Millis,
+        }),
+        CommandId::Persist => Ok(Command::Persist {
+            key: only_key(rest, limits)?,
+        }),
+        CommandId::Type => Ok(Command::Type {
+            key: only_key(rest, limits)?,
+        }),
+        CommandId::DbSize => Ok(Command::DbSize),
+        CommandId::FlushAll | CommandId::FlushDb => client::parse_flush(rest),
+        CommandId::Ping => client::parse_ping(rest),
+        CommandId::Echo => Ok(Command::Echo {
+            message: first(rest),
+        }),
+        CommandId::Info => Ok(Command::Info { sections: rest }),
+        CommandId::Hello => client::parse_hello(rest),
+        CommandId::Auth => client::parse_auth(rest),
+        CommandId::Select => client::parse_select(rest),
+        CommandId::Client => client::parse_client(rest),
+        CommandId::Command => client::parse_command_command(rest),
+        CommandId::Quit => Ok(Command::Quit),
+    }
+}
+
+/// The next argument; the arity check has already guaranteed it exists, so a missing
+/// one (a bug) yields an empty slice rather than a panic.
+pub(crate) fn next_arg<'a>(args: &mut Args<'a>) -> &'a [u8] {
+    let arg = args.next();
+    debug_assert!(arg.is_some(), "arity check let a short request through");
+    arg.unwrap_or_default()
+}
+
+fn first<'a>(mut args: Args<'a>) -> &'a [u8] {
+    next_arg(&mut args)
+}
+
+/// `key` if it fits the key limit.
+pub(crate) fn checked_key<'a>(
+    key: &'a [u8],
+    limits: &Limits,
+) -> Result<&'a [u8], CommandError<'a>> {
+    if key.len() > limits.max_key_len_bytes {
+        return Err(CommandError::KeyTooLong {
+            max_bytes: limits.max_key_len_bytes,
+        });
+    }
+    Ok(key)
+}
+
+fn only_key<'a>(args: Args<'a>, limits: &Limits) -> Result<&'a [u8], CommandError<'a>> {
+    checked_key(first(args), limits)
+}
+
+/// Checks every `step`-th argument (from the first) against the key limit.
+fn checked_keys<'a>(
+    args: Args<'a>,
+    step: usize,
+    limits: &Limits,
+) -> Result<Args<'a>, CommandError<'a>> {
+    for key in args.step_by(step) {
+        checked_key(key, limits)?;
+    }
+    Ok(args)
+}
+
+fn parse_mset<'a>(rest: Args<'a>, limits: &Limits) -> Result<Command<'a>, CommandError<'a>> {
+    if !rest.len().is_multiple_of(2) {
+        return Err(CommandError::WrongArity { command: "mset" });
+    }
+    Ok(Command::MSet {
+        pairs: Pairs::new(checked_keys(rest, 2, limits)?),
+    })
+}
+
+fn parse_incr_by<'a>(
+    mut rest: Args<'a>,
+    negate: bool,
+    limits: &Limits,
+) -> Result<Command<'a>, CommandError<'a>> {
+    let key = checked_key(next_arg(&mut rest), limits)?;
+    let amount = parse_i64(next_arg(&mut rest)).ok_or(CommandError::NotInteger)?;
+    let delta = if negate {
+        amount
+            .checked_neg()
+            .ok_or(CommandError::DecrementOverflow)?
+    } else {
+        amount
+    };
+    Ok(Command::IncrBy { key, delta })
+}

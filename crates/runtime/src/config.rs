@@ -1,0 +1,96 @@
+//! Tuning knobs of the event loop, each with its bound and reason.
+
+use std::time::Duration;
+
+/// How a TCP listener's connections reach the workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptMode {
+    /// One `SO_REUSEPORT` socket per worker: the kernel spreads connections,
+    /// no thread wakes for a connection it will not serve.
+    ReusePort,
+    /// One socket registered in every worker's poll: every worker wakes on a
+    /// new connection and the first `accept` wins (kept to measure against).
+    Shared,
+}
+
+/// Settings of one [`crate::Runtime`].
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Worker threads, each with its own poll (at least 1).
+    pub workers: usize,
+    /// Name prefix of the worker threads (`{prefix}-{index}`).
+    pub thread_name: String,
+    /// Open connections allowed over all workers; beyond it a new connection
+    /// gets its listener's reject reply and is closed.
+    pub max_connections: usize,
+    /// Read buffer a fresh session starts with, and shrinks back to when empty.
+    pub read_buffer_initial_bytes: usize,
+    /// Largest read buffer; a request that needs more closes the connection
+    /// after the listener's overflow reply.
+    pub read_buffer_max_bytes: usize,
+    /// Pending output above which the session stops reading and processing
+    /// (backpressure) until the client has read it.
+    pub write_buffer_high_water_bytes: usize,
+    /// Bytes read from one connection in one turn before the others get theirs.
+    pub turn_budget_bytes: usize,
+    /// Connections accepted per listener per turn before serving sessions.
+    pub accepts_per_turn: usize,
+    /// A connection with no traffic for this long is closed; `None` disables.
+    pub idle_timeout: Option<Duration>,
+    /// A connection whose buffered input completes no request for this long
+    /// (a slow or partial request) is closed; `None` disables.
+    pub request_timeout: Option<Duration>,
+    /// Time given to one background step.
+    pub background_budget: Duration,
+    /// Longest sleep between background steps when nothing else happens.
+    pub background_interval: Duration,
+    /// How a TCP listener hands connections to workers.
+    pub accept_mode: AcceptMode,
+    /// After a stop, how long workers may spend flushing before they close.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            thread_name: "worker".to_owned(),
+            max_connections: 1024,
+            read_buffer_initial_bytes: 16 * 1024,
+            read_buffer_max_bytes: 1024 * 1024 + 64 * 1024,
+            write_buffer_high_water_bytes: 1024 * 1024,
+            turn_budget_bytes: 64 * 1024,
+            accepts_per_turn: 64,
+            idle_timeout: None,
+            request_timeout: Some(Duration::from_secs(60)),
+            background_budget: Duration::from_micros(500),
+            background_interval: Duration::from_millis(10),
+            accept_mode: AcceptMode::ReusePort,
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// Checks the relations between the knobs; the message names the knob.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.workers == 0 {
+            return Err("workers must be at least 1".into());
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".into());
+        }
+        if self.read_buffer_initial_bytes == 0
+            || self.read_buffer_initial_bytes > self.read_buffer_max_bytes
+        {
+            return Err("read_buffer_initial_bytes must be in 1..=read_buffer_max_bytes".into());
+        }
+        if self.turn_budget_bytes == 0 || self.accepts_per_turn == 0 {
+            return Err("turn_budget_bytes and accepts_per_turn must be at least 1".into());
+        }
+        if self.write_buffer_high_water_bytes == 0 {
+            return Err("write_buffer_high_water_bytes must be at least 1".into());
+        }
+        Ok(())
+    }
+}

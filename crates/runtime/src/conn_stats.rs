@@ -1,0 +1,103 @@
+//! Connection counts shared by all workers; written only on accept and close,
+//! never per request.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Live connection counters of one runtime.
+#[derive(Debug, Default)]
+pub struct ConnStats {
+    current: AtomicUsize,
+    total_accepted: AtomicU64,
+    rejected: AtomicU64,
+    idle_closed: AtomicU64,
+    stalled_closed: AtomicU64,
+    overflow_closed: AtomicU64,
+    service_panics: AtomicU64,
+}
+
+/// A point-in-time copy of [`ConnStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnStatsSnapshot {
+    /// Connections open now.
+    pub current: usize,
+    /// Connections accepted since start (rejected ones not included).
+    pub total_accepted: u64,
+    /// Connections refused because of the connection limit.
+    pub rejected: u64,
+    /// Connections closed by the idle timeout.
+    pub idle_closed: u64,
+    /// Connections closed by the request timeout (input waiting, no request completing).
+    pub stalled_closed: u64,
+    /// Connections closed because a request did not fit the read buffer.
+    pub overflow_closed: u64,
+    /// Connections closed because the service panicked on their input.
+    pub service_panics: u64,
+}
+
+impl ConnStats {
+    /// Reserves a slot under `limit`; false when the limit is reached.
+    pub(crate) fn try_open(&self, limit: usize) -> bool {
+        let previous = self.current.fetch_add(1, Ordering::Relaxed);
+        if previous >= limit {
+            self.current.fetch_sub(1, Ordering::Relaxed);
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        self.total_accepted.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Releases a slot taken by [`ConnStats::try_open`].
+    pub(crate) fn close(&self) {
+        let previous = self.current.fetch_sub(1, Ordering::Relaxed);
+        debug_assert!(previous > 0, "connection count underflow");
+    }
+
+    pub(crate) fn count_idle_close(&self) {
+        self.idle_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_stalled_close(&self) {
+        self.stalled_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_overflow_close(&self) {
+        self.overflow_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_service_panic(&self) {
+        self.service_panics.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads all counters (each exact, together only approximately consistent).
+    pub fn snapshot(&self) -> ConnStatsSnapshot {
+        ConnStatsSnapshot {
+            current: self.current.load(Ordering::Relaxed),
+            total_accepted: self.total_accepted.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            idle_closed: self.idle_closed.load(Ordering::Relaxed),
+            stalled_closed: self.stalled_closed.load(Ordering::Relaxed),
+            overflow_closed: self.overflow_closed.load(Ordering::Relaxed),
+            service_panics: self.service_panics.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_is_enforced_and_released() {
+        let stats = ConnStats::default();
+        assert!(stats.try_open(2));
+        assert!(stats.try_open(2));
+        assert!(!stats.try_open(2));
+        stats.close();
+        assert!(stats.try_open(2));
+        let snap = stats.snapshot();
+        assert_eq!(snap.current, 2);
+        assert_eq!(snap.total_accepted, 3);
+        assert_eq!(snap.rejected, 1);
+    }
+}

@@ -1,0 +1,282 @@
+//! Listening sockets: bound before any worker starts (so a bad address is an
+//! error before anything runs), then split one per worker.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mio::net::{TcpListener, UnixListener};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::AcceptMode;
+
+/// Kernel accept queue length, as memcached's default `-b 1024`.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Where to listen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A TCP address; port 0 lets the system pick one.
+    Tcp(SocketAddr),
+    /// A unix stream socket at `path`, with file `mode` (e.g. 0o700).
+    Unix {
+        /// Socket file path; an existing socket file there is replaced.
+        path: PathBuf,
+        /// Permission bits of the socket file.
+        mode: u32,
+    },
+}
+
+/// One listener the caller asks for.
+#[derive(Clone, Debug)]
+pub struct ListenerSpec {
+    /// Address to bind.
+    pub addr: ListenAddr,
+    /// Passed to [`crate::Service::new_conn`] for connections from here.
+    pub tag: usize,
+    /// Written to a connection refused by the connection limit, then closed.
+    pub reject_reply: Vec<u8>,
+    /// Written before closing a connection whose request outgrew the read buffer.
+    pub overflow_reply: Vec<u8>,
+}
+
+/// The address a listener actually got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocalAddr {
+    /// Bound TCP address (with the real port when 0 was asked).
+    Tcp(SocketAddr),
+    /// Bound unix socket path.
+    Unix(PathBuf),
+}
+
+impl fmt::Display for LocalAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalAddr::Tcp(addr) => write!(f, "{addr}"),
+            LocalAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// A listener that could not be bound.
+#[derive(Debug)]
+pub struct BindError {
+    /// The address as the user would write it.
+    pub addr: String,
+    /// What the system said.
+    pub source: io::Error,
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot listen on {}: {}", self.addr, self.source)
+    }
+}
+
+impl std::error::Error for BindError {}
+
+/// A bound listener: one socket per worker.
+pub struct BoundListener {
+    spec: ListenerSpec,
+    local: LocalAddr,
+    sockets: Vec<PerWorkerSocket>,
+}
+
+pub(crate) enum PerWorkerSocket {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// A listener as one worker sees it.
+pub(crate) struct WorkerListener {
+    pub(crate) socket: PerWorkerSocket,
+    pub(crate) tag: usize,
+    pub(crate) reject_reply: Arc<[u8]>,
+    pub(crate) overflow_reply: Arc<[u8]>,
+}
+
+impl BoundListener {
+    /// Binds `spec` with one socket for each of `workers`.
+    pub fn bind(spec: ListenerSpec, workers: usize, mode: AcceptMode) -> Result<Self, BindError> {
+        let shown = match &spec.addr {
+            ListenAddr::Tcp(addr) => addr.to_string(),
+            ListenAddr::Unix { path, .. } => path.display().to_string(),
+        };
+        let wrap = |source| BindError {
+            addr: shown.clone(),
+            source,
+        };
+        let (local, sockets) = match &spec.addr {
+            ListenAddr::Tcp(addr) => bind_tcp(*addr, workers.max(1), mode).map_err(wrap)?,
+            ListenAddr::Unix { path, mode } => {
+                bind_unix(path, *mode, workers.max(1)).map_err(wrap)?
+            }
+        };
+        Ok(Self {
+            spec,
+            local,
+            sockets,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> &LocalAddr {
+        &self.local
+    }
+
+    /// The caller's tag for this listener.
+    pub fn tag(&self) -> usize {
+        self.spec.tag
+    }
+
+    pub(crate) fn into_worker_listeners(self) -> Vec<WorkerListener> {
+        let reject_reply: Arc<[u8]> = self.spec.reject_reply.into();
+        let overflow_reply: Arc<[u8]> = self.spec.overflow_reply.into();
+        self.sockets
+            .into_iter()
+            .map(|socket| WorkerListener {
+                socket,
+                tag: self.spec.tag,
+                reject_reply: reject_reply.clone(),
+                overflow_reply: overflow_reply.clone(),
+            })
+            .collect()
+    }
+}
+
+fn bind_tcp(
+    addr: SocketAddr,
+    workers: usize,
+    mode: AcceptMode,
+) -> io::Result<(LocalAddr, Vec<PerWorkerSocket>)> {
+    let first = tcp_socket(addr, mode == AcceptMode::ReusePort)?;
+    let local = first
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("bound socket has no inet address"))?;
+    let mut sockets = vec![first];
+    for _ in 1..workers {
+        let next = match mode {
+            // Same real port for every worker, even when port 0 was asked.
+            AcceptMode::ReusePort => tcp_socket(local, true)?,
+            AcceptMode::Shared => sockets[0].try_clone()?,
+        };
+        sockets.push(next);
+    }
+    let sockets = sockets
+        .into_iter()
+        .map(|s| PerWorkerSocket::Tcp(TcpListener::from_std(s.into())))
+        .collect();
+    Ok((LocalAddr::Tcp(local), sockets))
+}
+
+fn tcp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket)
+}
+
+#[cfg(test)]
+impl PerWorkerSocket {
+    fn local_tcp(&self) -> Option<SocketAddr> {
+        match self {
+            PerWorkerSocket::Tcp(l) => l.local_addr().ok(),
+            PerWorkerSocket::Unix(_) => None,
+        }
+    }
+}
+
+fn bind_unix(
+    path: &PathBuf,
+    mode: u32,
+    workers: usize,
+) -> io::Result<(LocalAddr, Vec<PerWorkerSocket>)> {
+    // Replace a socket left by an earlier run, as memcached does; never
+    // delete a regular file someone put there.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            std::fs::remove_file(path)?;
+        }
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    listener.set_nonblocking(true)?;
+    let mut sockets = Vec::with_capacity(workers);
+    for _ in 1..workers {
+        sockets.push(PerWorkerSocket::Unix(UnixListener::from_std(
+            listener.try_clone()?,
+        )));
+    }
+    sockets.push(PerWorkerSocket::Unix(UnixListener::from_std(listener)));
+    Ok((LocalAddr::Unix(path.clone()), sockets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(addr: ListenAddr) -> ListenerSpec {
+        ListenerSpec {
+            addr,
+            tag: 7,
+            reject_reply: b"no\r\n".to_vec(),
+            overflow_reply: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reuseport_sockets_share_the_picked_port() {
+        let addr = ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
+        let bound = BoundListener::bind(spec(addr), 3, AcceptMode::ReusePort).unwrap();
+        let LocalAddr::Tcp(local) = bound.local_addr().clone() else {
+            panic!()
+        };
+        assert_ne!(local.port(), 0);
+        assert_eq!(bound.tag(), 7);
+        let ports: Vec<_> = bound.sockets.iter().filter_map(|s| s.local_tcp()).collect();
+        assert_eq!(ports, vec![local; 3]);
+    }
+
+    #[test]
+    fn busy_port_is_a_bind_error_naming_the_address() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = ListenAddr::Tcp(taken.local_addr().unwrap());
+        let err = BoundListener::bind(spec(addr), 1, AcceptMode::Shared)
+            .err()
+            .unwrap();
+        assert!(err
+            .to_string()
+            .contains(&taken.local_addr().unwrap().to_string()));
+    }
+
+    #[test]
+    fn unix_socket_gets_its_mode() {
+        let dir = std::env::temp_dir().join(format!("tailcache-rt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sock");
+        let addr = ListenAddr::Unix {
+            path: path.clone(),
+            mode: 0o600,
+        };
+        let bound = BoundListener::bind(spec(addr.clone()), 2, AcceptMode::ReusePort).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        drop(bound);
+        // A stale socket file is replaced on the next bind.
+        let again = BoundListener::bind(spec(addr), 1, AcceptMode::ReusePort).unwrap();
+        assert_eq!(again.local_addr(), &LocalAddr::Unix(path.clone()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,545 @@
+//! The effective configuration: defaults, then the TOML file, then flags.
+//! Every value is checked here, before anything is bound, and an error
+//! names the flag (and TOML key) to fix.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{AcceptModeName, EvictionName, Flags};
+use crate::extended::apply_extended;
+
+/// Default memcache port, memcached's.
+pub const DEFAULT_PORT: u16 = 11211;
+/// Default admin endpoint.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9911";
+/// Smallest segment that still fits an item of the default size limit.
+const DEFAULT_SEGMENT_SIZE_BYTES: u64 = 1 << 20;
+/// Room in a segment for an item's header and key beyond its size limit.
+const SEGMENT_ITEM_OVERHEAD_BYTES: u64 = 1 << 10;
+/// Largest TOML file read, so a wrong path cannot make us read gigabytes.
+const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
+
+/// Everything the server is told, as it will run. Field names are the TOML keys.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Interfaces (`ADDR` or `ADDR:PORT`) for the data protocols (-l).
+    pub listen: Vec<String>,
+    /// memcache protocol TCP port (-p); 0 picks a free port.
+    pub port: u16,
+    /// memcache protocol unix socket (-s); when set, no memcache TCP listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unix_socket: Option<PathBuf>,
+    /// Unix socket permission bits as an octal string (-a).
+    pub unix_socket_mode: String,
+    /// RESP port on the same interfaces (--resp-port); absent: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resp_port: Option<u16>,
+    /// HTTP port on the same interfaces (--http-port); absent: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_port: Option<u16>,
+    /// Admin endpoint address, or "off" (--admin-addr).
+    pub admin_addr: String,
+    /// Item memory in MiB (-m).
+    pub memory_limit_mib: u64,
+    /// Worker threads (-t); 0 means one per core.
+    pub threads: usize,
+    /// Most simultaneous connections (-c).
+    pub conn_limit: usize,
+    /// Largest item in bytes (-I).
+    pub max_item_size_bytes: u64,
+    /// Eviction policy (--eviction; -M means none).
+    pub eviction: EvictionName,
+    /// Keep CAS values (-C turns off).
+    pub cas_enabled: bool,
+    /// Segment size in bytes (--segment-size); 0 picks 1 MiB or the power of
+    /// two that fits the largest item.
+    pub segment_size_bytes: u64,
+    /// Close connections idle this long (-o idle_timeout); 0 never.
+    pub idle_timeout_secs: u64,
+    /// Close a connection whose buffered input completes no request for this
+    /// many seconds (slow or partial requests); 0 never.
+    pub request_timeout_secs: u64,
+    /// Log level: 0 warnings, 1 info (-v), 2 debug (-vv), 3 trace.
+    pub verbosity: u8,
+    /// How TCP connections reach workers (--accept-mode).
+    pub accept_mode: AcceptModeName,
+    /// Pending reply bytes above which a connection is no longer read.
+    pub write_buffer_high_water_bytes: usize,
+    /// Bytes read from one connection per turn before others are served.
+    pub turn_budget_bytes: usize,
+    /// Time one background step may take, in microseconds.
+    pub background_budget_us: u64,
+    /// Longest time to flush replies at shutdown, in seconds.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: vec!["127.0.0.1".to_owned()],
+            port: DEFAULT_PORT,
+            unix_socket: None,
+            unix_socket_mode: "700".to_owned(),
+            resp_port: None,
+            http_port: None,
+            admin_addr: DEFAULT_ADMIN_ADDR.to_owned(),
+            memory_limit_mib: 64,
+            threads: 0,
+            conn_limit: 1024,
+            max_item_size_bytes: 1 << 20,
+            eviction: EvictionName::Merge,
+            cas_enabled: true,
+            segment_size_bytes: 0,
+            idle_timeout_secs: 0,
+            request_timeout_secs: 60,
+            verbosity: 0,
+            accept_mode: AcceptModeName::Reuseport,
+            write_buffer_high_water_bytes: 1 << 20,
+            turn_budget_bytes: 64 << 10,
+            background_budget_us: 500,
+            shutdown_timeout_secs: 5,
+        }
+    }
+}
+
+/// A value that cannot be used, with the flag (and TOML key) that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The flag and key, e.g. `-m/--memory-limit (memory_limit_mib)`.
+    pub setting: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// An error about `setting`.
+    pub fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.setting, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One data listener to open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataAddr {
+    /// Which protocol it speaks.
+    pub protocol: crate::context::Protocol,
+    /// Where.
+    pub addr: crate::context::DataListenAddr,
+}
+
+impl Config {
+    /// Defaults, overlaid by `flags.config` (if any), overlaid by the flags.
+    pub fn load(flags: &Flags) -> Result<Self, ConfigError> {
+        let mut config = match &flags.config {
+            Some(path) => Self::from_toml_file(path)?,
+            None => Self::default(),
+        };
+        config.apply_flags(flags)?;
+        config.resolve();
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let setting = format!("--config {}", path.display());
+        let meta =
+            std::fs::metadata(path).map_err(|e| ConfigError::new(&setting, e.to_string()))?;
+        if meta.len() > MAX_CONFIG_FILE_BYTES {
+            return Err(ConfigError::new(setting, "file is larger than 1 MiB"));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::new(&setting, e.to_string()))?;
+        toml::from_str(&text).map_err(|e| ConfigError::new(setting, e.to_string()))
+    }
+
+    fn apply_flags(&mut self, flags: &Flags) -> Result<(), ConfigError> {
+        if !flags.listen.is_empty() {
+            self.listen = flags.listen.clone();
+        }
+        set(&mut self.port, flags.port);
+        if flags.unix_socket.is_some() {
+            self.unix_socket = flags.unix_socket.clone();
+        }
+        if let Some(mode) = flags.unix_socket_mode {
+            self.unix_socket_mode = format!("{mode:o}");
+        }
+        if flags.resp_port.is_some() {
+            self.resp_port = flags.resp_port;
+        }
+        if flags.http_port.is_some() {
+            self.http_port = flags.http_port;
+        }
+        set(&mut self.admin_addr, flags.admin_addr.clone());
+        set(
+            &mut self.memory_limit_mib,
+            flags.memory_limit_bytes.map(|b| b.div_ceil(1 << 20)),
+        );
+        set(&mut self.threads, flags.threads.map(usize::from));
+        set(&mut self.conn_limit, flags.conn_limit.map(|c| c as usize));
+        set(&mut self.max_item_size_bytes, flags.max_item_size_bytes);
+        set(&mut self.eviction, flags.eviction);
+        if flags.disable_evictions {
+            self.eviction = EvictionName::None;
+        }
+        if flags.disable_cas {
+            self.cas_enabled = false;
+        }
+        set(&mut self.segment_size_bytes, flags.segment_size_bytes);
+        set(&mut self.accept_mode, flags.accept_mode);
+        if flags.verbose > 0 {
+            self.verbosity = flags.verbose;
+        }
+        apply_extended(self, &flags.extended)
+    }
+
+    /// Replaces "pick for me" values (0) with what will be used.
+    fn resolve(&mut self) {
+        if self.threads == 0 {
+            self.threads = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
+        }
+        if self.segment_size_bytes == 0 {
+            let needed = self.max_item_size_bytes + SEGMENT_ITEM_OVERHEAD_BYTES;
+            self.segment_size_bytes = needed.next_power_of_two().max(DEFAULT_SEGMENT_SIZE_BYTES);
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.data_addrs()?;
+        self.admin_socket_addr()?;
+        self.unix_mode()?;
+        check_range(
+            "-m/--memory-limit (memory_limit_mib)",
+            self.memory_limit_mib,
+            1,
+            1 << 30,
+        )?;
+        check_range("-t/--threads (threads)", self.threads as u64, 1, 1024)?;
+        check_range(
+            "-c/--conn-limit (conn_limit)",
+            self.conn_limit as u64,
+            1,
+            1 << 24,
+        )?;
+        let item = "-I/--max-item-size (max_item_size_bytes)";
+        check_range(item, self.max_item_size_bytes, 1 << 10, 1 << 30)?;
+        let segment = "--segment-size (segment_size_bytes)";
+        check_range(segment, self.segment_size_bytes, 4 << 10, 1 << 30)?;
+        if self.max_item_size_bytes + SEGMENT_ITEM_OVERHEAD_BYTES > self.segment_size_bytes {
+            return Err(ConfigError::new(
+                segment,
+                format!(
+                    "{} bytes cannot hold an item of -I {} bytes plus its header",
+                    self.segment_size_bytes, self.max_item_size_bytes
+                ),
+            ));
+        }
+        if self.max_item_size_bytes > self.memory_limit_mib << 19 {
+            return Err(ConfigError::new(item, "must be at most half of -m"));
+        }
+        let high_water = "write_buffer_high_water_bytes";
+        check_range(
+            high_water,
+            self.write_buffer_high_water_bytes as u64,
+            4 << 10,
+            1 << 30,
+        )?;
+        check_range(
+            "turn_budget_bytes",
+            self.turn_budget_bytes as u64,
+            1 << 10,
+            1 << 30,
+        )?;
+        check_range(
+            "background_budget_us",
+            self.background_budget_us,
+            1,
+            1_000_000,
+        )?;
+        check_range("shutdown_timeout_secs", self.shutdown_timeout_secs, 0, 3600)?;
+        check_range("-v (verbosity)", u64::from(self.verbosity), 0, 3)?;
+        check_range(
+            "-o idle_timeout (idle_timeout_secs)",
+            self.idle_timeout_secs,
+            0,
+            1 << 32,
+        )?;
+        Ok(())
+    }
+
+    /// The data listeners this config asks for, every address resolved.
+    pub fn data_addrs(&self) -> Result<Vec<DataAddr>, ConfigError> {
+        use crate::context::{DataListenAddr, Protocol};
+        let mut addrs = Vec::new();
+        if let Some(path) = &self.unix_socket {
+            let mode = self.unix_mode()?;
+            let addr = DataListenAddr::Unix {
+                path: path.clone(),
+                mode,
+            };
+            addrs.push(DataAddr {
+                protocol: Protocol::Memcache,
+                addr,
+            });
+        }
+        if self.listen.is_empty() {
+            return Err(ConfigError::new(
+                "-l/--listen (listen)",
+                "no interface given",
+            ));
+        }
+        let ports = [
+            (
+                Protocol::Memcache,
+                self.unix_socket.is_none().then_some(self.port),
+                "-p/--port",
+            ),
+            (Protocol::Resp, self.resp_port, "--resp-port"),
+            (Protocol::Http, self.http_port, "--http-port"),
+        ];
+        for (protocol, port, _) in ports {
+            let Some(port) = port else { continue };
+            for interface in &self.listen {
+                for addr in resolve_interface(interface, port, protocol)? {
+                    addrs.push(DataAddr {
+                        protocol,
+                        addr: DataListenAddr::Tcp(addr),
+                    });
+                }
+            }
+        }
+        check_port_clash(&addrs)?;
+        Ok(addrs)
+    }
+
+    /// The admin endpoint address; `None` when "off".
+    pub fn admin_socket_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let text = self.admin_addr.trim();
+        if text.eq_ignore_ascii_case("off") || text.eq_ignore_ascii_case("none") {
+            return Ok(None);
+        }
+        let setting = "--admin-addr (admin_addr)";
+        let mut resolved = text
+            .to_socket_addrs()
+            .map_err(|e| ConfigError::new(setting, format!("'{text}': {e}")))?;
+        let addr = resolved
+            .next()
+            .ok_or_else(|| ConfigError::new(setting, format!("'{text}' resolves to nothing")))?;
+        Ok(Some(addr))
+    }
+
+    /// Unix socket mode bits.
+    pub fn unix_mode(&self) -> Result<u32, ConfigError> {
+        let setting = "-a/--unix-mask (unix_socket_mode)";
+        match u32::from_str_radix(&self.unix_socket_mode, 8) {
+            Ok(mode) if mode <= 0o777 => Ok(mode),
+            _ => Err(ConfigError::new(
+                setting,
+                format!("'{}' is not an octal mode up to 777", self.unix_socket_mode),
+            )),
+        }
+    }
+
+    /// The config as TOML, loadable with `--config`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config always serializes")
+    }
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
+fn check_range(setting: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::new(
+        setting,
+        format!("{value} is outside {min}..={max}"),
+    ))
+}
+
+/// `ADDR`, `ADDR:PORT`, `[v6]:PORT` or a host name; a port in the text
+/// overrides `port` only for memcache (memcached's `-l addr:port`).
+fn resolve_interface(
+    interface: &str,
+    port: u16,
+    protocol: crate::context::Protocol,
+) -> Result<Vec<SocketAddr>, ConfigError> {
+    let setting = "-l/--listen (listen)";
+    let text = interface.trim();
+    if let Ok(ip) = text
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse::<std::net::IpAddr>()
+    {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        let port = if protocol == crate::context::Protocol::Memcache {
+            addr.port()
+        } else {
+            port
+        };
+        return Ok(vec![SocketAddr::new(addr.ip(), port)]);
+    }
+    let resolved: Vec<SocketAddr> = (text, port)
+        .to_socket_addrs()
+        .map_err(|e| ConfigError::new(setting, format!("'{text}': {e}")))?
+        .collect();
+    if resolved.is_empty() {
+        return Err(ConfigError::new(
+            setting,
+            format!("'{text}' resolves to nothing"),
+        ));
+    }
+    // A host name with several addresses listens on the first of each family.
+    let v4 = resolved.iter().find(|a| a.is_ipv4()).copied();
+    let v6 = resolved.iter().find(|a| a.is_ipv6()).copied();
+    Ok(v4.into_iter().chain(v6).collect())
+}
+
+fn check_port_clash(addrs: &[DataAddr]) -> Result<(), ConfigError> {
+    use crate::context::DataListenAddr;
+    for (i, a) in addrs.iter().enumerate() {
+        for b in &addrs[i + 1..] {
+            if let (DataListenAddr::Tcp(x), DataListenAddr::Tcp(y)) = (&a.addr, &b.addr) {
+                if x == y && x.port() != 0 && a.protocol != b.protocol {
+                    return Err(ConfigError::new(
+                        "--resp-port/--http-port",
+                        format!("{x} is given to both {:?} and {:?}", a.protocol, b.protocol),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn load(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["tailcache"];
+        argv.extend_from_slice(args);
+        Config::load(&Flags::try_parse_from(argv).expect("flags parse"))
+    }
+
+    #[test]
+    fn defaults_resolve() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.port, 11211);
+        assert!(config.threads >= 1);
+        assert_eq!(config.segment_size_bytes, 2 << 20);
+        assert_eq!(config.memory_limit_mib, 64);
+        assert_eq!(
+            config.admin_socket_addr().unwrap(),
+            Some("127.0.0.1:9911".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn memcached_flags_map() {
+        let config = load(&["-m", "128", "-I", "512k", "-M", "-C", "-t", "3", "-c", "10"]).unwrap();
+        assert_eq!(config.memory_limit_mib, 128);
+        assert_eq!(config.max_item_size_bytes, 512 << 10);
+        assert_eq!(config.eviction, EvictionName::None);
+        assert!(!config.cas_enabled);
+        assert_eq!(config.threads, 3);
+        assert_eq!(config.conn_limit, 10);
+        assert_eq!(config.segment_size_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn listen_forms() {
+        let config = load(&[
+            "-l",
+            "127.0.0.1,::1",
+            "-l",
+            "127.0.0.2:7000",
+            "--resp-port",
+            "6400",
+        ])
+        .unwrap();
+        let addrs = config.data_addrs().unwrap();
+        let shown: Vec<String> = addrs
+            .iter()
+            .map(|a| format!("{:?} {:?}", a.protocol, a.addr))
+            .collect();
+        assert_eq!(addrs.len(), 6, "{shown:?}");
+        assert!(shown
+            .iter()
+            .any(|s| s.contains("127.0.0.2:7000") && s.contains("Memcache")));
+        assert!(shown
+            .iter()
+            .any(|s| s.contains("127.0.0.2:6400") && s.contains("Resp")));
+        assert!(shown.iter().any(|s| s.contains("[::1]:11211")));
+    }
+
+    #[test]
+    fn segment_too_small_for_item_names_the_flag() {
+        let err = load(&["-I", "2m", "--segment-size", "1m"]).unwrap_err();
+        assert!(err.setting.contains("--segment-size"), "{err}");
+    }
+
+    #[test]
+    fn toml_round_trip_and_flags_override() {
+        let config = load(&["-m", "100", "--http-port", "8080"]).unwrap();
+        let text = config.to_toml();
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back, config);
+        let dir = std::env::temp_dir().join(format!("tailcache-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "memory_limit_mib = 32\nport = 1234\n").unwrap();
+        let path_text = path.to_str().unwrap();
+        let merged = load(&["--config", path_text, "-p", "4321"]).unwrap();
+        assert_eq!(merged.memory_limit_mib, 32);
+        assert_eq!(merged.port, 4321);
+        std::fs::write(&path, "memory_limit = 32\n").unwrap();
+        let err = load(&["--config", path_text]).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn two_protocols_on_one_port_is_an_error() {
+        let err = load(&["-p", "7000", "--resp-port", "7000"]).unwrap_err();
+        assert!(err.setting.contains("--resp-port"), "{err}");
+        // Port 0 means "any free port" for each, so it never clashes.
+        assert!(load(&["-p", "0", "--resp-port", "0", "--http-port", "0"]).is_ok());
+    }
+
+    #[test]
+    fn bad_admin_addr_is_named() {
+        let err = load(&["--admin-addr", "nonsense"]).unwrap_err();
+        assert!(err.setting.contains("--admin-addr"));
+        assert_eq!(
+            load(&["--admin-addr", "off"])
+                .unwrap()
+                .admin_socket_addr()
+                .unwrap(),
+            None
+        );
+    }
+}

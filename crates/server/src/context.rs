@@ -1,0 +1,163 @@
+//! What command execution on one worker can reach: the engine, the
+//! configuration, this worker's metrics, and server-wide figures for `stats`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tailcache_runtime::{ConnStats, ConnStatsSnapshot};
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::metrics::{CounterTotals, MetricsRegistry, WorkerMetrics};
+
+/// Which wire protocol a data listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// memcached text and meta protocol.
+    Memcache,
+    /// Redis RESP2/RESP3.
+    Resp,
+    /// HTTP/1.1 key-value API.
+    Http,
+}
+
+impl Protocol {
+    /// Every protocol, in tag order.
+    pub const ALL: [Protocol; 3] = [Protocol::Memcache, Protocol::Resp, Protocol::Http];
+
+    /// The runtime listener tag of this protocol.
+    pub fn tag(self) -> usize {
+        self as usize
+    }
+
+    /// The protocol of a runtime listener tag.
+    pub fn from_tag(tag: usize) -> Option<Protocol> {
+        Self::ALL.get(tag).copied()
+    }
+
+    /// Lower-case name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Memcache => "memcache",
+            Protocol::Resp => "resp",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+/// Where a data listener listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataListenAddr {
+    /// TCP.
+    Tcp(SocketAddr),
+    /// Unix stream socket with its mode bits.
+    Unix {
+        /// Socket path.
+        path: PathBuf,
+        /// Permission bits.
+        mode: u32,
+    },
+}
+
+/// State shared by every worker and the admin endpoint.
+pub struct SharedState {
+    /// The storage engine.
+    pub engine: Arc<Engine>,
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// Every worker's metrics.
+    pub metrics: Arc<MetricsRegistry>,
+    /// Data-port connection counts.
+    pub conn_stats: Arc<ConnStats>,
+    started: Instant,
+    started_unix_secs: u64,
+    verbosity: AtomicU8,
+}
+
+impl SharedState {
+    /// Shared state for a server starting now.
+    pub fn new(engine: Arc<Engine>, config: Arc<Config>, workers: usize) -> Self {
+        let started_unix_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let verbosity = AtomicU8::new(config.verbosity);
+        Self {
+            engine,
+            config,
+            metrics: Arc::new(MetricsRegistry::new(workers)),
+            conn_stats: Arc::new(ConnStats::default()),
+            started: Instant::now(),
+            started_unix_secs,
+            verbosity,
+        }
+    }
+
+    /// Seconds since start.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Unix time the server started at.
+    pub fn started_unix_secs(&self) -> u64 {
+        self.started_unix_secs
+    }
+
+    /// Data-port connection counts now.
+    pub fn connections(&self) -> ConnStatsSnapshot {
+        self.conn_stats.snapshot()
+    }
+
+    /// Worker threads serving data ports.
+    pub fn threads(&self) -> usize {
+        self.config.threads
+    }
+
+    /// Counters summed over workers.
+    pub fn totals(&self) -> CounterTotals {
+        self.metrics.totals()
+    }
+
+    /// memcached `verbosity` level last set (starts at -v count).
+    #[allow(dead_code)] // Read by exec/ for `verbosity`.
+    pub fn verbosity(&self) -> u8 {
+        self.verbosity.load(Ordering::Relaxed)
+    }
+
+    /// Records a `verbosity N` command (memcached keeps it; so do we).
+    #[allow(dead_code)] // Called by exec/ for `verbosity`.
+    pub fn set_verbosity(&self, level: u8) {
+        self.verbosity.store(level, Ordering::Relaxed);
+    }
+}
+
+/// One worker's view: shared state plus its own metrics handle.
+#[allow(dead_code)] // Fields are read by exec/ (command execution).
+pub struct ServerContext {
+    /// The storage engine (shared by all workers).
+    pub engine: Arc<Engine>,
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// This worker's counters and histograms; write only from this worker.
+    pub metrics: Arc<WorkerMetrics>,
+    /// Index of this worker (0-based).
+    pub worker_index: usize,
+    /// Server-wide state (connections, totals, uptime) for `stats`.
+    pub shared: Arc<SharedState>,
+}
+
+impl ServerContext {
+    /// The context of worker `worker_index`.
+    pub fn new(shared: Arc<SharedState>, worker_index: usize) -> Self {
+        Self {
+            engine: shared.engine.clone(),
+            config: shared.config.clone(),
+            metrics: shared.metrics.worker(worker_index),
+            worker_index,
+            shared,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Building the storage engine from the configuration, and the background
+//! step the workers run between polls.
+
+use std::time::{Duration, Instant};
+
+use tailcache_runtime::BackgroundProgress;
+use tailcache_storage::{ConfigError as StorageConfigError, EvictionPolicy, StepBudget};
+
+use crate::cli::EvictionName;
+use crate::config::{Config, ConfigError};
+
+/// The storage engine every worker shares.
+pub type Engine = tailcache_storage::Cache;
+
+/// Segments one maintenance call may free: small, so the time budget is
+/// checked often and a shard lock is never held long.
+const SEGMENTS_PER_STEP: usize = 1;
+/// Most maintenance calls in one background turn, whatever the clock says.
+const MAX_STEPS_PER_TURN: usize = 64;
+
+/// The engine `config` describes, reserving its memory now.
+pub fn build_engine(config: &Config) -> Result<Engine, ConfigError> {
+    let storage = tailcache_storage::Config {
+        heap_size_bytes: to_usize(config.memory_limit_mib << 20),
+        segment_size_bytes: to_usize(config.segment_size_bytes),
+        item_size_limit_bytes: to_usize(config.max_item_size_bytes),
+        eviction: match config.eviction {
+            EvictionName::Merge => EvictionPolicy::Merge,
+            EvictionName::Fifo => EvictionPolicy::Fifo,
+            EvictionName::Random => EvictionPolicy::Random,
+            EvictionName::None => EvictionPolicy::None,
+        },
+        cas_enabled: config.cas_enabled,
+        ..tailcache_storage::Config::default()
+    };
+    Engine::new(storage).map_err(|e| ConfigError::new(setting_of(&e), e.to_string()))
+}
+
+fn to_usize(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
+/// The flag a storage config error is about.
+fn setting_of(error: &StorageConfigError) -> &'static str {
+    match error {
+        StorageConfigError::SegmentSize { .. } => "--segment-size (segment_size_bytes)",
+        StorageConfigError::ItemSizeLimit { .. } => "-I/--max-item-size (max_item_size_bytes)",
+        StorageConfigError::HeapTooSmall { .. } | StorageConfigError::HeapTooLarge { .. } => {
+            "-m/--memory-limit (memory_limit_mib)"
+        }
+        StorageConfigError::ShardCount { .. } => "shard count",
+        StorageConfigError::ExpectedItemSize { .. } => "-I/--max-item-size (max_item_size_bytes)",
+    }
+}
+
+/// Expiry and evict-ahead for about `budget`, in small steps.
+pub fn run_maintenance(engine: &Engine, budget: Duration) -> BackgroundProgress {
+    let started = Instant::now();
+    for _ in 0..MAX_STEPS_PER_TURN {
+        let progress = engine.maintenance_step(StepBudget {
+            max_segments: SEGMENTS_PER_STEP,
+        });
+        if !progress.more_work {
+            return BackgroundProgress::Idle;
+        }
+        if started.elapsed() >= budget {
+            break;
+        }
+    }
+    BackgroundProgress::MoreWork
+}

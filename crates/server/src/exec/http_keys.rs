@@ -1,0 +1,194 @@
+//! The HTTP/1.1 key-value API on --http-port: `GET|HEAD|PUT|DELETE
+//! /keys/{key}` against the engine, with keep-alive and pipelining.
+
+use std::time::Instant;
+
+use tailcache_protocol::http::{
+    self, response, HttpError, KeyMethod, KeyRequest, Limits, Parsed, Request, Route, Status,
+};
+use tailcache_runtime::Processed;
+use tailcache_storage::{CacheError, StoreMode, StoreOptions, RELATIVE_EXPTIME_MAX_SECS};
+
+use super::{output_room_left, record, ttl};
+use crate::context::ServerContext;
+use crate::metrics::{CommandKind, Counter};
+
+/// Per-connection state of the HTTP protocol.
+#[derive(Debug)]
+pub struct HttpConn {
+    limits: Limits,
+    /// `100 Continue` was sent for the request now arriving.
+    continue_sent: bool,
+}
+
+impl HttpConn {
+    /// A connection whose bodies may be as large as an item.
+    pub fn new(ctx: &ServerContext) -> Self {
+        let limits = Limits {
+            max_body_bytes: usize::try_from(ctx.config.max_item_size_bytes).unwrap_or(usize::MAX),
+            ..Limits::default()
+        };
+        Self {
+            limits,
+            continue_sent: false,
+        }
+    }
+
+    /// Answers the complete requests at the front of `input`.
+    pub fn process(&mut self, ctx: &ServerContext, input: &[u8], output: &mut Vec<u8>) -> Processed {
+        let output_start = output.len();
+        let mut consumed = 0;
+        while consumed < input.len() && output_room_left(ctx, output_start, output) {
+            match http::parse(&input[consumed..], &self.limits) {
+                Ok(Parsed::Complete { request, consumed: bytes }) => {
+                    consumed += bytes.max(1);
+                    self.continue_sent = false;
+                    if !self.answer(ctx, &request, output) {
+                        return Processed { consumed, close_after_flush: true };
+                    }
+                }
+                Ok(Parsed::Incomplete { expect_continue }) => {
+                    if expect_continue && !self.continue_sent {
+                        response::continue_100(output);
+                        self.continue_sent = true;
+                    }
+                    break;
+                }
+                Err(error) => {
+                    ctx.metrics.incr(Counter::ProtocolErrors);
+                    error.encode(output, false, false);
+                    return Processed { consumed, close_after_flush: true };
+                }
+            }
+        }
+        Processed { consumed: consumed.min(input.len()), close_after_flush: false }
+    }
+
+    /// Answers one request; false when the connection must close after it.
+    fn answer(&self, ctx: &ServerContext, request: &Request<'_>, out: &mut Vec<u8>) -> bool {
+        let started = Instant::now();
+        let keep_alive = request.keep_alive;
+        let head_only = request.is_head();
+        let kind = match http::route(request, &self.limits) {
+            Ok(Route::Key(key)) => key_request(ctx, &key, out, keep_alive),
+            Ok(Route::Health) => {
+                response::simple(out, Status::Ok, Some(b"text/plain"), b"ok\n", keep_alive, head_only);
+                CommandKind::Other
+            }
+            Ok(Route::Metrics | Route::Stats) => {
+                let error = HttpError {
+                    status: Status::NotFound,
+                    message: "metrics and stats are served on the admin address",
+                    close: false,
+                    allow: None,
+                };
+                error.encode(out, keep_alive, head_only);
+                CommandKind::Other
+            }
+            Err(error) => {
+                ctx.metrics.incr(Counter::ProtocolErrors);
+                error.encode(out, keep_alive, head_only);
+                if error.must_close() {
+                    record(ctx, CommandKind::Other, started);
+                    return false;
+                }
+                CommandKind::Other
+            }
+        };
+        record(ctx, kind, started);
+        keep_alive
+    }
+}
+
+fn key_request(ctx: &ServerContext, key: &KeyRequest<'_>, out: &mut Vec<u8>, keep_alive: bool) -> CommandKind {
+    match key.method {
+        KeyMethod::Get | KeyMethod::Head => {
+            get(ctx, key, out, keep_alive);
+            CommandKind::Get
+        }
+        KeyMethod::Put => {
+            put(ctx, key, out, keep_alive);
+            CommandKind::Set
+        }
+        KeyMethod::Delete => {
+            ctx.metrics.incr(Counter::CmdSet);
+            let status = match ctx.engine.delete(&key.key, None) {
+                Ok(()) => {
+                    ctx.metrics.incr(Counter::DeleteHits);
+                    Status::NoContent
+                }
+                Err(_) => {
+                    ctx.metrics.incr(Counter::DeleteMisses);
+                    Status::NotFound
+                }
+            };
+            response::simple(out, status, None, b"", keep_alive, false);
+            CommandKind::Delete
+        }
+    }
+}
+
+/// memcached exptime for a relative TTL in seconds (0 = never); TTLs past
+/// memcached's 30-day relative window become absolute times.
+fn exptime_of(ttl_secs: u64) -> i64 {
+    let ttl_secs = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
+    if ttl_secs <= RELATIVE_EXPTIME_MAX_SECS {
+        ttl_secs
+    } else {
+        ttl::now_unix_secs().saturating_add(ttl_secs)
+    }
+}
+
+fn get(ctx: &ServerContext, key: &KeyRequest<'_>, out: &mut Vec<u8>, keep_alive: bool) {
+    let head_only = key.method == KeyMethod::Head;
+    ctx.metrics.incr(Counter::CmdGet);
+    if let Some(ttl_secs) = key.ttl_secs {
+        ctx.metrics.incr(Counter::CmdTouch);
+        let _ = ctx.engine.touch(&key.key, exptime_of(ttl_secs));
+    }
+    let found = ctx.engine.get_with(&key.key, |value, meta| {
+        response::status_line(out, Status::Ok);
+        response::header(out, b"Content-Type", b"application/octet-stream");
+        response::integer_header(out, b"X-Flags", u64::from(meta.client_flags));
+        if meta.expiry_unix_secs != 0 {
+            let remaining = ttl::remaining_secs(meta.expiry_unix_secs, ttl::now_unix_secs());
+            response::integer_header(out, b"X-TTL", remaining.max(0) as u64);
+        }
+        response::content_length(out, value.len());
+        if !keep_alive {
+            response::header(out, b"Connection", b"close");
+        }
+        response::end_head(out);
+        if !head_only {
+            out.extend_from_slice(value);
+        }
+    });
+    if matches!(found, Ok(Some(()))) {
+        ctx.metrics.incr(Counter::GetHits);
+    } else {
+        ctx.metrics.incr(Counter::GetMisses);
+        response::simple(out, Status::NotFound, Some(b"text/plain; charset=utf-8"), b"no such key\n", keep_alive, head_only);
+    }
+}
+
+fn put(ctx: &ServerContext, key: &KeyRequest<'_>, out: &mut Vec<u8>, keep_alive: bool) {
+    ctx.metrics.incr(Counter::CmdSet);
+    let options = StoreOptions {
+        client_flags: key.flags.unwrap_or(0),
+        exptime: key.ttl_secs.map_or(0, exptime_of),
+        ..StoreOptions::default()
+    };
+    let (status, body): (Status, &[u8]) = match ctx.engine.store(StoreMode::Set, &key.key, key.value, options) {
+        Ok(_) => (Status::Created, b""),
+        Err(CacheError::ValueTooLarge { .. }) => {
+            ctx.metrics.incr(Counter::StoreTooLarge);
+            (Status::PayloadTooLarge, b"value larger than the item size limit\n")
+        }
+        Err(_) => {
+            ctx.metrics.incr(Counter::StoreNoMemory);
+            (Status::ServiceUnavailable, b"out of memory storing the value\n")
+        }
+    };
+    let content_type = (!body.is_empty()).then_some(&b"text/plain; charset=utf-8"[..]);
+    response::simple(out, status, content_type, body, keep_alive, false);
+}

@@ -1,0 +1,240 @@
+//! The classic memcache commands against the engine: storage commands,
+//! retrieval, delete, incr/decr, touch, flush_all, version, verbosity.
+
+use std::time::Instant;
+
+use tailcache_protocol::memcache::encode::{self, Reply};
+use tailcache_protocol::memcache::{
+    Delete, FlushAll, Get, GetKind, Incr, Store, StoreMode as WireMode, Touch, Verbosity,
+};
+use tailcache_storage::{CacheError, StoreMode, StoreOptions};
+
+use super::{record, ttl};
+use crate::context::ServerContext;
+use crate::metrics::{CommandKind, Counter};
+
+/// The version `version` and `stats` report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// set / add / replace / append / prepend / cas.
+pub fn store(ctx: &ServerContext, store: &Store<'_>, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    ctx.metrics.incr(Counter::CmdSet);
+    let mode = storage_mode(store.mode);
+    let options = StoreOptions {
+        client_flags: store.client_flags,
+        exptime: store.exptime,
+        ..StoreOptions::default()
+    };
+    let result = ctx.engine.store(mode, store.key, store.value, options);
+    if let StoreMode::Cas(_) = mode {
+        ctx.metrics.incr(match result {
+            Ok(_) => Counter::CasHits,
+            Err(CacheError::Exists) => Counter::CasBadval,
+            Err(_) => Counter::CasMisses,
+        });
+    }
+    let reply = match result {
+        Ok(_) => Reply::Stored,
+        Err(error) => {
+            if mode == StoreMode::Set {
+                // memcached unlinks the old item when a set fails, so a
+                // stale value never outlives a refused overwrite.
+                let _ = ctx.engine.delete(store.key, None);
+            }
+            store_error_reply(ctx, error)
+        }
+    };
+    if !store.noreply {
+        encode::encode_reply(output, reply);
+    }
+    record(ctx, CommandKind::Set, started);
+}
+
+/// The engine's store mode for a wire store mode.
+pub fn storage_mode(mode: WireMode) -> StoreMode {
+    match mode {
+        WireMode::Set => StoreMode::Set,
+        WireMode::Add => StoreMode::Add,
+        WireMode::Replace => StoreMode::Replace,
+        WireMode::Append => StoreMode::Append,
+        WireMode::Prepend => StoreMode::Prepend,
+        WireMode::Cas(cas) => StoreMode::Cas(cas),
+    }
+}
+
+/// The classic reply to a failed write, counting refusals.
+pub fn store_error_reply(ctx: &ServerContext, error: CacheError) -> Reply {
+    match error {
+        CacheError::NotStored => Reply::NotStored,
+        CacheError::Exists => Reply::Exists,
+        CacheError::NotFound => Reply::NotFound,
+        CacheError::NonNumeric => Reply::NonNumericValue,
+        CacheError::OutOfMemory => {
+            ctx.metrics.incr(Counter::StoreNoMemory);
+            Reply::OutOfMemory
+        }
+        CacheError::ValueTooLarge { .. } | CacheError::KeyTooLong { .. } | CacheError::KeyEmpty => {
+            ctx.metrics.incr(Counter::StoreTooLarge);
+            Reply::ObjectTooLarge
+        }
+    }
+}
+
+/// get / gets / gat / gats: one VALUE block per hit, then END. Values are
+/// copied from the engine straight into `output`.
+pub fn get(ctx: &ServerContext, get: Get<'_>, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    let with_cas = get.kind.returns_cas();
+    for key in get.keys {
+        ctx.metrics.incr(Counter::CmdGet);
+        let hit = match get.touch_exptime {
+            Some(exptime) => get_and_touch_one(ctx, key, exptime, with_cas, output),
+            None => get_one(ctx, key, with_cas, output),
+        };
+        count_get(ctx, get.kind, hit);
+    }
+    encode::encode_reply(output, Reply::End);
+    let kind = match get.kind {
+        GetKind::Get | GetKind::Gets => CommandKind::Get,
+        GetKind::Gat | GetKind::Gats => CommandKind::GetAndTouch,
+    };
+    record(ctx, kind, started);
+}
+
+fn count_get(ctx: &ServerContext, kind: GetKind, hit: bool) {
+    let touches = matches!(kind, GetKind::Gat | GetKind::Gats);
+    if touches {
+        ctx.metrics.incr(Counter::CmdTouch);
+        ctx.metrics
+            .incr(if hit { Counter::TouchHits } else { Counter::TouchMisses });
+    }
+    ctx.metrics
+        .incr(if hit { Counter::GetHits } else { Counter::GetMisses });
+}
+
+fn get_one(ctx: &ServerContext, key: &[u8], with_cas: bool, output: &mut Vec<u8>) -> bool {
+    let found = ctx.engine.get_with(key, |value, meta| {
+        let cas = with_cas.then_some(meta.cas);
+        encode::encode_value(output, key, meta.client_flags, value, cas);
+    });
+    matches!(found, Ok(Some(())))
+}
+
+fn get_and_touch_one(
+    ctx: &ServerContext,
+    key: &[u8],
+    exptime: i64,
+    with_cas: bool,
+    output: &mut Vec<u8>,
+) -> bool {
+    let value_start = output.len();
+    let Ok(Some(meta)) = ctx.engine.get_and_touch_into(key, exptime, output) else {
+        output.truncate(value_start);
+        return false;
+    };
+    // The engine copies the value first; the header goes in front of it,
+    // moved in place rather than through a second buffer.
+    let cas = with_cas.then_some(meta.cas);
+    encode::encode_value_header(output, key, meta.client_flags, meta.value_len, cas);
+    let header_len = output.len() - value_start - meta.value_len;
+    output[value_start..].rotate_right(header_len);
+    encode::encode_data_trailer(output);
+    true
+}
+
+/// delete.
+pub fn delete(ctx: &ServerContext, delete: &Delete<'_>, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    let reply = match ctx.engine.delete(delete.key, None) {
+        Ok(()) => {
+            ctx.metrics.incr(Counter::DeleteHits);
+            Reply::Deleted
+        }
+        Err(_) => {
+            ctx.metrics.incr(Counter::DeleteMisses);
+            Reply::NotFound
+        }
+    };
+    if !delete.noreply {
+        encode::encode_reply(output, reply);
+    }
+    record(ctx, CommandKind::Delete, started);
+}
+
+/// incr / decr.
+pub fn incr(ctx: &ServerContext, incr: &Incr<'_>, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    let result = if incr.increment {
+        ctx.engine.incr(incr.key, incr.delta)
+    } else {
+        ctx.engine.decr(incr.key, incr.delta)
+    };
+    let (hits, misses) = if incr.increment {
+        (Counter::IncrHits, Counter::IncrMisses)
+    } else {
+        (Counter::DecrHits, Counter::DecrMisses)
+    };
+    match result {
+        Ok(_) | Err(CacheError::NonNumeric) => ctx.metrics.incr(hits),
+        Err(_) => ctx.metrics.incr(misses),
+    }
+    if !incr.noreply {
+        match result {
+            Ok(value) => encode::encode_number(output, value),
+            Err(error) => encode::encode_reply(output, store_error_reply(ctx, error)),
+        }
+    }
+    record(ctx, CommandKind::Arithmetic, started);
+}
+
+/// touch.
+pub fn touch(ctx: &ServerContext, touch: &Touch<'_>, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    ctx.metrics.incr(Counter::CmdTouch);
+    let reply = match ctx.engine.touch(touch.key, touch.exptime) {
+        Ok(()) => {
+            ctx.metrics.incr(Counter::TouchHits);
+            Reply::Touched
+        }
+        Err(CacheError::NotFound) => {
+            ctx.metrics.incr(Counter::TouchMisses);
+            Reply::NotFound
+        }
+        Err(error) => store_error_reply(ctx, error),
+    };
+    if !touch.noreply {
+        encode::encode_reply(output, reply);
+    }
+    record(ctx, CommandKind::Touch, started);
+}
+
+/// flush_all [delay].
+pub fn flush_all(ctx: &ServerContext, flush: FlushAll, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    ctx.metrics.incr(Counter::CmdFlush);
+    ctx.engine
+        .flush_all(ttl::flush_delay_secs(flush.delay_secs, ttl::now_unix_secs()));
+    if !flush.noreply {
+        encode::encode_reply(output, Reply::Ok);
+    }
+    record(ctx, CommandKind::Flush, started);
+}
+
+/// version.
+pub fn version(ctx: &ServerContext, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    encode::encode_version(output, VERSION.as_bytes());
+    record(ctx, CommandKind::Other, started);
+}
+
+/// verbosity: kept for `stats settings`; logging itself is set at start.
+pub fn verbosity(ctx: &ServerContext, verbosity: Verbosity, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    ctx.shared
+        .set_verbosity(u8::try_from(verbosity.level).unwrap_or(u8::MAX));
+    if !verbosity.noreply {
+        encode::encode_reply(output, Reply::Ok);
+    }
+    record(ctx, CommandKind::Other, started);
+}

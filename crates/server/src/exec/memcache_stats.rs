@@ -1,0 +1,159 @@
+//! `stats` and its groups, with memcached's field names and order. Groups
+//! about memcached's slab allocator report the segment store's nearest
+//! equivalent, or only END where nothing corresponds.
+
+use std::time::Instant;
+
+use tailcache_protocol::memcache::encode::{self, Reply};
+use tailcache_protocol::memcache::{Stats, StatsGroup};
+
+use super::memcache_classic::VERSION;
+use super::{record, ttl};
+use crate::context::ServerContext;
+use crate::metrics::{CommandKind, Counter};
+
+/// memcached's `stats` counters that tailcache keeps, in memcached's order.
+const GENERAL_COUNTERS: &[Counter] = &[
+    Counter::CmdGet,
+    Counter::CmdSet,
+    Counter::CmdFlush,
+    Counter::CmdTouch,
+    Counter::CmdMeta,
+    Counter::GetHits,
+    Counter::GetMisses,
+    Counter::GetExpired,
+    Counter::GetFlushed,
+    Counter::DeleteMisses,
+    Counter::DeleteHits,
+    Counter::IncrMisses,
+    Counter::IncrHits,
+    Counter::DecrMisses,
+    Counter::DecrHits,
+    Counter::CasMisses,
+    Counter::CasHits,
+    Counter::CasBadval,
+    Counter::TouchHits,
+    Counter::TouchMisses,
+    Counter::StoreTooLarge,
+    Counter::StoreNoMemory,
+];
+
+/// `stats [group]`.
+pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    match stats.group {
+        StatsGroup::General => general(ctx, output),
+        StatsGroup::Settings => settings(ctx, output),
+        StatsGroup::Items => items(ctx, output),
+        StatsGroup::Slabs => slabs(ctx, output),
+        StatsGroup::Sizes | StatsGroup::Conns => encode::encode_reply(output, Reply::End),
+        // Counters are per worker and only ever grow; reset is accepted as
+        // memcached does, but does not zero them (Prometheus counters).
+        StatsGroup::Reset => encode::encode_reply(output, Reply::Reset),
+        StatsGroup::Detail => encode::encode_reply(output, Reply::StatsDetailUsage),
+        StatsGroup::Other(_) => encode::encode_reply(output, Reply::Error),
+    }
+    record(ctx, CommandKind::Stats, started);
+}
+
+fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
+    let shared = &ctx.shared;
+    let conns = shared.connections();
+    let totals = shared.totals();
+    let storage = ctx.engine.stats();
+    encode::encode_stat_u64(out, b"pid", u64::from(std::process::id()));
+    encode::encode_stat_u64(out, b"uptime", shared.uptime_secs());
+    encode::encode_stat_i64(out, b"time", ttl::now_unix_secs());
+    encode::encode_stat(out, b"version", VERSION.as_bytes());
+    encode::encode_stat_u64(out, b"pointer_size", usize::BITS.into());
+    rusage(out);
+    encode::encode_stat_u64(out, b"max_connections", ctx.config.conn_limit as u64);
+    encode::encode_stat_u64(out, b"curr_connections", conns.current as u64);
+    encode::encode_stat_u64(out, b"total_connections", conns.total_accepted);
+    encode::encode_stat_u64(out, b"rejected_connections", conns.rejected);
+    for &counter in GENERAL_COUNTERS {
+        encode::encode_stat_u64(out, counter.name().as_bytes(), totals.get(counter));
+    }
+    encode::encode_stat_u64(out, b"bytes_read", totals.get(Counter::BytesRead));
+    encode::encode_stat_u64(out, b"bytes_written", totals.get(Counter::BytesWritten));
+    encode::encode_stat_u64(out, b"limit_maxbytes", storage.limit_bytes);
+    encode::encode_stat_u64(out, b"threads", shared.threads() as u64);
+    encode::encode_stat_u64(out, b"hash_bytes", storage.index_bytes);
+    encode::encode_stat_u64(out, b"curr_items", storage.items);
+    encode::encode_stat_u64(out, b"total_items", storage.sets);
+    encode::encode_stat_u64(out, b"expired_items", storage.expired_items);
+    encode::encode_stat_u64(out, b"evictions", storage.evicted_items);
+    encode::encode_stat_u64(out, b"bytes", storage.bytes_used);
+    encode::encode_stat_u64(out, b"segment_size_bytes", storage.segment_size_bytes);
+    encode::encode_stat_u64(out, b"segments_free", storage.segments_free);
+    encode::encode_stat_u64(out, b"segments_used", storage.segments_used);
+    encode::encode_stat_u64(out, b"segments_evicted", storage.evicted_segments);
+    encode::encode_stat_u64(out, b"segments_expired", storage.expired_segments);
+    encode::encode_stat_u64(out, b"inline_evictions", storage.inline_evictions);
+    encode::encode_reply(out, Reply::End);
+}
+
+/// `rusage_user` / `rusage_system` of the whole process, as memcached reports.
+fn rusage(out: &mut Vec<u8>) {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole `rusage` into the pointer it is given,
+    // which points to a zeroed, properly aligned `rusage` we own.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return;
+        }
+        usage.assume_init()
+    };
+    for (name, time) in [(&b"rusage_user"[..], usage.ru_utime), (b"rusage_system", usage.ru_stime)] {
+        let micros = u32::try_from(time.tv_usec).unwrap_or(0);
+        encode::encode_stat_seconds_micros(out, name, u64::try_from(time.tv_sec).unwrap_or(0), micros);
+    }
+}
+
+fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
+    let config = &ctx.config;
+    encode::encode_stat_u64(out, b"maxbytes", config.memory_limit_mib << 20);
+    encode::encode_stat_u64(out, b"maxconns", config.conn_limit as u64);
+    encode::encode_stat_u64(out, b"tcpport", u64::from(config.port));
+    encode::encode_stat_u64(out, b"verbosity", u64::from(ctx.shared.verbosity()));
+    encode::encode_stat_u64(out, b"num_threads", config.threads as u64);
+    encode::encode_stat(out, b"cas_enabled", yes_no(config.cas_enabled));
+    encode::encode_stat(out, b"evictions", if config.eviction == crate::cli::EvictionName::None { b"off" } else { b"on" });
+    encode::encode_stat_u64(out, b"item_size_max", config.max_item_size_bytes);
+    encode::encode_stat_u64(out, b"idle_timeout", config.idle_timeout_secs);
+    encode::encode_stat(out, b"eviction_policy", format!("{:?}", config.eviction).to_lowercase().as_bytes());
+    encode::encode_stat_u64(out, b"segment_size_bytes", config.segment_size_bytes);
+    encode::encode_reply(out, Reply::End);
+}
+
+fn yes_no(value: bool) -> &'static [u8] {
+    if value {
+        b"yes"
+    } else {
+        b"no"
+    }
+}
+
+/// `stats items`: the segment store has one item class; report it as class 1.
+fn items(ctx: &ServerContext, out: &mut Vec<u8>) {
+    let storage = ctx.engine.stats();
+    if storage.items > 0 {
+        encode::encode_stat_u64(out, b"items:1:number", storage.items);
+        encode::encode_stat_u64(out, b"items:1:evicted", storage.evicted_items);
+        encode::encode_stat_u64(out, b"items:1:reclaimed", storage.expired_items);
+    }
+    encode::encode_reply(out, Reply::End);
+}
+
+/// `stats slabs`: segments are tailcache's slabs.
+fn slabs(ctx: &ServerContext, out: &mut Vec<u8>) {
+    let storage = ctx.engine.stats();
+    if storage.segments_used > 0 {
+        encode::encode_stat_u64(out, b"1:chunk_size", storage.segment_size_bytes);
+        encode::encode_stat_u64(out, b"1:total_pages", storage.segments_used);
+        encode::encode_stat_u64(out, b"1:used_chunks", storage.items);
+    }
+    encode::encode_stat_u64(out, b"active_slabs", u64::from(storage.segments_used > 0));
+    encode::encode_stat_u64(out, b"total_malloced", storage.reserved_bytes);
+    encode::encode_reply(out, Reply::End);
+}

@@ -1,0 +1,116 @@
+//! Command execution: the boundary between the server shell (runtime,
+//! listeners, metrics; owned by the shell) and the protocol handlers.
+//!
+//! # Contract (the shell calls exactly these)
+//!
+//! ```text
+//! pub struct ConnState                      // per-connection state, defined here
+//! pub fn new_conn(protocol: Protocol, ctx: &ServerContext) -> ConnState
+//! pub fn process(state: &mut ConnState, ctx: &ServerContext,
+//!                input: &[u8], output: &mut Vec<u8>) -> Processed
+//! ```
+//!
+//! - `new_conn` runs on the worker that accepted the connection, once.
+//! - `process` gets every unconsumed input byte of the connection (requests
+//!   pipelined in one read arrive together) and appends replies to `output`.
+//!   It returns `Processed { consumed, close_after_flush }`
+//!   (`tailcache_runtime::Processed`): `consumed` bytes are dropped from the
+//!   input; 0 means "need more bytes" (an incomplete request is never an
+//!   error). The shell calls it again while it consumed something, input
+//!   remains and pending output is under `write_buffer_high_water_bytes`, so
+//!   it may return after any number of complete requests. It must never
+//!   consume more than `input.len()`. `close_after_flush: true` flushes what
+//!   is in `output`, drops the rest of the input and closes (quit, or a
+//!   request that can no longer be framed).
+//! - Input is bounded by the shell: a request that does not fit
+//!   `max_item_size_bytes + 64 KiB` gets the listener's overflow reply and
+//!   the connection closes; the parser's own limits should trigger first.
+//! - Connection limit, idle timeout, request timeout (input waiting with no
+//!   request completing for `request_timeout_secs`), backpressure, the
+//!   per-turn read budget and shutdown are the shell's; `process` never
+//!   blocks and never sleeps. At shutdown the shell calls `process` once
+//!   more with what the socket already held, then flushes and closes.
+//! - Bytes in and out are counted by the shell. Per request, `process` bumps
+//!   `ctx.metrics` counters (`Counter::CmdGet`, `GetHits`, ...: memcached's
+//!   names) and records `ctx.metrics.record(CommandKind, service_time_ns)`.
+//! - `stats` reads: `ctx.shared.connections()` (current/total/rejected),
+//!   `ctx.shared.totals()` (counters summed over workers), `uptime_secs()`,
+//!   `started_unix_secs()`, `threads()`, `verbosity()`/`set_verbosity()`,
+//!   `ctx.engine.stats()` (storage), `ctx.config` (limits, -I, -m, ...).
+//! - Background maintenance (`Engine::maintenance_step`) is run by the shell
+//!   between polls; `process` need not call it.
+//!
+//! Each protocol keeps its own connection state and loop: [`memcache_conn`],
+//! [`resp_conn`] and [`http_keys`]; they share the engine, so a key set
+//! through one protocol reads back through the others.
+
+mod http_keys;
+mod memcache_classic;
+mod memcache_conn;
+mod memcache_meta;
+mod memcache_meta_flags;
+mod memcache_stats;
+mod resp_conn;
+mod resp_counter;
+mod resp_exec;
+mod resp_info;
+mod ttl;
+
+use std::time::Instant;
+
+use tailcache_runtime::Processed;
+
+use crate::context::{Protocol, ServerContext};
+use crate::metrics::{CommandKind, Counter};
+
+/// Per-connection state of command execution.
+#[derive(Debug)]
+pub enum ConnState {
+    /// A memcache text/meta connection.
+    Memcache(memcache_conn::MemcacheConn),
+    /// A RESP connection.
+    Resp(resp_conn::RespConn),
+    /// An HTTP key-value connection.
+    Http(http_keys::HttpConn),
+}
+
+/// State for a new connection on a `protocol` listener.
+pub fn new_conn(protocol: Protocol, ctx: &ServerContext) -> ConnState {
+    match protocol {
+        Protocol::Memcache => ConnState::Memcache(memcache_conn::MemcacheConn::new(ctx)),
+        Protocol::Resp => ConnState::Resp(resp_conn::RespConn::new(ctx)),
+        Protocol::Http => ConnState::Http(http_keys::HttpConn::new(ctx)),
+    }
+}
+
+/// Executes the complete requests at the front of `input`, appending their
+/// replies to `output` (see the contract above).
+pub fn process(
+    state: &mut ConnState,
+    ctx: &ServerContext,
+    input: &[u8],
+    output: &mut Vec<u8>,
+) -> Processed {
+    let processed = match state {
+        ConnState::Memcache(conn) => conn.process(ctx, input, output),
+        ConnState::Resp(conn) => conn.process(ctx, input, output),
+        ConnState::Http(conn) => conn.process(ctx, input, output),
+    };
+    debug_assert!(processed.consumed <= input.len());
+    processed
+}
+
+/// Whether a call may execute another request: the replies it produced
+/// stay under the shell's high-water mark, past which the shell stops
+/// reading and flushes first. Measured from the call's start, as `output`
+/// may still hold replies already written to the socket.
+fn output_room_left(ctx: &ServerContext, output_start: usize, output: &[u8]) -> bool {
+    output.len() - output_start < ctx.config.write_buffer_high_water_bytes
+}
+
+/// Counts one executed request and records its service time.
+fn record(ctx: &ServerContext, kind: CommandKind, started: Instant) {
+    let elapsed_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    ctx.metrics.incr(Counter::Requests);
+    ctx.metrics.record(kind, elapsed_ns);
+}

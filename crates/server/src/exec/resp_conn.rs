@@ -1,0 +1,171 @@
+//! A RESP connection: framing, per-connection state (protocol version,
+//! client name and id) and the connection-level commands; key commands are
+//! in [`super::resp_exec`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use tailcache_protocol::resp::{
+    self, command_table, encode, Command, Limits, Parsed, ProtocolVersion,
+    ServerError,
+};
+use tailcache_runtime::Processed;
+
+use super::{output_room_left, record, resp_exec, resp_info};
+use crate::context::ServerContext;
+use crate::metrics::{CommandKind, Counter};
+
+/// Ids handed to RESP connections (`CLIENT ID`), unique for the process.
+static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Per-connection state of the RESP protocol.
+#[derive(Debug)]
+pub struct RespConn {
+    limits: Limits,
+    /// RESP2 until `HELLO 3`.
+    pub version: ProtocolVersion,
+    /// `CLIENT SETNAME`; bounded by the parser's argument limits.
+    name: Option<Vec<u8>>,
+    id: u64,
+}
+
+impl RespConn {
+    /// A RESP2 connection with limits from the server's configuration.
+    pub fn new(ctx: &ServerContext) -> Self {
+        let limits = Limits {
+            max_bulk_len_bytes: usize::try_from(ctx.config.max_item_size_bytes).unwrap_or(usize::MAX),
+            ..Limits::default()
+        };
+        Self {
+            limits,
+            version: ProtocolVersion::Resp2,
+            name: None,
+            id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Executes the complete requests at the front of `input`.
+    pub fn process(&mut self, ctx: &ServerContext, input: &[u8], output: &mut Vec<u8>) -> Processed {
+        let output_start = output.len();
+        let mut consumed = 0;
+        while consumed < input.len() && output_room_left(ctx, output_start, output) {
+            match resp::parse(&input[consumed..], &self.limits) {
+                Ok(Parsed::Complete { command, consumed: bytes }) => {
+                    consumed += bytes;
+                    if self.execute(ctx, command, output) {
+                        return Processed { consumed, close_after_flush: true };
+                    }
+                }
+                Ok(Parsed::Empty { consumed: bytes }) => consumed += bytes.max(1),
+                Ok(Parsed::Incomplete) => break,
+                Err(error) => {
+                    ctx.metrics.incr(Counter::ProtocolErrors);
+                    error.encode(output);
+                    if error.must_close() {
+                        return Processed { consumed, close_after_flush: true };
+                    }
+                    consumed += error.consumed().max(1);
+                }
+            }
+        }
+        Processed { consumed: consumed.min(input.len()), close_after_flush: false }
+    }
+
+    /// Runs one command; true when the connection must close after it.
+    fn execute(&mut self, ctx: &ServerContext, command: Command<'_>, out: &mut Vec<u8>) -> bool {
+        let started = Instant::now();
+        let version = self.version;
+        let kind = match command {
+            Command::Ping { message: None } => {
+                encode::simple_string(out, b"PONG");
+                CommandKind::Other
+            }
+            Command::Ping { message: Some(message) } | Command::Echo { message } => {
+                encode::bulk(out, message);
+                CommandKind::Other
+            }
+            Command::Info { sections } => {
+                resp_info::info(ctx, sections, out, version);
+                CommandKind::Stats
+            }
+            Command::Hello(hello) => {
+                if let Some(requested) = hello.version {
+                    self.version = requested;
+                }
+                if let Some(name) = hello.client_name {
+                    self.set_name(name);
+                }
+                resp_info::hello(out, self.id, self.version);
+                CommandKind::Other
+            }
+            Command::Auth { .. } => {
+                ServerError::AuthNotConfigured.encode(out);
+                CommandKind::Other
+            }
+            Command::Select | Command::ClientSetInfo { .. } => {
+                encode::ok(out);
+                CommandKind::Other
+            }
+            Command::Quit => {
+                encode::ok(out);
+                record(ctx, CommandKind::Other, started);
+                return true;
+            }
+            Command::ClientSetName { name } => {
+                self.set_name(name);
+                encode::ok(out);
+                CommandKind::Other
+            }
+            Command::ClientGetName => {
+                match &self.name {
+                    Some(name) => encode::bulk(out, name),
+                    None => encode::null(out, version),
+                }
+                CommandKind::Other
+            }
+            Command::ClientId => {
+                encode::integer(out, i64::try_from(self.id).unwrap_or(i64::MAX));
+                CommandKind::Other
+            }
+            Command::ClientInfo => {
+                self.client_info(out);
+                CommandKind::Other
+            }
+            Command::CommandTable => {
+                command_table::encode_command_table(out, version);
+                CommandKind::Other
+            }
+            Command::CommandCount => {
+                command_table::encode_command_count(out);
+                CommandKind::Other
+            }
+            Command::CommandDocs { names } => {
+                command_table::encode_command_docs(out, names, version);
+                CommandKind::Other
+            }
+            Command::CommandInfo { names } => {
+                command_table::encode_command_info(out, names, version);
+                CommandKind::Other
+            }
+            key_command => resp_exec::execute(ctx, key_command, out, version),
+        };
+        record(ctx, kind, started);
+        false
+    }
+
+    fn set_name(&mut self, name: &[u8]) {
+        self.name = (!name.is_empty()).then(|| name.to_vec());
+    }
+
+    fn client_info(&self, out: &mut Vec<u8>) {
+        let resp = match self.version {
+            ProtocolVersion::Resp2 => 2,
+            ProtocolVersion::Resp3 => 3,
+        };
+        let name = self.name.as_deref().unwrap_or_default();
+        let mut line = format!("id={} name=", self.id).into_bytes();
+        line.extend_from_slice(name);
+        line.extend_from_slice(format!(" db=0 resp={resp} lib-name= lib-ver=\n").as_bytes());
+        encode::verbatim_text(out, &line, self.version);
+    }
+}

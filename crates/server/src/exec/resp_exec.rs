@@ -1,0 +1,274 @@
+//! RESP key commands against the engine: strings with Redis's semantics on
+//! top of memcached's item model (a RESP value is an item with flags 0).
+
+use tailcache_protocol::resp::{
+    encode, Command, ExpireCondition, ExpireTime, GetExOption, ProtocolVersion, Set,
+    SetCondition, TimeUnit,
+};
+use tailcache_protocol::resp::ServerError;
+use tailcache_storage::{CacheError, ItemMeta, StoreMode, StoreOptions};
+
+use super::resp_counter::incr_by;
+use super::ttl;
+use crate::context::ServerContext;
+use crate::metrics::{CommandKind, Counter};
+
+/// Runs a key command; returns the histogram it belongs to.
+pub fn execute(ctx: &ServerContext, command: Command<'_>, out: &mut Vec<u8>, version: ProtocolVersion) -> CommandKind {
+    match command {
+        Command::Get { key } => {
+            get(ctx, key, out, version);
+            CommandKind::Get
+        }
+        Command::MGet { keys } => {
+            encode::array_header(out, keys.len());
+            keys.for_each(|key| get(ctx, key, out, version));
+            CommandKind::Get
+        }
+        Command::Set(set) => {
+            execute_set(ctx, &set, out, version);
+            CommandKind::Set
+        }
+        Command::MSet { pairs } => {
+            let mut failed = None;
+            for (key, value) in pairs {
+                ctx.metrics.incr(Counter::CmdSet);
+                if let Err(error) = ctx.engine.store(StoreMode::Set, key, value, StoreOptions::default()) {
+                    failed = Some(error);
+                }
+            }
+            match failed {
+                None => encode::ok(out),
+                Some(error) => storage_error(error).encode(out),
+            }
+            CommandKind::Set
+        }
+        Command::Del { keys } => {
+            let deleted = keys.filter(|key| delete(ctx, key)).count();
+            encode::integer(out, deleted as i64);
+            CommandKind::Delete
+        }
+        Command::Exists { keys } => {
+            let found = keys.filter(|key| peek(ctx, key).is_some()).count();
+            encode::integer(out, found as i64);
+            CommandKind::Get
+        }
+        Command::IncrBy { key, delta } => {
+            match incr_by(ctx, key, delta) {
+                Ok(value) => encode::integer(out, value),
+                Err(error) => error.encode(out),
+            }
+            CommandKind::Arithmetic
+        }
+        Command::Append { key, value } => {
+            append(ctx, key, value, out);
+            CommandKind::Set
+        }
+        Command::Strlen { key } => {
+            encode::integer(out, peek(ctx, key).map_or(0, |meta| meta.value_len as i64));
+            CommandKind::Get
+        }
+        Command::GetDel { key } => {
+            get(ctx, key, out, version);
+            delete(ctx, key);
+            CommandKind::Delete
+        }
+        Command::GetEx { key, option } => {
+            get_ex(ctx, key, option, out, version);
+            CommandKind::GetAndTouch
+        }
+        Command::Expire { key, time, condition } => {
+            expire(ctx, key, time, condition, out);
+            CommandKind::Touch
+        }
+        Command::Ttl { key, unit } => {
+            ttl_reply(ctx, key, unit, out);
+            CommandKind::Get
+        }
+        Command::Persist { key } => {
+            let persisted = peek(ctx, key)
+                .is_some_and(|meta| meta.expiry_unix_secs != 0 && ctx.engine.touch(key, 0).is_ok());
+            encode::integer(out, i64::from(persisted));
+            CommandKind::Touch
+        }
+        Command::Type { key } => {
+            encode::simple_string(out, if peek(ctx, key).is_some() { b"string" } else { b"none" });
+            CommandKind::Get
+        }
+        Command::DbSize => {
+            encode::integer(out, i64::try_from(ctx.engine.item_count()).unwrap_or(i64::MAX));
+            CommandKind::Stats
+        }
+        Command::Flush { .. } => {
+            ctx.metrics.incr(Counter::CmdFlush);
+            ctx.engine.flush_all(0);
+            encode::ok(out);
+            CommandKind::Flush
+        }
+        // Connection-level commands are answered by the connection.
+        _ => {
+            encode::error(out, b"ERR command not handled here");
+            CommandKind::Other
+        }
+    }
+}
+
+/// The RESP error for a failed write.
+pub fn storage_error(error: CacheError) -> ServerError {
+    match error {
+        CacheError::ValueTooLarge { .. } => ServerError::StringTooLong,
+        CacheError::NonNumeric => ServerError::ValueNotInteger,
+        _ => ServerError::OutOfMemory,
+    }
+}
+
+/// The value of `key` as a bulk (copied straight from the engine), or null.
+fn get(ctx: &ServerContext, key: &[u8], out: &mut Vec<u8>, version: ProtocolVersion) {
+    ctx.metrics.incr(Counter::CmdGet);
+    let found = ctx.engine.get_with(key, |value, _| {
+        encode::bulk(out, value);
+    });
+    if matches!(found, Ok(Some(()))) {
+        ctx.metrics.incr(Counter::GetHits);
+    } else {
+        ctx.metrics.incr(Counter::GetMisses);
+        encode::null(out, version);
+    }
+}
+
+/// Metadata of a live item (a read: it counts as a hit or miss in the engine).
+pub fn peek(ctx: &ServerContext, key: &[u8]) -> Option<ItemMeta> {
+    ctx.engine.get_with(key, |_, meta| *meta).ok().flatten()
+}
+
+fn delete(ctx: &ServerContext, key: &[u8]) -> bool {
+    let deleted = ctx.engine.delete(key, None).is_ok();
+    ctx.metrics.incr(if deleted { Counter::DeleteHits } else { Counter::DeleteMisses });
+    deleted
+}
+
+fn execute_set(ctx: &ServerContext, set: &Set<'_>, out: &mut Vec<u8>, version: ProtocolVersion) {
+    ctx.metrics.incr(Counter::CmdSet);
+    let now_ms = ttl::now_unix_ms();
+    let exptime = match set.expiry.map(|expiry| expiry.to_unix_millis(now_ms)) {
+        None => 0,
+        Some(Some(deadline_ms)) => ttl::exptime_from_unix_ms(deadline_ms, now_ms),
+        Some(None) => return ServerError::InvalidExpireTime { command: "set" }.encode(out),
+    };
+    let mode = match set.condition {
+        SetCondition::Always => StoreMode::Set,
+        SetCondition::IfAbsent => StoreMode::Add,
+        SetCondition::IfPresent => StoreMode::Replace,
+    };
+    let options = StoreOptions {
+        exptime,
+        keep_ttl: set.keep_ttl,
+        ..StoreOptions::default()
+    };
+    let reply_start = out.len();
+    if set.get {
+        get(ctx, set.key, out, version);
+    }
+    match ctx.engine.store(mode, set.key, set.value, options) {
+        Ok(_) if !set.get => encode::ok(out),
+        Ok(_) => {}
+        Err(CacheError::NotStored) if !set.get => encode::null(out, version),
+        Err(CacheError::NotStored) => {}
+        Err(error) => {
+            out.truncate(reply_start);
+            storage_error(error).encode(out);
+        }
+    }
+}
+
+fn append(ctx: &ServerContext, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
+    ctx.metrics.incr(Counter::CmdSet);
+    // Append to a present key, create an absent one; a race between the
+    // two is retried a bounded number of times.
+    for _ in 0..8 {
+        let result = match ctx.engine.store(StoreMode::Append, key, value, StoreOptions::default()) {
+            Err(CacheError::NotStored) => ctx.engine.store(StoreMode::Add, key, value, StoreOptions::default()),
+            other => other,
+        };
+        match result {
+            Ok(_) => {
+                let len = peek(ctx, key).map_or(value.len(), |meta| meta.value_len);
+                return encode::integer(out, len as i64);
+            }
+            Err(CacheError::NotStored) => continue,
+            Err(error) => return storage_error(error).encode(out),
+        }
+    }
+    ServerError::OutOfMemory.encode(out);
+}
+
+fn get_ex(ctx: &ServerContext, key: &[u8], option: Option<GetExOption>, out: &mut Vec<u8>, version: ProtocolVersion) {
+    let now_ms = ttl::now_unix_ms();
+    let exptime = match option {
+        None => return get(ctx, key, out, version),
+        Some(GetExOption::Persist) => 0,
+        Some(GetExOption::Expire(expiry)) => match expiry.to_unix_millis(now_ms) {
+            Some(deadline_ms) => ttl::exptime_from_unix_ms(deadline_ms, now_ms),
+            None => return ServerError::InvalidExpireTime { command: "getex" }.encode(out),
+        },
+    };
+    ctx.metrics.incr(Counter::CmdGet);
+    ctx.metrics.incr(Counter::CmdTouch);
+    let value_start = out.len();
+    match ctx.engine.get_and_touch_into(key, exptime, out) {
+        Ok(Some(meta)) => {
+            ctx.metrics.incr(Counter::GetHits);
+            // The value is already in place; its header moves in front of it.
+            encode::bulk_header(out, meta.value_len);
+            let header_len = out.len() - value_start - meta.value_len;
+            out[value_start..].rotate_right(header_len);
+            encode::bulk_end(out);
+        }
+        _ => {
+            ctx.metrics.incr(Counter::GetMisses);
+            out.truncate(value_start);
+            encode::null(out, version);
+        }
+    }
+}
+
+fn expire(ctx: &ServerContext, key: &[u8], time: ExpireTime, condition: ExpireCondition, out: &mut Vec<u8>) {
+    let now_ms = ttl::now_unix_ms();
+    let Some(deadline_ms) = time.to_unix_millis(now_ms) else {
+        let command = time.command_name();
+        return ServerError::InvalidExpireTime { command }.encode(out);
+    };
+    let Some(meta) = peek(ctx, key) else {
+        return encode::integer(out, 0);
+    };
+    // No expiry counts as infinitely far away for GT and LT.
+    let current_ms = (meta.expiry_unix_secs != 0).then(|| i64::from(meta.expiry_unix_secs) * 1000);
+    let allowed = (!condition.nx || current_ms.is_none())
+        && (!condition.xx || current_ms.is_some())
+        && (!condition.gt || current_ms.is_some_and(|current| deadline_ms > current))
+        && (!condition.lt || current_ms.is_none_or(|current| deadline_ms < current));
+    if !allowed {
+        return encode::integer(out, 0);
+    }
+    let done = if deadline_ms <= now_ms {
+        ctx.engine.delete(key, None).is_ok()
+    } else {
+        ctx.engine.touch(key, ttl::exptime_from_unix_ms(deadline_ms, now_ms)).is_ok()
+    };
+    encode::integer(out, i64::from(done));
+}
+
+fn ttl_reply(ctx: &ServerContext, key: &[u8], unit: TimeUnit, out: &mut Vec<u8>) {
+    let reply = match peek(ctx, key) {
+        None => -2,
+        Some(meta) if meta.expiry_unix_secs == 0 => -1,
+        Some(meta) => {
+            let remaining_ms = (i64::from(meta.expiry_unix_secs) * 1000 - ttl::now_unix_ms()).max(0);
+            match unit {
+                TimeUnit::Millis => remaining_ms,
+                TimeUnit::Seconds => (remaining_ms + 500) / 1000,
+            }
+        }
+    };
+    encode::integer(out, reply);
+}

@@ -1,0 +1,85 @@
+//! `INFO` and `HELLO` replies: what redis-cli and redis-py read at connect.
+
+use tailcache_protocol::resp::{encode, Args, ProtocolVersion};
+
+use super::memcache_classic::VERSION;
+use crate::context::ServerContext;
+use crate::metrics::Counter;
+
+/// The Redis version tailcache presents: clients pick features from it.
+const REDIS_COMPAT_VERSION: &[u8] = b"7.0.0";
+
+/// `HELLO`: the server map.
+pub fn hello(out: &mut Vec<u8>, client_id: u64, version: ProtocolVersion) {
+    encode::map_header(out, 7, version);
+    encode::bulk(out, b"server");
+    encode::bulk(out, b"redis");
+    encode::bulk(out, b"version");
+    encode::bulk(out, REDIS_COMPAT_VERSION);
+    encode::bulk(out, b"proto");
+    encode::integer(out, if version == ProtocolVersion::Resp3 { 3 } else { 2 });
+    encode::bulk(out, b"id");
+    encode::integer(out, i64::try_from(client_id).unwrap_or(i64::MAX));
+    encode::bulk(out, b"mode");
+    encode::bulk(out, b"standalone");
+    encode::bulk(out, b"role");
+    encode::bulk(out, b"master");
+    encode::bulk(out, b"modules");
+    encode::array_header(out, 0);
+}
+
+/// `INFO [section ...]`: server, clients, memory, stats and keyspace.
+pub fn info(ctx: &ServerContext, sections: Args<'_>, out: &mut Vec<u8>, version: ProtocolVersion) {
+    let wants = |name: &str| {
+        sections.len() == 0
+            || sections.into_iter().any(|s| {
+                s.eq_ignore_ascii_case(name.as_bytes())
+                    || s.eq_ignore_ascii_case(b"all")
+                    || s.eq_ignore_ascii_case(b"everything")
+                    || s.eq_ignore_ascii_case(b"default")
+            })
+    };
+    let mut text = String::new();
+    let shared = &ctx.shared;
+    if wants("server") {
+        text.push_str(&format!(
+            "# Server\r\nredis_version:{}\r\ntailcache_version:{VERSION}\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n",
+            String::from_utf8_lossy(REDIS_COMPAT_VERSION),
+            std::process::id(),
+            ctx.config.resp_port.unwrap_or(0),
+            shared.uptime_secs(),
+        ));
+    }
+    if wants("clients") {
+        text.push_str(&format!(
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n",
+            shared.connections().current,
+            ctx.config.conn_limit
+        ));
+    }
+    let storage = ctx.engine.stats();
+    if wants("memory") {
+        text.push_str(&format!(
+            "# Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:{}\r\n\r\n",
+            storage.bytes_used,
+            storage.limit_bytes,
+            format!("{:?}", ctx.config.eviction).to_lowercase()
+        ));
+    }
+    if wants("stats") {
+        let totals = shared.totals();
+        text.push_str(&format!(
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nevicted_keys:{}\r\nexpired_keys:{}\r\n\r\n",
+            shared.connections().total_accepted,
+            totals.get(Counter::Requests),
+            storage.get_hits,
+            storage.get_misses,
+            storage.evicted_items,
+            storage.expired_items,
+        ));
+    }
+    if wants("keyspace") && storage.items > 0 {
+        text.push_str(&format!("# Keyspace\r\ndb0:keys={}\r\n", storage.items));
+    }
+    encode::verbatim_text(out, text.trim_end().as_bytes(), version);
+}

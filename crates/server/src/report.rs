@@ -1,0 +1,286 @@
+//! Figures the admin endpoint reports, gathered once per request from the
+//! shared state: connections, counters, storage and latency.
+
+use tailcache_storage::Stats;
+
+use crate::context::SharedState;
+use crate::metrics::{CommandKind, Counter, CounterTotals};
+
+/// Whether a figure only grows or can go down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Only grows (Prometheus counter, `_total`).
+    Counter,
+    /// Any value.
+    Gauge,
+}
+
+/// One named figure with its help text.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// Name without prefix or `_total`.
+    pub name: &'static str,
+    /// Counter or gauge.
+    pub kind: Kind,
+    /// One line of help.
+    pub help: &'static str,
+    /// The value.
+    pub value: u64,
+}
+
+/// Every scalar figure of the server now.
+pub fn figures(shared: &SharedState) -> Vec<Figure> {
+    let mut out = server_figures(shared);
+    counter_figures(&shared.totals(), &mut out);
+    storage_figures(&shared.engine.stats(), &mut out);
+    out
+}
+
+fn figure(name: &'static str, kind: Kind, help: &'static str, value: u64) -> Figure {
+    Figure {
+        name,
+        kind,
+        help,
+        value,
+    }
+}
+
+fn server_figures(shared: &SharedState) -> Vec<Figure> {
+    use Kind::{Counter as C, Gauge as G};
+    let conns = shared.connections();
+    vec![
+        figure(
+            "uptime_seconds",
+            G,
+            "Seconds since the server started.",
+            shared.uptime_secs(),
+        ),
+        figure("threads", G, "Worker threads.", shared.threads() as u64),
+        figure(
+            "curr_connections",
+            G,
+            "Open data connections.",
+            conns.current as u64,
+        ),
+        figure(
+            "connections",
+            C,
+            "Data connections accepted.",
+            conns.total_accepted,
+        ),
+        figure(
+            "rejected_connections",
+            C,
+            "Connections refused by -c.",
+            conns.rejected,
+        ),
+        figure(
+            "idle_closed_connections",
+            C,
+            "Connections closed by idle_timeout.",
+            conns.idle_closed,
+        ),
+        figure(
+            "stalled_closed_connections",
+            C,
+            "Connections closed by request_timeout_secs (a request never completed).",
+            conns.stalled_closed,
+        ),
+        figure(
+            "service_panics",
+            C,
+            "Connections closed because command execution panicked (a bug).",
+            conns.service_panics,
+        ),
+        figure(
+            "overflow_closed_connections",
+            C,
+            "Connections closed for a request over the read buffer bound.",
+            conns.overflow_closed,
+        ),
+    ]
+}
+
+fn counter_figures(totals: &CounterTotals, out: &mut Vec<Figure>) {
+    for &counter in Counter::ALL {
+        out.push(figure(
+            counter.name(),
+            Kind::Counter,
+            counter.help(),
+            totals.get(counter),
+        ));
+    }
+}
+
+fn storage_figures(stats: &Stats, out: &mut Vec<Figure>) {
+    use Kind::{Counter as C, Gauge as G};
+    out.extend([
+        figure(
+            "storage_get_hits",
+            C,
+            "Engine reads that found a live item.",
+            stats.get_hits,
+        ),
+        figure(
+            "storage_get_misses",
+            C,
+            "Engine reads that found nothing.",
+            stats.get_misses,
+        ),
+        figure(
+            "storage_sets",
+            C,
+            "Items written by the engine.",
+            stats.sets,
+        ),
+        figure(
+            "evictions",
+            C,
+            "Live items evicted to make room.",
+            stats.evicted_items,
+        ),
+        figure(
+            "evicted_segments",
+            C,
+            "Segments evicted.",
+            stats.evicted_segments,
+        ),
+        figure(
+            "inline_evictions",
+            C,
+            "Evictions a write had to do itself.",
+            stats.inline_evictions,
+        ),
+        figure(
+            "merged_segments",
+            C,
+            "Segments compacted by merge eviction.",
+            stats.merged_segments,
+        ),
+        figure(
+            "index_evictions",
+            C,
+            "Items dropped for a full index chain.",
+            stats.index_evictions,
+        ),
+        figure(
+            "expired_items",
+            C,
+            "Items found expired.",
+            stats.expired_items,
+        ),
+        figure(
+            "expired_segments",
+            C,
+            "Segments reclaimed as all expired.",
+            stats.expired_segments,
+        ),
+        figure("curr_items", G, "Live items.", stats.items),
+        figure(
+            "bytes",
+            G,
+            "Bytes of live items, headers included.",
+            stats.bytes_used,
+        ),
+        figure("bytes_free", G, "Free bytes in segments.", stats.bytes_free),
+        figure(
+            "segments_free",
+            G,
+            "Segments in the free pool.",
+            stats.segments_free,
+        ),
+        figure(
+            "segments_used",
+            G,
+            "Segments holding items.",
+            stats.segments_used,
+        ),
+        figure(
+            "segments_flushed",
+            G,
+            "Segments awaiting reclaim after flush_all.",
+            stats.segments_flushed,
+        ),
+        figure(
+            "segment_size_bytes",
+            G,
+            "Size of one segment.",
+            stats.segment_size_bytes,
+        ),
+        figure(
+            "index_bytes",
+            G,
+            "Bytes of the hash index.",
+            stats.index_bytes,
+        ),
+        figure(
+            "limit_maxbytes",
+            G,
+            "Memory budget (-m) in bytes.",
+            stats.limit_bytes,
+        ),
+        figure(
+            "reserved_bytes",
+            G,
+            "Bytes reserved for segments, index, bookkeeping.",
+            stats.reserved_bytes,
+        ),
+    ]);
+}
+
+/// Prometheus histogram bucket bounds, in seconds.
+pub const LATENCY_BUCKETS_SECS: &[f64] = &[
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2,
+    5e-2, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// A command's service-time distribution, ready to print.
+#[derive(Clone, Debug)]
+pub struct Latency {
+    /// Command kind.
+    pub kind: CommandKind,
+    /// Samples.
+    pub count: u64,
+    /// Approximate sum of samples in seconds (mean × count).
+    pub sum_secs: f64,
+    /// Cumulative counts at each of [`LATENCY_BUCKETS_SECS`].
+    pub buckets: Vec<u64>,
+    /// (quantile, nanoseconds) for p50, p90, p99, p99.9, p99.99 and max.
+    pub quantiles_ns: Vec<(f64, u64)>,
+}
+
+/// Service-time distributions of every command kind.
+pub fn latencies(shared: &SharedState) -> Vec<Latency> {
+    CommandKind::ALL
+        .iter()
+        .map(|&kind| {
+            let histogram = shared.metrics.service_time_ns(kind);
+            let count = histogram.len();
+            let buckets = LATENCY_BUCKETS_SECS
+                .iter()
+                .map(|&secs| histogram.count_between(0, (secs * 1e9) as u64))
+                .collect();
+            let quantiles_ns = [0.5, 0.9, 0.99, 0.999, 0.9999, 1.0]
+                .iter()
+                .map(|&q| {
+                    (
+                        q,
+                        if count == 0 {
+                            0
+                        } else {
+                            histogram.value_at_quantile(q)
+                        },
+                    )
+                })
+                .collect();
+            let sum_secs = histogram.mean() * count as f64 / 1e9;
+            Latency {
+                kind,
+                count,
+                sum_secs,
+                buckets,
+                quantiles_ns,
+            }
+        })
+        .collect()
+}

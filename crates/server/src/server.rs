@@ -1,0 +1,137 @@
+//! Starting the server (engine, listeners, runtimes) and stopping it.
+
+use std::sync::Arc;
+
+use tailcache_runtime::{BoundListener, Runtime, RuntimeConfig, Stopper};
+
+use crate::admin::AdminFactory;
+use crate::config::{Config, ConfigError};
+use crate::context::SharedState;
+use crate::data_service::DataServiceFactory;
+use crate::engine::build_engine;
+use crate::listeners::{accept_mode, bind_admin, bind_data};
+
+/// Read buffer headroom beyond the largest item: the command line and a
+/// pipelined request or two around the value.
+const READ_BUFFER_HEADROOM_BYTES: usize = 64 * 1024;
+/// Read buffer a connection starts with.
+const READ_BUFFER_INITIAL_BYTES: usize = 16 * 1024;
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// A setting is unusable (exit 64).
+    Config(ConfigError),
+    /// A listener or thread could not be set up (exit 71).
+    Os(String),
+}
+
+/// A running server.
+pub struct Server {
+    data: Runtime,
+    admin: Option<Runtime>,
+    /// What listens where, for the start-up message: (what, address).
+    pub listening: Vec<(String, String)>,
+}
+
+impl Server {
+    /// Builds the engine, binds every listener, then starts the workers.
+    pub fn start(config: Config) -> Result<Self, StartError> {
+        let engine = Arc::new(build_engine(&config).map_err(StartError::Config)?);
+        let data_listeners = bind_data(&config).map_err(StartError::Os)?;
+        let admin_addr = config.admin_socket_addr().map_err(StartError::Config)?;
+        let admin_listener = admin_addr
+            .map(bind_admin)
+            .transpose()
+            .map_err(StartError::Os)?;
+        let mut listening: Vec<(String, String)> = data_listeners
+            .iter()
+            .map(|(p, l)| (p.name().to_owned(), l.local_addr().to_string()))
+            .collect();
+        if let Some(admin) = &admin_listener {
+            listening.push(("admin".to_owned(), admin.local_addr().to_string()));
+        }
+        let config = Arc::new(config);
+        let shared = Arc::new(SharedState::new(engine, config.clone(), config.threads));
+        let data = Runtime::start(
+            data_runtime_config(&config),
+            data_listeners.into_iter().map(|(_, l)| l).collect(),
+            Arc::new(DataServiceFactory::new(shared.clone())),
+            shared.conn_stats.clone(),
+        )
+        .map_err(|e| StartError::Os(format!("cannot start workers: {e}")))?;
+        let admin = match admin_listener {
+            Some(listener) => Some(start_admin(&config, listener, shared)?),
+            None => None,
+        };
+        Ok(Self {
+            data,
+            admin,
+            listening,
+        })
+    }
+
+    /// Handles that stop the data and admin runtimes.
+    pub fn stoppers(&self) -> Vec<Stopper> {
+        let mut stoppers = vec![self.data.stopper()];
+        stoppers.extend(self.admin.as_ref().map(Runtime::stopper));
+        stoppers
+    }
+
+    /// Waits for every worker; true if none panicked.
+    pub fn join(self) -> bool {
+        let data_clean = self.data.join();
+        let admin_clean = self.admin.map(Runtime::join).unwrap_or(true);
+        data_clean && admin_clean
+    }
+}
+
+fn data_runtime_config(config: &Config) -> RuntimeConfig {
+    let read_max = usize::try_from(config.max_item_size_bytes).unwrap_or(usize::MAX)
+        + READ_BUFFER_HEADROOM_BYTES;
+    RuntimeConfig {
+        workers: config.threads,
+        thread_name: "tc-worker".to_owned(),
+        max_connections: config.conn_limit,
+        read_buffer_initial_bytes: READ_BUFFER_INITIAL_BYTES,
+        read_buffer_max_bytes: read_max,
+        write_buffer_high_water_bytes: config.write_buffer_high_water_bytes,
+        turn_budget_bytes: config.turn_budget_bytes,
+        idle_timeout: (config.idle_timeout_secs > 0)
+            .then(|| std::time::Duration::from_secs(config.idle_timeout_secs)),
+        request_timeout: (config.request_timeout_secs > 0)
+            .then(|| std::time::Duration::from_secs(config.request_timeout_secs)),
+        background_budget: std::time::Duration::from_micros(config.background_budget_us),
+        accept_mode: accept_mode(config),
+        shutdown_timeout: std::time::Duration::from_secs(config.shutdown_timeout_secs),
+        ..RuntimeConfig::default()
+    }
+}
+
+/// Admin runs on one thread of its own with a small connection limit.
+fn start_admin(
+    config: &Config,
+    listener: BoundListener,
+    shared: Arc<SharedState>,
+) -> Result<Runtime, StartError> {
+    let runtime_config = RuntimeConfig {
+        workers: 1,
+        thread_name: "tc-admin".to_owned(),
+        max_connections: 64,
+        read_buffer_initial_bytes: 4 * 1024,
+        read_buffer_max_bytes: crate::admin::MAX_ADMIN_REQUEST_BYTES * 2,
+        idle_timeout: Some(std::time::Duration::from_secs(60)),
+        // No background work here: wake only for the idle scan.
+        background_interval: std::time::Duration::from_secs(1),
+        shutdown_timeout: std::time::Duration::from_secs(config.shutdown_timeout_secs.min(1)),
+        ..RuntimeConfig::default()
+    };
+    let stats = Arc::new(tailcache_runtime::ConnStats::default());
+    Runtime::start(
+        runtime_config,
+        vec![listener],
+        Arc::new(AdminFactory::new(shared)),
+        stats,
+    )
+    .map_err(|e| StartError::Os(format!("cannot start admin endpoint: {e}")))
+}

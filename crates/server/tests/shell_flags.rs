@@ -1,0 +1,148 @@
+//! Flags and configuration of the built binary: bad values exit 64 naming
+//! the flag before anything is bound; help, version, print-config.
+
+mod shell_support;
+
+use shell_support::run;
+
+/// sysexits EX_USAGE.
+const EXIT_USAGE: i32 = 64;
+
+fn assert_usage_error(args: &[&str], names: &str) {
+    let output = run(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_USAGE), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(names),
+        "{args:?}: stderr does not name {names}: {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
+}
+
+#[test]
+fn bad_values_exit_64_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["-m", "lots"], "--memory-limit"),
+        (&["-m", "0"], "--memory-limit"),
+        (&["-I", "12"], "--max-item-size"),
+        (&["-I", "2g"], "--max-item-size"),
+        (&["-t", "0"], "--threads"),
+        (&["-c", "0"], "--conn-limit"),
+        (&["-p", "70000"], "--port"),
+        (&["-U", "11211"], "UDP"),
+        (&["-a", "999"], "--unix-mask"),
+        (&["--eviction", "lru"], "--eviction"),
+        (&["--segment-size", "1m", "-I", "1m"], "--segment-size"),
+        (&["-o", "idle_timeout=soon"], "idle_timeout"),
+        (&["-o", "no_such_option"], "no_such_option"),
+        (&["--admin-addr", "not an address"], "--admin-addr"),
+        (&["-l", "300.1.1.1"], "--listen"),
+        (&["--bogus-flag"], "--bogus-flag"),
+        (&["--config", "/nonexistent/tailcache.toml"], "--config"),
+    ];
+    for (args, names) in cases {
+        assert_usage_error(args, names);
+    }
+}
+
+#[test]
+fn bad_value_is_reported_before_binding() {
+    // The port is taken; a bind attempt would fail with 71, not 64.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    assert_usage_error(&["-p", &port, "-m", "bad"], "--memory-limit");
+    let output = run(&["-p", &port, "--admin-addr", "off"]);
+    assert_eq!(
+        output.status.code(),
+        Some(71),
+        "busy port should be EX_OSERR"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&port));
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let help = run(&["-h"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--port",
+        "--listen",
+        "--memory-limit",
+        "--conn-limit",
+        "--max-item-size",
+        "--config",
+    ] {
+        assert!(text.contains(flag), "help lacks {flag}");
+    }
+    let version = run(&["-V"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn print_config_round_trips_and_flags_override_the_file() {
+    let printed = run(&[
+        "--print-config",
+        "-m",
+        "128",
+        "-I",
+        "2m",
+        "-c",
+        "77",
+        "-M",
+        "-o",
+        "idle_timeout=9",
+    ]);
+    assert_eq!(printed.status.code(), Some(0));
+    let text = String::from_utf8(printed.stdout).unwrap();
+    for line in [
+        "memory_limit_mib = 128",
+        "max_item_size_bytes = 2097152",
+        "conn_limit = 77",
+        "eviction = \"none\"",
+        "idle_timeout_secs = 9",
+        "segment_size_bytes = 4194304",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line} in:\n{text}"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("tailcache-shell-flags-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, &text).unwrap();
+    let path = path.to_str().unwrap();
+    let again = run(&["--config", path, "--print-config"]);
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), text);
+    let overridden = run(&["--config", path, "--print-config", "-c", "5"]);
+    let overridden = String::from_utf8(overridden.stdout).unwrap();
+    assert!(overridden.lines().any(|l| l == "conn_limit = 5"));
+    assert!(overridden.lines().any(|l| l == "memory_limit_mib = 128"));
+    std::fs::write(dir.join("bad.toml"), "memory_limit_mib = \"lots\"\n").unwrap();
+    assert_usage_error(
+        &["--config", dir.join("bad.toml").to_str().unwrap()],
+        "memory_limit_mib",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn default_config_is_memcached_like() {
+    let printed = run(&["--print-config"]);
+    let text = String::from_utf8(printed.stdout).unwrap();
+    for line in [
+        "port = 11211",
+        "listen = [\"127.0.0.1\"]",
+        "memory_limit_mib = 64",
+        "admin_addr = \"127.0.0.1:9911\"",
+        "conn_limit = 1024",
+        "max_item_size_bytes = 1048576",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line} in:\n{text}"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Connection limit, idle timeout, backpressure and oversized requests
+//! against the built binary: the server stays up, memory stays bounded.
+
+mod shell_support;
+
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use shell_support::{http_get, read_all, Server};
+
+fn round_trip(stream: &mut TcpStream) -> String {
+    stream.write_all(b"version\r\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn connections_beyond_the_limit_get_memcached_error() {
+    let server = Server::start(&["-c", "3"]);
+    let mut open: Vec<TcpStream> = (0..3).map(|_| server.connect("memcache")).collect();
+    for stream in &mut open {
+        assert!(round_trip(stream).ends_with("\r\n"));
+    }
+    let mut extra = server.connect("memcache");
+    assert_eq!(read_all(&mut extra), b"ERROR Too many open connections\r\n");
+    let (_, metrics) = http_get(server.addr("admin"), "/metrics");
+    assert!(
+        metrics.contains("tailcache_rejected_connections_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tailcache_curr_connections 3"),
+        "{metrics}"
+    );
+    drop(open.pop());
+    // The slot frees once the worker sees the close.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = server.connect("memcache");
+        again.write_all(b"version\r\n").unwrap();
+        let mut reply = [0u8; 5];
+        match std::io::Read::read_exact(&mut again, &mut reply) {
+            Ok(()) if &reply != b"ERROR" => break,
+            _ => assert!(Instant::now() < deadline, "slot never freed"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn idle_connections_are_closed() {
+    let server = Server::start(&["-o", "idle_timeout=1"]);
+    let mut idle = server.connect("memcache");
+    let started = Instant::now();
+    assert!(read_all(&mut idle).is_empty());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    let mut fresh = server.connect("memcache");
+    assert!(round_trip(&mut fresh).ends_with("\r\n"));
+}
+
+#[test]
+fn client_that_never_reads_does_not_grow_memory() {
+    let server = Server::start(&[]);
+    let mut greedy = server.connect("memcache");
+    greedy
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let rss_before_kib = server.rss_kib();
+    let chunk = b"version\r\n".repeat(4096);
+    let mut sent_bytes = 0usize;
+    // Write until the server stops reading and every buffer on the way is full.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match greedy.write(&chunk) {
+            Ok(n) => sent_bytes += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("write failed: {e}"),
+        }
+    }
+    assert!(
+        Instant::now() < deadline,
+        "server kept reading {sent_bytes} bytes without replies read"
+    );
+    let grown_kib = server.rss_kib().saturating_sub(rss_before_kib);
+    assert!(
+        grown_kib < 32 * 1024,
+        "RSS grew {grown_kib} KiB after {sent_bytes} bytes sent"
+    );
+    let mut other = server.connect("memcache");
+    assert!(
+        round_trip(&mut other).ends_with("\r\n"),
+        "other clients are served"
+    );
+}
+
+#[test]
+fn oversized_request_closes_only_that_connection() {
+    let server = Server::start(&["-I", "64k"]);
+    let mut big = server.connect("memcache");
+    let junk = vec![b'a'; 1 << 20];
+    // The server may close before all is sent; that is the point.
+    let _ = big.write_all(&junk);
+    let reply = read_all(&mut big);
+    assert!(reply.len() < 1024, "bounded reply before close");
+    let mut other = server.connect("memcache");
+    assert!(round_trip(&mut other).ends_with("\r\n"));
+    let grown = server.rss_kib();
+    assert!(grown < 512 * 1024, "RSS {grown} KiB");
+}
+
+#[test]
+fn admin_endpoint_serves_metrics_stats_health() {
+    let server = Server::start(&[]);
+    let admin = server.addr("admin");
+    let (status, body) = http_get(admin, "/health");
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "OK\n")
+    );
+    let mut client = server.connect("memcache");
+    round_trip(&mut client);
+    let (status, metrics) = http_get(admin, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    for needle in [
+        "# TYPE tailcache_connections_total counter",
+        "tailcache_curr_connections 1",
+        "tailcache_bytes_read_total 9",
+        "# TYPE tailcache_command_duration_seconds histogram",
+        "tailcache_command_duration_seconds_bucket{command=\"get\",le=\"+Inf\"}",
+        "tailcache_limit_maxbytes 67108864",
+    ] {
+        assert!(metrics.contains(needle), "/metrics lacks {needle}");
+    }
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        assert!(line.starts_with("tailcache_"), "unprefixed metric: {line}");
+        let name = line.split(['{', ' ']).next().unwrap();
+        let kind_line = format!("# TYPE {} counter", name);
+        if metrics.contains(&kind_line) {
+            assert!(name.ends_with("_total"), "counter {name} lacks _total");
+        }
+    }
+    let (status, stats) = http_get(admin, "/stats");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let doc: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(doc["stats"]["curr_connections"], 1);
+    assert_eq!(doc["stats"]["threads"], 2);
+    assert!(doc["service_time"]["get"]["count"].is_u64());
+    let (status, _) = http_get(admin, "/nope");
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    // Keep-alive and pipelining: two requests, two responses, one connection.
+    let mut stream = TcpStream::connect(admin).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\n\r\nGET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let text = String::from_utf8(read_all(&mut stream)).unwrap();
+    assert_eq!(text.matches("200 OK").count(), 2, "{text}");
+}
+
+#[test]
+fn a_thousand_connections_at_once_are_all_served() {
+    let server = Server::start(&["-c", "1024"]);
+    let mut clients: Vec<TcpStream> = (0..1000).map(|_| server.connect("memcache")).collect();
+    for client in &mut clients {
+        client.write_all(b"version\r\n").unwrap();
+    }
+    for client in &mut clients {
+        let mut line = String::new();
+        BufReader::new(client).read_line(&mut line).unwrap();
+        assert!(line.ends_with("\r\n"));
+    }
+    let (_, metrics) = http_get(server.addr("admin"), "/metrics");
+    assert!(
+        metrics.contains("tailcache_curr_connections 1000"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tailcache_rejected_connections_total 0"));
+}

@@ -1,0 +1,119 @@
+//! The 8-byte index slot: where an item lives, plus a tag and a read counter.
+//!
+//! ```text
+//!  63          52 51    48 47                 28 27                         0
+//! +--------------+--------+---------------------+----------------------------+
+//! |   tag (12)   |freq (4)|  segment id (20)    |   byte offset (28)         |
+//! +--------------+--------+---------------------+----------------------------+
+//! ```
+//!
+//! A slot whose tag is 0 is not an item: 0 is an empty slot, and any other value
+//! (only in the last slot of a bucket) links to an overflow bucket, whose number
+//! plus one is in the low 32 bits. Item tags are never 0.
+
+const TAG_BITS: u32 = 12;
+const FREQ_BITS: u32 = 4;
+const SEGMENT_BITS: u32 = 20;
+const OFFSET_BITS: u32 = 28;
+const TAG_SHIFT: u32 = FREQ_SHIFT + FREQ_BITS;
+const FREQ_SHIFT: u32 = SEGMENT_SHIFT + SEGMENT_BITS;
+const SEGMENT_SHIFT: u32 = OFFSET_BITS;
+
+/// Most segments a slot can address.
+pub const MAX_SEGMENTS: usize = 1 << SEGMENT_BITS;
+/// Largest segment a slot can address into, in bytes.
+pub const MAX_SEGMENT_SIZE_BYTES: usize = 1 << OFFSET_BITS;
+/// Highest value of the read counter.
+pub const MAX_FREQ: u8 = (1 << FREQ_BITS) - 1;
+
+/// The non-zero 12-bit tag of a key hash.
+pub const fn tag_of(hash: u64) -> u16 {
+    let tag = ((hash >> 32) & ((1 << TAG_BITS) - 1)) as u16;
+    if tag == 0 {
+        1
+    } else {
+        tag
+    }
+}
+
+/// Packs an item slot; `tag` must be non-zero.
+pub const fn pack(tag: u16, freq: u8, segment_id: u32, offset: u32) -> u64 {
+    ((tag as u64) << TAG_SHIFT)
+        | ((freq as u64 & MAX_FREQ as u64) << FREQ_SHIFT)
+        | ((segment_id as u64) << SEGMENT_SHIFT)
+        | offset as u64
+}
+
+/// The slot's tag (0 for an empty slot or a link).
+pub const fn tag(slot: u64) -> u16 {
+    (slot >> TAG_SHIFT) as u16
+}
+
+/// The slot's read counter.
+pub const fn freq(slot: u64) -> u8 {
+    ((slot >> FREQ_SHIFT) & MAX_FREQ as u64) as u8
+}
+
+/// The slot's segment id.
+pub const fn segment_id(slot: u64) -> u32 {
+    ((slot >> SEGMENT_SHIFT) & ((1 << SEGMENT_BITS) - 1)) as u32
+}
+
+/// The slot's byte offset within its segment.
+pub const fn offset(slot: u64) -> u32 {
+    (slot & ((1 << OFFSET_BITS) - 1)) as u32
+}
+
+/// The same slot with its read counter replaced.
+pub const fn with_freq(slot: u64, freq: u8) -> u64 {
+    (slot & !((MAX_FREQ as u64) << FREQ_SHIFT)) | ((freq as u64 & MAX_FREQ as u64) << FREQ_SHIFT)
+}
+
+/// A link to overflow bucket number `overflow`.
+pub const fn pack_link(overflow: u32) -> u64 {
+    overflow as u64 + 1
+}
+
+/// The overflow bucket a link slot points to, if the slot is a link.
+pub const fn link_target(slot: u64) -> Option<u32> {
+    if slot != 0 && tag(slot) == 0 {
+        Some((slot & 0xffff_ffff) as u32 - 1)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_at_their_limits() {
+        let slot = pack(
+            0xfff,
+            MAX_FREQ,
+            (MAX_SEGMENTS - 1) as u32,
+            (MAX_SEGMENT_SIZE_BYTES - 1) as u32,
+        );
+        assert_eq!(tag(slot), 0xfff);
+        assert_eq!(freq(slot), MAX_FREQ);
+        assert_eq!(segment_id(slot), (MAX_SEGMENTS - 1) as u32);
+        assert_eq!(offset(slot), (MAX_SEGMENT_SIZE_BYTES - 1) as u32);
+        let slot = pack(7, 3, 5, 9);
+        assert_eq!(
+            (tag(slot), freq(slot), segment_id(slot), offset(slot)),
+            (7, 3, 5, 9)
+        );
+        assert_eq!(freq(with_freq(slot, 11)), 11);
+        assert_eq!(offset(with_freq(slot, 11)), 9);
+    }
+
+    #[test]
+    fn tags_are_never_zero_and_links_are_not_items() {
+        assert_eq!(tag_of(0), 1);
+        assert_eq!(link_target(pack_link(0)), Some(0));
+        assert_eq!(link_target(pack_link(41)), Some(41));
+        assert_eq!(link_target(0), None);
+        assert_eq!(link_target(pack(1, 0, 0, 0)), None);
+    }
+}
