@@ -157,7 +157,10 @@ header() { # what the section is about, then the servers and the commands so far
     echo "schedule run against each server in turn over $ROUNDS round(s), are what to compare."
     echo "Closed-loop runs measure maximum throughput; open-loop runs (at 50% and 80% of"
     echo "memcached's closed-loop pipeline-1 median rate) measure latency from each"
-    echo "request's intended send time, so stalls show in P99.9 and P99.99."
+    echo "request's intended send time, so stalls show in P99.9 and P99.99. Each open-loop"
+    echo "table also gives the generator's own send lag (how late requests left it); where"
+    echo "that is close to a latency figure, the figure is the machine's, not the server's."
+    echo "The generator's floor is in docs/bench-floor.md."
     echo
     echo "Servers: A = $(memcached -V), B = $VERSION_B, both with $MEMORY_MB MiB and $THREADS thread(s):"
     echo

@@ -80,6 +80,20 @@ pub fn run_comparison(
     })
 }
 
+/// `a / b` as "1.23x", with a third decimal below 0.1 so small ratios do not read as 0;
+/// "-" when `b` is 0.
+pub fn format_ratio(a: f64, b: f64) -> String {
+    if b <= 0.0 {
+        return "-".into();
+    }
+    let r = a / b;
+    if r < 0.1 {
+        format!("{r:.3}x")
+    } else {
+        format!("{r:.2}x")
+    }
+}
+
 /// The median of `values` (mean of the middle two for an even count); 0 when empty.
 pub fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
@@ -150,13 +164,7 @@ impl Comparison {
                 .map(|m| format!("{} / {}", m.label, base.label)),
         );
         let mut rows = Vec::new();
-        let ratio = |a: f64, b: f64| {
-            if b > 0.0 {
-                format!("{:.2}x", a / b)
-            } else {
-                "-".into()
-            }
-        };
+        let ratio = format_ratio;
         let mut rate_row = vec!["achieved rate/s".to_string()];
         rate_row.extend(
             medians
@@ -214,5 +222,8 @@ mod tests {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
         assert_eq!(median(&mut []), 0.0);
+        assert_eq!(format_ratio(3.0, 2.0), "1.50x");
+        assert_eq!(format_ratio(32.0, 6420.0), "0.005x");
+        assert_eq!(format_ratio(1.0, 0.0), "-");
     }
 }

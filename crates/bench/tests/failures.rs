@@ -75,3 +75,33 @@ fn a_server_that_never_answers_times_out() {
     );
     drop(listener);
 }
+
+#[test]
+fn a_server_that_never_reads_caps_the_send_buffer() {
+    // 1000 sets of 64 KiB (64 MiB) into a socket nobody reads: the kernel buffers a few
+    // MiB, the generator at most 4 MiB more; the rest stay unsent and are counted.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut c = RunConfig::defaults(listener.local_addr().unwrap());
+    c.connections = 1;
+    c.warmup = Duration::ZERO;
+    c.duration = Duration::from_millis(500);
+    c.timeout = Duration::from_secs(2);
+    c.load = Load::Open {
+        rate_per_s: 2000.0,
+        arrival: tailcache_bench::schedule::Arrival::Uniform,
+    };
+    c.workload.mix = tailcache_bench::workload::Mix::parse("set=1").unwrap();
+    c.workload.value_sizes = tailcache_bench::workload::ValueSizes::Fixed(64 * 1024);
+    let started = Instant::now();
+    let r = run(&c, &mut |_| {}).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let k = r.counters;
+    assert_eq!(k.completed, 0);
+    assert!(k.unsent > 500, "{k:?}");
+    assert_eq!(k.unsent + k.lost, 1000, "{k:?}");
+    drop(listener);
+}

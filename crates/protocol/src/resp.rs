@@ -27,17 +27,43 @@
 //!   errors for each (`invalid multibulk length`, `invalid bulk length`,
 //!   `too big inline request`).
 //!
+//! A session drains its read buffer like this (pipelined requests, one reply each):
+//!
 //! ```
-//! use tailcache_protocol::resp::{parse, Command, Limits, Parsed};
+//! use tailcache_protocol::resp::{encode, parse, Command, Limits, Parsed};
+//!
 //! let limits = Limits::default();
-//! let input = b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n";
-//! match parse(input, &limits) {
-//!     Ok(Parsed::Complete { command: Command::Get { key }, consumed }) => {
-//!         assert_eq!(key, b"key");
-//!         assert_eq!(consumed, input.len());
+//! let mut input: &[u8] = b"PING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\nNOPE\r\n*1\r\n$4\r\nQU";
+//! let mut output = Vec::new();
+//! loop {
+//!     match parse(input, &limits) {
+//!         Ok(Parsed::Complete { command, consumed }) => {
+//!             match command {
+//!                 Command::Ping { message: None } => encode::simple_string(&mut output, b"PONG"),
+//!                 Command::Get { key } => {
+//!                     assert_eq!(key, b"k");
+//!                     encode::null(&mut output, Default::default());
+//!                 }
+//!                 other => unreachable!("{other:?}"),
+//!             }
+//!             input = &input[consumed..];
+//!         }
+//!         Ok(Parsed::Empty { consumed }) => input = &input[consumed..],
+//!         Ok(Parsed::Incomplete) => break, // keep `input`, read more, parse again
+//!         Err(error) => {
+//!             error.encode(&mut output);
+//!             if error.must_close() {
+//!                 break; // flush `output`, then close
+//!             }
+//!             input = &input[error.consumed()..];
+//!         }
 //!     }
-//!     other => panic!("unexpected {other:?}"),
 //! }
+//! assert_eq!(input, b"*1\r\n$4\r\nQU");
+//! assert_eq!(
+//!     output,
+//!     b"+PONG\r\n$-1\r\n-ERR unknown command 'NOPE', with args beginning with: \r\n"
+//! );
 //! ```
 
 mod args;

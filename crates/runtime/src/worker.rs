@@ -347,6 +347,13 @@ impl<S: Service> Worker<S> {
     /// Stops accepting, processes what each connection already sent,
     /// flushes replies for at most the shutdown timeout, then closes all.
     fn shutdown(&mut self) {
+        // Connections the kernel completed before the stop are taken (one
+        // bounded batch per listener) and served like the others, rather
+        // than reset with the listener.
+        self.listener_ready
+            .iter_mut()
+            .for_each(|ready| *ready = true);
+        self.accept_ready(Instant::now());
         self.listeners.clear();
         self.listener_ready.clear();
         let deadline = Instant::now() + self.config.shutdown_timeout;

@@ -69,3 +69,28 @@ pub fn run_maintenance(engine: &Engine, budget: Duration) -> BackgroundProgress 
     }
     BackgroundProgress::MoreWork
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn idle_maintenance_is_cheap_and_idle() {
+        let flags = crate::cli::Flags::try_parse_from(["tailcache", "-t", "2"]).unwrap();
+        let config = Config::load(&flags).unwrap();
+        let engine = build_engine(&config).unwrap();
+        let started = Instant::now();
+        let calls = 100u32;
+        for _ in 0..calls {
+            let progress = run_maintenance(&engine, Duration::from_micros(500));
+            assert_eq!(
+                progress,
+                BackgroundProgress::Idle,
+                "an empty cache has no work"
+            );
+        }
+        let per_call = started.elapsed() / calls;
+        eprintln!("idle maintenance: {per_call:?} per call");
+    }
+}

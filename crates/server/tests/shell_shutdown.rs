@@ -15,6 +15,12 @@ fn pipelined_requests_survive(signal: &str) {
     let mut server = Server::start(&[]);
     let mut idle = server.connect("memcache");
     let mut client = server.connect("memcache");
+    // Both are accepted by the server (a reply came back) before the stop.
+    for stream in [&mut idle, &mut client] {
+        stream.write_all(b"version\r\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(&*stream).read_line(&mut line).unwrap();
+    }
     let requests = 500;
     client.write_all(&b"version\r\n".repeat(requests)).unwrap();
     let (status, took) = server.signal_and_wait(signal);

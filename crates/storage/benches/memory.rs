@@ -31,7 +31,8 @@ fn writes() -> u64 {
 }
 
 fn report(engine: &str, held: u64) {
-    let overhead = (BUDGET_BYTES as f64 - held as f64 * (KEY_BYTES + VALUE_BYTES) as f64) / held as f64;
+    let overhead =
+        (BUDGET_BYTES as f64 - held as f64 * (KEY_BYTES + VALUE_BYTES) as f64) / held as f64;
     println!("{engine:<40} items_held={held:>9} overhead_bytes_per_item={overhead:>6.1}");
 }
 
@@ -45,10 +46,18 @@ fn ours(eviction: EvictionPolicy) -> u64 {
     let cache = Cache::new(config).expect("config");
     assert!(cache.reserved_bytes() <= BUDGET_BYTES);
     for n in 0..writes() {
-        cache.store(StoreMode::Set, &key(n), &value(n), StoreOptions::default()).expect("set");
+        cache
+            .store(StoreMode::Set, &key(n), &value(n), StoreOptions::default())
+            .expect("set");
     }
-    let readable = (0..writes()).filter(|&n| cache.get_with(&key(n), |v, _| v == value(n)).unwrap() == Some(true)).count() as u64;
-    assert_eq!(readable, cache.item_count(), "count matches what can be read");
+    let readable = (0..writes())
+        .filter(|&n| cache.get_with(&key(n), |v, _| v == value(n)).unwrap() == Some(true))
+        .count() as u64;
+    assert_eq!(
+        readable,
+        cache.item_count(),
+        "count matches what can be read"
+    );
     readable
 }
 
@@ -64,18 +73,33 @@ fn segcache(hash_power: u8, policy: segcache::Policy) -> u64 {
     for n in 0..writes() {
         let _ = cache.insert(&key(n), &value(n)[..], None, Duration::ZERO);
     }
-    (0..writes()).filter(|&n| cache.get(&key(n)).is_some()).count() as u64
+    (0..writes())
+        .filter(|&n| cache.get(&key(n)).is_some())
+        .count() as u64
 }
 
 fn main() {
-    println!("budget {BUDGET_BYTES} bytes, {} writes of {KEY_BYTES}+{VALUE_BYTES} bytes", writes());
-    for (name, policy) in [("merge", EvictionPolicy::Merge), ("fifo", EvictionPolicy::Fifo)] {
+    println!(
+        "budget {BUDGET_BYTES} bytes, {} writes of {KEY_BYTES}+{VALUE_BYTES} bytes",
+        writes()
+    );
+    for (name, policy) in [
+        ("merge", EvictionPolicy::Merge),
+        ("fifo", EvictionPolicy::Fifo),
+    ] {
         report(&format!("tailcache {name}"), ours(policy));
     }
-    let merge = segcache::Policy::Merge { max: 8, merge: 4, compact: 2 };
+    let merge = segcache::Policy::Merge {
+        max: 8,
+        merge: 4,
+        compact: 2,
+    };
     for hash_power in [19u8, 20, 21] {
         for (name, policy) in [("merge", merge), ("fifo", segcache::Policy::Fifo)] {
-            report(&format!("segcache {name} hash_power={hash_power}"), segcache(hash_power, policy));
+            report(
+                &format!("segcache {name} hash_power={hash_power}"),
+                segcache(hash_power, policy),
+            );
         }
     }
 }

@@ -24,7 +24,8 @@ impl Engine for Cache {
         self.get_into(key, out).unwrap().is_some()
     }
     fn set(&self, key: &[u8], value: &[u8]) {
-        self.store(StoreMode::Set, key, value, StoreOptions::default()).unwrap();
+        self.store(StoreMode::Set, key, value, StoreOptions::default())
+            .unwrap();
     }
 }
 
@@ -54,7 +55,11 @@ fn key(n: usize, present: bool) -> [u8; 16] {
 }
 
 fn ours() -> Cache {
-    let config = Config { heap_size_bytes: HEAP_BYTES, eviction: EvictionPolicy::Merge, ..Config::default() };
+    let config = Config {
+        heap_size_bytes: HEAP_BYTES,
+        eviction: EvictionPolicy::Merge,
+        ..Config::default()
+    };
     Cache::new(config).unwrap()
 }
 
@@ -64,7 +69,11 @@ fn theirs() -> segcache::Segcache {
         .heap_size(HEAP_BYTES - (8 << hash_power))
         .segment_size(1 << 20)
         .hash_power(hash_power)
-        .eviction(segcache::Policy::Merge { max: 8, merge: 4, compact: 2 })
+        .eviction(segcache::Policy::Merge {
+            max: 8,
+            merge: 4,
+            compact: 2,
+        })
         .build()
         .unwrap()
 }
@@ -116,7 +125,11 @@ fn throughput(c: &mut Criterion) {
             Engine::set(&ours, &key(n, true), &value);
             Engine::set(&theirs, &key(n, true), &value);
         }
-        for (op_name, op) in [("get_hit", Op::GetHit), ("get_miss", Op::GetMiss), ("set", Op::Set)] {
+        for (op_name, op) in [
+            ("get_hit", Op::GetHit),
+            ("get_miss", Op::GetMiss),
+            ("set", Op::Set),
+        ] {
             for threads in [1usize, 2] {
                 let mut group = c.benchmark_group(format!("{op_name}/{value_len}B/{threads}t"));
                 group.throughput(Throughput::Elements(threads as u64));

@@ -279,11 +279,13 @@ impl Cache {
         progress
     }
 
+    /// The context of one operation; `now_unix_secs` 0 reads the clock on first need.
     fn ctx(&self, now_unix_secs: u32) -> Ctx<'_> {
         Ctx {
             pool: &self.pool,
             hasher: &self.hasher,
-            now_unix_secs,
+            clock: &*self.clock,
+            now_unix_secs: std::cell::Cell::new(now_unix_secs),
             item_size_limit_bytes: self.config.item_size_limit_bytes,
             cas_enabled: self.config.cas_enabled,
             eviction: self.config.eviction,
@@ -295,7 +297,7 @@ impl Cache {
     fn locate(&self, key: &[u8]) -> (u64, MutexGuard<'_, Shard>, Ctx<'_>) {
         let hash = self.hasher.hash_one(key);
         let mut shard = self.shards[self.shard_index(hash)].0.lock();
-        let ctx = self.ctx(self.clock.now_unix_secs());
+        let ctx = self.ctx(0);
         shard.check_flush(&ctx);
         (hash, shard, ctx)
     }
@@ -321,7 +323,9 @@ impl Cache {
                     ctx.fair_share_segments = 0;
                 }
                 let result = write(&mut shard, &ctx, hash);
-                self.shards[self.shard_index(hash)].1.store(shard.oldest_sequence(), Ordering::Relaxed);
+                self.shards[self.shard_index(hash)]
+                    .1
+                    .store(shard.oldest_sequence(), Ordering::Relaxed);
                 result
             };
             if !matches!(result, Err(CacheError::OutOfMemory)) || attempt == MAX_WRITE_RETRIES {
@@ -337,7 +341,8 @@ impl Cache {
     /// Frees one segment in the shard that holds the oldest segment (expired ones
     /// first); false when no shard could free anything.
     fn evict_oldest_shard(&self, now_unix_secs: u32, inline: bool) -> bool {
-        let oldest = (0..self.shards.len()).min_by_key(|&i| self.shards[i].1.load(Ordering::Relaxed));
+        let oldest =
+            (0..self.shards.len()).min_by_key(|&i| self.shards[i].1.load(Ordering::Relaxed));
         let Some(first) = oldest else { return false };
         let ctx = self.ctx(now_unix_secs);
         for step in 0..self.shards.len() {
@@ -346,7 +351,9 @@ impl Cache {
             shard.check_flush(&ctx);
             let freed = shard.reclaim_expired(&ctx, 1) == 1
                 || (self.config.eviction != EvictionPolicy::None && shard.evict_one(&ctx));
-            self.shards[index].1.store(shard.oldest_sequence(), Ordering::Relaxed);
+            self.shards[index]
+                .1
+                .store(shard.oldest_sequence(), Ordering::Relaxed);
             if freed {
                 if inline {
                     shard.count_inline_eviction();

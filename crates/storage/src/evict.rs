@@ -4,7 +4,6 @@
 //! each item once to unlink it from the index: work bounded by one segment's items.
 
 use crate::config::EvictionPolicy;
-use crate::expiry;
 use crate::item::{self, HeaderFields};
 use crate::shard::{two_segments_mut, Ctx, Shard, NO_SEGMENT};
 use crate::slot;
@@ -32,7 +31,7 @@ impl Shard {
             let segment = self.segment(id);
             let all_expired = segment.ttl_bucket != 0
                 && segment.max_expiry_unix_secs != 0
-                && segment.max_expiry_unix_secs <= ctx.now_unix_secs;
+                && segment.max_expiry_unix_secs <= ctx.now();
             if segment.flushed || all_expired {
                 self.empty_segment(ctx, id, Reason::Expired);
                 self.counters.expired_segments += 1;
@@ -90,7 +89,7 @@ impl Shard {
                 if !segment.flushed {
                     self.live_items -= 1;
                     self.live_bytes -= item.total_len() as u64;
-                    let expired = expiry::has_expired(item.expiry_unix_secs, ctx.now_unix_secs);
+                    let expired = ctx.has_expired(item.expiry_unix_secs);
                     if expired || reason == Reason::Expired {
                         self.counters.expired_items += 1;
                     } else {
@@ -136,7 +135,11 @@ impl Shard {
         self.counters.merged_segments += count as u64;
         // Like Segcache's merge cursor: the merged segment goes to the back of the
         // line, so its survivors are not merged again before every other segment is.
-        let position = self.owned.iter().position(|&id| id == target).expect("owned");
+        let position = self
+            .owned
+            .iter()
+            .position(|&id| id == target)
+            .expect("owned");
         self.owned.remove(position);
         self.owned.push(target);
         self.segment_mut(target).sequence = ctx.pool.next_sequence();
@@ -163,7 +166,7 @@ impl Shard {
         let Some(at) = self.index.find(hash, here) else {
             return (None, false);
         };
-        let alive = !expiry::has_expired(item.expiry_unix_secs, ctx.now_unix_secs);
+        let alive = !ctx.has_expired(item.expiry_unix_secs);
         (Some(at), alive && slot::freq(self.index.get(at)) > 0)
     }
 
@@ -177,7 +180,9 @@ impl Shard {
     ) {
         let item = item::read(&self.segment(id).data[offset..]);
         let data = &self.segment(id).data[offset..];
-        let hash = ctx.hasher.hash_one(&data[item.key_start..item.value_start()]);
+        let hash = ctx
+            .hasher
+            .hash_one(&data[item.key_start..item.value_start()]);
         let found = crate::shard::Found {
             hash,
             at,
@@ -187,7 +192,7 @@ impl Shard {
             item,
         };
         self.drop_item(&found);
-        if expiry::has_expired(item.expiry_unix_secs, ctx.now_unix_secs) {
+        if ctx.has_expired(item.expiry_unix_secs) {
             self.counters.expired_items += 1;
         } else {
             self.counters.evicted_items += 1;

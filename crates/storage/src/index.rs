@@ -205,6 +205,20 @@ impl Index {
 mod tests {
     use super::*;
 
+    /// Overflow buckets handed out, on the free list, and reachable from a chain.
+    fn overflow_accounting(index: &Index) -> (usize, usize, usize) {
+        let mut reachable = 0;
+        for home in 0..index.primary_count {
+            let mut at = home;
+            while let Some(next) = slot::link_target(index.buckets[at].slots[SLOTS_PER_BUCKET - 1])
+            {
+                at = index.primary_count + next as usize;
+                reachable += 1;
+            }
+        }
+        (index.overflow_used, index.overflow_free.len(), reachable)
+    }
+
     #[test]
     fn bucket_is_exactly_one_cache_line() {
         assert_eq!(std::mem::size_of::<Bucket>(), 64);
@@ -240,7 +254,10 @@ mod tests {
         let mut index = Index::new(1, 1);
         for round in 0..100 {
             for n in 0..15 {
-                assert!(index.insert(0, item(n)).is_some(), "round {round} insert {n}");
+                assert!(
+                    index.insert(0, item(n)).is_some(),
+                    "round {round} insert {n}"
+                );
             }
             for n in 0..15 {
                 let at = index.find(0, |v| slot::offset(v) == n).unwrap();
@@ -259,15 +276,20 @@ mod tests {
         for step in 0..20_000u32 {
             if live.len() < 40 && rng.gen_bool(0.55) {
                 let hash = (rng.gen_range(0..4u64) << 30) | ((step as u64 & 0xfff) << 32);
-                if index.insert(hash, slot::pack(slot::tag_of(hash), 0, 0, step)).is_some() {
+                if index
+                    .insert(hash, slot::pack(slot::tag_of(hash), 0, 0, step))
+                    .is_some()
+                {
                     live.push((hash, step));
                 }
             } else if !live.is_empty() {
                 let (hash, id) = live.swap_remove(rng.gen_range(0..live.len()));
-                let at = index.find(hash, |v| slot::offset(v) == id).expect("present");
+                let at = index
+                    .find(hash, |v| slot::offset(v) == id)
+                    .expect("present");
                 index.remove(hash, at);
             }
-            let (used, free, reachable) = index.overflow_accounting();
+            let (used, free, reachable) = overflow_accounting(&index);
             assert_eq!(used, free + reachable, "step {step}");
         }
     }
@@ -279,20 +301,5 @@ mod tests {
             index.insert(0, slot::with_freq(item(n), if n == 5 { 0 } else { 3 }));
         }
         assert_eq!(slot::offset(index.get(index.least_used(0))), 5);
-    }
-}
-impl Index {
-    /// Overflow buckets handed out, on the free list, and reachable from a chain.
-    #[cfg(test)]
-    fn overflow_accounting(&self) -> (usize, usize, usize) {
-        let mut reachable = 0;
-        for home in 0..self.primary_count {
-            let mut at = home;
-            while let Some(next) = slot::link_target(self.buckets[at].slots[SLOTS_PER_BUCKET - 1]) {
-                at = self.primary_count + next as usize;
-                reachable += 1;
-            }
-        }
-        (self.overflow_used, self.overflow_free.len(), reachable)
     }
 }

@@ -22,7 +22,9 @@ pub(crate) const NO_SEGMENT: u32 = u32::MAX;
 pub(crate) struct Ctx<'a> {
     pub pool: &'a Pool,
     pub hasher: &'a ahash::RandomState,
-    pub now_unix_secs: u32,
+    pub clock: &'a dyn crate::Clock,
+    /// The clock read once, on first need (0 = not yet): most gets never need it.
+    pub now_unix_secs: std::cell::Cell<u32>,
     pub item_size_limit_bytes: usize,
     pub cas_enabled: bool,
     pub eviction: EvictionPolicy,
@@ -31,6 +33,23 @@ pub(crate) struct Ctx<'a> {
     pub fair_share_segments: usize,
     /// The engine's flush word, `(sequence << 32) | flush_at_unix_secs`.
     pub flush: u64,
+}
+
+impl Ctx<'_> {
+    /// The current time, read from the clock at most once per operation.
+    pub fn now(&self) -> u32 {
+        let mut now = self.now_unix_secs.get();
+        if now == 0 {
+            now = self.clock.now_unix_secs().max(1);
+            self.now_unix_secs.set(now);
+        }
+        now
+    }
+
+    /// Whether a stored expiry (0 = never) has passed; reads the clock only if needed.
+    pub fn has_expired(&self, expiry_unix_secs: u32) -> bool {
+        expiry_unix_secs != 0 && expiry::has_expired(expiry_unix_secs, self.now())
+    }
 }
 
 /// A shard of the engine.
@@ -88,7 +107,9 @@ impl Shard {
     /// Age of the oldest owned segment (`u64::MAX` when none): the engine evicts
     /// from the shard holding the oldest, approximating one global order.
     pub fn oldest_sequence(&self) -> u64 {
-        self.owned.first().map_or(u64::MAX, |&id| self.segment(id).sequence)
+        self.owned
+            .first()
+            .map_or(u64::MAX, |&id| self.segment(id).sequence)
     }
 
     pub fn count_inline_eviction(&mut self) {
@@ -114,7 +135,7 @@ impl Shard {
     /// Applies a flush_all whose time has come, before anything else touches the shard,
     /// so no item written at or after the flush time is lost.
     pub fn check_flush(&mut self, ctx: &Ctx<'_>) {
-        if ctx.flush == self.flush_seen || ctx.now_unix_secs < ctx.flush as u32 {
+        if ctx.flush == self.flush_seen || ctx.now() < ctx.flush as u32 {
             return;
         }
         self.flush_seen = ctx.flush;
@@ -157,7 +178,7 @@ impl Shard {
             offset,
             item,
         };
-        if expiry::has_expired(item.expiry_unix_secs, ctx.now_unix_secs) {
+        if ctx.has_expired(item.expiry_unix_secs) {
             self.drop_item(&found);
             self.counters.expired_items += 1;
             return None;

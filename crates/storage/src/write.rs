@@ -46,7 +46,10 @@ impl Shard {
         if let StoreMode::Append | StoreMode::Prepend = mode {
             return self.concat(ctx, hash, key, value, mode == StoreMode::Prepend);
         }
-        let mut expiry = Expiry::from_exptime(options.exptime, ctx.now_unix_secs);
+        let mut expiry = match options.exptime {
+            0 => Expiry::Never,
+            exptime => Expiry::from_exptime(exptime, ctx.now()),
+        };
         if options.keep_ttl {
             expiry = match self.lookup(ctx, hash, key) {
                 Some(found) if found.item.expiry_unix_secs != 0 => {
@@ -164,7 +167,7 @@ impl Shard {
         exptime: i64,
     ) -> Result<u32, CacheError> {
         let old = self.lookup(ctx, hash, key).ok_or(CacheError::NotFound)?;
-        let expiry = Expiry::from_exptime(exptime, ctx.now_unix_secs);
+        let expiry = Expiry::from_exptime(exptime, ctx.now());
         let new_secs = match expiry {
             Expiry::Expired => {
                 self.drop_item(&old);
@@ -258,7 +261,10 @@ impl Shard {
         value_len: usize,
     ) -> Result<Room, CacheError> {
         let len = check_len(ctx, fields, key, value_len)?;
-        let bucket = expiry::ttl_bucket(fields.expiry_unix_secs, ctx.now_unix_secs);
+        let bucket = match fields.expiry_unix_secs {
+            0 => 0,
+            at => expiry::ttl_bucket(at, ctx.now()),
+        };
         // Each turn either returns, installs a segment, or frees one; the pool holds
         // at most all segments, so this many turns always suffice when memory exists.
         for _ in 0..2 * self.segments.len() + 2 {
@@ -359,7 +365,7 @@ impl Shard {
             item,
         };
         self.forget_item(&found);
-        if expiry::has_expired(item.expiry_unix_secs, ctx.now_unix_secs) {
+        if ctx.has_expired(item.expiry_unix_secs) {
             self.counters.expired_items += 1;
         } else {
             self.counters.index_evictions += 1;

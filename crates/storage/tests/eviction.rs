@@ -71,7 +71,11 @@ fn merge_keeps_read_items_and_their_cas() {
     for n in 0..120_000u32 {
         if n % 2000 == 0 {
             for (key, _) in &hot {
-                assert!(get(&cache, key).is_some(), "hot key lost before write {n}: {:?}", cache.stats());
+                assert!(
+                    get(&cache, key).is_some(),
+                    "hot key lost before write {n}: {:?}",
+                    cache.stats()
+                );
             }
         }
         set(&cache, format!("cold-{n}").as_bytes(), &value_for(n));

@@ -105,6 +105,11 @@ fn bad(e: String) -> BenchError {
     BenchError::BadArgument(e)
 }
 
+/// Prefixes a parse error with the flag it came from.
+fn flag(name: &'static str) -> impl Fn(String) -> BenchError {
+    move |e| BenchError::BadArgument(format!("{name}: {e}"))
+}
+
 /// Parses `uniform` or `zipf:THETA`.
 pub fn parse_popularity(text: &str) -> Result<Popularity, String> {
     match text.split_once(':') {
@@ -126,7 +131,7 @@ impl Args {
         target: std::net::SocketAddr,
         label: String,
     ) -> Result<RunConfig, BenchError> {
-        let rate = parse_count(&self.rate).map_err(bad)?;
+        let rate = parse_count(&self.rate).map_err(flag("--rate"))?;
         let arrival = match self.arrival.as_str() {
             "uniform" => Arrival::Uniform,
             "poisson" => Arrival::Poisson,
@@ -147,26 +152,26 @@ impl Args {
             }
         };
         let workload = Workload {
-            keys: parse_u64(&self.keys).map_err(bad)?,
+            keys: parse_u64(&self.keys).map_err(flag("--keys"))?,
             key_prefix: self.key_prefix.clone(),
-            popularity: parse_popularity(&self.popularity).map_err(bad)?,
-            value_sizes: ValueSizes::parse(&self.value_size).map_err(bad)?,
-            mix: Mix::parse(&self.mix).map_err(bad)?,
+            popularity: parse_popularity(&self.popularity).map_err(flag("--popularity"))?,
+            value_sizes: ValueSizes::parse(&self.value_size).map_err(flag("--value-size"))?,
+            mix: Mix::parse(&self.mix).map_err(flag("--mix"))?,
             multiget_keys: self.multiget_keys,
             ttl_s: self.ttl,
         };
         let config = RunConfig {
             target,
             label,
-            protocol: Protocol::parse(&self.protocol).map_err(bad)?,
+            protocol: Protocol::parse(&self.protocol).map_err(flag("--protocol"))?,
             load,
             connections: self.connections,
             threads: self.threads,
-            duration: parse_duration(&self.duration).map_err(bad)?,
-            warmup: parse_duration(&self.warmup).map_err(bad)?,
+            duration: parse_duration(&self.duration).map_err(flag("--duration"))?,
+            warmup: parse_duration(&self.warmup).map_err(flag("--warmup"))?,
             workload,
             prefill: self.prefill,
-            timeout: parse_duration(&self.timeout).map_err(bad)?,
+            timeout: parse_duration(&self.timeout).map_err(flag("--timeout"))?,
             max_inflight_per_connection: self.max_inflight,
             seed: self.seed,
         };

@@ -16,6 +16,13 @@ fn title(args: &Args, default: &str) -> String {
     args.title.clone().unwrap_or_else(|| default.to_string())
 }
 
+/// "TITLE: " when the report has a title, so a chart names its run.
+fn title_prefix(args: &Args) -> String {
+    args.title
+        .as_deref()
+        .map_or(String::new(), |t| format!("{t}: "))
+}
+
 fn chart_stem(args: &Args, kind: &str) -> String {
     let base = args
         .title
@@ -60,7 +67,11 @@ pub fn run_report(args: &Args, command: &str, r: &RunResult) -> Report {
     let summary = RunSummary::of(r);
     let series = [percentile_series(&r.config.label, &r.histogram)];
     let svg = chart(
-        &format!("Latency by percentile: {}", r.config.label),
+        &format!(
+            "{}Latency by percentile: {}",
+            title_prefix(args),
+            r.config.label
+        ),
         &XAxis::Nines(nines_for(&[&r.histogram])),
         &series,
     );
@@ -90,7 +101,11 @@ pub fn comparison_report(args: &Args, command: &str, cmp: &Comparison) -> Report
         .collect();
     let refs: Vec<_> = merged.iter().collect();
     let svg = chart(
-        &format!("Latency by percentile, {} rounds merged", args.rounds),
+        &format!(
+            "{}Latency by percentile, {} rounds merged",
+            title_prefix(args),
+            args.rounds
+        ),
         &XAxis::Nines(nines_for(&refs)),
         &series,
     );
@@ -159,7 +174,7 @@ pub fn sweep_report(args: &Args, command: &str, sweep: &Sweep) -> Report {
     };
     let max_rate = sweep.steps.iter().map(requested).fold(1.0, f64::max);
     let by_rate = chart(
-        "Latency by requested rate",
+        &format!("{}Latency by requested rate", title_prefix(args)),
         &XAxis::Linear {
             title: "requested rate (requests/s)".into(),
             max: max_rate,
@@ -173,7 +188,7 @@ pub fn sweep_report(args: &Args, command: &str, sweep: &Sweep) -> Report {
         .map(|r| percentile_series(&r.config.label, &r.histogram))
         .collect();
     let by_pct = chart(
-        "Latency by percentile at each rate",
+        &format!("{}Latency by percentile at each rate", title_prefix(args)),
         &XAxis::Nines(nines_for(&hists)),
         &series,
     );

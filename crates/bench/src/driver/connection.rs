@@ -20,6 +20,9 @@ pub const RECONNECT_DELAY_NS: u64 = 100_000_000;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bytes read per read call.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Most request bytes waiting for the socket; beyond this, due requests wait (late, and
+/// measured from their schedule) instead of growing the buffer.
+const MAX_PENDING_OUT_BYTES: usize = 4 << 20;
 /// Most unparsed reply bytes held; a reply larger than this cannot be framed.
 const MAX_INPUT_BYTES: usize = protocol::MAX_REPLY_VALUE_BYTES + 2 * READ_CHUNK_BYTES;
 
@@ -156,6 +159,9 @@ impl Connection {
         let measure_end_ns = rec.window.measure_end_ns;
         let max_inflight = env.config.max_inflight_per_connection;
         loop {
+            if self.out.len() - self.out_pos >= MAX_PENDING_OUT_BYTES {
+                return;
+            }
             let intended_ns = match &self.pacing {
                 Pacing::Open(s)
                     if s.peek_ns() <= now_ns
@@ -203,7 +209,14 @@ impl Connection {
             match stream.write(&self.out[self.out_pos..]) {
                 Ok(0) => return self.fail(now_ns, env, rec, |c| &mut c.disconnects),
                 Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // A socket that drains slowly never empties the buffer; reclaim the sent part.
+                    if self.out_pos >= READ_CHUNK_BYTES {
+                        self.out.drain(..self.out_pos);
+                        self.out_pos = 0;
+                    }
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.fail(now_ns, env, rec, |c| &mut c.disconnects),
             }
@@ -298,7 +311,8 @@ impl Connection {
         let send = match &self.pacing {
             Pacing::Open(s)
                 if s.peek_ns() < measure_end_ns
-                    && self.inflight.len() < env.config.max_inflight_per_connection =>
+                    && self.inflight.len() < env.config.max_inflight_per_connection
+                    && self.out.len() - self.out_pos < MAX_PENDING_OUT_BYTES =>
             {
                 Some(s.peek_ns())
             }

@@ -1,9 +1,8 @@
 //! Parsing memcached's classic text commands.
 
 use super::error::{ParseError, ParseErrorKind};
-use super::frame::Line;
+use super::frame::{data_block, Line};
 use super::limits::Limits;
-use super::meta_parse::data_block;
 use super::number::{parse_client_flags, parse_i64, parse_u64};
 use super::request::{
     Delete, FlushAll, Get, GetKind, Incr, Keys, Parsed, Request, Stats, StatsGroup, Store,
@@ -15,6 +14,7 @@ use super::tokens::Tokens;
 const MAX_FIXED_TOKENS: usize = 7;
 
 /// Parses a classic command; `command` is the line's first token, `tokens` the rest.
+#[inline]
 pub(crate) fn parse_classic<'a>(
     command: &'a [u8],
     tokens: Tokens<'a>,
@@ -170,6 +170,7 @@ fn parse_verbosity(args: &[&[u8]], noreply: bool) -> Result<Request<'static>, Pa
     Ok(Request::Verbosity(Verbosity { level, noreply }))
 }
 
+#[inline]
 fn parse_get<'a>(
     kind: GetKind,
     mut tokens: Tokens<'a>,

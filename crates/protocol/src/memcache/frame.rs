@@ -1,4 +1,5 @@
-//! Finding the end of a command line, within the line-length limits.
+//! Framing: finding the end of a command line within the line-length limits, and the
+//! data block that follows a storage command.
 
 use super::error::{ParseError, ParseErrorKind};
 use super::limits::Limits;
@@ -22,6 +23,7 @@ const GET_PREFIX_MAX_SPACES: usize = 100;
 ///
 /// The decision depends only on the bytes, never on how they were split into reads: a
 /// line fits if its `\n` lies within the first `max_line_bytes + 1` bytes.
+#[inline]
 pub(crate) fn find_line<'a>(
     input: &'a [u8],
     limits: &Limits,
@@ -47,12 +49,15 @@ pub(crate) fn find_line<'a>(
 /// Lines up to this long are searched eight bytes at a time; longer ones with memchr.
 const SHORT_LINE_BYTES: usize = 64;
 
+#[inline]
 fn line_within(input: &[u8], max_line_bytes: usize) -> Option<Line<'_>> {
     let window = &input[..input.len().min(max_line_bytes.saturating_add(1))];
     let short = &window[..window.len().min(SHORT_LINE_BYTES)];
     let newline = match find_byte(short, b'\n') {
         Some(newline) => newline,
-        None if window.len() > short.len() => short.len() + memchr::memchr(b'\n', &window[short.len()..])?,
+        None if window.len() > short.len() => {
+            short.len() + memchr::memchr(b'\n', &window[short.len()..])?
+        }
         None => return None,
     };
     let mut text = &input[..newline];
@@ -72,4 +77,21 @@ fn starts_like_get(input: &[u8]) -> bool {
     }
     let rest = &input[spaces..];
     rest.starts_with(b"get ") || rest.starts_with(b"gets ")
+}
+
+/// The data block of `value_bytes` bytes starting at `start`: `None` while incomplete,
+/// `BadDataChunk` if it is not followed by `\r\n`.
+pub(crate) fn data_block(
+    input: &[u8],
+    start: usize,
+    value_bytes: usize,
+) -> Result<Option<&[u8]>, ParseErrorKind> {
+    let end = start + value_bytes;
+    let Some(trailer) = input.get(end..end + 2) else {
+        return Ok(None);
+    };
+    if trailer != b"\r\n" {
+        return Err(ParseErrorKind::BadDataChunk);
+    }
+    Ok(Some(&input[start..end]))
 }

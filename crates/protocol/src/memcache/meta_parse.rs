@@ -1,7 +1,7 @@
 //! Parsing the meta commands mg ms md ma mn me.
 
 use super::error::{ParseError, ParseErrorKind};
-use super::frame::Line;
+use super::frame::{data_block, Line};
 use super::limits::Limits;
 use super::meta::{
     decode_key, ArithMode, MetaArithmetic, MetaDebug, MetaDelete, MetaGet, MetaKey, MetaSet,
@@ -172,21 +172,4 @@ fn parse_set<'a>(
         }),
         consumed_bytes: total_bytes,
     })
-}
-
-/// The data block of `value_bytes` bytes starting at `start`: `None` while incomplete,
-/// `BadDataChunk` if it is not followed by `\r\n`.
-pub(crate) fn data_block(
-    input: &[u8],
-    start: usize,
-    value_bytes: usize,
-) -> Result<Option<&[u8]>, ParseErrorKind> {
-    let end = start + value_bytes;
-    let Some(trailer) = input.get(end..end + 2) else {
-        return Ok(None);
-    };
-    if trailer != b"\r\n" {
-        return Err(ParseErrorKind::BadDataChunk);
-    }
-    Ok(Some(&input[start..end]))
 }

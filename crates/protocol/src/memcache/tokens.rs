@@ -66,7 +66,7 @@ pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
     chunks
         .remainder()
         .iter()
-        .position(|&b| b == b' ')
+        .position(|&b| b == needle)
         .map(|index| offset + index)
 }
 
@@ -89,6 +89,12 @@ mod tests {
                 let expected = bytes.iter().position(|&b| b == b' ');
                 assert_eq!(find_space(&bytes), expected, "{length} {space_at}");
             }
+        }
+        for length in 0..20 {
+            let mut line = vec![b'x'; length];
+            line.push(b'\n');
+            assert_eq!(find_byte(&line, b'\n'), Some(length));
+            assert_eq!(find_byte(&line[..length], b'\n'), None);
         }
         let tricky: Vec<u8> = (0u8..=255).filter(|&b| b != b' ').collect();
         assert_eq!(find_space(&tricky), None);

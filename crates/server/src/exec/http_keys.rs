@@ -35,16 +35,27 @@ impl HttpConn {
     }
 
     /// Answers the complete requests at the front of `input`.
-    pub fn process(&mut self, ctx: &ServerContext, input: &[u8], output: &mut Vec<u8>) -> Processed {
+    pub fn process(
+        &mut self,
+        ctx: &ServerContext,
+        input: &[u8],
+        output: &mut Vec<u8>,
+    ) -> Processed {
         let output_start = output.len();
         let mut consumed = 0;
         while consumed < input.len() && output_room_left(ctx, output_start, output) {
             match http::parse(&input[consumed..], &self.limits) {
-                Ok(Parsed::Complete { request, consumed: bytes }) => {
+                Ok(Parsed::Complete {
+                    request,
+                    consumed: bytes,
+                }) => {
                     consumed += bytes.max(1);
                     self.continue_sent = false;
                     if !self.answer(ctx, &request, output) {
-                        return Processed { consumed, close_after_flush: true };
+                        return Processed {
+                            consumed,
+                            close_after_flush: true,
+                        };
                     }
                 }
                 Ok(Parsed::Incomplete { expect_continue }) => {
@@ -57,11 +68,17 @@ impl HttpConn {
                 Err(error) => {
                     ctx.metrics.incr(Counter::ProtocolErrors);
                     error.encode(output, false, false);
-                    return Processed { consumed, close_after_flush: true };
+                    return Processed {
+                        consumed,
+                        close_after_flush: true,
+                    };
                 }
             }
         }
-        Processed { consumed: consumed.min(input.len()), close_after_flush: false }
+        Processed {
+            consumed: consumed.min(input.len()),
+            close_after_flush: false,
+        }
     }
 
     /// Answers one request; false when the connection must close after it.
@@ -72,7 +89,14 @@ impl HttpConn {
         let kind = match http::route(request, &self.limits) {
             Ok(Route::Key(key)) => key_request(ctx, &key, out, keep_alive),
             Ok(Route::Health) => {
-                response::simple(out, Status::Ok, Some(b"text/plain"), b"ok\n", keep_alive, head_only);
+                response::simple(
+                    out,
+                    Status::Ok,
+                    Some(b"text/plain"),
+                    b"ok\n",
+                    keep_alive,
+                    head_only,
+                );
                 CommandKind::Other
             }
             Ok(Route::Metrics | Route::Stats) => {
@@ -100,7 +124,12 @@ impl HttpConn {
     }
 }
 
-fn key_request(ctx: &ServerContext, key: &KeyRequest<'_>, out: &mut Vec<u8>, keep_alive: bool) -> CommandKind {
+fn key_request(
+    ctx: &ServerContext,
+    key: &KeyRequest<'_>,
+    out: &mut Vec<u8>,
+    keep_alive: bool,
+) -> CommandKind {
     match key.method {
         KeyMethod::Get | KeyMethod::Head => {
             get(ctx, key, out, keep_alive);
@@ -111,7 +140,6 @@ fn key_request(ctx: &ServerContext, key: &KeyRequest<'_>, out: &mut Vec<u8>, kee
             CommandKind::Set
         }
         KeyMethod::Delete => {
-            ctx.metrics.incr(Counter::CmdSet);
             let status = match ctx.engine.delete(&key.key, None) {
                 Ok(()) => {
                     ctx.metrics.incr(Counter::DeleteHits);
@@ -167,7 +195,14 @@ fn get(ctx: &ServerContext, key: &KeyRequest<'_>, out: &mut Vec<u8>, keep_alive:
         ctx.metrics.incr(Counter::GetHits);
     } else {
         ctx.metrics.incr(Counter::GetMisses);
-        response::simple(out, Status::NotFound, Some(b"text/plain; charset=utf-8"), b"no such key\n", keep_alive, head_only);
+        response::simple(
+            out,
+            Status::NotFound,
+            Some(b"text/plain; charset=utf-8"),
+            b"no such key\n",
+            keep_alive,
+            head_only,
+        );
     }
 }
 
@@ -178,17 +213,27 @@ fn put(ctx: &ServerContext, key: &KeyRequest<'_>, out: &mut Vec<u8>, keep_alive:
         exptime: key.ttl_secs.map_or(0, exptime_of),
         ..StoreOptions::default()
     };
-    let (status, body): (Status, &[u8]) = match ctx.engine.store(StoreMode::Set, &key.key, key.value, options) {
-        Ok(_) => (Status::Created, b""),
-        Err(CacheError::ValueTooLarge { .. }) => {
-            ctx.metrics.incr(Counter::StoreTooLarge);
-            (Status::PayloadTooLarge, b"value larger than the item size limit\n")
-        }
-        Err(_) => {
-            ctx.metrics.incr(Counter::StoreNoMemory);
-            (Status::ServiceUnavailable, b"out of memory storing the value\n")
-        }
-    };
+    let (status, body): (Status, &[u8]) =
+        match ctx
+            .engine
+            .store(StoreMode::Set, &key.key, key.value, options)
+        {
+            Ok(_) => (Status::Created, b""),
+            Err(CacheError::ValueTooLarge { .. }) => {
+                ctx.metrics.incr(Counter::StoreTooLarge);
+                (
+                    Status::PayloadTooLarge,
+                    b"value larger than the item size limit\n",
+                )
+            }
+            Err(_) => {
+                ctx.metrics.incr(Counter::StoreNoMemory);
+                (
+                    Status::ServiceUnavailable,
+                    b"out of memory storing the value\n",
+                )
+            }
+        };
     let content_type = (!body.is_empty()).then_some(&b"text/plain; charset=utf-8"[..]);
     response::simple(out, status, content_type, body, keep_alive, false);
 }

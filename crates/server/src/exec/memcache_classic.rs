@@ -9,12 +9,18 @@ use tailcache_protocol::memcache::{
 };
 use tailcache_storage::{CacheError, StoreMode, StoreOptions};
 
-use super::{record, ttl};
+use super::{prepend_header, record, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
 /// The version `version` and `stats` report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Largest reply one get/gets/gat/gats may build. memcached streams a
+/// huge multiget; tailcache builds each reply in the session buffer, so it
+/// refuses one larger than this (with memcached's own error for a reply it
+/// cannot buffer) rather than let 16 Ki keys of 1 MiB take 16 GiB.
+pub const MAX_GET_REPLY_BYTES: usize = 64 << 20;
 
 /// set / add / replace / append / prepend / cas.
 pub fn store(ctx: &ServerContext, store: &Store<'_>, output: &mut Vec<u8>) {
@@ -26,7 +32,16 @@ pub fn store(ctx: &ServerContext, store: &Store<'_>, output: &mut Vec<u8>) {
         exptime: store.exptime,
         ..StoreOptions::default()
     };
-    let result = ctx.engine.store(mode, store.key, store.value, options);
+    let result = match mode {
+        // memcached -C refuses every cas: nothing can prove the item unchanged.
+        StoreMode::Cas(_) if !ctx.config.cas_enabled => {
+            match ctx.engine.get_with(store.key, |_, _| ()) {
+                Ok(Some(())) => Err(CacheError::Exists),
+                _ => Err(CacheError::NotFound),
+            }
+        }
+        _ => ctx.engine.store(mode, store.key, store.value, options),
+    };
     if let StoreMode::Cas(_) = mode {
         ctx.metrics.incr(match result {
             Ok(_) => Counter::CasHits,
@@ -86,13 +101,18 @@ pub fn store_error_reply(ctx: &ServerContext, error: CacheError) -> Reply {
 pub fn get(ctx: &ServerContext, get: Get<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
     let with_cas = get.kind.returns_cas();
+    let reply_start = output.len();
     for key in get.keys {
-        ctx.metrics.incr(Counter::CmdGet);
         let hit = match get.touch_exptime {
             Some(exptime) => get_and_touch_one(ctx, key, exptime, with_cas, output),
             None => get_one(ctx, key, with_cas, output),
         };
         count_get(ctx, get.kind, hit);
+        if output.len() - reply_start > MAX_GET_REPLY_BYTES {
+            output.truncate(reply_start);
+            encode::encode_server_error(output, b"out of memory writing get response");
+            return record(ctx, CommandKind::Get, started);
+        }
     }
     encode::encode_reply(output, Reply::End);
     let kind = match get.kind {
@@ -102,15 +122,19 @@ pub fn get(ctx: &ServerContext, get: Get<'_>, output: &mut Vec<u8>) {
     record(ctx, kind, started);
 }
 
+/// memcached counts gat/gats keys as touches only, get/gets keys as gets.
 fn count_get(ctx: &ServerContext, kind: GetKind, hit: bool) {
-    let touches = matches!(kind, GetKind::Gat | GetKind::Gats);
-    if touches {
-        ctx.metrics.incr(Counter::CmdTouch);
-        ctx.metrics
-            .incr(if hit { Counter::TouchHits } else { Counter::TouchMisses });
-    }
-    ctx.metrics
-        .incr(if hit { Counter::GetHits } else { Counter::GetMisses });
+    let counter = match (kind, hit) {
+        (GetKind::Gat | GetKind::Gats, true) => Counter::TouchHits,
+        (GetKind::Gat | GetKind::Gats, false) => Counter::TouchMisses,
+        (GetKind::Get | GetKind::Gets, true) => Counter::GetHits,
+        (GetKind::Get | GetKind::Gets, false) => Counter::GetMisses,
+    };
+    ctx.metrics.incr(match kind {
+        GetKind::Gat | GetKind::Gats => Counter::CmdTouch,
+        GetKind::Get | GetKind::Gets => Counter::CmdGet,
+    });
+    ctx.metrics.incr(counter);
 }
 
 fn get_one(ctx: &ServerContext, key: &[u8], with_cas: bool, output: &mut Vec<u8>) -> bool {
@@ -136,9 +160,9 @@ fn get_and_touch_one(
     // The engine copies the value first; the header goes in front of it,
     // moved in place rather than through a second buffer.
     let cas = with_cas.then_some(meta.cas);
-    encode::encode_value_header(output, key, meta.client_flags, meta.value_len, cas);
-    let header_len = output.len() - value_start - meta.value_len;
-    output[value_start..].rotate_right(header_len);
+    prepend_header(output, value_start, |out, value_len| {
+        encode::encode_value_header(out, key, meta.client_flags, value_len, cas);
+    });
     encode::encode_data_trailer(output);
     true
 }
@@ -213,8 +237,10 @@ pub fn touch(ctx: &ServerContext, touch: &Touch<'_>, output: &mut Vec<u8>) {
 pub fn flush_all(ctx: &ServerContext, flush: FlushAll, output: &mut Vec<u8>) {
     let started = Instant::now();
     ctx.metrics.incr(Counter::CmdFlush);
-    ctx.engine
-        .flush_all(ttl::flush_delay_secs(flush.delay_secs, ttl::now_unix_secs()));
+    ctx.engine.flush_all(ttl::flush_delay_secs(
+        flush.delay_secs,
+        ttl::now_unix_secs(),
+    ));
     if !flush.noreply {
         encode::encode_reply(output, Reply::Ok);
     }

@@ -5,7 +5,10 @@
 use tailcache_protocol::memcache::{self, ErrorAction, Limits, ParseErrorKind, Parsed, Request};
 use tailcache_runtime::Processed;
 
-use super::{memcache_classic, memcache_meta, memcache_stats, output_room_left};
+use super::{
+    memcache_classic, memcache_meta, memcache_meta_arith, memcache_meta_get, memcache_meta_write,
+    memcache_stats, output_room_left,
+};
 use crate::context::ServerContext;
 use crate::metrics::Counter;
 
@@ -40,14 +43,22 @@ impl MemcacheConn {
     }
 
     /// Executes the complete requests at the front of `input`.
-    pub fn process(&mut self, ctx: &ServerContext, input: &[u8], output: &mut Vec<u8>) -> Processed {
+    pub fn process(
+        &mut self,
+        ctx: &ServerContext,
+        input: &[u8],
+        output: &mut Vec<u8>,
+    ) -> Processed {
         let output_start = output.len();
         let mut consumed = self.discard_bytes.min(input.len());
         self.discard_bytes -= consumed;
         while consumed < input.len() && output_room_left(ctx, output_start, output) {
             let rest = &input[consumed..];
             match memcache::parse(rest, &self.limits) {
-                Ok(Parsed::Complete { request, consumed_bytes }) => {
+                Ok(Parsed::Complete {
+                    request,
+                    consumed_bytes,
+                }) => {
                     consumed += consumed_bytes;
                     if execute(ctx, request, output) == Flow::Close {
                         return close(consumed);
@@ -100,10 +111,10 @@ fn execute(ctx: &ServerContext, request: Request<'_>, output: &mut Vec<u8>) -> F
         Request::Verbosity(verbosity) => memcache_classic::verbosity(ctx, verbosity, output),
         Request::Quit => return Flow::Close,
         Request::Stats(stats) => memcache_stats::stats(ctx, stats, output),
-        Request::MetaGet(get) => memcache_meta::meta_get(ctx, &get, output),
-        Request::MetaSet(set) => memcache_meta::meta_set(ctx, &set, output),
-        Request::MetaDelete(delete) => memcache_meta::meta_delete(ctx, &delete, output),
-        Request::MetaArithmetic(arith) => memcache_meta::meta_arithmetic(ctx, &arith, output),
+        Request::MetaGet(get) => memcache_meta_get::meta_get(ctx, &get, output),
+        Request::MetaSet(set) => memcache_meta_write::meta_set(ctx, &set, output),
+        Request::MetaDelete(delete) => memcache_meta_write::meta_delete(ctx, &delete, output),
+        Request::MetaArithmetic(arith) => memcache_meta_arith::meta_arithmetic(ctx, &arith, output),
         Request::MetaNoop => memcache_meta::meta_noop(ctx, output),
         Request::MetaDebug(debug) => memcache_meta::meta_debug(ctx, &debug, output),
     }
@@ -115,7 +126,10 @@ fn execute(ctx: &ServerContext, request: Request<'_>, output: &mut Vec<u8>) -> F
 /// not carry the key, so it is read back from the request line.
 fn forget_key_of_refused_set(ctx: &ServerContext, request: &[u8]) {
     ctx.metrics.incr(Counter::StoreTooLarge);
-    let line_end = request.iter().position(|&b| b == b'\n').unwrap_or(request.len());
+    let line_end = request
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(request.len());
     let mut tokens = request[..line_end]
         .split(|&b| b == b' ' || b == b'\r')
         .filter(|token| !token.is_empty());

@@ -50,10 +50,20 @@ pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
         // Counters are per worker and only ever grow; reset is accepted as
         // memcached does, but does not zero them (Prometheus counters).
         StatsGroup::Reset => encode::encode_reply(output, Reply::Reset),
-        StatsGroup::Detail => encode::encode_reply(output, Reply::StatsDetailUsage),
+        StatsGroup::Detail => detail(stats.args, output),
         StatsGroup::Other(_) => encode::encode_reply(output, Reply::Error),
     }
     record(ctx, CommandKind::Stats, started);
+}
+
+/// `stats detail on|off|dump`: accepted as memcached does; tailcache keeps
+/// no per-prefix statistics, so a dump is empty.
+fn detail(args: &[u8], out: &mut Vec<u8>) {
+    match args.trim_ascii() {
+        b"on" | b"off" => encode::encode_reply(out, Reply::Ok),
+        b"dump" => encode::encode_reply(out, Reply::End),
+        _ => encode::encode_reply(out, Reply::StatsDetailUsage),
+    }
 }
 
 fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
@@ -77,11 +87,15 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"bytes_read", totals.get(Counter::BytesRead));
     encode::encode_stat_u64(out, b"bytes_written", totals.get(Counter::BytesWritten));
     encode::encode_stat_u64(out, b"limit_maxbytes", storage.limit_bytes);
+    // A connection being served means the listeners are open.
+    encode::encode_stat_u64(out, b"accepting_conns", 1);
     encode::encode_stat_u64(out, b"threads", shared.threads() as u64);
     encode::encode_stat_u64(out, b"hash_bytes", storage.index_bytes);
     encode::encode_stat_u64(out, b"curr_items", storage.items);
     encode::encode_stat_u64(out, b"total_items", storage.sets);
     encode::encode_stat_u64(out, b"expired_items", storage.expired_items);
+    // memcached's nearest name: memory taken back from expired items.
+    encode::encode_stat_u64(out, b"reclaimed", storage.expired_items);
     encode::encode_stat_u64(out, b"evictions", storage.evicted_items);
     encode::encode_stat_u64(out, b"bytes", storage.bytes_used);
     encode::encode_stat_u64(out, b"segment_size_bytes", storage.segment_size_bytes);
@@ -104,9 +118,17 @@ fn rusage(out: &mut Vec<u8>) {
         }
         usage.assume_init()
     };
-    for (name, time) in [(&b"rusage_user"[..], usage.ru_utime), (b"rusage_system", usage.ru_stime)] {
+    for (name, time) in [
+        (&b"rusage_user"[..], usage.ru_utime),
+        (b"rusage_system", usage.ru_stime),
+    ] {
         let micros = u32::try_from(time.tv_usec).unwrap_or(0);
-        encode::encode_stat_seconds_micros(out, name, u64::try_from(time.tv_sec).unwrap_or(0), micros);
+        encode::encode_stat_seconds_micros(
+            out,
+            name,
+            u64::try_from(time.tv_sec).unwrap_or(0),
+            micros,
+        );
     }
 }
 
@@ -118,10 +140,22 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"verbosity", u64::from(ctx.shared.verbosity()));
     encode::encode_stat_u64(out, b"num_threads", config.threads as u64);
     encode::encode_stat(out, b"cas_enabled", yes_no(config.cas_enabled));
-    encode::encode_stat(out, b"evictions", if config.eviction == crate::cli::EvictionName::None { b"off" } else { b"on" });
+    encode::encode_stat(
+        out,
+        b"evictions",
+        if config.eviction == crate::cli::EvictionName::None {
+            b"off"
+        } else {
+            b"on"
+        },
+    );
     encode::encode_stat_u64(out, b"item_size_max", config.max_item_size_bytes);
     encode::encode_stat_u64(out, b"idle_timeout", config.idle_timeout_secs);
-    encode::encode_stat(out, b"eviction_policy", format!("{:?}", config.eviction).to_lowercase().as_bytes());
+    encode::encode_stat(
+        out,
+        b"eviction_policy",
+        format!("{:?}", config.eviction).to_lowercase().as_bytes(),
+    );
     encode::encode_stat_u64(out, b"segment_size_bytes", config.segment_size_bytes);
     encode::encode_reply(out, Reply::End);
 }

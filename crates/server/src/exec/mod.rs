@@ -48,7 +48,10 @@ mod http_keys;
 mod memcache_classic;
 mod memcache_conn;
 mod memcache_meta;
+mod memcache_meta_arith;
 mod memcache_meta_flags;
+mod memcache_meta_get;
+mod memcache_meta_write;
 mod memcache_stats;
 mod resp_conn;
 mod resp_counter;
@@ -108,9 +111,27 @@ fn output_room_left(ctx: &ServerContext, output_start: usize, output: &[u8]) -> 
     output.len() - output_start < ctx.config.write_buffer_high_water_bytes
 }
 
+/// Puts a header in front of a value the engine already copied to
+/// `out[value_start..]`: `write_header(out, value_len)` appends the header,
+/// which is then rotated into place in the buffer (no second copy of the
+/// value). The length is what was copied, so header and body always agree.
+fn prepend_header(
+    out: &mut Vec<u8>,
+    value_start: usize,
+    write_header: impl FnOnce(&mut Vec<u8>, usize),
+) {
+    let value_len = out.len() - value_start;
+    write_header(out, value_len);
+    let header_len = out.len() - value_start - value_len;
+    out[value_start..].rotate_right(header_len);
+}
+
 /// Counts one executed request and records its service time.
 fn record(ctx: &ServerContext, kind: CommandKind, started: Instant) {
     let elapsed_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     ctx.metrics.incr(Counter::Requests);
     ctx.metrics.record(kind, elapsed_ns);
 }
+
+#[cfg(test)]
+mod tests;

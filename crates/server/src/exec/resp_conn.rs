@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use tailcache_protocol::resp::{
-    self, command_table, encode, Command, Limits, Parsed, ProtocolVersion,
-    ServerError,
+    self, command_table, encode, Command, Limits, Parsed, ProtocolVersion, ServerError,
 };
 use tailcache_runtime::Processed;
 
@@ -33,7 +32,8 @@ impl RespConn {
     /// A RESP2 connection with limits from the server's configuration.
     pub fn new(ctx: &ServerContext) -> Self {
         let limits = Limits {
-            max_bulk_len_bytes: usize::try_from(ctx.config.max_item_size_bytes).unwrap_or(usize::MAX),
+            max_bulk_len_bytes: usize::try_from(ctx.config.max_item_size_bytes)
+                .unwrap_or(usize::MAX),
             ..Limits::default()
         };
         Self {
@@ -45,15 +45,26 @@ impl RespConn {
     }
 
     /// Executes the complete requests at the front of `input`.
-    pub fn process(&mut self, ctx: &ServerContext, input: &[u8], output: &mut Vec<u8>) -> Processed {
+    pub fn process(
+        &mut self,
+        ctx: &ServerContext,
+        input: &[u8],
+        output: &mut Vec<u8>,
+    ) -> Processed {
         let output_start = output.len();
         let mut consumed = 0;
         while consumed < input.len() && output_room_left(ctx, output_start, output) {
             match resp::parse(&input[consumed..], &self.limits) {
-                Ok(Parsed::Complete { command, consumed: bytes }) => {
+                Ok(Parsed::Complete {
+                    command,
+                    consumed: bytes,
+                }) => {
                     consumed += bytes;
                     if self.execute(ctx, command, output) {
-                        return Processed { consumed, close_after_flush: true };
+                        return Processed {
+                            consumed,
+                            close_after_flush: true,
+                        };
                     }
                 }
                 Ok(Parsed::Empty { consumed: bytes }) => consumed += bytes.max(1),
@@ -62,32 +73,65 @@ impl RespConn {
                     ctx.metrics.incr(Counter::ProtocolErrors);
                     error.encode(output);
                     if error.must_close() {
-                        return Processed { consumed, close_after_flush: true };
+                        return Processed {
+                            consumed,
+                            close_after_flush: true,
+                        };
                     }
                     consumed += error.consumed().max(1);
                 }
             }
         }
-        Processed { consumed: consumed.min(input.len()), close_after_flush: false }
+        Processed {
+            consumed: consumed.min(input.len()),
+            close_after_flush: false,
+        }
     }
 
     /// Runs one command; true when the connection must close after it.
     fn execute(&mut self, ctx: &ServerContext, command: Command<'_>, out: &mut Vec<u8>) -> bool {
         let started = Instant::now();
-        let version = self.version;
+        let close = matches!(command, Command::Quit);
         let kind = match command {
-            Command::Ping { message: None } => {
-                encode::simple_string(out, b"PONG");
-                CommandKind::Other
-            }
-            Command::Ping { message: Some(message) } | Command::Echo { message } => {
-                encode::bulk(out, message);
-                CommandKind::Other
-            }
             Command::Info { sections } => {
-                resp_info::info(ctx, sections, out, version);
+                resp_info::info(ctx, sections, out, self.version);
                 CommandKind::Stats
             }
+            Command::Ping { .. }
+            | Command::Echo { .. }
+            | Command::Hello(_)
+            | Command::Auth { .. }
+            | Command::Select
+            | Command::Quit => {
+                self.session_command(command, out);
+                CommandKind::Other
+            }
+            Command::ClientSetName { .. }
+            | Command::ClientGetName
+            | Command::ClientId
+            | Command::ClientInfo
+            | Command::ClientSetInfo { .. }
+            | Command::CommandTable
+            | Command::CommandCount
+            | Command::CommandDocs { .. }
+            | Command::CommandInfo { .. } => {
+                self.client_command(command, out);
+                CommandKind::Other
+            }
+            key_command => resp_exec::execute(ctx, key_command, out, self.version),
+        };
+        record(ctx, kind, started);
+        close
+    }
+
+    /// PING, ECHO, HELLO, AUTH, SELECT, QUIT.
+    fn session_command(&mut self, command: Command<'_>, out: &mut Vec<u8>) {
+        match command {
+            Command::Ping { message: None } => encode::simple_string(out, b"PONG"),
+            Command::Ping {
+                message: Some(message),
+            }
+            | Command::Echo { message } => encode::bulk(out, message),
             Command::Hello(hello) => {
                 if let Some(requested) = hello.version {
                     self.version = requested;
@@ -96,61 +140,37 @@ impl RespConn {
                     self.set_name(name);
                 }
                 resp_info::hello(out, self.id, self.version);
-                CommandKind::Other
             }
-            Command::Auth { .. } => {
-                ServerError::AuthNotConfigured.encode(out);
-                CommandKind::Other
-            }
-            Command::Select | Command::ClientSetInfo { .. } => {
-                encode::ok(out);
-                CommandKind::Other
-            }
-            Command::Quit => {
-                encode::ok(out);
-                record(ctx, CommandKind::Other, started);
-                return true;
-            }
+            // No password is ever configured, as Redis says for AUTH then.
+            Command::Auth { .. } => ServerError::AuthNotConfigured.encode(out),
+            _ => encode::ok(out),
+        }
+    }
+
+    /// CLIENT and COMMAND subcommands.
+    fn client_command(&mut self, command: Command<'_>, out: &mut Vec<u8>) {
+        let version = self.version;
+        match command {
             Command::ClientSetName { name } => {
                 self.set_name(name);
                 encode::ok(out);
-                CommandKind::Other
             }
-            Command::ClientGetName => {
-                match &self.name {
-                    Some(name) => encode::bulk(out, name),
-                    None => encode::null(out, version),
-                }
-                CommandKind::Other
-            }
-            Command::ClientId => {
-                encode::integer(out, i64::try_from(self.id).unwrap_or(i64::MAX));
-                CommandKind::Other
-            }
-            Command::ClientInfo => {
-                self.client_info(out);
-                CommandKind::Other
-            }
-            Command::CommandTable => {
-                command_table::encode_command_table(out, version);
-                CommandKind::Other
-            }
-            Command::CommandCount => {
-                command_table::encode_command_count(out);
-                CommandKind::Other
-            }
+            Command::ClientGetName => match &self.name {
+                Some(name) => encode::bulk(out, name),
+                None => encode::null(out, version),
+            },
+            Command::ClientId => encode::integer(out, i64::try_from(self.id).unwrap_or(i64::MAX)),
+            Command::ClientInfo => self.client_info(out),
+            Command::CommandTable => command_table::encode_command_table(out, version),
+            Command::CommandCount => command_table::encode_command_count(out),
             Command::CommandDocs { names } => {
-                command_table::encode_command_docs(out, names, version);
-                CommandKind::Other
+                command_table::encode_command_docs(out, names, version)
             }
             Command::CommandInfo { names } => {
-                command_table::encode_command_info(out, names, version);
-                CommandKind::Other
+                command_table::encode_command_info(out, names, version)
             }
-            key_command => resp_exec::execute(ctx, key_command, out, version),
-        };
-        record(ctx, kind, started);
-        false
+            _ => encode::ok(out),
+        }
     }
 
     fn set_name(&mut self, name: &[u8]) {

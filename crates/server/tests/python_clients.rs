@@ -1,0 +1,65 @@
+//! Real Python clients (pymemcache, redis-py) against the built binary.
+//! The scripts live in tests/e2e/; python3 and both modules are required:
+//! the tests fail, never skip, when they are missing.
+
+mod exec_support;
+
+use exec_support::{require_tool, start_tailcache};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest a client script may run.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn run_script(script: &str, module: &str, addr: SocketAddr) {
+    let python = require_tool("python3");
+    let probe = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .expect("run python3");
+    assert!(
+        probe.status.success(),
+        "python module `{module}` is required (pip install {module}): {}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let path = format!("{}/tests/e2e/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(&python)
+        .args([
+            path.as_str(),
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    let deadline = Instant::now() + SCRIPT_TIMEOUT;
+    while child.try_wait().expect("wait python3").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{script} ran over {SCRIPT_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("python3 output");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn pymemcache_runs_every_classic_command() {
+    let server = start_tailcache(&["-m", "64"]);
+    run_script("pymemcache_client.py", "pymemcache", server.memcache);
+}
+
+#[test]
+fn redis_py_runs_the_resp_commands() {
+    let server = start_tailcache(&["-m", "64"]);
+    run_script("redis_py_client.py", "redis", server.resp);
+}
