@@ -17,7 +17,7 @@ install_system_tools() {
         [redis-server]=redis-server
         [redis-cli]=redis-tools
         [nutcracker]=nutcracker
-        [memcp]=libmemcached-tools
+        [memccat]=libmemcached-tools
         [curl]=curl
     )
     local missing=()
@@ -65,7 +65,7 @@ log "cargo build --release (the binaries the end-to-end tests start)"
 cargo build --release --workspace --bins
 
 log "cargo test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 if [ -x scripts/fuzz.sh ]; then
     log "fuzzing"

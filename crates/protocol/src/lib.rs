@@ -5,4 +5,5 @@
 
 pub mod http;
 pub mod memcache;
+pub mod number;
 pub mod resp;

@@ -45,7 +45,6 @@ mod meta;
 pub mod meta_encode;
 mod meta_flags;
 mod meta_parse;
-mod number;
 mod request;
 pub mod request_encode;
 mod tokens;

@@ -76,7 +76,6 @@ mod expire;
 mod frame;
 mod hello;
 mod limits;
-pub(crate) mod number;
 mod parse;
 mod server_error;
 mod set;

@@ -2,54 +2,16 @@
 //! the global allocator is per binary) checks gets, multigets, sets, meta commands and
 //! errors, and that encoders write into reserved space without allocating.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use tailcache_protocol::memcache::encode::{encode_reply, encode_value, Reply};
 use tailcache_protocol::memcache::meta_encode::{encode_meta_value_header, MetaItem};
 use tailcache_protocol::memcache::{parse, Limits, Parsed, Request, MAX_DECODED_KEY_BYTES};
 
-/// Counts allocations made by the current thread (test threads run in parallel).
-struct CountingAllocator;
+mod alloc_support;
 
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards every call unchanged to the system allocator; the counter is a
-// thread-local Cell, which needs no allocation and no synchronisation.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        // SAFETY: same layout contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: ptr came from System.alloc with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        // SAFETY: ptr came from System.alloc with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use alloc_support::{allocations_during, CountingAllocator};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations_during(work: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    work();
-    ALLOCATIONS.with(Cell::get) - before
-}
-
-#[test]
-fn the_counter_sees_allocations() {
-    assert!(allocations_during(|| drop(std::hint::black_box(vec![1u8; 10]))) >= 1);
-}
 
 #[test]
 fn parsing_a_get_allocates_nothing() {

@@ -54,7 +54,12 @@ pub(crate) struct Session<C> {
     pub(crate) writable: bool,
     /// Poll reported the peer's end of stream (or an error) already.
     pub(crate) peer_closed_hint: bool,
-    peer_eof: bool,
+    /// Nothing more will be read: the peer's end of stream, or (when
+    /// draining) the socket said it had nothing more.
+    input_ended: bool,
+    /// Shutting down: read until the socket is empty, answer every
+    /// complete request, flush, close.
+    draining: bool,
     close_after_flush: bool,
     overflowed: bool,
     service_panicked: bool,
@@ -84,7 +89,8 @@ impl<C> Session<C> {
             readable: true,
             writable: true,
             peer_closed_hint: false,
-            peer_eof: false,
+            input_ended: false,
+            draining: false,
             close_after_flush: false,
             overflowed: false,
             service_panicked: false,
@@ -113,9 +119,13 @@ impl<C> Session<C> {
         self.wbuf.len() - self.written
     }
 
-    /// Stops reading: what was read is processed, what is pending is flushed.
-    pub(crate) fn stop_reading(&mut self) {
-        self.close_after_flush = true;
+    /// Shutdown: reads whatever the socket holds now, whether or not poll
+    /// has reported it, answers every complete request, flushes, then
+    /// closes (serve ends with `Close`). A partial request is dropped.
+    pub(crate) fn begin_drain(&mut self) {
+        self.draining = true;
+        // An edge not yet dispatched must not leave bytes unread.
+        self.readable = true;
     }
 
     /// One turn: process buffered input, flush, read more, until the budget
@@ -153,7 +163,7 @@ impl<C> Session<C> {
                 return TurnEnd::Close(CloseReason::Io);
             };
             let pending = self.pending_output_bytes();
-            if self.close_after_flush || (self.peer_eof && !progressed) {
+            if self.close_after_flush || (self.input_ended && !progressed) {
                 return match (pending, self.overflowed) {
                     (0, true) => TurnEnd::Close(CloseReason::Overflow),
                     (0, false) => TurnEnd::Close(CloseReason::Done),
@@ -164,7 +174,7 @@ impl<C> Session<C> {
                 // Backpressure: no reading until the client takes its replies.
                 return TurnEnd::Wait;
             }
-            if self.peer_eof {
+            if self.input_ended {
                 // Input ended but the last pass progressed: process the rest.
                 continue;
             }
@@ -186,13 +196,18 @@ impl<C> Session<C> {
                     // A short read emptied the socket: skip the read that
                     // would only say EAGAIN. Data arriving later raises a new
                     // edge; an end-of-stream already seen by poll does not,
-                    // so then keep reading until EOF.
-                    if short && !self.peer_closed_hint {
+                    // so then keep reading until EOF. Draining reads on to
+                    // EAGAIN itself: the read that emptied the queue may have
+                    // let the peer send what its window held back.
+                    if short && !self.peer_closed_hint && !self.draining {
                         self.readable = false;
                     }
                 }
-                Ok(ReadOutcome::Eof) => self.peer_eof = true,
-                Ok(ReadOutcome::WouldBlock) => self.readable = false,
+                Ok(ReadOutcome::Eof) => self.input_ended = true,
+                Ok(ReadOutcome::WouldBlock) => {
+                    self.readable = false;
+                    self.input_ended |= self.draining;
+                }
                 Ok(ReadOutcome::Full) => self.overflow(),
                 Err(_) => return TurnEnd::Close(CloseReason::Io),
             }

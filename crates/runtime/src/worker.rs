@@ -344,8 +344,8 @@ impl<S: Service> Worker<S> {
         self.stats.close();
     }
 
-    /// Stops accepting, processes what each connection already sent,
-    /// flushes replies for at most the shutdown timeout, then closes all.
+    /// Stops accepting, answers every complete request each connection
+    /// already sent, flushes, and closes; for at most the shutdown timeout.
     fn shutdown(&mut self) {
         // Connections the kernel completed before the stop are taken (one
         // bounded batch per listener) and served like the others, rather
@@ -357,35 +357,44 @@ impl<S: Service> Worker<S> {
         self.listeners.clear();
         self.listener_ready.clear();
         let deadline = Instant::now() + self.config.shutdown_timeout;
-        let limits = self.limits();
-        let now = Instant::now();
-        for index in self.sessions.indices() {
-            let Some(session) = self.sessions.get_mut(index) else {
-                continue;
-            };
-            // One last turn picks up requests already in the socket.
-            let first = session.serve(&mut self.service, limits, now);
-            session.stop_reading();
-            let end = if matches!(first, TurnEnd::Close(_)) {
-                first
-            } else {
-                session.serve(&mut self.service, limits, now)
-            };
-            if let TurnEnd::Close(reason) = end {
-                self.close(index, reason);
-            }
-        }
-        self.ready.clear();
-        while self.sessions.len() > 0 && Instant::now() < deadline {
-            let wait = SHUTDOWN_POLL.min(deadline.saturating_duration_since(Instant::now()));
-            if self.poll.poll(&mut self.events, Some(wait)).is_err() {
+        self.begin_drain_all();
+        while self.sessions.len() > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 break;
+            }
+            // Sessions with input or budget left go on at once; the others
+            // wait for room to write.
+            let wait = if self.ready.is_empty() {
+                SHUTDOWN_POLL.min(left)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    break;
+                }
             }
             self.dispatch_events();
             self.serve_ready(Instant::now());
         }
         for index in self.sessions.indices() {
             self.close(index, CloseReason::Done);
+        }
+    }
+
+    /// Puts every session in drain mode and queues it: its socket is read
+    /// to EAGAIN whether or not poll has reported it readable yet.
+    fn begin_drain_all(&mut self) {
+        for index in self.sessions.indices() {
+            let Some(session) = self.sessions.get_mut(index) else {
+                continue;
+            };
+            session.begin_drain();
+            if !session.queued {
+                session.queued = true;
+                self.ready.push_back(index);
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,9 +11,11 @@ use tailcache_runtime::{
     RuntimeConfig, Service, ServiceFactory,
 };
 
-/// Echoes each `\n`-terminated line; `quit` closes; `big N` replies N bytes.
+/// Echoes each `\n`-terminated line; `quit` closes; `big N` replies N bytes;
+/// `wait` holds the worker inside the service until the gate opens.
 struct Echo {
     processed: Arc<AtomicUsize>,
+    gate: Arc<Gate>,
     /// Like a service that checks its output against the high-water mark:
     /// takes nothing while `output` is at least this long.
     refuse_output_over: usize,
@@ -40,6 +42,9 @@ impl Service for Echo {
             };
         }
         assert!(line != b"panic", "the test asked for a panic");
+        if line == b"wait" {
+            self.gate.pass();
+        }
         if line == b"slow" {
             // Stands in for an expensive request.
             let started = Instant::now();
@@ -58,8 +63,44 @@ impl Service for Echo {
     }
 }
 
+/// Holds a worker busy at a point the test chooses.
+#[derive(Default)]
+struct Gate {
+    entered: AtomicBool,
+    opened: AtomicBool,
+}
+
+impl Gate {
+    /// Bounds a test that forgets to open the gate.
+    const MAX_WAIT: Duration = Duration::from_secs(10);
+
+    fn pass(&self) {
+        self.entered.store(true, Ordering::Release);
+        let started = Instant::now();
+        while !self.opened.load(Ordering::Acquire) && started.elapsed() < Self::MAX_WAIT {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn wait_entered(&self) {
+        let started = Instant::now();
+        while !self.entered.load(Ordering::Acquire) {
+            assert!(
+                started.elapsed() < Self::MAX_WAIT,
+                "worker never reached the gate"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn open(&self) {
+        self.opened.store(true, Ordering::Release);
+    }
+}
+
 struct EchoFactory {
     processed: Arc<AtomicUsize>,
+    gate: Arc<Gate>,
     refuse_output_over: usize,
 }
 
@@ -69,6 +110,7 @@ impl ServiceFactory for EchoFactory {
     fn new_worker(&self, _index: usize) -> Echo {
         Echo {
             processed: self.processed.clone(),
+            gate: self.gate.clone(),
             refuse_output_over: self.refuse_output_over,
         }
     }
@@ -78,6 +120,7 @@ struct Harness {
     runtime: Option<Runtime>,
     addr: SocketAddr,
     processed: Arc<AtomicUsize>,
+    gate: Arc<Gate>,
     stats: Arc<ConnStats>,
 }
 
@@ -94,9 +137,11 @@ impl Harness {
             unreachable!()
         };
         let processed = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(Gate::default());
         let stats = Arc::new(ConnStats::default());
         let factory = Arc::new(EchoFactory {
             processed: processed.clone(),
+            gate: gate.clone(),
             refuse_output_over: config.write_buffer_high_water_bytes,
         });
         let runtime = Runtime::start(config, vec![bound], factory, stats.clone()).unwrap();
@@ -104,6 +149,7 @@ impl Harness {
             runtime: Some(runtime),
             addr,
             processed,
+            gate,
             stats,
         }
     }
@@ -298,6 +344,35 @@ fn stop_flushes_replies_to_requests_already_sent() {
     assert!(
         TcpStream::connect(h.addr).is_err(),
         "still accepting after stop"
+    );
+}
+
+/// The stop lands while the worker is busy and the other connection's
+/// bytes are in its socket, reported by no poll yet: they are still read
+/// (past several turn budgets) and answered before the close.
+#[test]
+fn stop_answers_requests_whose_readiness_was_never_polled() {
+    let mut h = Harness::start(RuntimeConfig {
+        turn_budget_bytes: 1024,
+        ..config(1)
+    });
+    let mut quiet = h.connect();
+    quiet.write_all(b"one\n").unwrap();
+    let mut buf = [0u8; 4];
+    quiet.read_exact(&mut buf).unwrap();
+    let mut busy = h.connect();
+    busy.write_all(b"wait\n").unwrap();
+    h.gate.wait_entered();
+    let pipeline = b"two\n".repeat(10_000);
+    quiet.write_all(&pipeline).unwrap();
+    h.runtime.as_ref().unwrap().stopper().stop();
+    h.gate.open();
+    let reader = std::thread::spawn(move || read_to_eof(&mut quiet));
+    assert!(h.stop());
+    assert_eq!(read_to_eof(&mut busy), b"wait\n");
+    assert!(
+        reader.join().unwrap() == pipeline,
+        "replies lost or changed"
     );
 }
 

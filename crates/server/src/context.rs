@@ -122,20 +122,17 @@ impl SharedState {
     }
 
     /// memcached `verbosity` level last set (starts at -v count).
-    #[allow(dead_code)] // Read by exec/ for `verbosity`.
     pub fn verbosity(&self) -> u8 {
         self.verbosity.load(Ordering::Relaxed)
     }
 
     /// Records a `verbosity N` command (memcached keeps it; so do we).
-    #[allow(dead_code)] // Called by exec/ for `verbosity`.
     pub fn set_verbosity(&self, level: u8) {
         self.verbosity.store(level, Ordering::Relaxed);
     }
 }
 
 /// One worker's view: shared state plus its own metrics handle.
-#[allow(dead_code)] // Fields are read by exec/ (command execution).
 pub struct ServerContext {
     /// The storage engine (shared by all workers).
     pub engine: Arc<Engine>,
@@ -143,8 +140,6 @@ pub struct ServerContext {
     pub config: Arc<Config>,
     /// This worker's counters and histograms; write only from this worker.
     pub metrics: Arc<WorkerMetrics>,
-    /// Index of this worker (0-based).
-    pub worker_index: usize,
     /// Server-wide state (connections, totals, uptime) for `stats`.
     pub shared: Arc<SharedState>,
 }
@@ -156,7 +151,6 @@ impl ServerContext {
             engine: shared.engine.clone(),
             config: shared.config.clone(),
             metrics: shared.metrics.worker(worker_index),
-            worker_index,
             shared,
         }
     }

@@ -2,7 +2,7 @@
 //! append a request to the caller's buffer, no `String`s.
 
 use super::request::Request;
-use crate::resp::number::write_u64;
+use crate::number::write_u64;
 
 /// Appends `<method> <target> HTTP/1.1`, the given headers, a `Content-Length` when
 /// `body` is non-empty or the method is PUT, and the body.

@@ -8,7 +8,7 @@ use super::error::HttpError;
 use super::headers::{is_token_byte, split_field, strip_cr, Headers};
 use super::limits::Limits;
 use super::status::Status;
-use crate::resp::number::parse_u64_digits;
+use crate::number::parse_u64_digits;
 
 /// The request method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //! value itself.
 
 use super::status::Status;
-use crate::resp::number::write_u64;
+use crate::number::write_u64;
 
 /// `HTTP/1.1 <code> <reason>\r\n`.
 pub fn status_line(out: &mut Vec<u8>, status: Status) {

@@ -13,7 +13,7 @@ use super::limits::Limits;
 use super::percent;
 use super::request::{Method, Request, Seen};
 use super::status::Status;
-use crate::resp::number::parse_u64_digits;
+use crate::number::parse_u64_digits;
 
 /// The methods `/keys/{key}` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

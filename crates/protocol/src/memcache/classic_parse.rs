@@ -3,12 +3,12 @@
 use super::error::{ParseError, ParseErrorKind};
 use super::frame::{data_block, Line};
 use super::limits::Limits;
-use super::number::{parse_client_flags, parse_i64, parse_u64};
 use super::request::{
     Delete, FlushAll, Get, GetKind, Incr, Keys, Parsed, Request, Stats, StatsGroup, Store,
     StoreMode, Touch, Verbosity,
 };
 use super::tokens::Tokens;
+use crate::number::{parse_client_flags, parse_memcache_i64, parse_memcache_u64};
 
 /// Most tokens any fixed-arity classic command takes (cas with noreply), command included.
 const MAX_FIXED_TOKENS: usize = 7;
@@ -130,7 +130,7 @@ fn parse_incr<'a>(
     limits: &Limits,
 ) -> Result<Request<'a>, ParseErrorKind> {
     check_key(args[0], limits)?;
-    let delta = parse_u64(args[1]).ok_or(ParseErrorKind::InvalidDelta)?;
+    let delta = parse_memcache_u64(args[1]).ok_or(ParseErrorKind::InvalidDelta)?;
     Ok(Request::Incr(Incr {
         key: args[0],
         delta,
@@ -145,7 +145,7 @@ fn parse_touch<'a>(
     limits: &Limits,
 ) -> Result<Request<'a>, ParseErrorKind> {
     check_key(args[0], limits)?;
-    let exptime = parse_i64(args[1]).ok_or(ParseErrorKind::InvalidExptime)?;
+    let exptime = parse_memcache_i64(args[1]).ok_or(ParseErrorKind::InvalidExptime)?;
     Ok(Request::Touch(Touch {
         key: args[0],
         exptime,
@@ -157,7 +157,7 @@ fn parse_flush_all(args: &[&[u8]], noreply: bool) -> Result<Request<'static>, Pa
     let delay_secs = if args.len() == usize::from(noreply) {
         0
     } else {
-        parse_i64(args[0]).ok_or(ParseErrorKind::InvalidExptime)?
+        parse_memcache_i64(args[0]).ok_or(ParseErrorKind::InvalidExptime)?
     };
     Ok(Request::FlushAll(FlushAll {
         delay_secs,
@@ -179,7 +179,7 @@ fn parse_get<'a>(
     let touch_exptime = match kind {
         GetKind::Gat | GetKind::Gats => {
             let token = tokens.next().ok_or(ParseErrorKind::UnknownCommand)?;
-            Some(parse_i64(token).ok_or(ParseErrorKind::InvalidExptime)?)
+            Some(parse_memcache_i64(token).ok_or(ParseErrorKind::InvalidExptime)?)
         }
         GetKind::Get | GetKind::Gets => None,
     };
@@ -301,10 +301,10 @@ fn parse_store_line<'a>(
     let bad = ParseErrorKind::BadCommandLine;
     check_key(args[0], limits)?;
     let client_flags = parse_client_flags(args[1]).ok_or(bad)?;
-    let exptime = parse_i64(args[2]).ok_or(bad)?;
-    let length = parse_i64(args[3]).ok_or(bad)?;
+    let exptime = parse_memcache_i64(args[2]).ok_or(bad)?;
+    let length = parse_memcache_i64(args[3]).ok_or(bad)?;
     let cas_unique = match kind {
-        StoreKind::Cas => parse_u64(args[4]).ok_or(bad)?,
+        StoreKind::Cas => parse_memcache_u64(args[4]).ok_or(bad)?,
         _ => 0,
     };
     // memcached reads the length as an i32 and needs room for the trailing \r\n.

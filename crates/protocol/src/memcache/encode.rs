@@ -1,6 +1,6 @@
 //! Encoders for classic replies; each appends to the caller's buffer, no `String` built.
 
-use super::number::{write_i64, write_u64};
+use crate::number::{write_i64, write_u64};
 
 /// Fixed reply lines of the classic protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

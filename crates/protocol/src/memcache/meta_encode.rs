@@ -7,7 +7,7 @@
 
 use super::meta::{MetaCommand, MetaKey};
 use super::meta_flags::MetaFlags;
-use super::number::{write_i64, write_u64};
+use crate::number::{write_i64, write_u64};
 
 /// Meta return codes (other than `VA`, see [`encode_meta_value_header`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,7 +106,7 @@ pub fn encode_meta_value_header(
 }
 
 /// Appends ` <flag><value>` for each return flag, in the order the client sent them,
-/// then ` W`, ` X`, ` Z` as they apply.
+/// then ` Z`, ` X`, ` W` as they apply: memcached 1.6.18's order (`HD Z X`, `HD X W`).
 pub fn encode_return_flags(
     out: &mut Vec<u8>,
     key: &MetaKey<'_>,
@@ -141,9 +141,9 @@ pub fn encode_return_flags(
         }
     }
     for (set, text) in [
-        (item.won, b" W"),
-        (item.stale, b" X"),
         (item.win_token_sent, b" Z"),
+        (item.stale, b" X"),
+        (item.won, b" W"),
     ] {
         if set {
             out.extend_from_slice(text);

@@ -3,8 +3,8 @@
 
 use super::error::ParseErrorKind;
 use super::meta::{decode_key, MAX_DECODED_KEY_BYTES};
-use super::number::{parse_client_flags, parse_i64, parse_u64};
 use super::tokens::Tokens;
+use crate::number::{parse_client_flags, parse_memcache_i64, parse_memcache_u64};
 
 /// Longest opaque (`O`) token, letter excluded; memcached rejects 32 and more.
 pub const MAX_OPAQUE_BYTES: usize = 31;
@@ -124,31 +124,31 @@ impl<'a> MetaFlags<'a> {
     }
     /// `C(token)`: act only if the item's cas equals this.
     pub fn compare_cas(&self) -> Option<u64> {
-        self.token(b'C').and_then(parse_u64)
+        self.token(b'C').and_then(parse_memcache_u64)
     }
     /// `E(token)`: use this as the new cas if the item is modified.
     pub fn new_cas(&self) -> Option<u64> {
-        self.token(b'E').and_then(parse_u64)
+        self.token(b'E').and_then(parse_memcache_u64)
     }
     /// `J(token)`: ma initial value on an `N` vivify.
     pub fn initial_value(&self) -> Option<u64> {
-        self.token(b'J').and_then(parse_u64)
+        self.token(b'J').and_then(parse_memcache_u64)
     }
     /// `D(token)`: ma delta.
     pub fn delta(&self) -> Option<u64> {
-        self.token(b'D').and_then(parse_u64)
+        self.token(b'D').and_then(parse_memcache_u64)
     }
     /// `N(token)`: vivify on miss with this exptime (mg, ma; ms in append/prepend mode).
     pub fn vivify_exptime(&self) -> Option<i64> {
-        self.token(b'N').and_then(parse_i64)
+        self.token(b'N').and_then(parse_memcache_i64)
     }
     /// `R(token)`: mg wins the recache right if the remaining TTL is below this.
     pub fn recache_below_secs(&self) -> Option<i64> {
-        self.token(b'R').and_then(parse_i64)
+        self.token(b'R').and_then(parse_memcache_i64)
     }
     /// `T(token)`: exptime to set (mg: touch; ms: ttl; md: with `I`; ma: on success).
     pub fn exptime(&self) -> Option<i64> {
-        self.token(b'T').and_then(parse_i64)
+        self.token(b'T').and_then(parse_memcache_i64)
     }
 }
 
@@ -232,13 +232,16 @@ fn check_flag(letter: u8, arg: &[u8], key: &[u8]) -> FlagCheck {
             Some(_) => Ok,
             None => BadTokenQuiet,
         },
-        b'N' | b'T' | b'R' => valid_or(parse_i64(arg).is_some(), ParseErrorKind::BadToken),
-        b'C' | b'E' => valid_or(parse_u64(arg).is_some(), ParseErrorKind::BadToken),
+        b'N' | b'T' | b'R' => valid_or(parse_memcache_i64(arg).is_some(), ParseErrorKind::BadToken),
+        b'C' | b'E' => valid_or(parse_memcache_u64(arg).is_some(), ParseErrorKind::BadToken),
         b'J' => valid_or(
-            parse_u64(arg).is_some(),
+            parse_memcache_u64(arg).is_some(),
             ParseErrorKind::InvalidInitialValue,
         ),
-        b'D' => valid_or(parse_u64(arg).is_some(), ParseErrorKind::InvalidDeltaToken),
+        b'D' => valid_or(
+            parse_memcache_u64(arg).is_some(),
+            ParseErrorKind::InvalidDeltaToken,
+        ),
         _ => Invalid,
     }
 }

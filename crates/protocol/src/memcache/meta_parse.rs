@@ -8,9 +8,9 @@ use super::meta::{
     SetMode, MAX_DECODED_KEY_BYTES,
 };
 use super::meta_flags::{parse_flags, MetaFlags};
-use super::number::parse_i64;
 use super::request::{Parsed, Request};
 use super::tokens::Tokens;
+use crate::number::parse_memcache_i64;
 
 /// Parses a meta command whose two-letter name is `m` + `letter`.
 pub(crate) fn parse_meta<'a>(
@@ -140,7 +140,7 @@ fn parse_set<'a>(
     if flag_count + 3 > limits.max_meta_tokens {
         return Err(skip_line(ParseErrorKind::MetaFlagsTooLong));
     }
-    let value_bytes = parse_i64(length_token)
+    let value_bytes = parse_memcache_i64(length_token)
         .filter(|&n| (0..=i64::from(i32::MAX) - 2).contains(&n))
         .ok_or(skip_line(ParseErrorKind::BadCommandLine))? as usize;
     let total_bytes = line.total_bytes + value_bytes + 2;

@@ -3,8 +3,8 @@
 
 use super::meta::{ArithMode, MetaKey, SetMode};
 use super::meta_flags::MetaFlags;
-use super::number::{write_i64, write_u64};
 use super::request::{GetKind, Request, StatsGroup, Store, StoreMode};
+use crate::number::{write_i64, write_u64};
 
 /// Appends `request` as a client would send it: single spaces, `\r\n` line ends,
 /// meta flags as received (quiet, opaque and all).

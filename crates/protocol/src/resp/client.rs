@@ -3,9 +3,9 @@
 use super::args::Args;
 use super::command::{ClientInfoAttribute, Command, FlushMode, Hello, ProtocolVersion};
 use super::error::CommandError;
-use super::number::parse_i64;
 use super::parse::next_arg;
 use super::spec::arity_ok;
+use crate::number::parse_redis_i64;
 
 /// Parses `HELLO [protover [AUTH user pass] [SETNAME name]]`.
 pub(crate) fn parse_hello<'a>(mut rest: Args<'a>) -> Result<Command<'a>, CommandError<'a>> {
@@ -17,7 +17,7 @@ pub(crate) fn parse_hello<'a>(mut rest: Args<'a>) -> Result<Command<'a>, Command
     let Some(version) = rest.next() else {
         return Ok(Command::Hello(hello));
     };
-    hello.version = Some(match parse_i64(version) {
+    hello.version = Some(match parse_redis_i64(version) {
         None => return Err(CommandError::HelloVersionNotInteger),
         Some(2) => ProtocolVersion::Resp2,
         Some(3) => ProtocolVersion::Resp3,
@@ -53,7 +53,7 @@ pub(crate) fn parse_auth<'a>(mut rest: Args<'a>) -> Result<Command<'a>, CommandE
 
 /// Parses `SELECT index`: only database 0 exists.
 pub(crate) fn parse_select<'a>(mut rest: Args<'a>) -> Result<Command<'a>, CommandError<'a>> {
-    match parse_i64(next_arg(&mut rest)) {
+    match parse_redis_i64(next_arg(&mut rest)) {
         None => Err(CommandError::NotInteger),
         Some(0) => Ok(Command::Select),
         Some(_) => Err(CommandError::DbIndexOutOfRange),

@@ -6,7 +6,7 @@
 
 use super::command::ProtocolVersion;
 use super::error::push_sanitized;
-use super::number::{write_i64, write_u64};
+use crate::number::{write_i64, write_u64};
 
 const CRLF: &[u8] = b"\r\n";
 

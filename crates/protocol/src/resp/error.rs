@@ -1,7 +1,7 @@
 //! Errors the RESP parser reports, each with Redis's exact reply bytes.
 
 use super::args::Args;
-use super::number::write_u64;
+use crate::number::write_u64;
 
 /// A request that cannot be framed. Redis replies `-ERR Protocol error: ...` and closes
 /// the connection, because it no longer knows where the next request starts.

@@ -4,8 +4,8 @@ use super::args::Args;
 use super::command::{Command, ExpireCondition, ExpireTime, TimeUnit};
 use super::error::CommandError;
 use super::limits::Limits;
-use super::number::parse_i64;
 use super::parse::{checked_key, next_arg};
+use crate::number::parse_redis_i64;
 
 /// Parses `EXPIRE|PEXPIRE key time [NX|XX|GT|LT ...]`; `rest` starts at the key.
 pub(crate) fn parse_expire<'a>(
@@ -16,7 +16,7 @@ pub(crate) fn parse_expire<'a>(
     let key = checked_key(next_arg(&mut rest), limits)?;
     let amount = next_arg(&mut rest);
     let condition = parse_condition(rest)?;
-    let amount = parse_i64(amount).ok_or(CommandError::NotInteger)?;
+    let amount = parse_redis_i64(amount).ok_or(CommandError::NotInteger)?;
     let time = ExpireTime { amount, unit };
     if unit == TimeUnit::Seconds && amount.checked_mul(1000).is_none() {
         return Err(CommandError::InvalidExpireTime { command: "expire" });

@@ -9,7 +9,7 @@
 use super::args::{is_inline_space, Args, ArgsBuilder};
 use super::error::ProtocolError;
 use super::limits::Limits;
-use super::number::parse_i64;
+use crate::number::parse_redis_i64;
 
 /// One framed request: its arguments and the bytes it occupies in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ fn header_number(
     };
     match header_line(input, start, limits, too_big)? {
         None => Ok(None),
-        Some((digits, end)) => Ok(Some((parse_i64(digits).ok_or(invalid)?, end))),
+        Some((digits, end)) => Ok(Some((parse_redis_i64(digits).ok_or(invalid)?, end))),
     }
 }
 

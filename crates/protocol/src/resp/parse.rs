@@ -8,9 +8,9 @@ use super::error::{CommandError, ParseError};
 use super::expire::parse_expire;
 use super::frame::{parse_frame, FrameParsed};
 use super::limits::Limits;
-use super::number::parse_i64;
 use super::set::{parse_getex, parse_set};
 use super::spec::{arity_ok, lookup, CommandId};
+use crate::number::parse_redis_i64;
 
 /// What the front of the input holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +199,7 @@ fn parse_incr_by<'a>(
     limits: &Limits,
 ) -> Result<Command<'a>, CommandError<'a>> {
     let key = checked_key(next_arg(&mut rest), limits)?;
-    let amount = parse_i64(next_arg(&mut rest)).ok_or(CommandError::NotInteger)?;
+    let amount = parse_redis_i64(next_arg(&mut rest)).ok_or(CommandError::NotInteger)?;
     let delta = if negate {
         amount
             .checked_neg()

@@ -5,8 +5,8 @@ use super::args::Args;
 use super::command::{Command, Expiry, GetExOption, Set, SetCondition};
 use super::error::CommandError;
 use super::limits::Limits;
-use super::number::parse_i64;
 use super::parse::{checked_key, next_arg};
+use crate::number::parse_redis_i64;
 
 /// Which command the options belong to: SET allows NX/XX/GET/KEEPTTL, GETEX PERSIST.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ fn to_expiry<'a>(
     amount: &[u8],
     command: &'static str,
 ) -> Result<Expiry, CommandError<'a>> {
-    let amount = parse_i64(amount).ok_or(CommandError::NotInteger)?;
+    let amount = parse_redis_i64(amount).ok_or(CommandError::NotInteger)?;
     let in_seconds = matches!(kind, ExpiryKind::Ex | ExpiryKind::ExAt);
     if amount <= 0 || (in_seconds && amount > i64::MAX / 1000) {
         return Err(CommandError::InvalidExpireTime { command });

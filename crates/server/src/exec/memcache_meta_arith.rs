@@ -3,14 +3,15 @@
 use std::time::Instant;
 
 use tailcache_protocol::memcache::encode;
-use tailcache_protocol::memcache::meta_encode::{MetaItem, MetaStatus};
+use tailcache_protocol::memcache::meta_encode::{self, MetaItem, MetaStatus};
 use tailcache_protocol::memcache::{
     ArithMode, MetaArithmetic, MetaCommand, MetaFlags, MAX_DECODED_KEY_BYTES,
 };
+use tailcache_protocol::number::Decimal;
 use tailcache_storage::{CacheError, StoreMode, StoreOptions};
 
 use super::memcache_classic::store_error_reply;
-use super::memcache_meta_flags::{encode_status, encode_value_header, item_flags, Recache};
+use super::memcache_meta_flags::item_flags;
 use super::{record, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
@@ -54,14 +55,13 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
                     return record(ctx, CommandKind::Arithmetic, started);
                 }
             };
-            encode_status(
+            meta_encode::encode_meta_status(
                 out,
                 MetaCommand::Arithmetic,
                 status,
                 &arith.key,
                 flags,
                 &MetaItem::default(),
-                Recache::default(),
             );
             return record(ctx, CommandKind::Arithmetic, started);
         }
@@ -71,28 +71,19 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
     }
     let item = arithmetic_item(ctx, key, flags);
     if flags.return_value() {
-        let mut digits = Vec::with_capacity(20);
-        encode::encode_number(&mut digits, number);
-        let digits = &digits[..digits.len() - 2];
-        encode_value_header(
-            out,
-            digits.len(),
-            &arith.key,
-            flags,
-            &item,
-            Recache::default(),
-        );
+        let decimal = Decimal::from_u64(number);
+        let digits = decimal.as_bytes();
+        meta_encode::encode_meta_value_header(out, digits.len(), &arith.key, flags, &item);
         out.extend_from_slice(digits);
         encode::encode_data_trailer(out);
     } else {
-        encode_status(
+        meta_encode::encode_meta_status(
             out,
             MetaCommand::Arithmetic,
             MetaStatus::Hd,
             &arith.key,
             flags,
             &item,
-            Recache::default(),
         );
     }
     record(ctx, CommandKind::Arithmetic, started);
@@ -121,13 +112,16 @@ fn create_counter(
     initial: u64,
     exptime: i64,
 ) -> Result<u64, CacheError> {
-    let mut digits = Vec::with_capacity(22);
-    encode::encode_number(&mut digits, initial);
     let options = StoreOptions {
         exptime,
         ..StoreOptions::default()
     };
     ctx.engine
-        .store(StoreMode::Add, key, &digits[..digits.len() - 2], options)
+        .store(
+            StoreMode::Add,
+            key,
+            Decimal::from_u64(initial).as_bytes(),
+            options,
+        )
         .map(|_| initial)
 }

@@ -4,11 +4,11 @@
 use std::time::Instant;
 
 use tailcache_protocol::memcache::encode;
-use tailcache_protocol::memcache::meta_encode::{MetaItem, MetaStatus};
+use tailcache_protocol::memcache::meta_encode::{self, MetaItem, MetaStatus};
 use tailcache_protocol::memcache::{MetaCommand, MetaGet, MAX_DECODED_KEY_BYTES};
 use tailcache_storage::{ItemMeta, MetaBitsUpdate, StoreMode, StoreOptions};
 
-use super::memcache_meta_flags::{encode_status, encode_value_header, item_flags, Recache};
+use super::memcache_meta_flags::{item_flags, set_recache_flags};
 use super::{prepend_header, record, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
@@ -39,14 +39,13 @@ pub fn meta_get(ctx: &ServerContext, get: &MetaGet<'_>, out: &mut Vec<u8>) {
                 Some(meta) => (meta, true),
                 None => {
                     let miss = MetaItem::default();
-                    encode_status(
+                    meta_encode::encode_meta_status(
                         out,
                         MetaCommand::Get,
                         MetaStatus::En,
                         &get.key,
                         flags,
                         &miss,
-                        Recache::default(),
                     );
                     return record(ctx, CommandKind::Get, started);
                 }
@@ -60,31 +59,30 @@ pub fn meta_get(ctx: &ServerContext, get: &MetaGet<'_>, out: &mut Vec<u8>) {
     let recache_due = flags
         .recache_below_secs()
         .is_some_and(|below| remaining >= 0 && remaining < below);
-    let recache = Recache::for_hit(&meta, recache_due, vivified);
-    if recache.won && !vivified {
+    let mut item = item_flags(&meta, now);
+    set_recache_flags(&mut item, &meta, recache_due, vivified);
+    if item.won && !vivified {
         let claim = MetaBitsUpdate {
             win_token_issued: Some(true),
             ..MetaBitsUpdate::default()
         };
         let _ = ctx.engine.update_meta_bits(key, claim);
     }
-    let item = item_flags(&meta, now);
     if flags.return_value() {
         // The value was copied first; its header moves in front in place.
         prepend_header(out, value_start, |out, value_len| {
-            encode_value_header(out, value_len, &get.key, flags, &item, recache);
+            meta_encode::encode_meta_value_header(out, value_len, &get.key, flags, &item);
         });
         encode::encode_data_trailer(out);
     } else {
         out.truncate(value_start);
-        encode_status(
+        meta_encode::encode_meta_status(
             out,
             MetaCommand::Get,
             MetaStatus::Hd,
             &get.key,
             flags,
             &item,
-            recache,
         );
     }
     record(ctx, CommandKind::Get, started);

@@ -4,14 +4,13 @@
 use std::time::Instant;
 
 use tailcache_protocol::memcache::encode;
-use tailcache_protocol::memcache::meta_encode::{MetaItem, MetaStatus};
+use tailcache_protocol::memcache::meta_encode::{self, MetaItem, MetaStatus};
 use tailcache_protocol::memcache::{
     MetaCommand, MetaDelete, MetaFlags, MetaSet, SetMode, MAX_DECODED_KEY_BYTES,
 };
 use tailcache_storage::{CacheError, ItemMeta, MetaBitsUpdate, StoreMode, StoreOptions};
 
 use super::memcache_classic::store_error_reply;
-use super::memcache_meta_flags::{encode_status, Recache};
 use super::record;
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
@@ -85,15 +84,7 @@ pub fn meta_set(ctx: &ServerContext, set: &MetaSet<'_>, out: &mut Vec<u8>) {
             return record(ctx, CommandKind::Set, started);
         }
     };
-    encode_status(
-        out,
-        MetaCommand::Set,
-        status,
-        &set.key,
-        flags,
-        &item,
-        Recache::default(),
-    );
+    meta_encode::encode_meta_status(out, MetaCommand::Set, status, &set.key, flags, &item);
     record(ctx, CommandKind::Set, started);
 }
 
@@ -115,14 +106,13 @@ pub fn meta_delete(ctx: &ServerContext, delete: &MetaDelete<'_>, out: &mut Vec<u
     } else {
         Counter::DeleteMisses
     });
-    encode_status(
+    meta_encode::encode_meta_status(
         out,
         MetaCommand::Delete,
         status,
         &delete.key,
         flags,
         &MetaItem::default(),
-        Recache::default(),
     );
     record(ctx, CommandKind::Delete, started);
 }
