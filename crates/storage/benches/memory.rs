@@ -3,6 +3,8 @@
 //! then we count the items each still holds and the bytes of overhead per item.
 //!
 //! Run: `cargo bench -p tailcache-storage --bench memory`
+//! (`MEMORY_BENCH_STATS=1` also prints each engine's stats; `MEMORY_BENCH_ONLY_TAILCACHE=1`
+//! skips the segcache runs).
 
 use std::time::Duration;
 use tailcache_storage::{Cache, Config, EvictionPolicy, StoreMode, StoreOptions};
@@ -58,6 +60,10 @@ fn ours(eviction: EvictionPolicy) -> u64 {
         cache.item_count(),
         "count matches what can be read"
     );
+    if std::env::var_os("MEMORY_BENCH_STATS").is_some() {
+        // Where the memory went: free segments, index evictions, items, merges.
+        println!("  {eviction:?} stats: {:?}", cache.stats());
+    }
     readable
 }
 
@@ -88,6 +94,9 @@ fn main() {
         ("fifo", EvictionPolicy::Fifo),
     ] {
         report(&format!("tailcache {name}"), ours(policy));
+    }
+    if std::env::var_os("MEMORY_BENCH_ONLY_TAILCACHE").is_some() {
+        return;
     }
     let merge = segcache::Policy::Merge {
         max: 8,

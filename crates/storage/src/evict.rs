@@ -133,6 +133,13 @@ impl Shard {
             self.counters.evicted_segments += 1;
         }
         self.counters.merged_segments += count as u64;
+        if self.segment(target).write_offset == 0 {
+            // Nothing survived: an empty target kept owned but not active would hold
+            // a whole segment of memory that no write can use until it is merged again.
+            self.empty_segment(ctx, target, Reason::Evicted);
+            self.counters.evicted_segments += 1;
+            return true;
+        }
         // Like Segcache's merge cursor: the merged segment goes to the back of the
         // line, so its survivors are not merged again before every other segment is.
         let position = self
@@ -143,10 +150,19 @@ impl Shard {
         self.owned.remove(position);
         self.owned.push(target);
         self.segment_mut(target).sequence = ctx.pool.next_sequence();
-        if self.active[bucket as usize] == NO_SEGMENT {
+        self.adopt_as_active(bucket, target);
+        true
+    }
+
+    /// Makes the merged `target` its bucket's active segment when it has more room
+    /// than the current one, so its free tail is written to rather than stranded.
+    fn adopt_as_active(&mut self, bucket: u16, target: u32) {
+        let active = self.active[bucket as usize];
+        if active == NO_SEGMENT
+            || self.segment(target).free_bytes() > self.segment(active).free_bytes()
+        {
             self.active[bucket as usize] = target;
         }
-        true
     }
 
     /// Whether the item at `offset` of `id` should survive a merge, and its slot.

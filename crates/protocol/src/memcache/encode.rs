@@ -1,6 +1,6 @@
 //! Encoders for classic replies; each appends to the caller's buffer, no `String` built.
 
-use crate::number::{write_i64, write_u64};
+use crate::number::{write_u64, Decimal};
 
 /// Fixed reply lines of the classic protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,20 +131,12 @@ pub fn encode_stat(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// Appends `STAT <name> <value>\r\n` with an unsigned number.
 pub fn encode_stat_u64(out: &mut Vec<u8>, name: &[u8], value: u64) {
-    out.extend_from_slice(b"STAT ");
-    out.extend_from_slice(name);
-    out.push(b' ');
-    write_u64(out, value);
-    out.extend_from_slice(b"\r\n");
+    encode_stat(out, name, Decimal::from_u64(value).as_bytes());
 }
 
 /// Appends `STAT <name> <value>\r\n` with a signed number.
 pub fn encode_stat_i64(out: &mut Vec<u8>, name: &[u8], value: i64) {
-    out.extend_from_slice(b"STAT ");
-    out.extend_from_slice(name);
-    out.push(b' ');
-    write_i64(out, value);
-    out.extend_from_slice(b"\r\n");
+    encode_stat(out, name, Decimal::from_i64(value).as_bytes());
 }
 
 /// Appends `STAT <name> <seconds>.<micros>\r\n` (memcached's rusage format, 6 digits).

@@ -9,7 +9,7 @@ use tailcache_protocol::memcache::meta_encode::{
     encode_meta_noop, encode_meta_status, MetaItem, MetaStatus,
 };
 use tailcache_protocol::memcache::{
-    parse, ErrorAction, Limits, MetaCommand, Parsed, Request, StatsGroup,
+    parse, ErrorAction, Limits, MetaCommand, MetaFlags, MetaKey, Parsed, Request, StatsGroup,
 };
 
 /// What happened to a stream.
@@ -21,6 +21,17 @@ pub struct Outcome {
     pub closed: bool,
     /// Bytes left unparsed at the end (an incomplete request).
     pub leftover_bytes: usize,
+}
+
+impl Outcome {
+    /// The connection closed after writing `output`; nothing is left over.
+    fn closed(output: Vec<u8>) -> Outcome {
+        Outcome {
+            output,
+            closed: true,
+            leftover_bytes: 0,
+        }
+    }
 }
 
 /// Answers requests as memcached does when no key exists: retrievals miss, stores
@@ -50,49 +61,40 @@ pub fn answer_on_empty_cache(request: &Request<'_>, out: &mut Vec<u8>) -> bool {
             _ => encode_reply(out, Reply::End),
         },
         Request::MetaGet(get) => {
-            encode_meta_status(
-                out,
-                MetaCommand::Get,
-                MetaStatus::En,
-                &get.key,
-                &get.flags,
-                &MetaItem::default(),
-            );
+            meta_miss(out, MetaCommand::Get, MetaStatus::En, &get.key, &get.flags)
         }
         Request::MetaSet(set) => {
-            encode_meta_status(
-                out,
-                MetaCommand::Set,
-                MetaStatus::Hd,
-                &set.key,
-                &set.flags,
-                &MetaItem::default(),
-            );
+            meta_miss(out, MetaCommand::Set, MetaStatus::Hd, &set.key, &set.flags)
         }
-        Request::MetaDelete(delete) => {
-            encode_meta_status(
-                out,
-                MetaCommand::Delete,
-                MetaStatus::Nf,
-                &delete.key,
-                &delete.flags,
-                &MetaItem::default(),
-            );
-        }
-        Request::MetaArithmetic(arith) => {
-            encode_meta_status(
-                out,
-                MetaCommand::Arithmetic,
-                MetaStatus::Nf,
-                &arith.key,
-                &arith.flags,
-                &MetaItem::default(),
-            );
-        }
+        Request::MetaDelete(delete) => meta_miss(
+            out,
+            MetaCommand::Delete,
+            MetaStatus::Nf,
+            &delete.key,
+            &delete.flags,
+        ),
+        Request::MetaArithmetic(arith) => meta_miss(
+            out,
+            MetaCommand::Arithmetic,
+            MetaStatus::Nf,
+            &arith.key,
+            &arith.flags,
+        ),
         Request::MetaNoop => encode_meta_noop(out),
         Request::MetaDebug(_) => out.extend_from_slice(b"EN\r\n"),
     }
     false
+}
+
+/// A meta reply with no item behind it: only `k`, `O` and `b` can be echoed.
+fn meta_miss(
+    out: &mut Vec<u8>,
+    command: MetaCommand,
+    status: MetaStatus,
+    key: &MetaKey<'_>,
+    flags: &MetaFlags<'_>,
+) {
+    encode_meta_status(out, command, status, key, flags, &MetaItem::default());
 }
 
 /// Feeds `input` to the parser as one buffer, the way a session would: parse, answer or
@@ -113,11 +115,7 @@ pub fn run_stream(input: &[u8], limits: &Limits) -> Outcome {
                 assert!(consumed_bytes > 0);
                 position += consumed_bytes;
                 if answer_on_empty_cache(&request, &mut output) {
-                    return Outcome {
-                        output,
-                        closed: true,
-                        leftover_bytes: 0,
-                    };
+                    return Outcome::closed(output);
                 }
             }
             Ok(Parsed::Incomplete { .. }) => break,
@@ -128,13 +126,7 @@ pub fn run_stream(input: &[u8], limits: &Limits) -> Outcome {
                         assert!(bytes > 0);
                         position = position.saturating_add(bytes);
                     }
-                    ErrorAction::Close => {
-                        return Outcome {
-                            output,
-                            closed: true,
-                            leftover_bytes: 0,
-                        }
-                    }
+                    ErrorAction::Close => return Outcome::closed(output),
                 }
             }
         }
@@ -144,6 +136,24 @@ pub fn run_stream(input: &[u8], limits: &Limits) -> Outcome {
         closed: false,
         leftover_bytes: input.len().saturating_sub(position),
     }
+}
+
+/// Runs `input` as one stream and asserts that the output and the closing are exactly
+/// what memcached 1.6.18 did with it.
+pub fn check_golden(input: &[u8], memcached_output: &[u8], memcached_closed: bool) {
+    let Outcome { output, closed, .. } = run_stream(input, &Limits::default());
+    assert_eq!(
+        String::from_utf8_lossy(&output),
+        String::from_utf8_lossy(memcached_output),
+        "input {:?}",
+        String::from_utf8_lossy(&input[..input.len().min(80)])
+    );
+    assert_eq!(
+        closed,
+        memcached_closed,
+        "close for {:?}",
+        String::from_utf8_lossy(input)
+    );
 }
 
 /// Like [`run_stream`], but the bytes arrive in the given pieces, as reads would deliver
@@ -166,11 +176,7 @@ pub fn run_chunked(pieces: &[&[u8]], limits: &Limits) -> Outcome {
                 }) => {
                     position += consumed_bytes;
                     if answer_on_empty_cache(&request, &mut output) {
-                        return Outcome {
-                            output,
-                            closed: true,
-                            leftover_bytes: 0,
-                        };
+                        return Outcome::closed(output);
                     }
                 }
                 Ok(Parsed::Incomplete { min_total_bytes }) => {
@@ -189,13 +195,7 @@ pub fn run_chunked(pieces: &[&[u8]], limits: &Limits) -> Outcome {
                                 position += bytes;
                             }
                         }
-                        ErrorAction::Close => {
-                            return Outcome {
-                                output,
-                                closed: true,
-                                leftover_bytes: 0,
-                            }
-                        }
+                        ErrorAction::Close => return Outcome::closed(output),
                     }
                 }
             }

@@ -6,10 +6,10 @@ use std::time::Instant;
 use tailcache_protocol::http::{
     self, response, HttpError, KeyMethod, KeyRequest, Limits, Parsed, Request, Route, Status,
 };
-use tailcache_runtime::Processed;
 use tailcache_storage::{CacheError, StoreMode, StoreOptions, RELATIVE_EXPTIME_MAX_SECS};
 
-use super::{output_room_left, record, ttl};
+use super::conn_loop::Step;
+use super::{delete_counted, max_item_size_bytes, record, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -25,7 +25,7 @@ impl HttpConn {
     /// A connection whose bodies may be as large as an item.
     pub fn new(ctx: &ServerContext) -> Self {
         let limits = Limits {
-            max_body_bytes: usize::try_from(ctx.config.max_item_size_bytes).unwrap_or(usize::MAX),
+            max_body_bytes: max_item_size_bytes(ctx),
             ..Limits::default()
         };
         Self {
@@ -34,50 +34,31 @@ impl HttpConn {
         }
     }
 
-    /// Answers the complete requests at the front of `input`.
-    pub fn process(
-        &mut self,
-        ctx: &ServerContext,
-        input: &[u8],
-        output: &mut Vec<u8>,
-    ) -> Processed {
-        let output_start = output.len();
-        let mut consumed = 0;
-        while consumed < input.len() && output_room_left(ctx, output_start, output) {
-            match http::parse(&input[consumed..], &self.limits) {
-                Ok(Parsed::Complete {
-                    request,
-                    consumed: bytes,
-                }) => {
-                    consumed += bytes.max(1);
-                    self.continue_sent = false;
-                    if !self.answer(ctx, &request, output) {
-                        return Processed {
-                            consumed,
-                            close_after_flush: true,
-                        };
-                    }
-                }
-                Ok(Parsed::Incomplete { expect_continue }) => {
-                    if expect_continue && !self.continue_sent {
-                        response::continue_100(output);
-                        self.continue_sent = true;
-                    }
-                    break;
-                }
-                Err(error) => {
-                    ctx.metrics.incr(Counter::ProtocolErrors);
-                    error.encode(output, false, false);
-                    return Processed {
-                        consumed,
-                        close_after_flush: true,
-                    };
+    /// Answers the request at the front of `rest`, or `100 Continue` for a
+    /// body the client waits to send.
+    pub fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
+        match http::parse(rest, &self.limits) {
+            Ok(Parsed::Complete { request, consumed }) => {
+                self.continue_sent = false;
+                if self.answer(ctx, &request, output) {
+                    Step::Next(consumed)
+                } else {
+                    // At least one byte, as the loop counts a completed request.
+                    Step::Close(consumed.max(1))
                 }
             }
-        }
-        Processed {
-            consumed: consumed.min(input.len()),
-            close_after_flush: false,
+            Ok(Parsed::Incomplete { expect_continue }) => {
+                if expect_continue && !self.continue_sent {
+                    response::continue_100(output);
+                    self.continue_sent = true;
+                }
+                Step::NeedMore
+            }
+            Err(error) => {
+                ctx.metrics.incr(Counter::ProtocolErrors);
+                error.encode(output, false, false);
+                Step::Close(0)
+            }
         }
     }
 
@@ -140,15 +121,10 @@ fn key_request(
             CommandKind::Set
         }
         KeyMethod::Delete => {
-            let status = match ctx.engine.delete(&key.key, None) {
-                Ok(()) => {
-                    ctx.metrics.incr(Counter::DeleteHits);
-                    Status::NoContent
-                }
-                Err(_) => {
-                    ctx.metrics.incr(Counter::DeleteMisses);
-                    Status::NotFound
-                }
+            let status = if delete_counted(ctx, &key.key) {
+                Status::NoContent
+            } else {
+                Status::NotFound
             };
             response::simple(out, status, None, b"", keep_alive, false);
             CommandKind::Delete

@@ -9,7 +9,7 @@ use tailcache_protocol::memcache::{
 };
 use tailcache_storage::{CacheError, StoreMode, StoreOptions};
 
-use super::{prepend_header, record, ttl};
+use super::{delete_counted, prepend_header, record, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -170,15 +170,10 @@ fn get_and_touch_one(
 /// delete.
 pub fn delete(ctx: &ServerContext, delete: &Delete<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
-    let reply = match ctx.engine.delete(delete.key, None) {
-        Ok(()) => {
-            ctx.metrics.incr(Counter::DeleteHits);
-            Reply::Deleted
-        }
-        Err(_) => {
-            ctx.metrics.incr(Counter::DeleteMisses);
-            Reply::NotFound
-        }
+    let reply = if delete_counted(ctx, delete.key) {
+        Reply::Deleted
+    } else {
+        Reply::NotFound
     };
     if !delete.noreply {
         encode::encode_reply(output, reply);

@@ -5,9 +5,10 @@
 use tailcache_protocol::memcache::{self, ErrorAction, Limits, ParseErrorKind, Parsed, Request};
 use tailcache_runtime::Processed;
 
+use super::conn_loop::{run_requests, Step};
 use super::{
-    memcache_classic, memcache_meta, memcache_meta_arith, memcache_meta_get, memcache_meta_write,
-    memcache_stats, output_room_left,
+    max_item_size_bytes, memcache_classic, memcache_meta, memcache_meta_arith, memcache_meta_get,
+    memcache_meta_write, memcache_stats,
 };
 use crate::context::ServerContext;
 use crate::metrics::Counter;
@@ -33,7 +34,7 @@ impl MemcacheConn {
     /// A connection with the parser limits of the server's configuration.
     pub fn new(ctx: &ServerContext) -> Self {
         let limits = Limits {
-            max_value_bytes: usize::try_from(ctx.config.max_item_size_bytes).unwrap_or(usize::MAX),
+            max_value_bytes: max_item_size_bytes(ctx),
             ..Limits::default()
         };
         Self {
@@ -42,59 +43,51 @@ impl MemcacheConn {
         }
     }
 
-    /// Executes the complete requests at the front of `input`.
+    /// Executes the complete requests at the front of `input`, after
+    /// swallowing what is left of a too-large value.
     pub fn process(
         &mut self,
         ctx: &ServerContext,
         input: &[u8],
         output: &mut Vec<u8>,
     ) -> Processed {
-        let output_start = output.len();
-        let mut consumed = self.discard_bytes.min(input.len());
-        self.discard_bytes -= consumed;
-        while consumed < input.len() && output_room_left(ctx, output_start, output) {
-            let rest = &input[consumed..];
-            match memcache::parse(rest, &self.limits) {
-                Ok(Parsed::Complete {
-                    request,
-                    consumed_bytes,
-                }) => {
-                    consumed += consumed_bytes;
-                    if execute(ctx, request, output) == Flow::Close {
-                        return close(consumed);
-                    }
+        let discarded = self.discard_bytes.min(input.len());
+        self.discard_bytes -= discarded;
+        let mut processed = run_requests(ctx, &input[discarded..], output, |rest, output| {
+            self.step(ctx, rest, output)
+        });
+        processed.consumed += discarded;
+        processed
+    }
+
+    /// Handles the request at the front of `rest`.
+    fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
+        match memcache::parse(rest, &self.limits) {
+            Ok(Parsed::Complete {
+                request,
+                consumed_bytes,
+            }) => match execute(ctx, request, output) {
+                Flow::Continue => Step::Next(consumed_bytes),
+                Flow::Close => Step::Close(consumed_bytes),
+            },
+            Ok(Parsed::Incomplete { .. }) => Step::NeedMore,
+            Err(error) => {
+                ctx.metrics.incr(Counter::ProtocolErrors);
+                if error.kind() == ParseErrorKind::ObjectTooLarge {
+                    forget_key_of_refused_set(ctx, rest);
                 }
-                Ok(Parsed::Incomplete { .. }) => break,
-                Err(error) => {
-                    ctx.metrics.incr(Counter::ProtocolErrors);
-                    if error.kind() == ParseErrorKind::ObjectTooLarge {
-                        forget_key_of_refused_set(ctx, rest);
-                    }
-                    output.extend_from_slice(error.reply());
-                    match error.action() {
-                        ErrorAction::Close => return close(consumed),
-                        ErrorAction::Skip { bytes } => {
-                            // A zero skip would never progress; treat it as one byte.
-                            let bytes = bytes.max(1);
-                            let available = rest.len();
-                            self.discard_bytes = bytes.saturating_sub(available);
-                            consumed += bytes.min(available);
-                        }
+                output.extend_from_slice(error.reply());
+                match error.action() {
+                    ErrorAction::Close => Step::Close(0),
+                    ErrorAction::Skip { bytes } => {
+                        // A zero skip would never progress; treat it as one byte.
+                        let bytes = bytes.max(1);
+                        self.discard_bytes = bytes.saturating_sub(rest.len());
+                        Step::Next(bytes.min(rest.len()))
                     }
                 }
             }
         }
-        Processed {
-            consumed,
-            close_after_flush: false,
-        }
-    }
-}
-
-fn close(consumed: usize) -> Processed {
-    Processed {
-        consumed,
-        close_after_flush: true,
     }
 }
 

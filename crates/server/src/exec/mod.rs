@@ -40,10 +40,12 @@
 //! - Background maintenance (`Engine::maintenance_step`) is run by the shell
 //!   between polls; `process` need not call it.
 //!
-//! Each protocol keeps its own connection state and loop: [`memcache_conn`],
-//! [`resp_conn`] and [`http_keys`]; they share the engine, so a key set
-//! through one protocol reads back through the others.
+//! Each protocol keeps its own connection state: [`memcache_conn`],
+//! [`resp_conn`] and [`http_keys`], all driven by the one request loop in
+//! [`conn_loop`]; they share the engine, so a key set through one protocol
+//! reads back through the others.
 
+mod conn_loop;
 mod http_keys;
 mod memcache_classic;
 mod memcache_conn;
@@ -63,6 +65,7 @@ use std::time::Instant;
 
 use tailcache_runtime::Processed;
 
+use self::conn_loop::run_requests;
 use crate::context::{Protocol, ServerContext};
 use crate::metrics::{CommandKind, Counter};
 
@@ -96,19 +99,20 @@ pub fn process(
 ) -> Processed {
     let processed = match state {
         ConnState::Memcache(conn) => conn.process(ctx, input, output),
-        ConnState::Resp(conn) => conn.process(ctx, input, output),
-        ConnState::Http(conn) => conn.process(ctx, input, output),
+        ConnState::Resp(conn) => run_requests(ctx, input, output, |rest, output| {
+            conn.step(ctx, rest, output)
+        }),
+        ConnState::Http(conn) => run_requests(ctx, input, output, |rest, output| {
+            conn.step(ctx, rest, output)
+        }),
     };
     debug_assert!(processed.consumed <= input.len());
     processed
 }
 
-/// Whether a call may execute another request: the replies it produced
-/// stay under the shell's high-water mark, past which the shell stops
-/// reading and flushes first. Measured from the call's start, as `output`
-/// may still hold replies already written to the socket.
-fn output_room_left(ctx: &ServerContext, output_start: usize, output: &[u8]) -> bool {
-    output.len() - output_start < ctx.config.write_buffer_high_water_bytes
+/// The configured item size limit, as a parser limit in bytes.
+fn max_item_size_bytes(ctx: &ServerContext) -> usize {
+    usize::try_from(ctx.config.max_item_size_bytes).unwrap_or(usize::MAX)
 }
 
 /// Puts a header in front of a value the engine already copied to
@@ -124,6 +128,17 @@ fn prepend_header(
     write_header(out, value_len);
     let header_len = out.len() - value_start - value_len;
     out[value_start..].rotate_right(header_len);
+}
+
+/// Deletes `key`, counting a hit or a miss; whether it was there.
+fn delete_counted(ctx: &ServerContext, key: &[u8]) -> bool {
+    let deleted = ctx.engine.delete(key, None).is_ok();
+    ctx.metrics.incr(if deleted {
+        Counter::DeleteHits
+    } else {
+        Counter::DeleteMisses
+    });
+    deleted
 }
 
 /// Counts one executed request and records its service time.

@@ -8,9 +8,9 @@ use std::time::Instant;
 use tailcache_protocol::resp::{
     self, command_table, encode, Command, Limits, Parsed, ProtocolVersion, ServerError,
 };
-use tailcache_runtime::Processed;
 
-use super::{output_room_left, record, resp_exec, resp_info};
+use super::conn_loop::Step;
+use super::{max_item_size_bytes, record, resp_exec, resp_info};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -32,8 +32,7 @@ impl RespConn {
     /// A RESP2 connection with limits from the server's configuration.
     pub fn new(ctx: &ServerContext) -> Self {
         let limits = Limits {
-            max_bulk_len_bytes: usize::try_from(ctx.config.max_item_size_bytes)
-                .unwrap_or(usize::MAX),
+            max_bulk_len_bytes: max_item_size_bytes(ctx),
             ..Limits::default()
         };
         Self {
@@ -44,47 +43,27 @@ impl RespConn {
         }
     }
 
-    /// Executes the complete requests at the front of `input`.
-    pub fn process(
-        &mut self,
-        ctx: &ServerContext,
-        input: &[u8],
-        output: &mut Vec<u8>,
-    ) -> Processed {
-        let output_start = output.len();
-        let mut consumed = 0;
-        while consumed < input.len() && output_room_left(ctx, output_start, output) {
-            match resp::parse(&input[consumed..], &self.limits) {
-                Ok(Parsed::Complete {
-                    command,
-                    consumed: bytes,
-                }) => {
-                    consumed += bytes;
-                    if self.execute(ctx, command, output) {
-                        return Processed {
-                            consumed,
-                            close_after_flush: true,
-                        };
-                    }
-                }
-                Ok(Parsed::Empty { consumed: bytes }) => consumed += bytes.max(1),
-                Ok(Parsed::Incomplete) => break,
-                Err(error) => {
-                    ctx.metrics.incr(Counter::ProtocolErrors);
-                    error.encode(output);
-                    if error.must_close() {
-                        return Processed {
-                            consumed,
-                            close_after_flush: true,
-                        };
-                    }
-                    consumed += error.consumed().max(1);
+    /// Handles the command (or empty line, or framing error) at the front of `rest`.
+    pub fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
+        match resp::parse(rest, &self.limits) {
+            Ok(Parsed::Complete { command, consumed }) => {
+                if self.execute(ctx, command, output) {
+                    Step::Close(consumed)
+                } else {
+                    Step::Next(consumed)
                 }
             }
-        }
-        Processed {
-            consumed: consumed.min(input.len()),
-            close_after_flush: false,
+            Ok(Parsed::Empty { consumed }) => Step::Next(consumed),
+            Ok(Parsed::Incomplete) => Step::NeedMore,
+            Err(error) => {
+                ctx.metrics.incr(Counter::ProtocolErrors);
+                error.encode(output);
+                if error.must_close() {
+                    Step::Close(0)
+                } else {
+                    Step::Next(error.consumed())
+                }
+            }
         }
     }
 

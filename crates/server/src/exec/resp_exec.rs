@@ -10,7 +10,7 @@ use tailcache_storage::{CacheError, ItemMeta, StoreMode, StoreOptions};
 
 use super::memcache_classic::MAX_GET_REPLY_BYTES;
 use super::resp_counter::incr_by;
-use super::{prepend_header, ttl};
+use super::{delete_counted, prepend_header, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -61,7 +61,7 @@ pub fn execute(
             CommandKind::Set
         }
         Command::Del { keys } => {
-            let deleted = keys.filter(|key| delete(ctx, key)).count();
+            let deleted = keys.filter(|key| delete_counted(ctx, key)).count();
             encode::integer(out, deleted as i64);
             CommandKind::Delete
         }
@@ -87,7 +87,7 @@ pub fn execute(
         }
         Command::GetDel { key } => {
             get(ctx, key, out, version);
-            delete(ctx, key);
+            delete_counted(ctx, key);
             CommandKind::Delete
         }
         Command::GetEx { key, option } => {
@@ -194,16 +194,6 @@ fn get(ctx: &ServerContext, key: &[u8], out: &mut Vec<u8>, version: ProtocolVers
 /// Metadata of a live item (a read: it counts as a hit or miss in the engine).
 pub fn peek(ctx: &ServerContext, key: &[u8]) -> Option<ItemMeta> {
     ctx.engine.get_with(key, |_, meta| *meta).ok().flatten()
-}
-
-fn delete(ctx: &ServerContext, key: &[u8]) -> bool {
-    let deleted = ctx.engine.delete(key, None).is_ok();
-    ctx.metrics.incr(if deleted {
-        Counter::DeleteHits
-    } else {
-        Counter::DeleteMisses
-    });
-    deleted
 }
 
 fn execute_set(ctx: &ServerContext, set: &Set<'_>, out: &mut Vec<u8>, version: ProtocolVersion) {

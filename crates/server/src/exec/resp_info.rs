@@ -1,6 +1,6 @@
 //! `INFO` and `HELLO` replies: what redis-cli and redis-py read at connect.
 
-use tailcache_protocol::resp::{encode, Args, ProtocolVersion};
+use tailcache_protocol::resp::{encode, encode_hello_reply, Args, HelloReply, ProtocolVersion};
 
 use super::memcache_classic::VERSION;
 use crate::context::ServerContext;
@@ -9,30 +9,14 @@ use crate::metrics::Counter;
 /// The Redis version tailcache presents: clients pick features from it.
 const REDIS_COMPAT_VERSION: &[u8] = b"7.0.0";
 
-/// `HELLO`: the server map.
+/// `HELLO`: the server map, as redis-server 7 sends it.
 pub fn hello(out: &mut Vec<u8>, client_id: u64, version: ProtocolVersion) {
-    encode::map_header(out, 7, version);
-    encode::bulk(out, b"server");
-    encode::bulk(out, b"redis");
-    encode::bulk(out, b"version");
-    encode::bulk(out, REDIS_COMPAT_VERSION);
-    encode::bulk(out, b"proto");
-    encode::integer(
-        out,
-        if version == ProtocolVersion::Resp3 {
-            3
-        } else {
-            2
-        },
-    );
-    encode::bulk(out, b"id");
-    encode::integer(out, i64::try_from(client_id).unwrap_or(i64::MAX));
-    encode::bulk(out, b"mode");
-    encode::bulk(out, b"standalone");
-    encode::bulk(out, b"role");
-    encode::bulk(out, b"master");
-    encode::bulk(out, b"modules");
-    encode::array_header(out, 0);
+    let reply = HelloReply {
+        server_name: b"redis",
+        server_version: REDIS_COMPAT_VERSION,
+        client_id: i64::try_from(client_id).unwrap_or(i64::MAX),
+    };
+    encode_hello_reply(out, &reply, version);
 }
 
 /// `INFO [section ...]`: server, clients, memory, stats and keyspace.

@@ -200,3 +200,41 @@ fn a_header_is_moved_in_front_of_a_copied_value() {
     });
     assert_eq!(out, b"earlier reply|LEN 11:value bytes");
 }
+
+#[test]
+fn the_request_loop_counts_bytes_and_stops_where_told() {
+    use super::conn_loop::{run_requests, Step};
+    let ctx = test_ctx(1 << 20);
+    let mut output = Vec::new();
+    // A zero-byte step still advances, so the loop ends.
+    let processed = run_requests(&ctx, b"abc", &mut output, |_, _| Step::Next(0));
+    assert_eq!(
+        (processed.consumed, processed.close_after_flush),
+        (3, false)
+    );
+    // A close reports the bytes used so far plus the step's, never past the input.
+    let mut steps = [Step::Next(1), Step::Close(5)].into_iter();
+    let processed = run_requests(&ctx, b"abc", &mut output, |_, _| steps.next().unwrap());
+    assert_eq!((processed.consumed, processed.close_after_flush), (3, true));
+    let processed = run_requests(&ctx, b"abc", &mut output, |rest, _| {
+        if rest.len() == 3 {
+            Step::Next(2)
+        } else {
+            Step::NeedMore
+        }
+    });
+    assert_eq!(
+        (processed.consumed, processed.close_after_flush),
+        (2, false)
+    );
+    // Replies past the high-water mark stop the loop until the next call.
+    let ctx = test_ctx(4);
+    let processed = run_requests(&ctx, b"abcdef", &mut output, |_, output| {
+        output.extend_from_slice(b"reply");
+        Step::Next(1)
+    });
+    assert_eq!(
+        (processed.consumed, processed.close_after_flush),
+        (1, false)
+    );
+}

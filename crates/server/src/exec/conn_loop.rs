@@ -1,0 +1,56 @@
+//! The request loop every protocol's connection runs: take complete
+//! requests from the front of the input until it runs out or the replies
+//! reach the shell's high-water mark, then say how much was used and
+//! whether to close. Each protocol supplies only how to handle one request.
+
+use tailcache_runtime::Processed;
+
+use crate::context::ServerContext;
+
+/// What handling the request at the front of the input did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Used this many bytes (at least 1); go on with the next request.
+    Next(usize),
+    /// Used this many bytes (0 or more); flush the replies and close.
+    Close(usize),
+    /// The front of the input is an incomplete request: wait for more bytes.
+    NeedMore,
+}
+
+/// Runs `step` on the input left after each request, appending replies to
+/// `output`, and returns what the shell needs (see the contract in the
+/// module above). Never reports more than `input.len()` bytes consumed.
+pub fn run_requests(
+    ctx: &ServerContext,
+    input: &[u8],
+    output: &mut Vec<u8>,
+    mut step: impl FnMut(&[u8], &mut Vec<u8>) -> Step,
+) -> Processed {
+    let output_start = output.len();
+    let mut consumed = 0;
+    while consumed < input.len() && output_room_left(ctx, output_start, output) {
+        match step(&input[consumed..], output) {
+            // A zero-byte step would never progress; count it as one byte.
+            Step::Next(bytes) => consumed += bytes.max(1),
+            Step::Close(bytes) => return processed(input, consumed + bytes, true),
+            Step::NeedMore => break,
+        }
+    }
+    processed(input, consumed, false)
+}
+
+fn processed(input: &[u8], consumed: usize, close_after_flush: bool) -> Processed {
+    Processed {
+        consumed: consumed.min(input.len()),
+        close_after_flush,
+    }
+}
+
+/// Whether a call may execute another request: the replies it produced
+/// stay under the shell's high-water mark, past which the shell stops
+/// reading and flushes first. Measured from the call's start, as `output`
+/// may still hold replies already written to the socket.
+fn output_room_left(ctx: &ServerContext, output_start: usize, output: &[u8]) -> bool {
+    output.len() - output_start < ctx.config.write_buffer_high_water_bytes
+}
