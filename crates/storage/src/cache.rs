@@ -14,6 +14,9 @@ use std::sync::Arc;
 
 /// How many times a write frees memory in other shards before giving up.
 const MAX_WRITE_RETRIES: usize = 8;
+/// Segments a shard may own beyond an even share. At least 1, so the shards together
+/// can own every segment when the count does not divide evenly.
+const OWNED_SEGMENTS_OVER_SHARE: usize = 1;
 
 /// A shard lock on its own cache lines, so neighbours do not false-share, and the
 /// age of the shard's oldest segment, published for choosing where to evict.
@@ -290,6 +293,8 @@ impl Cache {
             cas_enabled: self.config.cas_enabled,
             eviction: self.config.eviction,
             fair_share_segments: self.layout.segment_count / self.layout.shard_count,
+            max_owned_segments: self.layout.segment_count / self.layout.shard_count
+                + OWNED_SEGMENTS_OVER_SHARE,
             flush: self.flush.load(Ordering::SeqCst),
         }
     }

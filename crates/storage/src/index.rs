@@ -150,11 +150,42 @@ impl Index {
         Some(at)
     }
 
-    /// Empties the slot at `at` in `hash`'s chain; an overflow bucket left with no
-    /// items is unlinked and kept for reuse, so churn never uses up the spares.
+    /// Empties the slot at `at` in `hash`'s chain. The hole is filled with an item
+    /// from the chain's last overflow bucket, and an overflow bucket left with no items
+    /// is unlinked and kept for reuse: only a chain's last bucket ever has holes, so a
+    /// chain holds no more overflow buckets than its items need and a few long-lived
+    /// items cannot pin the spares (which would make inserts evict). Moves only
+    /// slots of this chain: other `SlotRef`s into it are stale after this call.
     pub fn remove(&mut self, hash: u64, at: SlotRef) {
         self.set(at, 0);
-        let bucket = at.bucket as usize;
+        let last = self.chain_end(hash);
+        if last != at.bucket as usize {
+            let slots = &mut self.buckets[last].slots;
+            if let Some(i) = slots.iter().position(|&v| v != 0 && slot::link_target(v).is_none())
+            {
+                let moved = std::mem::take(&mut slots[i]);
+                self.set(at, moved);
+                self.release_if_empty(hash, last);
+                return;
+            }
+        }
+        self.release_if_empty(hash, at.bucket as usize);
+    }
+
+    /// The last bucket of `hash`'s chain.
+    fn chain_end(&self, hash: u64) -> usize {
+        let mut bucket = self.home(hash);
+        for _ in 0..self.buckets.len() {
+            match slot::link_target(self.buckets[bucket].slots[SLOTS_PER_BUCKET - 1]) {
+                Some(next) => bucket = self.primary_count + next as usize,
+                None => break,
+            }
+        }
+        bucket
+    }
+
+    /// Unlinks overflow `bucket` from `hash`'s chain if it holds no items.
+    fn release_if_empty(&mut self, hash: u64, bucket: usize) {
         if bucket < self.primary_count {
             return;
         }

@@ -5,6 +5,7 @@
 //! after making room is what keeps append/incr/touch correct when eviction moved or
 //! dropped the old item.
 
+use crate::config::EvictionPolicy;
 use crate::error::CacheError;
 use crate::expiry::{self, Expiry};
 use crate::item::{self, HeaderFields};
@@ -279,14 +280,25 @@ impl Shard {
                 }
                 self.active[bucket as usize] = NO_SEGMENT;
             }
-            if let Some(segment) = ctx.pool.take(bucket) {
-                let id = segment.id;
-                self.segments[id as usize] = Some(segment);
-                self.owned.push(id);
-                self.active[bucket as usize] = id;
-                continue;
+            let at_cap = self.owned.len() >= ctx.max_owned_segments
+                && ctx.eviction != EvictionPolicy::None;
+            if !at_cap {
+                if let Some(segment) = ctx.pool.take(bucket) {
+                    let id = segment.id;
+                    self.segments[id as usize] = Some(segment);
+                    self.owned.push(id);
+                    self.active[bucket as usize] = id;
+                    continue;
+                }
             }
             if self.reclaim_expired(ctx, 1) == 1 {
+                continue;
+            }
+            if at_cap {
+                if !self.evict_one(ctx) {
+                    return Err(CacheError::OutOfMemory);
+                }
+                self.counters.inline_evictions += 1;
                 continue;
             }
             // Below its fair share a shard asks the engine to evict elsewhere, so

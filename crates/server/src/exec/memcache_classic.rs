@@ -13,8 +13,15 @@ use super::{delete_counted, prepend_header, record, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
-/// The version `version` and `stats` report.
+/// tailcache's own version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The version `version` and `stats` report: the memcached release whose replies
+/// tailcache matches byte for byte, then tailcache's own. Clients and tools parse the
+/// leading `major.minor.patch` to decide what the server supports (libmemcached's
+/// memccapable expects pre-1.3 behaviour from anything that looks older), so it must
+/// read as a memcached version.
+pub const MEMCACHED_COMPAT_VERSION: &str = concat!("1.6.18-tailcache-", env!("CARGO_PKG_VERSION"));
 
 /// Largest reply one get/gets/gat/gats may build. memcached streams a
 /// huge multiget; tailcache builds each reply in the session buffer, so it
@@ -245,7 +252,7 @@ pub fn flush_all(ctx: &ServerContext, flush: FlushAll, output: &mut Vec<u8>) {
 /// version.
 pub fn version(ctx: &ServerContext, output: &mut Vec<u8>) {
     let started = Instant::now();
-    encode::encode_version(output, VERSION.as_bytes());
+    encode::encode_version(output, MEMCACHED_COMPAT_VERSION.as_bytes());
     record(ctx, CommandKind::Other, started);
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use tailcache_protocol::memcache::encode::{self, Reply};
 use tailcache_protocol::memcache::{Stats, StatsGroup};
 
-use super::memcache_classic::VERSION;
+use super::memcache_classic::MEMCACHED_COMPAT_VERSION;
 use super::{record, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
@@ -74,7 +74,7 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"pid", u64::from(std::process::id()));
     encode::encode_stat_u64(out, b"uptime", shared.uptime_secs());
     encode::encode_stat_i64(out, b"time", ttl::now_unix_secs());
-    encode::encode_stat(out, b"version", VERSION.as_bytes());
+    encode::encode_stat(out, b"version", MEMCACHED_COMPAT_VERSION.as_bytes());
     encode::encode_stat_u64(out, b"pointer_size", usize::BITS.into());
     rusage(out);
     encode::encode_stat_u64(out, b"max_connections", ctx.config.conn_limit as u64);
