@@ -4,7 +4,7 @@
 //!
 //! - CAS values (`VALUE ... <cas>`, meta `c<cas>`): each server numbers
 //!   its own writes.
-//! - `VERSION <v>`: tailcache reports its own version.
+//! - `VERSION <v>`: tailcache reports `1.6.18-tailcache-<its version>`.
 //! - `STAT` lines: values (pid, uptime, counters) and the set of names
 //!   differ; the framing (`END`) is compared.
 //! - `ME <key> ...`: item internals (slab class, sizes) differ by design.

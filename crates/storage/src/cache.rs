@@ -379,3 +379,6 @@ fn check_key(key: &[u8]) -> Result<(), CacheError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod balance_tests;

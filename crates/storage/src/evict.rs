@@ -105,7 +105,8 @@ impl Shard {
     /// Segcache's merge: the oldest segments of the oldest segment's TTL bucket are
     /// compacted into the first; items read since their last move survive (with their
     /// read counter halved), the rest are evicted; the others go back to the pool.
-    /// False when the bucket has only one segment (the caller falls back to FIFO).
+    /// When nothing in the first survives, only it is freed. False when the bucket
+    /// has only one segment (the caller falls back to FIFO).
     fn merge(&mut self, ctx: &Ctx<'_>) -> bool {
         let bucket = self.segment(self.owned[0]).ttl_bucket;
         let mut group = [NO_SEGMENT; MERGE_SEGMENTS];
@@ -123,23 +124,26 @@ impl Shard {
             return false;
         }
         let target = group[0];
+        self.compact_in_place(ctx, target);
+        if self.segment(target).write_offset == 0 {
+            // Nothing in the target survived: freeing it alone frees what was asked
+            // for, and leaves the rest of the group for later, as fifo would. Freeing
+            // the whole group now would park up to three segments in the pool, and an
+            // empty target kept owned but not active would strand a whole segment.
+            self.empty_segment(ctx, target, Reason::Evicted);
+            self.counters.evicted_segments += 1;
+            self.counters.merged_segments += 1;
+            return true;
+        }
         if group[..count].contains(&self.active[bucket as usize]) {
             self.active[bucket as usize] = NO_SEGMENT;
         }
-        self.compact_in_place(ctx, target);
         for &source in &group[1..count] {
             self.move_survivors(ctx, source, target);
             self.empty_segment(ctx, source, Reason::Evicted);
             self.counters.evicted_segments += 1;
         }
         self.counters.merged_segments += count as u64;
-        if self.segment(target).write_offset == 0 {
-            // Nothing survived: an empty target kept owned but not active would hold
-            // a whole segment of memory that no write can use until it is merged again.
-            self.empty_segment(ctx, target, Reason::Evicted);
-            self.counters.evicted_segments += 1;
-            return true;
-        }
         // Like Segcache's merge cursor: the merged segment goes to the back of the
         // line, so its survivors are not merged again before every other segment is.
         let position = self
@@ -150,19 +154,11 @@ impl Shard {
         self.owned.remove(position);
         self.owned.push(target);
         self.segment_mut(target).sequence = ctx.pool.next_sequence();
-        self.adopt_as_active(bucket, target);
+        // The target is never appended to again: a new item at an offset a dropped
+        // item had would get that item's CAS (`cas_base + offset`), and a client still
+        // holding it could overwrite a value it never saw. Its tail waits for the
+        // next merge, as in Segcache.
         true
-    }
-
-    /// Makes the merged `target` its bucket's active segment when it has more room
-    /// than the current one, so its free tail is written to rather than stranded.
-    fn adopt_as_active(&mut self, bucket: u16, target: u32) {
-        let active = self.active[bucket as usize];
-        if active == NO_SEGMENT
-            || self.segment(target).free_bytes() > self.segment(active).free_bytes()
-        {
-            self.active[bucket as usize] = target;
-        }
     }
 
     /// Whether the item at `offset` of `id` should survive a merge, and its slot.

@@ -4,6 +4,8 @@
 //! bucket count need not be a power of two and no budget is lost rounding). The last
 //! slot of a full bucket may instead link to an overflow bucket. When the chain is full
 //! and no overflow bucket is left the caller evicts a slot: the index never refuses.
+//! Removal keeps a chain's holes in its last bucket only, so overflow buckets go back
+//! to the spares as soon as the chain's items fit without them.
 
 use crate::slot;
 
@@ -44,6 +46,14 @@ impl Index {
             overflow_used: 0,
             overflow_free: Vec::with_capacity(overflow_count),
         }
+    }
+
+    /// Whether the overflow buckets are nearly used up (under an eighth left): inserts
+    /// into this index will soon have to drop items from full chains.
+    pub fn overflow_nearly_full(&self) -> bool {
+        let total = self.buckets.len() - self.primary_count;
+        let left = total - self.overflow_used + self.overflow_free.len();
+        left * 8 < total.max(1)
     }
 
     fn home(&self, hash: u64) -> usize {
@@ -151,67 +161,50 @@ impl Index {
     }
 
     /// Empties the slot at `at` in `hash`'s chain. The hole is filled with an item
-    /// from the chain's last overflow bucket, and an overflow bucket left with no items
-    /// is unlinked and kept for reuse: only a chain's last bucket ever has holes, so a
-    /// chain holds no more overflow buckets than its items need and a few long-lived
-    /// items cannot pin the spares (which would make inserts evict). Moves only
-    /// slots of this chain: other `SlotRef`s into it are stale after this call.
+    /// from the chain's last overflow bucket, and a last bucket left with at most one
+    /// item gives it to the link slot and is kept for reuse: only the last bucket ever
+    /// has holes, so a chain holds no more overflow buckets than its items need and a
+    /// few long-lived items cannot pin the spares (which would make inserts evict).
+    /// Moves only slots of this chain: other `SlotRef`s into it are stale after this.
     pub fn remove(&mut self, hash: u64, at: SlotRef) {
         self.set(at, 0);
-        let last = self.chain_end(hash);
+        let Some((last, link_at)) = self.last_overflow(hash) else {
+            return;
+        };
         if last != at.bucket as usize {
             let slots = &mut self.buckets[last].slots;
-            if let Some(i) = slots.iter().position(|&v| v != 0 && slot::link_target(v).is_none())
-            {
+            if let Some(i) = slots.iter().position(|&v| v != 0) {
                 let moved = std::mem::take(&mut slots[i]);
                 self.set(at, moved);
-                self.release_if_empty(hash, last);
-                return;
             }
         }
-        self.release_if_empty(hash, at.bucket as usize);
+        let mut items = self.buckets[last].slots.iter().filter(|&&v| v != 0);
+        let first = items.next().copied();
+        if items.next().is_none() {
+            self.set(link_at, first.unwrap_or(0));
+            self.buckets[last] = Bucket::default();
+            self.overflow_free.push((last - self.primary_count) as u32);
+        }
     }
 
-    /// The last bucket of `hash`'s chain.
-    fn chain_end(&self, hash: u64) -> usize {
+    /// The last bucket of `hash`'s chain, if it is an overflow bucket, and the link
+    /// slot that points to it. The last bucket holds no link.
+    fn last_overflow(&self, hash: u64) -> Option<(usize, SlotRef)> {
         let mut bucket = self.home(hash);
+        let mut link_at = None;
+        // A chain never revisits a bucket, so it is at most all buckets long.
         for _ in 0..self.buckets.len() {
-            match slot::link_target(self.buckets[bucket].slots[SLOTS_PER_BUCKET - 1]) {
-                Some(next) => bucket = self.primary_count + next as usize,
-                None => break,
-            }
+            let tail = self.buckets[bucket].slots[SLOTS_PER_BUCKET - 1];
+            let Some(next) = slot::link_target(tail) else {
+                break;
+            };
+            link_at = Some(SlotRef {
+                bucket: bucket as u32,
+                slot: (SLOTS_PER_BUCKET - 1) as u8,
+            });
+            bucket = self.primary_count + next as usize;
         }
-        bucket
-    }
-
-    /// Unlinks overflow `bucket` from `hash`'s chain if it holds no items.
-    fn release_if_empty(&mut self, hash: u64, bucket: usize) {
-        if bucket < self.primary_count {
-            return;
-        }
-        let slots = self.buckets[bucket].slots;
-        let tail = slots[SLOTS_PER_BUCKET - 1];
-        let holds_items = slots[..SLOTS_PER_BUCKET - 1].iter().any(|&v| v != 0)
-            || (tail != 0 && slot::link_target(tail).is_none());
-        if holds_items {
-            return;
-        }
-        let number = (bucket - self.primary_count) as u32;
-        let mut current = self.home(hash);
-        for _ in 0..self.buckets.len() {
-            let link = &mut self.buckets[current].slots[SLOTS_PER_BUCKET - 1];
-            match slot::link_target(*link) {
-                Some(next) if next == number => {
-                    *link = tail;
-                    self.buckets[bucket] = Bucket::default();
-                    self.overflow_free.push(number);
-                    return;
-                }
-                Some(next) => current = self.primary_count + next as usize,
-                None => break,
-            }
-        }
-        debug_assert!(false, "overflow bucket {number} not found in its chain");
+        link_at.map(|link| (bucket, link))
     }
 
     /// The slot in `hash`'s chain read least often: the one to give up when the chain is full.
@@ -322,6 +315,60 @@ mod tests {
             }
             let (used, free, reachable) = overflow_accounting(&index);
             assert_eq!(used, free + reachable, "step {step}");
+        }
+    }
+
+    /// Overflow buckets a chain of `items` needs when only its last bucket has holes.
+    fn needed_overflow(items: usize) -> usize {
+        match items {
+            0..=SLOTS_PER_BUCKET => 0,
+            n => (n - SLOTS_PER_BUCKET).div_ceil(SLOTS_PER_BUCKET - 1),
+        }
+    }
+
+    #[test]
+    fn removing_from_the_home_bucket_drains_the_overflow() {
+        let mut index = Index::new(1, 2);
+        for n in 0..15 {
+            index.insert(0, item(n)).expect("room");
+        }
+        assert_eq!(overflow_accounting(&index), (1, 0, 1));
+        // The first 7 inserts sit in the home bucket; removing them pulls the
+        // overflow items home, so the long-lived ones no longer pin a spare bucket.
+        for n in 0..7 {
+            let at = index.find(0, |v| slot::offset(v) == n).unwrap();
+            index.remove(0, at);
+        }
+        assert_eq!(overflow_accounting(&index), (1, 1, 0));
+        for n in 7..15 {
+            assert!(
+                index.find(0, |v| slot::offset(v) == n).is_some(),
+                "find {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_chain_never_holds_more_overflow_buckets_than_its_items_need() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+        let mut index = Index::new(1, 6);
+        let mut live: Vec<u32> = Vec::new();
+        for step in 0..20_000u32 {
+            if live.len() < 40 && rng.gen_bool(0.5) {
+                index.insert(0, item(step)).expect("room");
+                live.push(step);
+            } else if !live.is_empty() {
+                let id = live.swap_remove(rng.gen_range(0..live.len()));
+                let at = index.find(0, |v| slot::offset(v) == id).expect("present");
+                index.remove(0, at);
+            }
+            let (used, free, reachable) = overflow_accounting(&index);
+            assert_eq!(used, free + reachable, "step {step}");
+            assert_eq!(reachable, needed_overflow(live.len()), "step {step}");
+        }
+        for id in live {
+            assert!(index.find(0, |v| slot::offset(v) == id).is_some());
         }
     }
 

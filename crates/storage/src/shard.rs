@@ -31,9 +31,8 @@ pub(crate) struct Ctx<'a> {
     /// Segments per shard if all were spread evenly: a shard below it takes memory
     /// from others instead of evicting its own.
     pub fair_share_segments: usize,
-    /// Most segments a shard takes from the pool: its index is sized for an even
-    /// share, so a shard past this evicts its own rather than grow (items it could not
-    /// index would be dropped from full chains while their bytes stay stranded).
+    /// Segments past which a shard whose index is nearly full evicts its own instead
+    /// of taking from the pool (its index is sized for an even share).
     pub max_owned_segments: usize,
     /// The engine's flush word, `(sequence << 32) | flush_at_unix_secs`.
     pub flush: u64,

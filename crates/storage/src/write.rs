@@ -280,7 +280,11 @@ impl Shard {
                 }
                 self.active[bucket as usize] = NO_SEGMENT;
             }
+            // A shard whose index is nearly full evicts its own rather than take more
+            // segments: items it could not index would be dropped from full chains
+            // while their bytes stay stranded in segments.
             let at_cap = self.owned.len() >= ctx.max_owned_segments
+                && self.index.overflow_nearly_full()
                 && ctx.eviction != EvictionPolicy::None;
             if !at_cap {
                 if let Some(segment) = ctx.pool.take(bucket) {
