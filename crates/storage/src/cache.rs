@@ -1,43 +1,63 @@
-//! The engine's public face: validates keys, picks the shard, and retries a write
-//! after freeing memory in another shard when its own has nothing left to evict.
+//! The engine: its parts, how a key is found, and what it reports.
+//!
+//! Reads take no lock (`read.rs`); every write is one call that decides and writes
+//! under one short hold of the key's two index buckets (`mutate.rs`, `ops.rs`);
+//! background work frees memory ahead of need in small resumable steps
+//! (`maintenance.rs`, `evict.rs`). The pieces: the heap of segments (`heap.rs`,
+//! `segment.rs`), TTL buckets and their chains of segments (`ttl.rs`), the free pool
+//! (`pool.rs`), the index (`index.rs`) and flush_all (`flush.rs`).
 
-use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, EvictionPolicy, Layout};
+use crate::clock::{self, Clock, SystemClock};
+use crate::config::{Config, Layout};
 use crate::error::{CacheError, ConfigError};
-use crate::meta::{ItemMeta, MetaBitsUpdate, Progress, StepBudget, StoreMode, StoreOptions};
-use crate::segment::Pool;
-use crate::shard::{Ctx, Shard};
-use crate::stats::Stats;
-use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::expiry::{self, Expiry};
+use crate::flush::Flush;
+use crate::heap::Heap;
+use crate::index::{Index, Pair, SlotRef};
+use crate::item::{self, Header, MAX_HEADER_BYTES};
+use crate::lock_hold::{LockHoldSnapshot, LockHolds};
+use crate::maintenance::Maintenance;
+use crate::meta::ItemMeta;
+use crate::pool::Pool;
+use crate::segment::{SegmentMeta, State};
+use crate::slot;
+use crate::stats::{Counters, Stats};
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::ttl::TtlBuckets;
+use std::cell::Cell;
 use std::sync::Arc;
 
-/// How many times a write frees memory in other shards before giving up.
-const MAX_WRITE_RETRIES: usize = 8;
-/// Segments a shard may own beyond an even share. At least 1, so the shards together
-/// can own every segment when the count does not divide evenly.
-const OWNED_SEGMENTS_OVER_SHARE: usize = 1;
-
-/// A shard lock on its own cache lines, so neighbours do not false-share, and the
-/// age of the shard's oldest segment, published for choosing where to evict.
-#[repr(align(128))]
-struct Padded(Mutex<Shard>, AtomicU64);
+/// Bookkeeping bytes per segment: its metadata and its place in the free list.
+pub(crate) const BOOKKEEPING_BYTES_PER_SEGMENT: usize =
+    std::mem::size_of::<SegmentMeta>() + std::mem::size_of::<u32>();
+/// Bookkeeping bytes that do not grow with the heap.
+pub(crate) const FIXED_BOOKKEEPING_BYTES: usize = std::mem::size_of::<Cache>()
+    + TtlBuckets::FOOTPRINT_BYTES
+    + LockHolds::FOOTPRINT_BYTES
+    + Counters::FOOTPRINT_BYTES
+    + std::mem::size_of::<Maintenance>();
 
 /// A segment-structured cache with memcached semantics, shared by many threads.
 pub struct Cache {
-    shards: Box<[Padded]>,
-    shard_shift: u32,
-    pool: Pool,
-    hasher: ahash::RandomState,
-    clock: Arc<dyn Clock>,
-    config: Config,
-    layout: Layout,
-    /// Pending flush: `(sequence << 32) | flush_at_unix_secs`.
-    flush: AtomicU64,
-    /// Serialises flush_all calls.
-    flush_lock: Mutex<()>,
-    /// Free segments the maintenance step keeps ready.
-    free_watermark_segments: usize,
+    pub(crate) config: Config,
+    pub(crate) layout: Layout,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) hasher: ahash::RandomState,
+    pub(crate) heap: Heap,
+    pub(crate) index: Index,
+    pub(crate) segments: Box<[SegmentMeta]>,
+    pub(crate) ttl: TtlBuckets,
+    pub(crate) pool: Pool,
+    /// The next CAS to hand out: segments take a range of `segment_size` at once,
+    /// explicit CAS values one at a time, so every CAS is unique and later ones larger.
+    pub(crate) next_cas: AtomicU64,
+    /// Age stamps of segments taken from the pool, and of flushes.
+    pub(crate) next_sequence: AtomicU64,
+    pub(crate) flush: Flush,
+    pub(crate) counters: Counters,
+    pub(crate) maintenance: Mutex<Maintenance>,
+    /// Free segments the background keeps ready (from the recent write rate).
+    pub(crate) reserve_target: AtomicUsize,
 }
 
 impl std::fmt::Debug for Cache {
@@ -49,33 +69,97 @@ impl std::fmt::Debug for Cache {
     }
 }
 
+/// Whether a found item may be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    Live,
+    Expired,
+    Flushed,
+}
+
+/// An item the index points to under a key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found {
+    pub at: SlotRef,
+    pub slot: u64,
+    pub segment: u32,
+    pub offset: usize,
+    pub header: Header,
+    pub cas: u64,
+    pub liveness: Liveness,
+}
+
+impl Found {
+    /// The item's metadata as callers see it.
+    pub(crate) fn meta(&self) -> ItemMeta {
+        ItemMeta {
+            client_flags: self.header.client_flags,
+            cas: self.cas,
+            expiry: Expiry::from_stored(self.header.expiry_unix_secs),
+            value_len: self.header.value_len,
+            hit_before: slot::freq(self.slot) > 0,
+            stale: self.header.bits & item::BIT_STALE != 0,
+            win_token_sent: self.header.bits & item::BIT_WIN != 0,
+        }
+    }
+
+    pub(crate) fn is_live(&self) -> bool {
+        self.liveness == Liveness::Live
+    }
+}
+
+/// The clock read at most once per operation, on first need: most reads never need it.
+pub(crate) struct Now<'a> {
+    clock: &'a dyn Clock,
+    unix_secs: Cell<Option<u32>>,
+}
+
+impl Now<'_> {
+    pub(crate) fn get(&self) -> u32 {
+        match self.unix_secs.get() {
+            Some(now) => now,
+            None => {
+                let now = clock::unix_secs(self.clock);
+                self.unix_secs.set(Some(now));
+                now
+            }
+        }
+    }
+}
+
 impl Cache {
     /// An engine on the system clock.
     pub fn new(config: Config) -> Result<Cache, ConfigError> {
-        Cache::with_clock(config, Arc::new(SystemClock))
+        Cache::with_clock(config, Arc::new(SystemClock::new()))
     }
 
     /// An engine on the given clock; validates `config` and reserves all memory now.
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Cache, ConfigError> {
         let layout = config.layout()?;
-        let pool = Pool::new(layout.segment_count, config.segment_size_bytes);
-        let shards = (0..layout.shard_count)
-            .map(|_| Padded(Mutex::new(Shard::new(&layout)), AtomicU64::new(u64::MAX)))
-            .collect::<Vec<_>>()
-            .into_boxed_slice();
-        let shard_bits = layout.shard_count.trailing_zeros();
-        Ok(Cache {
-            shards,
-            shard_shift: if shard_bits == 0 { 64 } else { 64 - shard_bits },
-            pool,
+        let heap = Heap::new(layout.segment_count * config.segment_size_bytes);
+        let cache = Cache {
+            heap,
+            index: Index::new(layout.bucket_count),
+            segments: (0..layout.segment_count)
+                .map(|_| SegmentMeta::new())
+                .collect(),
+            ttl: TtlBuckets::new(),
+            pool: Pool::new(layout.segment_count),
+            next_cas: AtomicU64::new(1),
+            next_sequence: AtomicU64::new(1),
+            flush: Flush::new(),
+            counters: Counters::new(),
+            maintenance: Mutex::new(Maintenance::new()),
+            reserve_target: AtomicUsize::new(0),
             hasher: ahash::RandomState::new(),
             clock,
-            free_watermark_segments: (layout.segment_count / 64).max(1),
             config,
             layout,
-            flush: AtomicU64::new(0),
-            flush_lock: Mutex::new(()),
-        })
+        };
+        cache
+            .reserve_target
+            .store(cache.clamp_reserve(0), Ordering::Relaxed);
+        Ok(cache)
     }
 
     /// The configuration this engine was built from.
@@ -83,158 +167,171 @@ impl Cache {
         &self.config
     }
 
-    /// Calls `read` with the value and metadata of a live item, under the shard lock:
-    /// keep `read` short (copy or encode, nothing that blocks).
-    pub fn get_with<R>(
-        &self,
-        key: &[u8],
-        read: impl FnOnce(&[u8], &ItemMeta) -> R,
-    ) -> Result<Option<R>, CacheError> {
-        check_key(key)?;
-        let (hash, mut shard, ctx) = self.locate(key);
-        Ok(shard.get(&ctx, hash, key, read))
+    /// The clock every expiry decision reads; protocols read "now" here too.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
-    /// Appends the value of a live item to `out` and returns its metadata.
-    pub fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<Option<ItemMeta>, CacheError> {
-        self.get_with(key, |value, meta| {
-            out.extend_from_slice(value);
-            *meta
-        })
+    /// Whole unix seconds on the engine's clock.
+    pub fn now_unix_secs(&self) -> u32 {
+        clock::unix_secs(&*self.clock)
     }
 
-    /// Sets a live item's expiry (memcached exptime rules), then appends its value to `out`
-    /// (memcached `gat`). An exptime in the past deletes the item after this read.
-    pub fn get_and_touch_into(
+    pub(crate) fn now(&self) -> Now<'_> {
+        Now {
+            clock: &*self.clock,
+            unix_secs: Cell::new(None),
+        }
+    }
+
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub(crate) fn segment(&self, id: u32) -> &SegmentMeta {
+        &self.segments[id as usize]
+    }
+
+    /// Heap address of byte `offset` of segment `id`.
+    pub(crate) fn addr(&self, id: u32, offset: usize) -> usize {
+        id as usize * self.config.segment_size_bytes + offset
+    }
+
+    /// The header of the item at `offset` in segment `id`, if the bytes there are one
+    /// (always, unless a lock-free reader raced a writer reusing them).
+    pub(crate) fn read_header(&self, id: u32, offset: usize) -> Option<Header> {
+        let room = self.config.segment_size_bytes.checked_sub(offset)?;
+        let len = MAX_HEADER_BYTES.min(room);
+        let mut bytes = [0u8; MAX_HEADER_BYTES];
+        self.heap.read(self.addr(id, offset), &mut bytes[..len]);
+        item::decode(&bytes[..len], room)
+    }
+
+    /// What the slot `value` at `at` points to, if its key is `key` (a tag match may
+    /// be another key). `Err` when the bytes are not an item: only a racing reader.
+    pub(crate) fn inspect(
         &self,
+        at: SlotRef,
+        value: u64,
         key: &[u8],
-        exptime: i64,
-        out: &mut Vec<u8>,
-    ) -> Result<Option<ItemMeta>, CacheError> {
-        check_key(key)?;
-        self.with_retry(key, |shard, ctx, hash| {
-            let found = shard.get(ctx, hash, key, |value, meta| {
-                out.extend_from_slice(value);
-                *meta
-            });
-            let Some(mut meta) = found else {
-                return Ok(None);
-            };
-            match shard.touch(ctx, hash, key, exptime) {
-                Ok(expiry) => meta.expiry_unix_secs = expiry,
-                Err(error) => {
-                    out.truncate(out.len() - meta.value_len);
-                    return Err(error);
+        now: &Now<'_>,
+    ) -> Result<Option<Found>, ()> {
+        let segment = slot::segment_id(value);
+        let offset = slot::offset(value) as usize;
+        let header = self.read_header(segment, offset).ok_or(())?;
+        let key_at = self.addr(segment, offset + header.header_len);
+        if header.key_len != key.len() || !self.heap.equals(key_at, key) {
+            return Ok(None);
+        }
+        Ok(Some(self.found(at, value, header, now)))
+    }
+
+    /// A found item with its CAS and liveness worked out.
+    pub(crate) fn found(&self, at: SlotRef, value: u64, header: Header, now: &Now<'_>) -> Found {
+        let segment = slot::segment_id(value);
+        let offset = slot::offset(value) as usize;
+        let meta = self.segment(segment);
+        let cas = if !self.config.cas_enabled {
+            0
+        } else {
+            header
+                .explicit_cas
+                .unwrap_or(meta.cas_base.load(Ordering::Relaxed) + offset as u64)
+        };
+        let liveness = if self.flush.kills(meta.epoch.load(Ordering::Relaxed)) {
+            Liveness::Flushed
+        } else if header.expiry_unix_secs != 0
+            && expiry::has_expired(header.expiry_unix_secs, now.get())
+        {
+            Liveness::Expired
+        } else {
+            Liveness::Live
+        };
+        Found {
+            at,
+            slot: value,
+            segment,
+            offset,
+            header,
+            cas,
+            liveness,
+        }
+    }
+
+    /// Looks for `key` in `bucket` without a lock. `Err` when it met bytes that are not
+    /// an item, which only a reader racing a writer can.
+    pub(crate) fn find_in_bucket(
+        &self,
+        bucket: u32,
+        tag: u16,
+        key: &[u8],
+        now: &Now<'_>,
+    ) -> Result<Option<Found>, ()> {
+        let mut result = Ok(None);
+        self.index.scan(bucket, |at, value| {
+            if slot::tag(value) != tag {
+                return false;
+            }
+            match self.inspect(at, value, key, now) {
+                Ok(None) => false,
+                other => {
+                    result = other;
+                    true
                 }
             }
-            Ok(Some(meta))
-        })
+        });
+        result
     }
 
-    /// Stores `value` under `key` as `mode` says; returns the new item's CAS.
-    pub fn store(
+    /// Looks for `key` in both buckets of `pair`: meant for a caller that holds them
+    /// (or has noted their versions and checks them after).
+    pub(crate) fn find_in_pair(
         &self,
-        mode: StoreMode,
+        pair: Pair,
+        tag: u16,
         key: &[u8],
-        value: &[u8],
-        options: StoreOptions,
-    ) -> Result<u64, CacheError> {
-        check_key(key)?;
-        self.with_retry(key, |shard, ctx, hash| {
-            shard.store(ctx, hash, mode, key, value, &options)
-        })
-    }
-
-    /// Removes an item; with `expected_cas`, only if its CAS still matches
-    /// (else [`CacheError::Exists`]).
-    pub fn delete(&self, key: &[u8], expected_cas: Option<u64>) -> Result<(), CacheError> {
-        check_key(key)?;
-        let (hash, mut shard, ctx) = self.locate(key);
-        shard.delete(&ctx, hash, key, expected_cas)
-    }
-
-    /// Adds `delta` to a decimal u64 value, wrapping at 2^64; returns the new value.
-    pub fn incr(&self, key: &[u8], delta: u64) -> Result<u64, CacheError> {
-        check_key(key)?;
-        self.with_retry(key, |shard, ctx, hash| {
-            shard.arithmetic(ctx, hash, key, delta, false)
-        })
-    }
-
-    /// Subtracts `delta` from a decimal u64 value, stopping at 0; returns the new value.
-    pub fn decr(&self, key: &[u8], delta: u64) -> Result<u64, CacheError> {
-        check_key(key)?;
-        self.with_retry(key, |shard, ctx, hash| {
-            shard.arithmetic(ctx, hash, key, delta, true)
-        })
-    }
-
-    /// Gives a live item a new expiry (memcached exptime rules); keeps its CAS.
-    pub fn touch(&self, key: &[u8], exptime: i64) -> Result<(), CacheError> {
-        check_key(key)?;
-        self.with_retry(key, |shard, ctx, hash| {
-            shard.touch(ctx, hash, key, exptime).map(|_| ())
-        })
-    }
-
-    /// Sets or clears a live item's meta bits in place (its CAS does not change).
-    pub fn update_meta_bits(
-        &self,
-        key: &[u8],
-        update: MetaBitsUpdate,
-    ) -> Result<ItemMeta, CacheError> {
-        check_key(key)?;
-        let (hash, mut shard, ctx) = self.locate(key);
-        shard.update_meta_bits(&ctx, hash, key, update)
-    }
-
-    /// Invalidates every item stored before `delay_secs` from now (0 = now).
-    pub fn flush_all(&self, delay_secs: u32) {
-        let _one_flush_at_a_time = self.flush_lock.lock();
-        let now = self.clock.now_unix_secs();
-        // A flush that is due must reach every shard before a new one replaces it.
-        self.apply_due_flush(now);
-        let at = now.saturating_add(delay_secs);
-        let sequence = (self.flush.load(Ordering::SeqCst) >> 32) + 1;
-        self.flush
-            .store((sequence << 32) | at as u64, Ordering::SeqCst);
-        if delay_secs == 0 {
-            self.apply_due_flush(now);
+        now: &Now<'_>,
+    ) -> Result<Option<Found>, ()> {
+        match self.find_in_bucket(pair.first, tag, key, now)? {
+            Some(found) => Ok(Some(found)),
+            None if pair.second == pair.first => Ok(None),
+            None => self.find_in_bucket(pair.second, tag, key, now),
         }
     }
 
-    fn apply_due_flush(&self, now_unix_secs: u32) {
-        let ctx = self.ctx(now_unix_secs);
-        for shard in self.shards.iter() {
-            shard.0.lock().check_flush(&ctx);
-        }
-    }
-
-    /// Live items in the engine.
+    /// Live items (memcached `curr_items`), expired ones not yet reclaimed included.
     pub fn item_count(&self) -> u64 {
-        let ctx = self.ctx(self.clock.now_unix_secs());
-        self.shards
+        self.apply_due_flush();
+        self.segments
             .iter()
-            .map(|shard| {
-                let mut shard = shard.0.lock();
-                shard.check_flush(&ctx);
-                shard.live_items()
+            .filter(|meta| {
+                meta.state() != State::Free && !self.flush.kills(meta.epoch.load(Ordering::Relaxed))
             })
+            .map(|meta| meta.live().0)
             .sum()
     }
 
-    /// A snapshot of all counters (each shard is locked briefly in turn).
+    /// A snapshot of all counters and of memory use.
     pub fn stats(&self) -> Stats {
+        self.apply_due_flush();
         let mut stats = Stats::default();
-        let ctx = self.ctx(self.clock.now_unix_secs());
-        for shard in self.shards.iter() {
-            let mut shard = shard.0.lock();
-            shard.check_flush(&ctx);
-            shard.add_stats(&mut stats);
-        }
+        self.counters.fill(&mut stats);
         let segment_bytes = self.config.segment_size_bytes as u64;
+        for meta in self.segments.iter() {
+            if meta.state() == State::Free {
+                continue;
+            }
+            stats.segments_used += 1;
+            if !self.flush.kills(meta.epoch.load(Ordering::Relaxed)) {
+                let (items, bytes) = meta.live();
+                stats.items += items;
+                stats.bytes_used += bytes;
+            }
+            stats.bytes_free += segment_bytes.saturating_sub(meta.reserved_bytes() as u64);
+        }
         stats.segments_free = self.pool.free_count() as u64;
         stats.bytes_free += stats.segments_free * segment_bytes;
+        stats.segments_reserve_target = self.reserve_target.load(Ordering::Relaxed) as u64;
         stats.segment_size_bytes = segment_bytes;
         stats.index_bytes = self.layout.index_bytes as u64;
         stats.limit_bytes = self.config.heap_size_bytes as u64;
@@ -249,128 +346,15 @@ impl Cache {
             + self.layout.bookkeeping_bytes
     }
 
-    /// One bounded slice of background work: reclaim segments whose items all expired
-    /// (or were flushed), then evict ahead until the free pool is above its watermark.
-    pub fn maintenance_step(&self, budget: StepBudget) -> Progress {
-        let now = self.clock.now_unix_secs();
-        let mut progress = Progress::default();
-        let mut left = budget.max_segments;
-        for shard in self.shards.iter() {
-            let ctx = self.ctx(now);
-            let mut guard = shard.0.lock();
-            guard.check_flush(&ctx);
-            let freed = guard.reclaim_expired(&ctx, left);
-            shard.1.store(guard.oldest_sequence(), Ordering::Relaxed);
-            progress.segments_expired += freed;
-            left -= freed;
-            if left == 0 {
-                progress.more_work = true;
-                return progress;
-            }
-        }
-        if self.config.eviction == EvictionPolicy::None {
-            return progress;
-        }
-        while left > 0 && self.pool.free_count() < self.free_watermark_segments {
-            if !self.evict_oldest_shard(now, false) {
-                break;
-            }
-            progress.segments_evicted += 1;
-            left -= 1;
-        }
-        progress.more_work = left == 0 && self.pool.free_count() < self.free_watermark_segments;
-        progress
-    }
-
-    /// The context of one operation; `now_unix_secs` 0 reads the clock on first need.
-    fn ctx(&self, now_unix_secs: u32) -> Ctx<'_> {
-        Ctx {
-            pool: &self.pool,
-            hasher: &self.hasher,
-            clock: &*self.clock,
-            now_unix_secs: std::cell::Cell::new(now_unix_secs),
-            item_size_limit_bytes: self.config.item_size_limit_bytes,
-            cas_enabled: self.config.cas_enabled,
-            eviction: self.config.eviction,
-            fair_share_segments: self.layout.segment_count / self.layout.shard_count,
-            max_owned_segments: self.layout.segment_count / self.layout.shard_count
-                + OWNED_SEGMENTS_OVER_SHARE,
-            flush: self.flush.load(Ordering::SeqCst),
-        }
-    }
-
-    fn locate(&self, key: &[u8]) -> (u64, MutexGuard<'_, Shard>, Ctx<'_>) {
-        let hash = self.hasher.hash_one(key);
-        let mut shard = self.shards[self.shard_index(hash)].0.lock();
-        let ctx = self.ctx(0);
-        shard.check_flush(&ctx);
-        (hash, shard, ctx)
-    }
-
-    fn shard_index(&self, hash: u64) -> usize {
-        hash.checked_shr(self.shard_shift).unwrap_or(0) as usize
-    }
-
-    /// Runs a write; when its shard should not evict its own segments, frees one in
-    /// the shard holding the oldest segment (one lock at a time, so no deadlock) and
-    /// tries again.
-    fn with_retry<T>(
-        &self,
-        key: &[u8],
-        mut write: impl FnMut(&mut Shard, &Ctx<'_>, u64) -> Result<T, CacheError>,
-    ) -> Result<T, CacheError> {
-        let mut attempt = 0;
-        loop {
-            let result = {
-                let (hash, mut shard, mut ctx) = self.locate(key);
-                if attempt >= MAX_WRITE_RETRIES / 2 {
-                    // Others keep taking what we free: stop deferring and evict our own.
-                    ctx.fair_share_segments = 0;
-                }
-                let result = write(&mut shard, &ctx, hash);
-                self.shards[self.shard_index(hash)]
-                    .1
-                    .store(shard.oldest_sequence(), Ordering::Relaxed);
-                result
-            };
-            if !matches!(result, Err(CacheError::OutOfMemory)) || attempt == MAX_WRITE_RETRIES {
-                return result;
-            }
-            attempt += 1;
-            if !self.evict_oldest_shard(self.clock.now_unix_secs(), true) {
-                return result;
-            }
-        }
-    }
-
-    /// Frees one segment in the shard that holds the oldest segment (expired ones
-    /// first); false when no shard could free anything.
-    fn evict_oldest_shard(&self, now_unix_secs: u32, inline: bool) -> bool {
-        let oldest =
-            (0..self.shards.len()).min_by_key(|&i| self.shards[i].1.load(Ordering::Relaxed));
-        let Some(first) = oldest else { return false };
-        let ctx = self.ctx(now_unix_secs);
-        for step in 0..self.shards.len() {
-            let index = (first + step) % self.shards.len();
-            let mut shard = self.shards[index].0.lock();
-            shard.check_flush(&ctx);
-            let freed = shard.reclaim_expired(&ctx, 1) == 1
-                || (self.config.eviction != EvictionPolicy::None && shard.evict_one(&ctx));
-            self.shards[index]
-                .1
-                .store(shard.oldest_sequence(), Ordering::Relaxed);
-            if freed {
-                if inline {
-                    shard.count_inline_eviction();
-                }
-                return true;
-            }
-        }
-        false
+    /// How long index buckets have been held by writers and background jobs (every
+    /// hold is counted). Reads hold nothing.
+    pub fn lock_holds(&self) -> LockHoldSnapshot {
+        self.index.holds().snapshot()
     }
 }
 
-fn check_key(key: &[u8]) -> Result<(), CacheError> {
+/// Refuses keys memcached refuses.
+pub(crate) fn check_key(key: &[u8]) -> Result<(), CacheError> {
     if key.is_empty() {
         return Err(CacheError::KeyEmpty);
     }
@@ -379,6 +363,3 @@ fn check_key(key: &[u8]) -> Result<(), CacheError> {
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod balance_tests;

@@ -1,55 +1,125 @@
-//! Time source for expiry, injectable so tests never sleep.
+//! The engine's time: one injectable clock that every expiry decision reads, and that
+//! servers read too so that all protocols agree on "now".
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// A source of the current unix time in whole seconds (memcached's resolution).
+/// A source of the current time.
 pub trait Clock: Send + Sync {
-    /// Current unix time in seconds.
-    fn now_unix_secs(&self) -> u32;
+    /// Milliseconds since the unix epoch, on a timeline that never steps: it may be
+    /// anchored to the wall clock once, but must then move with a monotonic clock, so
+    /// that setting the system clock neither expires every item at once nor makes
+    /// them immortal.
+    fn now_unix_ms(&self) -> u64;
 }
 
-/// The wall clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
+/// The wall clock read once, at creation, then advanced by the monotonic clock (as
+/// memcached does with its process start time).
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock {
+    anchor_unix_ms: u64,
+    anchor: Instant,
+}
+
+impl SystemClock {
+    /// A clock anchored to the wall clock now.
+    pub fn new() -> SystemClock {
+        let anchor_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        SystemClock {
+            anchor_unix_ms,
+            anchor: Instant::now(),
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock::new()
+    }
+}
 
 impl Clock for SystemClock {
-    fn now_unix_secs(&self) -> u32 {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_secs())
-            .unwrap_or(0);
-        u32::try_from(secs).unwrap_or(u32::MAX)
+    fn now_unix_ms(&self) -> u64 {
+        let elapsed_ms = u64::try_from(self.anchor.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.anchor_unix_ms.saturating_add(elapsed_ms)
     }
 }
 
 /// A clock that moves only when a test tells it to.
 #[derive(Debug)]
 pub struct ManualClock {
-    now_unix_secs: AtomicU32,
+    now_unix_ms: AtomicU64,
 }
 
 impl ManualClock {
     /// A clock standing at `start_unix_secs`.
     pub fn new(start_unix_secs: u32) -> Self {
         ManualClock {
-            now_unix_secs: AtomicU32::new(start_unix_secs),
+            now_unix_ms: AtomicU64::new(u64::from(start_unix_secs) * 1000),
         }
     }
 
     /// Moves the clock to `unix_secs`.
     pub fn set(&self, unix_secs: u32) {
-        self.now_unix_secs.store(unix_secs, Ordering::SeqCst);
+        self.now_unix_ms
+            .store(u64::from(unix_secs) * 1000, Ordering::SeqCst);
     }
 
     /// Moves the clock forward by `secs`.
     pub fn advance(&self, secs: u32) {
-        self.now_unix_secs.fetch_add(secs, Ordering::SeqCst);
+        self.advance_ms(u64::from(secs) * 1000);
+    }
+
+    /// Moves the clock forward by `ms` milliseconds.
+    pub fn advance_ms(&self, ms: u64) {
+        self.now_unix_ms.fetch_add(ms, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
-    fn now_unix_secs(&self) -> u32 {
-        self.now_unix_secs.load(Ordering::SeqCst)
+    fn now_unix_ms(&self) -> u64 {
+        self.now_unix_ms.load(Ordering::SeqCst)
+    }
+}
+
+/// Whole unix seconds of a clock reading (what expiry is kept in).
+pub(crate) fn unix_secs(clock: &dyn Clock) -> u32 {
+    u32::try_from(clock.now_unix_ms() / 1000).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_clock_starts_at_the_wall_clock_and_never_goes_back() {
+        let clock = SystemClock::new();
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let first = clock.now_unix_ms();
+        assert!(first.abs_diff(wall_ms) < 1000);
+        let mut previous = first;
+        for _ in 0..1000 {
+            let now = clock.now_unix_ms();
+            assert!(now >= previous);
+            previous = now;
+        }
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new(1_800_000_000);
+        assert_eq!(unix_secs(&clock), 1_800_000_000);
+        clock.advance_ms(999);
+        assert_eq!(unix_secs(&clock), 1_800_000_000);
+        clock.advance(2);
+        assert_eq!(unix_secs(&clock), 1_800_000_002);
+        clock.set(5);
+        assert_eq!(clock.now_unix_ms(), 5000);
     }
 }

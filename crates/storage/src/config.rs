@@ -1,27 +1,31 @@
 //! Engine configuration, its validation, and the memory layout derived from it.
+//!
+//! Every byte the engine keeps is inside `heap_size_bytes`: the segments, the index,
+//! the per-segment bookkeeping, the TTL buckets, the free list and the striped
+//! counters and histograms. `Layout` is where that sum is made.
 
 use crate::error::ConfigError;
-use crate::index::{Bucket, SLOTS_PER_BUCKET};
+use crate::index::{BUCKET_BYTES, ITEM_SLOTS_PER_BUCKET};
 use crate::slot::{MAX_SEGMENTS, MAX_SEGMENT_SIZE_BYTES};
 
 /// Longest key memcached accepts, in bytes.
 pub const MAX_KEY_LEN: usize = 250;
-/// Most shards an engine may be split into.
-pub const MAX_SHARDS: usize = 256;
 /// Smallest segment: a segment must hold a useful number of small items.
 pub const MIN_SEGMENT_SIZE_BYTES: usize = 4096;
-/// Segments each shard must be able to own so that eviction always has a victim.
-const MIN_SEGMENTS_PER_SHARD: usize = 2;
-/// Index slots provisioned per expected item: keeps chains short at full heap.
-const INDEX_SLOTS_PER_ITEM_NUM: usize = 5;
-const INDEX_SLOTS_PER_ITEM_DEN: usize = 4;
-/// Overflow buckets as a fraction of primary buckets (1/OVERFLOW_DIVISOR).
-const OVERFLOW_DIVISOR: usize = 4;
+/// Fewest segments an engine runs with: a TTL bucket's active segment, a merge's
+/// target, and two to evict between.
+const MIN_SEGMENTS: usize = 4;
+/// Index slots provisioned per expected item, as a fraction. With two candidate
+/// buckets per key, 1.1 slots per item keep collisions (an insert finding both
+/// buckets full) near 1% at a full heap; one choice would need about 1.3.
+const INDEX_SLOTS_PER_ITEM_NUM: usize = 11;
+const INDEX_SLOTS_PER_ITEM_DEN: usize = 10;
 
 /// What to do when a write needs memory and no segment is free.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvictionPolicy {
-    /// Segcache's default: compact the oldest segments of a TTL bucket, keeping items read since written.
+    /// Segcache's default: compact the oldest segments of a TTL bucket, keeping items
+    /// read since they were written or last moved.
     Merge,
     /// Drop the oldest segment.
     Fifo,
@@ -34,11 +38,13 @@ pub enum EvictionPolicy {
 /// Engine configuration; [`crate::Cache::new`] validates it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Total bytes the engine may use: segments, index and bookkeeping (memcached `-m`).
+    /// Total bytes the engine may use, everything included (memcached `-m`).
     pub heap_size_bytes: usize,
-    /// Size of one segment in bytes (default 1 MiB).
+    /// Size of one segment in bytes (default 1 MiB); at least the item size limit.
     pub segment_size_bytes: usize,
-    /// Largest item (header + key + value) accepted, in bytes (memcached `-I`, default 1 MiB).
+    /// Largest item accepted, in bytes (memcached `-I`, default 1 MiB). An item counts
+    /// its key, its value and the largest header it could ever need (23 bytes), so
+    /// that touch and merge can always move it.
     pub item_size_limit_bytes: usize,
     /// Typical key + value size in bytes; sizes the index (default 64).
     pub expected_item_size_bytes: usize,
@@ -46,8 +52,6 @@ pub struct Config {
     pub eviction: EvictionPolicy,
     /// Whether items carry CAS values (memcached `-C` turns this off; then every CAS reads 0).
     pub cas_enabled: bool,
-    /// Number of shards, a power of two; 0 picks one from the heap size and CPU count.
-    pub shard_count: usize,
 }
 
 impl Default for Config {
@@ -59,7 +63,6 @@ impl Default for Config {
             expected_item_size_bytes: 64,
             eviction: EvictionPolicy::Merge,
             cas_enabled: true,
-            shard_count: 0,
         }
     }
 }
@@ -67,10 +70,8 @@ impl Default for Config {
 /// Sizes derived from a validated config; every byte is inside `heap_size_bytes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
-    pub shard_count: usize,
     pub segment_count: usize,
-    pub primary_buckets_per_shard: usize,
-    pub overflow_buckets_per_shard: usize,
+    pub bucket_count: usize,
     pub index_bytes: usize,
     pub bookkeeping_bytes: usize,
 }
@@ -79,42 +80,35 @@ impl Config {
     /// Checks every value and derives the memory layout.
     pub(crate) fn layout(&self) -> Result<Layout, ConfigError> {
         self.check_sizes()?;
-        let shard_count = self.pick_shard_count()?;
+        // Bytes an expected item costs in segments and in the index together.
         let item_bytes = self.expected_item_size_bytes + crate::item::MIN_HEADER_BYTES;
-        let slot_bytes = 8 * INDEX_SLOTS_PER_ITEM_NUM / INDEX_SLOTS_PER_ITEM_DEN;
-        let expected_items = self.heap_size_bytes / (item_bytes + slot_bytes);
+        let index_bytes_per_item = BUCKET_BYTES * INDEX_SLOTS_PER_ITEM_NUM
+            / (ITEM_SLOTS_PER_BUCKET * INDEX_SLOTS_PER_ITEM_DEN);
+        let expected_items = self.heap_size_bytes / (item_bytes + index_bytes_per_item);
         let slots = expected_items * INDEX_SLOTS_PER_ITEM_NUM / INDEX_SLOTS_PER_ITEM_DEN;
-        let primary = (slots / SLOTS_PER_BUCKET / shard_count).max(1);
-        let overflow = (primary / OVERFLOW_DIVISOR).max(1);
-        let index_bytes = shard_count * (primary + overflow) * std::mem::size_of::<Bucket>();
-        let per_segment_bookkeeping = crate::segment::BOOKKEEPING_BYTES_PER_SEGMENT;
-        let min_segments = shard_count * MIN_SEGMENTS_PER_SHARD + 1;
-        let fixed = index_bytes + shard_count * crate::shard::FIXED_BOOKKEEPING_BYTES;
-        let per_segment = self.segment_size_bytes + per_segment_bookkeeping * shard_count;
+        let bucket_count = slots.div_ceil(ITEM_SLOTS_PER_BUCKET).max(1);
+        let index_bytes = bucket_count * BUCKET_BYTES;
+        let fixed = index_bytes + crate::cache::FIXED_BOOKKEEPING_BYTES;
+        let per_segment = self.segment_size_bytes + crate::cache::BOOKKEEPING_BYTES_PER_SEGMENT;
         let segment_count = self.heap_size_bytes.saturating_sub(fixed) / per_segment;
-        if segment_count < min_segments {
-            let min_bytes = fixed + min_segments * per_segment;
+        if segment_count < MIN_SEGMENTS {
             return Err(ConfigError::HeapTooSmall {
                 heap_bytes: self.heap_size_bytes,
-                min_bytes,
+                min_bytes: fixed + MIN_SEGMENTS * per_segment,
             });
         }
-        if segment_count > MAX_SEGMENTS {
-            let max_bytes = MAX_SEGMENTS * self.segment_size_bytes;
+        if segment_count > MAX_SEGMENTS || bucket_count >= u32::MAX as usize {
             return Err(ConfigError::HeapTooLarge {
                 heap_bytes: self.heap_size_bytes,
-                max_bytes,
+                max_bytes: MAX_SEGMENTS * self.segment_size_bytes,
             });
         }
-        let bookkeeping_bytes =
-            fixed - index_bytes + segment_count * per_segment_bookkeeping * shard_count;
         Ok(Layout {
-            shard_count,
             segment_count,
-            primary_buckets_per_shard: primary,
-            overflow_buckets_per_shard: overflow,
+            bucket_count,
             index_bytes,
-            bookkeeping_bytes,
+            bookkeeping_bytes: crate::cache::FIXED_BOOKKEEPING_BYTES
+                + segment_count * crate::cache::BOOKKEEPING_BYTES_PER_SEGMENT,
         })
     }
 
@@ -127,13 +121,14 @@ impl Config {
                 max: MAX_SEGMENT_SIZE_BYTES,
             });
         }
-        // The limit covers the whole stored item (header + key + value), as memcached's -I.
-        let max_item = segment;
+        // A largest item, even after a move adds an explicit CAS, fits in one segment.
         let limit = self.item_size_limit_bytes;
-        if limit == 0 || limit > max_item {
+        let smallest_item = crate::item::MAX_HEADER_BYTES + 1;
+        if limit < smallest_item || limit > segment {
             return Err(ConfigError::ItemSizeLimit {
                 bytes: limit,
-                max: max_item,
+                min: smallest_item,
+                max: segment,
             });
         }
         let expected = self.expected_item_size_bytes;
@@ -142,23 +137,68 @@ impl Config {
         }
         Ok(())
     }
+}
 
-    /// Explicit counts are checked; 0 picks 4 per CPU, capped so each shard owns
-    /// at least 16 segments (fewer, fuller shards waste less in half-filled segments).
-    fn pick_shard_count(&self) -> Result<usize, ConfigError> {
-        let count = self.shard_count;
-        if count != 0 {
-            if !count.is_power_of_two() || count > MAX_SHARDS {
-                return Err(ConfigError::ShardCount { count });
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_fits_the_budget_and_sizes_the_index_per_item() {
+        for heap in [1 << 20, 64 << 20, 1 << 30] {
+            let config = Config {
+                heap_size_bytes: heap,
+                segment_size_bytes: 64 << 10,
+                item_size_limit_bytes: 64 << 10,
+                expected_item_size_bytes: 48,
+                ..Config::default()
+            };
+            let layout = config.layout().expect("valid");
+            let total = layout.segment_count * config.segment_size_bytes
+                + layout.index_bytes
+                + layout.bookkeeping_bytes;
+            assert!(total <= heap, "{total} over {heap}");
+            assert!(
+                heap - total
+                    < config.segment_size_bytes + crate::cache::BOOKKEEPING_BYTES_PER_SEGMENT
+            );
+            if heap >= 64 << 20 {
+                // Fixed bookkeeping (TTL buckets, histograms) skews small heaps.
+                let items = layout.segment_count * config.segment_size_bytes / 51;
+                let slots = layout.bucket_count * ITEM_SLOTS_PER_BUCKET;
+                assert!(
+                    slots >= items && slots * 10 <= items * 12,
+                    "{slots} slots for {items} items"
+                );
             }
-            return Ok(count);
         }
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        let by_cpu = (cpus * 4).next_power_of_two().min(MAX_SHARDS);
-        let by_heap = (self.heap_size_bytes / self.segment_size_bytes / 16).max(1);
-        let by_heap_pow2 = 1usize << (usize::BITS - 1 - by_heap.leading_zeros());
-        Ok(by_cpu.min(by_heap_pow2))
+    }
+
+    #[test]
+    fn bad_sizes_are_refused_with_the_limit() {
+        let small = Config {
+            heap_size_bytes: 1 << 20,
+            ..Config::default()
+        };
+        assert!(matches!(
+            small.layout(),
+            Err(ConfigError::HeapTooSmall { .. })
+        ));
+        let limit_over_segment = Config {
+            item_size_limit_bytes: 2 << 20,
+            ..Config::default()
+        };
+        assert!(matches!(
+            limit_over_segment.layout(),
+            Err(ConfigError::ItemSizeLimit { max, .. }) if max == 1 << 20
+        ));
+        let odd_segment = Config {
+            segment_size_bytes: 100,
+            ..Config::default()
+        };
+        assert!(matches!(
+            odd_segment.layout(),
+            Err(ConfigError::SegmentSize { .. })
+        ));
     }
 }

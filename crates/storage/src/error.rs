@@ -12,7 +12,7 @@ pub enum CacheError {
         /// Length of the rejected key in bytes.
         len: usize,
     },
-    /// Key plus value is larger than the configured item size limit.
+    /// Key, value and the largest header are more than the configured item size limit.
     ValueTooLarge {
         /// Length of the rejected value (after append/prepend) in bytes.
         len: usize,
@@ -64,10 +64,12 @@ pub enum ConfigError {
         /// Largest allowed size in bytes.
         max: usize,
     },
-    /// Item size limit is zero, or too big to fit in one segment.
+    /// Item size limit is too small for any item, or too big to fit in one segment.
     ItemSizeLimit {
         /// The rejected limit in bytes.
         bytes: usize,
+        /// Smallest limit: the largest header plus a 1-byte key.
+        min: usize,
         /// Largest limit the segment size allows, in bytes.
         max: usize,
     },
@@ -85,11 +87,6 @@ pub enum ConfigError {
         /// The largest heap for this segment size, in bytes.
         max_bytes: usize,
     },
-    /// Shard count is not a power of two between 1 and [`crate::MAX_SHARDS`].
-    ShardCount {
-        /// The rejected count.
-        count: usize,
-    },
     /// Expected item size is zero or larger than the item size limit.
     ExpectedItemSize {
         /// The rejected size in bytes.
@@ -103,10 +100,10 @@ impl fmt::Display for ConfigError {
             ConfigError::SegmentSize { bytes, min, max } => {
                 write!(f, "segment size {bytes} bytes is outside {min}..={max}")
             }
-            ConfigError::ItemSizeLimit { bytes, max } => {
+            ConfigError::ItemSizeLimit { bytes, min, max } => {
                 write!(
                     f,
-                    "item size limit {bytes} bytes must be 1..={max} for this segment size"
+                    "item size limit {bytes} bytes must be {min}..={max} for this segment size"
                 )
             }
             ConfigError::HeapTooSmall {
@@ -125,13 +122,6 @@ impl fmt::Display for ConfigError {
                 write!(
                     f,
                     "heap of {heap_bytes} bytes is too large; at most {max_bytes}"
-                )
-            }
-            ConfigError::ShardCount { count } => {
-                write!(
-                    f,
-                    "shard count {count} must be a power of two in 1..={}",
-                    crate::MAX_SHARDS
                 )
             }
             ConfigError::ExpectedItemSize { bytes } => {

@@ -1,331 +1,394 @@
-//! Freeing segments: reclaiming expired or flushed ones, and evicting by policy.
-//!
-//! Every function here frees whole segments under the owning shard's lock, walking
-//! each item once to unlink it from the index: work bounded by one segment's items.
+//! The jobs background work is made of: emptying a segment (expired, flushed, or
+//! evicted by fifo/random) and merging a few segments of a TTL bucket into one
+//! (Segcache's merge eviction). Both walk their segments item by item with a cursor,
+//! each item unlinked or moved under its own short hold of its index buckets, so a
+//! job stops and resumes between any two items.
 
-use crate::config::EvictionPolicy;
-use crate::item::{self, HeaderFields};
-use crate::shard::{two_segments_mut, Ctx, Shard, NO_SEGMENT};
+use crate::cache::{Cache, Found};
+use crate::index::Index;
+use crate::item::{self, Fields, Header, MAX_HEADER_BYTES};
+use crate::maintenance::MERGE_SEGMENTS;
+use crate::meta::Progress;
+use crate::segment::{State, NO_SEGMENT};
 use crate::slot;
-use rand::Rng;
+use crate::stats::Counter;
+use crate::sync::Ordering;
 
-/// Segments of one TTL bucket that merge eviction compacts into one.
-const MERGE_SEGMENTS: usize = 4;
-/// Bytes an item's header grows by when it moves and must keep its CAS explicitly.
-const EXPLICIT_CAS_BYTES: usize = 8;
-
-/// Why a segment is being emptied (decides which counter its live items go to).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Reason {
+/// Why a segment is emptied: decides what its live items are counted as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
     Evicted,
     Expired,
+    Flushed,
 }
 
-impl Shard {
-    /// Frees up to `max` owned segments that were flushed or whose items have all expired.
-    pub fn reclaim_expired(&mut self, ctx: &Ctx<'_>, max: usize) -> usize {
-        let mut freed = 0;
-        let mut at = 0;
-        while at < self.owned.len() && freed < max {
-            let id = self.owned[at];
-            let segment = self.segment(id);
-            let all_expired = segment.ttl_bucket != 0
-                && segment.max_expiry_unix_secs != 0
-                && segment.max_expiry_unix_secs <= ctx.now();
-            if segment.flushed || all_expired {
-                self.empty_segment(ctx, id, Reason::Expired);
-                self.counters.expired_segments += 1;
-                freed += 1;
-            } else {
-                at += 1;
-            }
+/// A job in progress.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// Unlink every item of one segment, then free it.
+    Empty { walk: Walk, reason: Reason },
+    /// Move the read items of `sources` into `target`, drop the rest, free the sources.
+    Merge {
+        sources: [u32; MERGE_SEGMENTS],
+        count: usize,
+        /// The source being walked.
+        current: usize,
+        walk: Walk,
+        target: u32,
+        bucket: u32,
+        /// The target has no room left: the rest of the sources' items are dropped.
+        target_full: bool,
+    },
+}
+
+/// A cursor over one segment's items.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Walk {
+    segment: u32,
+    cursor: usize,
+    /// End of the items, known once no writer is still copying into the segment.
+    end: Option<usize>,
+}
+
+impl Walk {
+    fn new(segment: u32) -> Walk {
+        Walk {
+            segment,
+            cursor: 0,
+            end: None,
         }
-        freed
+    }
+}
+
+/// Where a job stands after running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobState {
+    /// Finished.
+    Done,
+    /// Stopped for lack of budget.
+    Running,
+    /// A writer is still copying into its segment; try again later.
+    Waiting,
+}
+
+impl Job {
+    pub(crate) fn empty(segment: u32, reason: Reason) -> Job {
+        Job::Empty {
+            walk: Walk::new(segment),
+            reason,
+        }
     }
 
-    /// Frees at least one owned segment by the configured policy; false if it cannot.
-    pub fn evict_one(&mut self, ctx: &Ctx<'_>) -> bool {
-        if self.owned.is_empty() {
-            return false;
+    /// Segments this job owns.
+    #[cfg(not(loom))]
+    pub(crate) fn segments(&self) -> Vec<u32> {
+        match self {
+            Job::Empty { walk, .. } => vec![walk.segment],
+            Job::Merge {
+                sources,
+                count,
+                current,
+                target,
+                ..
+            } => sources[*current..*count]
+                .iter()
+                .copied()
+                .chain([*target])
+                .collect(),
         }
-        let victim = match ctx.eviction {
-            EvictionPolicy::None => return false,
-            EvictionPolicy::Fifo => self.owned[0],
-            EvictionPolicy::Random => self.owned[self.rng.gen_range(0..self.owned.len())],
-            EvictionPolicy::Merge => {
-                if self.merge(ctx) {
-                    return true;
+    }
+}
+
+/// What happened to one item a job visited.
+enum Fate {
+    /// Not linked any more (overwritten or deleted since): nothing to do.
+    Gone,
+    Dropped,
+    Kept,
+    /// It earned its place but the merge target was full: dropped.
+    NoRoom,
+}
+
+impl Cache {
+    /// Runs `job` for up to `left` items.
+    pub(crate) fn run_job(
+        &self,
+        job: &mut Job,
+        left: &mut usize,
+        progress: &mut Progress,
+    ) -> JobState {
+        match job {
+            Job::Empty { walk, reason } => {
+                let (reason, segment) = (*reason, walk.segment);
+                let state = self.walk_items(walk, left, |header, offset| {
+                    self.drop_item(segment, offset, header, reason);
+                });
+                if state != JobState::Done {
+                    return state;
                 }
-                self.owned[0]
-            }
-        };
-        self.empty_segment(ctx, victim, Reason::Evicted);
-        self.counters.evicted_segments += 1;
-        true
-    }
-
-    /// Unlinks every item the index still points to in `id`, and returns it to the pool.
-    fn empty_segment(&mut self, ctx: &Ctx<'_>, id: u32, reason: Reason) {
-        let position = self
-            .owned
-            .iter()
-            .position(|&owned| owned == id)
-            .expect("owned");
-        self.owned.remove(position);
-        let segment = self.segments[id as usize].take().expect("owned");
-        if self.active[segment.ttl_bucket as usize] == id {
-            self.active[segment.ttl_bucket as usize] = NO_SEGMENT;
-        }
-        let mut offset = 0;
-        while offset < segment.write_offset {
-            let item = item::read(&segment.data[offset..]);
-            let key = &segment.data[offset + item.key_start..offset + item.value_start()];
-            let hash = ctx.hasher.hash_one(key);
-            let here = |value: u64| {
-                slot::segment_id(value) == id && slot::offset(value) as usize == offset
-            };
-            if let Some(at) = self.index.find(hash, here) {
-                self.index.remove(hash, at);
-                if !segment.flushed {
-                    self.live_items -= 1;
-                    self.live_bytes -= item.total_len() as u64;
-                    let expired = ctx.has_expired(item.expiry_unix_secs);
-                    if expired || reason == Reason::Expired {
-                        self.counters.expired_items += 1;
-                    } else {
-                        self.counters.evicted_items += 1;
+                self.free_segment(walk.segment);
+                match reason {
+                    Reason::Evicted => {
+                        self.counters.incr(Counter::EvictedSegments);
+                        progress.segments_evicted += 1;
+                    }
+                    Reason::Expired | Reason::Flushed => {
+                        self.counters.incr(Counter::ExpiredSegments);
+                        progress.segments_expired += 1;
                     }
                 }
+                JobState::Done
             }
-            offset += item.total_len();
+            Job::Merge {
+                sources,
+                count,
+                current,
+                walk,
+                target,
+                bucket,
+                target_full,
+            } => {
+                while *current < *count {
+                    let segment = walk.segment;
+                    let state = self.walk_items(walk, left, |header, offset| {
+                        if *target_full {
+                            self.drop_item(segment, offset, header, Reason::Evicted);
+                        } else if let Fate::NoRoom =
+                            self.merge_item(segment, offset, header, *target)
+                        {
+                            *target_full = true;
+                        }
+                    });
+                    if state != JobState::Done {
+                        return state;
+                    }
+                    self.free_segment(sources[*current]);
+                    self.counters.incr(Counter::MergedSegments);
+                    self.counters.incr(Counter::EvictedSegments);
+                    *current += 1;
+                    if *current < *count {
+                        *walk = Walk::new(sources[*current]);
+                    }
+                }
+                self.finish_merge(*target, *bucket);
+                progress.segments_evicted += *count - 1;
+                JobState::Done
+            }
         }
-        ctx.pool.give_back(segment);
     }
 
-    /// Segcache's merge: the oldest segments of the oldest segment's TTL bucket are
-    /// compacted into the first; items read since their last move survive (with their
-    /// read counter halved), the rest are evicted; the others go back to the pool.
-    /// When nothing in the first survives, only it is freed. False when the bucket
-    /// has only one segment (the caller falls back to FIFO).
-    fn merge(&mut self, ctx: &Ctx<'_>) -> bool {
-        let bucket = self.segment(self.owned[0]).ttl_bucket;
-        let mut group = [NO_SEGMENT; MERGE_SEGMENTS];
-        let mut count = 0;
-        for &id in &self.owned {
-            if count < MERGE_SEGMENTS
-                && self.segment(id).ttl_bucket == bucket
-                && !self.segment(id).flushed
-            {
-                group[count] = id;
-                count += 1;
+    /// Calls `visit` with each item of the walk's segment from its cursor on, while
+    /// budget is left.
+    fn walk_items(
+        &self,
+        walk: &mut Walk,
+        left: &mut usize,
+        mut visit: impl FnMut(&Header, usize),
+    ) -> JobState {
+        let meta = self.segment(walk.segment);
+        let end = match walk.end {
+            Some(end) => end,
+            None => match meta.quiet_end() {
+                Some(end) => *walk.end.insert(end),
+                None => return JobState::Waiting,
+            },
+        };
+        while walk.cursor < end {
+            if *left == 0 {
+                return JobState::Running;
             }
+            let header = self
+                .read_header(walk.segment, walk.cursor)
+                .expect("a quiet segment holds whole items");
+            visit(&header, walk.cursor);
+            walk.cursor += header.total_len();
+            *left -= 1;
+        }
+        JobState::Done
+    }
+
+    /// The key of the item at `offset` of `segment`, copied into `buf`.
+    fn key_of<'b>(
+        &self,
+        segment: u32,
+        offset: usize,
+        header: &Header,
+        buf: &'b mut [u8; crate::MAX_KEY_LEN],
+    ) -> &'b [u8] {
+        let key = &mut buf[..header.key_len];
+        self.heap
+            .read(self.addr(segment, offset + header.header_len), key);
+        key
+    }
+
+    /// Unlinks the item at `offset` of `segment` if the index still points to it.
+    fn drop_item(&self, segment: u32, offset: usize, header: &Header, reason: Reason) -> Fate {
+        let mut buf = [0u8; crate::MAX_KEY_LEN];
+        let key = self.key_of(segment, offset, header, &mut buf);
+        let hash = self.hash(key);
+        let now = self.now();
+        let mut guard = self.index.lock(self.index.pair(hash));
+        let Some(found) = self.linked_item(&guard, hash, segment, offset, &now) else {
+            return Fate::Gone;
+        };
+        guard.remove(found.at);
+        drop(guard);
+        self.forget(&found);
+        if found.is_live() {
+            self.counters.incr(match reason {
+                Reason::Evicted => Counter::EvictedItems,
+                Reason::Expired => Counter::ExpiredItems,
+                Reason::Flushed => Counter::FlushedItems,
+            });
+        }
+        Fate::Dropped
+    }
+
+    /// The item at `offset` of `segment`, as linked from the held buckets of `hash`,
+    /// with its header as it is now (bits and expiry change in place).
+    fn linked_item(
+        &self,
+        guard: &crate::index::PairGuard<'_>,
+        hash: u64,
+        segment: u32,
+        offset: usize,
+        now: &crate::cache::Now<'_>,
+    ) -> Option<Found> {
+        let here = |value: u64| {
+            slot::segment_id(value) == segment && slot::offset(value) as usize == offset
+        };
+        let (at, value) = guard.find(Index::tag(hash), here)?;
+        let header = self
+            .read_header(segment, offset)
+            .expect("a linked item is well formed");
+        Some(self.found(at, value, header, now))
+    }
+
+    /// Merge's rule for one item: one read since it was written or last moved is kept
+    /// (its read counter halved), anything else is dropped, and expired or flushed
+    /// items always go.
+    fn merge_item(&self, segment: u32, offset: usize, header: &Header, target: u32) -> Fate {
+        let mut buf = [0u8; crate::MAX_KEY_LEN];
+        let key = self.key_of(segment, offset, header, &mut buf);
+        let hash = self.hash(key);
+        let now = self.now();
+        let mut guard = self.index.lock(self.index.pair(hash));
+        let Some(found) = self.linked_item(&guard, hash, segment, offset, &now) else {
+            return Fate::Gone;
+        };
+        let freq = slot::freq(found.slot);
+        let mut fate = Fate::Dropped;
+        if found.is_live() && freq > 0 {
+            match self.copy_into(&found, key, target) {
+                Some(moved) => {
+                    let value = slot::pack(slot::tag(found.slot), freq / 2, target, moved as u32);
+                    guard.set(found.at, value);
+                    drop(guard);
+                    self.segment(segment).remove_live(found.header.total_len());
+                    self.counters.incr(Counter::MergeKeptItems);
+                    return Fate::Kept;
+                }
+                None => fate = Fate::NoRoom,
+            }
+        }
+        guard.remove(found.at);
+        drop(guard);
+        self.forget(&found);
+        if found.is_live() {
+            self.counters.incr(Counter::EvictedItems);
+        }
+        fate
+    }
+
+    /// Writes a copy of `found` at the end of `target`, keeping its CAS; its offset
+    /// there, or `None` when the target is full. The caller holds the item's buckets.
+    fn copy_into(&self, found: &Found, key: &[u8], target: u32) -> Option<usize> {
+        let fields = Fields {
+            explicit_cas: self.config.cas_enabled.then_some(found.cas),
+            ..found.header.fields()
+        };
+        let value_len = found.header.value_len;
+        let len = fields.item_len(key.len(), value_len);
+        let meta = self.segment(target);
+        let offset = meta.try_reserve(len, self.config.segment_size_bytes)?;
+        let mut header = [0u8; MAX_HEADER_BYTES];
+        let header_len = item::encode(&fields, key.len(), value_len, &mut header);
+        let to = self.addr(target, offset);
+        self.heap.write(to, &header[..header_len]);
+        self.heap.write(to + header_len, key);
+        let from = self.addr(found.segment, found.offset + found.header.value_start());
+        self.heap.copy(from, to + header_len + key.len(), value_len);
+        meta.add_live(len);
+        meta.note_expiry(fields.expiry_unix_secs);
+        meta.finish_write();
+        Some(offset)
+    }
+
+    /// Returns an emptied segment to the pool.
+    fn free_segment(&self, id: u32) {
+        let meta = self.segment(id);
+        debug_assert_eq!(meta.live(), (0, 0), "segment {id} freed with live items");
+        meta.set_state(State::Free);
+        self.pool.give_back(id);
+    }
+
+    /// Starts a merge of the first segments of `bucket`'s chain, if it has at least two
+    /// retired ones and a free segment can be its target. Eviction starts below the
+    /// reserve, which is at least two for merge, so the target is the spare one.
+    pub(crate) fn start_merge(&self, bucket: u32) -> Option<crate::evict::Job> {
+        if self.pool.free_count() == 0 {
+            return None;
+        }
+        let mut chain = self.ttl.lock(bucket);
+        let active = self.ttl.active(bucket);
+        let mut sources = [NO_SEGMENT; MERGE_SEGMENTS];
+        let mut count = 0;
+        let mut id = chain.head;
+        while id != NO_SEGMENT && id != active && count < MERGE_SEGMENTS {
+            sources[count] = id;
+            count += 1;
+            id = self.segment(id).next.load(Ordering::Relaxed);
         }
         if count < 2 {
-            return false;
+            return None;
         }
-        let target = group[0];
-        self.compact_in_place(ctx, target);
-        if self.segment(target).write_offset == 0 {
-            // Nothing in the target survived: freeing it alone frees what was asked
-            // for, and leaves the rest of the group for later, as fifo would. Freeing
-            // the whole group now would park up to three segments in the pool, and an
-            // empty target kept owned but not active would strand a whole segment.
-            self.empty_segment(ctx, target, Reason::Evicted);
-            self.counters.evicted_segments += 1;
-            self.counters.merged_segments += 1;
-            return true;
+        let target = self.pool.take()?;
+        self.take_segment(target, State::MergeTarget, bucket);
+        let mut epoch = u64::MAX;
+        for &source in &sources[..count] {
+            let meta = self.segment(source);
+            epoch = epoch.min(meta.epoch.load(Ordering::Relaxed));
+            self.unlink_from_chain(bucket, &mut chain, source);
+            meta.set_state(State::Emptying);
         }
-        if group[..count].contains(&self.active[bucket as usize]) {
-            self.active[bucket as usize] = NO_SEGMENT;
-        }
-        for &source in &group[1..count] {
-            self.move_survivors(ctx, source, target);
-            self.empty_segment(ctx, source, Reason::Evicted);
-            self.counters.evicted_segments += 1;
-        }
-        self.counters.merged_segments += count as u64;
-        // Like Segcache's merge cursor: the merged segment goes to the back of the
-        // line, so its survivors are not merged again before every other segment is.
-        let position = self
-            .owned
-            .iter()
-            .position(|&id| id == target)
-            .expect("owned");
-        self.owned.remove(position);
-        self.owned.push(target);
-        self.segment_mut(target).sequence = ctx.pool.next_sequence();
-        // The target is never appended to again: a new item at an offset a dropped
-        // item had would get that item's CAS (`cas_base + offset`), and a client still
-        // holding it could overwrite a value it never saw. Its tail waits for the
-        // next merge, as in Segcache.
-        true
+        // The target holds the sources' data: a flush that killed them kills it.
+        self.segment(target).epoch.store(epoch, Ordering::Relaxed);
+        Some(Job::Merge {
+            sources,
+            count,
+            current: 0,
+            walk: Walk::new(sources[0]),
+            target,
+            bucket,
+            target_full: false,
+        })
     }
 
-    /// Whether the item at `offset` of `id` should survive a merge, and its slot.
-    fn survivor(
-        &self,
-        ctx: &Ctx<'_>,
-        id: u32,
-        offset: usize,
-    ) -> (Option<crate::index::SlotRef>, bool) {
-        let data = &self.segment(id).data[offset..];
-        let item = item::read(data);
-        let hash = ctx
-            .hasher
-            .hash_one(&data[item.key_start..item.value_start()]);
-        let here =
-            |value: u64| slot::segment_id(value) == id && slot::offset(value) as usize == offset;
-        let Some(at) = self.index.find(hash, here) else {
-            return (None, false);
-        };
-        let alive = !ctx.has_expired(item.expiry_unix_secs);
-        (Some(at), alive && slot::freq(self.index.get(at)) > 0)
-    }
-
-    /// Drops a live item during a merge, counting it as expired or evicted.
-    fn drop_during_merge(
-        &mut self,
-        ctx: &Ctx<'_>,
-        id: u32,
-        offset: usize,
-        at: crate::index::SlotRef,
-    ) {
-        let item = item::read(&self.segment(id).data[offset..]);
-        let data = &self.segment(id).data[offset..];
-        let hash = ctx
-            .hasher
-            .hash_one(&data[item.key_start..item.value_start()]);
-        let found = crate::shard::Found {
-            hash,
-            at,
-            slot: self.index.get(at),
-            segment_id: id,
-            offset,
-            item,
-        };
-        self.drop_item(&found);
-        if ctx.has_expired(item.expiry_unix_secs) {
-            self.counters.expired_items += 1;
-        } else {
-            self.counters.evicted_items += 1;
+    /// Puts a merge's target in its chain, at the back of the eviction line, so its
+    /// survivors get a full round to be read again before the next merge sees them.
+    fn finish_merge(&self, target: u32, bucket: u32) {
+        let meta = self.segment(target);
+        meta.seal();
+        meta.order.store(
+            self.next_sequence.fetch_add(1, Ordering::SeqCst),
+            Ordering::Relaxed,
+        );
+        let mut chain = self.ttl.lock(bucket);
+        meta.set_state(State::InChain);
+        self.insert_before_active(bucket, &mut chain, target);
+        drop(chain);
+        if self.flush.kills(meta.epoch.load(Ordering::Relaxed)) {
+            self.flush.mark_reclaim_due();
         }
-    }
-
-    /// Slides the target's survivors to its front; an item that moves keeps its CAS
-    /// explicitly, and is dropped if the gap behind it is too small for that.
-    fn compact_in_place(&mut self, ctx: &Ctx<'_>, id: u32) {
-        let end = self.segment(id).write_offset;
-        let (mut read_at, mut write_at) = (0, 0);
-        while read_at < end {
-            let item = item::read(&self.segment(id).data[read_at..]);
-            let len = item.total_len();
-            let (slot_at, keep) = self.survivor(ctx, id, read_at);
-            match (slot_at, keep) {
-                (Some(at), true) if read_at == write_at => {
-                    let value = self.index.get(at);
-                    self.index
-                        .set(at, slot::with_freq(value, slot::freq(value) / 2));
-                    write_at += len;
-                }
-                (Some(at), true) => {
-                    let grow = if item.explicit_cas.is_none() && ctx.cas_enabled {
-                        EXPLICIT_CAS_BYTES
-                    } else {
-                        0
-                    };
-                    if write_at + len + grow <= read_at {
-                        let new_len = self.move_within(ctx, id, read_at, write_at);
-                        let value = self.index.get(at);
-                        let moved = slot::pack(
-                            slot::tag(value),
-                            slot::freq(value) / 2,
-                            id,
-                            write_at as u32,
-                        );
-                        self.index.set(at, moved);
-                        write_at += new_len;
-                    } else {
-                        self.drop_during_merge(ctx, id, read_at, at);
-                    }
-                }
-                (Some(at), false) => self.drop_during_merge(ctx, id, read_at, at),
-                (None, _) => {}
-            }
-            read_at += len;
-        }
-        self.segment_mut(id).write_offset = write_at;
-    }
-
-    /// Copies the item at `from` to `to` (< from) in the same segment with an explicit
-    /// CAS; returns its new length.
-    fn move_within(&mut self, ctx: &Ctx<'_>, id: u32, from: usize, to: usize) -> usize {
-        let segment = self.segment_mut(id);
-        let item = item::read(&segment.data[from..]);
-        let cas = item.explicit_cas.unwrap_or(segment.cas_base + from as u64);
-        let fields = moved_fields(ctx, &item, cas);
-        let (low, high) = segment.data.split_at_mut(from);
-        let key = &high[item.key_start..item.value_start()];
-        let value_at = to + item::write_head(&mut low[to..], &fields, key, item.value_len);
-        low[value_at..value_at + item.value_len]
-            .copy_from_slice(&high[item.value_start()..item.value_start() + item.value_len]);
-        let new_len = value_at + item.value_len - to;
-        segment.live_bytes = segment.live_bytes + new_len - item.total_len();
-        self.live_bytes = self.live_bytes + new_len as u64 - item.total_len() as u64;
-        new_len
-    }
-
-    /// Appends `source`'s survivors to `target` while they fit; the rest stay to be evicted.
-    fn move_survivors(&mut self, ctx: &Ctx<'_>, source: u32, target: u32) {
-        let end = self.segment(source).write_offset;
-        let mut read_at = 0;
-        while read_at < end {
-            let item = item::read(&self.segment(source).data[read_at..]);
-            if let (Some(at), true) = self.survivor(ctx, source, read_at) {
-                let (from, to) = two_segments_mut(&mut self.segments, source, target);
-                let cas = item.explicit_cas.unwrap_or(from.cas_base + read_at as u64);
-                let fields = moved_fields(ctx, &item, cas);
-                let new_len =
-                    item::header_len(&fields, item.value_len) + item.key_len + item.value_len;
-                if to.free_bytes() >= new_len {
-                    let write_at = to.write_offset;
-                    let data = &from.data[read_at..read_at + item.total_len()];
-                    let value_at = write_at
-                        + item::write_head(
-                            &mut to.data[write_at..],
-                            &fields,
-                            &data[item.key_start..item.value_start()],
-                            item.value_len,
-                        );
-                    to.data[value_at..value_at + item.value_len]
-                        .copy_from_slice(&data[item.value_start()..]);
-                    to.write_offset += new_len;
-                    to.live_items += 1;
-                    to.live_bytes += new_len;
-                    to.max_expiry_unix_secs = to.max_expiry_unix_secs.max(item.expiry_unix_secs);
-                    from.live_items -= 1;
-                    from.live_bytes -= item.total_len();
-                    self.live_bytes = self.live_bytes + new_len as u64 - item.total_len() as u64;
-                    let value = self.index.get(at);
-                    let moved = slot::pack(
-                        slot::tag(value),
-                        slot::freq(value) / 2,
-                        target,
-                        write_at as u32,
-                    );
-                    self.index.set(at, moved);
-                }
-            }
-            read_at += item.total_len();
-        }
-    }
-}
-
-/// Header of a moved item: same fields, CAS made explicit so moving never changes it.
-fn moved_fields(ctx: &Ctx<'_>, item: &item::Item, cas: u64) -> HeaderFields {
-    HeaderFields {
-        meta_bits: item.bits & (item::BIT_STALE | item::BIT_WIN),
-        client_flags: item.client_flags,
-        explicit_cas: Some(cas).filter(|_| ctx.cas_enabled),
-        expiry_unix_secs: item.expiry_unix_secs,
     }
 }

@@ -1,82 +1,297 @@
-//! A shard's hash index: cache-line buckets of 8 slots, chained into overflow buckets.
+//! The hash index: cache-line buckets, two candidate buckets per key, read without
+//! locks and written under per-bucket locks that are also the buckets' versions (a
+//! seqlock per bucket).
 //!
-//! The home bucket comes from the low 32 bits of the keyed hash (multiply-shift, so the
-//! bucket count need not be a power of two and no budget is lost rounding). The last
-//! slot of a full bucket may instead link to an overflow bucket. When the chain is full
-//! and no overflow bucket is left the caller evicts a slot: the index never refuses.
-//! Removal keeps a chain's holes in its last bucket only, so overflow buckets go back
-//! to the spares as soon as the chain's items fit without them.
+//! ```text
+//! bucket, 64 bytes (one cache line):
+//! +-------------------+--------+--------+-----+--------+
+//! | version (64 bits) | slot 1 | slot 2 | ... | slot 7 |
+//! +-------------------+--------+--------+-----+--------+
+//! ```
+//!
+//! A key may live in either of two buckets chosen by its hash (two-choice hashing): a
+//! new key goes to the emptier one, and stays in that slot until removed, so no key
+//! ever moves between its buckets. With two choices, buckets fill evenly enough that
+//! 1.1 slots per item hold items with almost no collisions, where one choice needs
+//! overflow chains and about 1.3 slots per item (see `Config::layout`). When both
+//! buckets are full, the caller gives up one of their 14 items (`cache.rs`). Item
+//! slots are laid out in `slot.rs`; 0 is an empty slot.
+//!
+//! A bucket's version is even while no writer holds the bucket and odd while one does:
+//! a writer takes a bucket by moving it from even to odd with a compare-and-swap, and
+//! lets go by storing the next even value. A reader notes the even version, reads the
+//! bucket and copies what it needs from the items it points to, then checks that the
+//! version has not moved; if it has, it starts over. Every change a reader could
+//! misread happens while the bucket of each key concerned is held: a slot set or
+//! emptied, an item's header rewritten in place, and (because its items are unlinked
+//! first) a segment's bytes reused. So an unchanged version proves that what the
+//! reader copied was whole.
+//!
+//! Orderings (model-checked with loom in `tests/loom_index.rs`): a writer's lock is an
+//! Acquire compare-and-swap followed by a Release fence, so a reader that sees any of
+//! the writer's stores also sees the odd version; the unlock is a Release store and a
+//! reader's first version load is Acquire, so a reader that starts after a writer has
+//! finished sees all it wrote; a reader's check is an Acquire fence, then a load.
 
+use crate::lock_hold::{HoldStart, LockHolds};
 use crate::slot;
+use crate::sync::{backoff, fence, AtomicU64, Ordering};
+use crate::words::AtomicWords;
 
-/// Slots in one bucket.
-pub const SLOTS_PER_BUCKET: usize = 8;
+/// Words in one bucket: the version, then the item slots.
+const WORDS_PER_BUCKET: usize = 8;
+/// Item slots in one bucket.
+pub(crate) const ITEM_SLOTS_PER_BUCKET: usize = WORDS_PER_BUCKET - 1;
+/// Bytes of one bucket.
+pub(crate) const BUCKET_BYTES: usize = WORDS_PER_BUCKET * 8;
 
-/// One cache line of slots.
-#[repr(C, align(64))]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Bucket {
-    slots: [u64; SLOTS_PER_BUCKET],
-}
-
-/// Position of one slot.
+/// Position of one item slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlotRef {
+pub(crate) struct SlotRef {
     bucket: u32,
+    /// 1..=7 (word 0 is the version).
     slot: u8,
 }
 
-/// The index of one shard.
-#[derive(Debug)]
-pub struct Index {
-    buckets: Vec<Bucket>,
-    primary_count: usize,
-    overflow_used: usize,
-    /// Overflow buckets emptied and unlinked, ready for reuse.
-    overflow_free: Vec<u32>,
+/// The two buckets a key may live in (the same bucket twice for some keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pair {
+    /// Looked in first.
+    pub first: u32,
+    /// Looked in second; equal to `first` when both choices agree.
+    pub second: u32,
+}
+
+impl Pair {
+    /// The pair's buckets, each once, in lock order (lower index first).
+    fn buckets(self) -> ([u32; 2], usize) {
+        if self.first == self.second {
+            ([self.first, self.first], 1)
+        } else {
+            (
+                [self.first.min(self.second), self.first.max(self.second)],
+                2,
+            )
+        }
+    }
+}
+
+/// The index of the whole engine.
+pub(crate) struct Index {
+    words: AtomicWords,
+    bucket_count: usize,
+    holds: LockHolds,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("bucket_count", &self.bucket_count)
+            .finish()
+    }
 }
 
 impl Index {
-    /// An empty index with `primary_count` home buckets and `overflow_count` spares.
-    pub fn new(primary_count: usize, overflow_count: usize) -> Self {
-        assert!(primary_count >= 1 && primary_count + overflow_count < u32::MAX as usize);
+    /// An empty index of `bucket_count` buckets.
+    pub(crate) fn new(bucket_count: usize) -> Index {
+        assert!((1..u32::MAX as usize).contains(&bucket_count));
         Index {
-            buckets: vec![Bucket::default(); primary_count + overflow_count],
-            primary_count,
-            overflow_used: 0,
-            overflow_free: Vec::with_capacity(overflow_count),
+            words: AtomicWords::zeroed(bucket_count * WORDS_PER_BUCKET, BUCKET_BYTES),
+            bucket_count,
+            holds: LockHolds::new(),
         }
     }
 
-    /// Whether the overflow buckets are nearly used up (under an eighth left): inserts
-    /// into this index will soon have to drop items from full chains.
-    pub fn overflow_nearly_full(&self) -> bool {
-        let total = self.buckets.len() - self.primary_count;
-        let left = total - self.overflow_used + self.overflow_free.len();
-        left * 8 < total.max(1)
+    /// The bucket-lock hold histogram.
+    pub(crate) fn holds(&self) -> &LockHolds {
+        &self.holds
     }
 
-    fn home(&self, hash: u64) -> usize {
-        (((hash & 0xffff_ffff) * self.primary_count as u64) >> 32) as usize
+    /// The buckets of `hash`. The first comes from the hash's low 32 bits and the
+    /// second from its high 32 bits (multiply-shift, so the bucket count need not be a
+    /// power of two); multiply-shift reads mostly the high bits of each half, so the
+    /// tag takes the lowest bits, which barely sway either choice.
+    pub(crate) fn pair(&self, hash: u64) -> Pair {
+        let buckets = self.bucket_count as u64;
+        Pair {
+            first: (((hash & 0xffff_ffff) * buckets) >> 32) as u32,
+            second: (((hash >> 32) * buckets) >> 32) as u32,
+        }
     }
 
-    /// The slot value at `at`.
-    pub fn get(&self, at: SlotRef) -> u64 {
-        self.buckets[at.bucket as usize].slots[at.slot as usize]
+    /// The non-zero 12-bit tag of `hash` kept in its slot.
+    pub(crate) fn tag(hash: u64) -> u16 {
+        slot::tag_of(hash)
     }
 
-    /// Overwrites the slot at `at` (0 empties it).
-    pub fn set(&mut self, at: SlotRef, value: u64) {
-        self.buckets[at.bucket as usize].slots[at.slot as usize] = value;
+    fn word(&self, bucket: u32, index: usize) -> &AtomicU64 {
+        &self.words[bucket as usize * WORDS_PER_BUCKET + index]
     }
 
-    /// The first item slot in `hash`'s chain with `hash`'s tag for which `matches` holds.
-    pub fn find(&self, hash: u64, mut matches: impl FnMut(u64) -> bool) -> Option<SlotRef> {
-        let tag = slot::tag_of(hash);
+    fn version(&self, bucket: u32) -> &AtomicU64 {
+        self.word(bucket, 0)
+    }
+
+    fn slot_word(&self, at: SlotRef) -> &AtomicU64 {
+        self.word(at.bucket, at.slot as usize)
+    }
+
+    /// Starts a lock-free read of `bucket`: waits out a writer holding it and returns
+    /// the (even) version to check against at the end.
+    pub(crate) fn read_begin(&self, bucket: u32) -> u64 {
+        let mut spins = 0;
+        loop {
+            let version = self.version(bucket).load(Ordering::Acquire);
+            if version % 2 == 0 {
+                return version;
+            }
+            backoff(&mut spins);
+        }
+    }
+
+    /// Whether no writer has held `bucket` since `read_begin` returned `version`: then
+    /// everything read from it, and from the items it points to, in between was whole.
+    pub(crate) fn read_valid(&self, bucket: u32, version: u64) -> bool {
+        fence(Ordering::Acquire);
+        self.version(bucket).load(Ordering::Relaxed) == version
+    }
+
+    /// Calls `visit` with each item slot of `bucket` until it returns true; returns
+    /// whether it did.
+    pub(crate) fn scan(&self, bucket: u32, mut visit: impl FnMut(SlotRef, u64) -> bool) -> bool {
+        (1..WORDS_PER_BUCKET).any(|slot| {
+            let at = SlotRef {
+                bucket,
+                slot: slot as u8,
+            };
+            let value = self.slot_word(at).load(Ordering::Relaxed);
+            value != 0 && visit(at, value)
+        })
+    }
+
+    /// Adds one to the read counter of the slot at `at` if it still holds `seen`.
+    /// Lock-free and best effort: a lost bump only makes the counter approximate.
+    pub(crate) fn bump_freq(&self, at: SlotRef, seen: u64) {
+        let freq = slot::freq(seen);
+        if freq < slot::MAX_FREQ {
+            let _ = self.slot_word(at).compare_exchange(
+                seen,
+                slot::with_freq(seen, freq + 1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Takes both buckets of `pair` (lower index first, so two writers never wait on
+    /// each other in a circle), waiting for their holders if any.
+    pub(crate) fn lock(&self, pair: Pair) -> PairGuard<'_> {
+        let (buckets, count) = pair.buckets();
+        for &bucket in &buckets[..count] {
+            let version = self.version(bucket);
+            let mut spins = 0;
+            loop {
+                let current = version.load(Ordering::Relaxed);
+                if current % 2 == 0
+                    && version
+                        .compare_exchange_weak(
+                            current,
+                            current.wrapping_add(1),
+                            Ordering::Acquire,
+                            Ordering::Relaxed,
+                        )
+                        .is_ok()
+                {
+                    break;
+                }
+                backoff(&mut spins);
+            }
+        }
+        self.locked(pair)
+    }
+
+    /// Takes both buckets of `pair` only if no writer has held either since
+    /// `read_begin` returned `versions` (first, second): then what was read under
+    /// those versions still holds.
+    pub(crate) fn try_lock_at(&self, pair: Pair, versions: (u64, u64)) -> Option<PairGuard<'_>> {
+        let (buckets, count) = pair.buckets();
+        for (taken, &bucket) in buckets[..count].iter().enumerate() {
+            let expected = if bucket == pair.first {
+                versions.0
+            } else {
+                versions.1
+            };
+            let won = self
+                .version(bucket)
+                .compare_exchange(
+                    expected,
+                    expected.wrapping_add(1),
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+            if !won {
+                if taken == 1 {
+                    // Let go of the first bucket; its version moves on, which only
+                    // makes concurrent readers of it look again.
+                    self.version(buckets[0]).fetch_add(1, Ordering::Release);
+                }
+                return None;
+            }
+        }
+        Some(self.locked(pair))
+    }
+
+    fn locked(&self, pair: Pair) -> PairGuard<'_> {
+        // Orders the odd versions before every store made under the lock, for readers.
+        fence(Ordering::Release);
+        PairGuard {
+            index: self,
+            pair,
+            started: self.holds.start(),
+        }
+    }
+}
+
+/// Both buckets of a key, held: their slots and their items' headers may be changed
+/// through it. Dropping it lets go (and counts the hold in the histogram).
+pub(crate) struct PairGuard<'a> {
+    index: &'a Index,
+    pair: Pair,
+    started: HoldStart,
+}
+
+impl Drop for PairGuard<'_> {
+    fn drop(&mut self) {
+        let (buckets, count) = self.pair.buckets();
+        for &bucket in &buckets[..count] {
+            self.index.version(bucket).fetch_add(1, Ordering::Release);
+        }
+        self.index.holds.finish(self.started);
+    }
+}
+
+impl PairGuard<'_> {
+    /// The held buckets, each once, in the order a reader looks.
+    fn buckets(&self) -> ([u32; 2], usize) {
+        let count = if self.pair.first == self.pair.second {
+            1
+        } else {
+            2
+        };
+        ([self.pair.first, self.pair.second], count)
+    }
+
+    /// The first item slot with `tag` for which `matches` holds.
+    pub(crate) fn find(
+        &self,
+        tag: u16,
+        mut matches: impl FnMut(u64) -> bool,
+    ) -> Option<(SlotRef, u64)> {
         let mut found = None;
-        self.walk(hash, |at, value| {
+        self.for_each(|at, value| {
             if slot::tag(value) == tag && matches(value) {
-                found = Some(at);
+                found = Some((at, value));
                 return true;
             }
             false
@@ -84,300 +299,227 @@ impl Index {
         found
     }
 
-    /// Visits each slot of `hash`'s chain (links excluded) until `visit` returns true.
-    fn walk(&self, hash: u64, mut visit: impl FnMut(SlotRef, u64) -> bool) {
-        let mut bucket = self.home(hash);
-        // A chain never revisits a bucket, so it is at most all buckets long.
-        for _ in 0..self.buckets.len() {
-            let slots = &self.buckets[bucket].slots;
-            let mut next = None;
-            for (i, &value) in slots.iter().enumerate() {
-                if let Some(target) = slot::link_target(value) {
-                    next = Some(self.primary_count + target as usize);
-                    continue;
-                }
-                if visit(
-                    SlotRef {
-                        bucket: bucket as u32,
-                        slot: i as u8,
-                    },
-                    value,
-                ) {
-                    return;
-                }
-            }
-            match next {
-                Some(b) => bucket = b,
-                None => return,
+    /// Calls `visit` with each item slot of both buckets until it returns true.
+    pub(crate) fn for_each(&self, mut visit: impl FnMut(SlotRef, u64) -> bool) {
+        let (buckets, count) = self.buckets();
+        for &bucket in &buckets[..count] {
+            if self.index.scan(bucket, &mut visit) {
+                return;
             }
         }
     }
 
-    /// Puts `value` in a free slot of `hash`'s chain, growing the chain if it can;
-    /// `None` when the chain is full and no overflow bucket is left.
-    pub fn insert(&mut self, hash: u64, value: u64) -> Option<SlotRef> {
-        let mut empty = None;
-        let mut last = SlotRef { bucket: 0, slot: 0 };
-        self.walk(hash, |at, v| {
-            last = at;
-            if v == 0 {
-                empty = Some(at);
-                return true;
+    /// The slot value at `at`.
+    pub(crate) fn get(&self, at: SlotRef) -> u64 {
+        self.index.slot_word(at).load(Ordering::Relaxed)
+    }
+
+    /// Overwrites the item slot at `at` with another item (or the same one moved).
+    pub(crate) fn set(&self, at: SlotRef, value: u64) {
+        debug_assert_ne!(value, 0, "use remove to empty a slot");
+        self.index.slot_word(at).store(value, Ordering::Relaxed);
+    }
+
+    /// Puts `value` in a free slot of the emptier bucket; `None` when both are full.
+    pub(crate) fn insert(&mut self, value: u64) -> Option<SlotRef> {
+        let (buckets, count) = self.buckets();
+        let mut best: Option<(usize, SlotRef)> = None;
+        for &bucket in &buckets[..count] {
+            let mut used = 0;
+            let mut empty = None;
+            for slot in 1..WORDS_PER_BUCKET {
+                let at = SlotRef {
+                    bucket,
+                    slot: slot as u8,
+                };
+                if self.get(at) == 0 {
+                    empty.get_or_insert(at);
+                } else {
+                    used += 1;
+                }
             }
-            false
-        });
-        if let Some(at) = empty {
-            self.set(at, value);
-            return Some(at);
+            if let Some(at) = empty {
+                if best.is_none_or(|(best_used, _)| used < best_used) {
+                    best = Some((used, at));
+                }
+            }
         }
-        let number = match self.overflow_free.pop() {
-            Some(number) => number,
-            None if self.primary_count + self.overflow_used < self.buckets.len() => {
-                self.overflow_used += 1;
-                (self.overflow_used - 1) as u32
-            }
-            None => return None,
-        };
-        let new_bucket = self.primary_count as u32 + number;
-        let tail = SlotRef {
-            bucket: last.bucket,
-            slot: (SLOTS_PER_BUCKET - 1) as u8,
-        };
-        let displaced = self.get(tail);
-        self.set(tail, slot::pack_link(number));
-        self.set(
-            SlotRef {
-                bucket: new_bucket,
-                slot: 0,
-            },
-            displaced,
-        );
-        let at = SlotRef {
-            bucket: new_bucket,
-            slot: 1,
-        };
-        self.set(at, value);
+        let (_, at) = best?;
+        self.index.slot_word(at).store(value, Ordering::Relaxed);
         Some(at)
     }
 
-    /// Empties the slot at `at` in `hash`'s chain. The hole is filled with an item
-    /// from the chain's last overflow bucket, and a last bucket left with at most one
-    /// item gives it to the link slot and is kept for reuse: only the last bucket ever
-    /// has holes, so a chain holds no more overflow buckets than its items need and a
-    /// few long-lived items cannot pin the spares (which would make inserts evict).
-    /// Moves only slots of this chain: other `SlotRef`s into it are stale after this.
-    pub fn remove(&mut self, hash: u64, at: SlotRef) {
-        self.set(at, 0);
-        let Some((last, link_at)) = self.last_overflow(hash) else {
-            return;
-        };
-        if last != at.bucket as usize {
-            let slots = &mut self.buckets[last].slots;
-            if let Some(i) = slots.iter().position(|&v| v != 0) {
-                let moved = std::mem::take(&mut slots[i]);
-                self.set(at, moved);
-            }
-        }
-        let mut items = self.buckets[last].slots.iter().filter(|&&v| v != 0);
-        let first = items.next().copied();
-        if items.next().is_none() {
-            self.set(link_at, first.unwrap_or(0));
-            self.buckets[last] = Bucket::default();
-            self.overflow_free.push((last - self.primary_count) as u32);
-        }
-    }
-
-    /// The last bucket of `hash`'s chain, if it is an overflow bucket, and the link
-    /// slot that points to it. The last bucket holds no link.
-    fn last_overflow(&self, hash: u64) -> Option<(usize, SlotRef)> {
-        let mut bucket = self.home(hash);
-        let mut link_at = None;
-        // A chain never revisits a bucket, so it is at most all buckets long.
-        for _ in 0..self.buckets.len() {
-            let tail = self.buckets[bucket].slots[SLOTS_PER_BUCKET - 1];
-            let Some(next) = slot::link_target(tail) else {
-                break;
-            };
-            link_at = Some(SlotRef {
-                bucket: bucket as u32,
-                slot: (SLOTS_PER_BUCKET - 1) as u8,
-            });
-            bucket = self.primary_count + next as usize;
-        }
-        link_at.map(|link| (bucket, link))
-    }
-
-    /// The slot in `hash`'s chain read least often: the one to give up when the chain is full.
-    pub fn least_used(&self, hash: u64) -> SlotRef {
-        let mut best: Option<(u8, SlotRef)> = None;
-        self.walk(hash, |at, value| {
-            let freq = slot::freq(value);
-            let better = match best {
-                Some((lowest, _)) => freq < lowest,
-                None => true,
-            };
-            if better {
-                best = Some((freq, at));
-            }
-            false
-        });
-        best.expect("a full chain has item slots").1
+    /// Empties the slot at `at`.
+    pub(crate) fn remove(&mut self, at: SlotRef) {
+        self.index.slot_word(at).store(0, Ordering::Relaxed);
     }
 }
 
-#[cfg(test)]
+#[cfg(not(loom))]
+impl Index {
+    /// Every item slot with the bucket it is in, for invariant checks on a quiet engine.
+    pub(crate) fn for_each_slot(&self, mut visit: impl FnMut(u32, u64)) {
+        for bucket in 0..self.bucket_count as u32 {
+            self.scan(bucket, |_, value| {
+                visit(bucket, value);
+                false
+            });
+        }
+    }
+
+    /// Whether `bucket` is one of `hash`'s two.
+    pub(crate) fn holds_hash(&self, bucket: u32, hash: u64) -> bool {
+        let pair = self.pair(hash);
+        bucket == pair.first || bucket == pair.second
+    }
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
-    /// Overflow buckets handed out, on the free list, and reachable from a chain.
-    fn overflow_accounting(index: &Index) -> (usize, usize, usize) {
-        let mut reachable = 0;
-        for home in 0..index.primary_count {
-            let mut at = home;
-            while let Some(next) = slot::link_target(index.buckets[at].slots[SLOTS_PER_BUCKET - 1])
-            {
-                at = index.primary_count + next as usize;
-                reachable += 1;
-            }
-        }
-        (index.overflow_used, index.overflow_free.len(), reachable)
-    }
-
     #[test]
     fn bucket_is_exactly_one_cache_line() {
-        assert_eq!(std::mem::size_of::<Bucket>(), 64);
-        assert_eq!(std::mem::align_of::<Bucket>(), 64);
+        let index = Index::new(3);
+        assert_eq!(BUCKET_BYTES, 64);
+        assert_eq!(index.words.as_ptr() as usize % 64, 0);
     }
 
     fn item(n: u32) -> u64 {
         slot::pack(slot::tag_of(0), 0, n, n)
     }
 
+    fn find(index: &Index, pair: Pair, n: u32) -> Option<SlotRef> {
+        index
+            .lock(pair)
+            .find(slot::tag_of(0), |v| slot::offset(v) == n)
+            .map(|(at, _)| at)
+    }
+
+    const PAIR: Pair = Pair {
+        first: 2,
+        second: 0,
+    };
+
     #[test]
-    fn chain_grows_into_overflow_then_refuses() {
-        let mut index = Index::new(1, 1);
-        let hash = 0; // every insert lands in the one home bucket
-        for n in 0..15 {
-            assert!(index.insert(hash, item(n)).is_some(), "insert {n}");
+    fn inserts_fill_the_emptier_bucket_then_refuse() {
+        let index = Index::new(3);
+        for n in 0..14 {
+            assert!(index.lock(PAIR).insert(item(n)).is_some(), "insert {n}");
         }
-        assert_eq!(index.insert(hash, item(99)), None);
-        for n in 0..15 {
-            assert!(
-                index.find(hash, |v| slot::offset(v) == n).is_some(),
-                "find {n}"
-            );
+        assert_eq!(index.lock(PAIR).insert(item(99)), None, "both full");
+        let mut per_bucket = [0; 3];
+        index.for_each_slot(|bucket, _| per_bucket[bucket as usize] += 1);
+        assert_eq!(per_bucket, [7, 0, 7]);
+        for n in 0..14 {
+            assert!(find(&index, PAIR, n).is_some(), "find {n}");
         }
-        let at = index.find(hash, |v| slot::offset(v) == 3).unwrap();
-        index.remove(hash, at);
-        assert!(index.find(hash, |v| slot::offset(v) == 3).is_none());
-        assert!(index.insert(hash, item(100)).is_some());
+        let at = find(&index, PAIR, 3).unwrap();
+        index.lock(PAIR).remove(at);
+        assert!(find(&index, PAIR, 3).is_none());
+        assert!(index.lock(PAIR).insert(item(100)).is_some());
     }
 
     #[test]
-    fn emptied_overflow_buckets_are_reused() {
-        let mut index = Index::new(1, 1);
-        for round in 0..100 {
-            for n in 0..15 {
-                assert!(
-                    index.insert(0, item(n)).is_some(),
-                    "round {round} insert {n}"
-                );
-            }
-            for n in 0..15 {
-                let at = index.find(0, |v| slot::offset(v) == n).unwrap();
-                index.remove(0, at);
-            }
-        }
-        assert_eq!(index.overflow_free.len(), 1);
-    }
-
-    #[test]
-    fn random_churn_never_leaks_overflow_buckets() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
-        let mut index = Index::new(4, 8);
-        let mut live: Vec<(u64, u32)> = Vec::new();
-        for step in 0..20_000u32 {
-            if live.len() < 40 && rng.gen_bool(0.55) {
-                let hash = (rng.gen_range(0..4u64) << 30) | ((step as u64 & 0xfff) << 32);
-                if index
-                    .insert(hash, slot::pack(slot::tag_of(hash), 0, 0, step))
-                    .is_some()
-                {
-                    live.push((hash, step));
-                }
-            } else if !live.is_empty() {
-                let (hash, id) = live.swap_remove(rng.gen_range(0..live.len()));
-                let at = index
-                    .find(hash, |v| slot::offset(v) == id)
-                    .expect("present");
-                index.remove(hash, at);
-            }
-            let (used, free, reachable) = overflow_accounting(&index);
-            assert_eq!(used, free + reachable, "step {step}");
-        }
-    }
-
-    /// Overflow buckets a chain of `items` needs when only its last bucket has holes.
-    fn needed_overflow(items: usize) -> usize {
-        match items {
-            0..=SLOTS_PER_BUCKET => 0,
-            n => (n - SLOTS_PER_BUCKET).div_ceil(SLOTS_PER_BUCKET - 1),
-        }
-    }
-
-    #[test]
-    fn removing_from_the_home_bucket_drains_the_overflow() {
-        let mut index = Index::new(1, 2);
-        for n in 0..15 {
-            index.insert(0, item(n)).expect("room");
-        }
-        assert_eq!(overflow_accounting(&index), (1, 0, 1));
-        // The first 7 inserts sit in the home bucket; removing them pulls the
-        // overflow items home, so the long-lived ones no longer pin a spare bucket.
+    fn a_pair_of_one_bucket_holds_seven() {
+        let index = Index::new(1);
+        let pair = Pair {
+            first: 0,
+            second: 0,
+        };
         for n in 0..7 {
-            let at = index.find(0, |v| slot::offset(v) == n).unwrap();
-            index.remove(0, at);
+            index.lock(pair).insert(item(n)).expect("room");
         }
-        assert_eq!(overflow_accounting(&index), (1, 1, 0));
-        for n in 7..15 {
-            assert!(
-                index.find(0, |v| slot::offset(v) == n).is_some(),
-                "find {n}"
-            );
-        }
+        assert_eq!(index.lock(pair).insert(item(7)), None);
+        assert_eq!(index.holds().snapshot().count(), 8);
     }
 
     #[test]
-    fn a_chain_never_holds_more_overflow_buckets_than_its_items_need() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
-        let mut index = Index::new(1, 6);
-        let mut live: Vec<u32> = Vec::new();
-        for step in 0..20_000u32 {
-            if live.len() < 40 && rng.gen_bool(0.5) {
-                index.insert(0, item(step)).expect("room");
-                live.push(step);
-            } else if !live.is_empty() {
-                let id = live.swap_remove(rng.gen_range(0..live.len()));
-                let at = index.find(0, |v| slot::offset(v) == id).expect("present");
-                index.remove(0, at);
-            }
-            let (used, free, reachable) = overflow_accounting(&index);
-            assert_eq!(used, free + reachable, "step {step}");
-            assert_eq!(reachable, needed_overflow(live.len()), "step {step}");
+    fn pairs_spread_over_all_buckets() {
+        let index = Index::new(1000);
+        let mut seen = vec![0u32; 1000];
+        for n in 0..100_000u64 {
+            let pair = index.pair(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            seen[pair.first as usize] += 1;
+            seen[pair.second as usize] += 1;
         }
-        for id in live {
-            assert!(index.find(0, |v| slot::offset(v) == id).is_some());
-        }
+        assert!(seen.iter().all(|&count| (100..=300).contains(&count)));
     }
 
     #[test]
-    fn least_used_picks_lowest_freq() {
-        let mut index = Index::new(1, 0);
-        for n in 0..8 {
-            index.insert(0, slot::with_freq(item(n), if n == 5 { 0 } else { 3 }));
+    fn versions_move_by_two_per_hold_and_gate_try_lock() {
+        let index = Index::new(3);
+        let versions = (index.read_begin(2), index.read_begin(0));
+        assert!(index.read_valid(2, versions.0));
+        drop(index.lock(PAIR));
+        assert!(!index.read_valid(2, versions.0), "a hold moves the version");
+        assert!(!index.read_valid(0, versions.1));
+        assert!(
+            index.try_lock_at(PAIR, versions).is_none(),
+            "stale versions"
+        );
+        let fresh = (index.read_begin(2), index.read_begin(0));
+        assert_eq!(fresh, (versions.0 + 2, versions.1 + 2));
+        let guard = index.try_lock_at(PAIR, fresh).expect("nothing changed");
+        assert!(index.try_lock_at(PAIR, fresh).is_none(), "held");
+        drop(guard);
+        assert_eq!(index.read_begin(1), 0, "other buckets unaffected");
+        // A failed try on the second bucket lets go of the first.
+        let stale_second = (index.read_begin(2), 0);
+        assert!(index.try_lock_at(PAIR, stale_second).is_none());
+        assert_eq!(index.read_begin(0) % 2, 0);
+        assert_eq!(index.read_begin(2) % 2, 0);
+    }
+
+    #[test]
+    fn bumps_count_up_to_the_maximum_and_lose_to_a_changed_slot() {
+        let index = Index::new(3);
+        let at = index.lock(PAIR).insert(item(5)).unwrap();
+        for _ in 0..20 {
+            let seen = index.lock(PAIR).get(at);
+            index.bump_freq(at, seen);
         }
-        assert_eq!(slot::offset(index.get(index.least_used(0))), 5);
+        assert_eq!(slot::freq(index.lock(PAIR).get(at)), slot::MAX_FREQ);
+        index.bump_freq(at, item(7)); // not what the slot holds: no change
+        assert_eq!(slot::location(index.lock(PAIR).get(at)), item(5));
+    }
+
+    /// A reader racing writers that fill and empty the pair's other slots never
+    /// accepts a read that missed a present item or saw a half-written one.
+    #[test]
+    fn validated_reads_never_miss_a_present_item() {
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        let index = Index::new(3);
+        let stable = item(1_000_000);
+        index.lock(PAIR).insert(stable).unwrap();
+        let done = AtomicBool::new(false);
+        let rounds = if cfg!(miri) { 20 } else { 20_000 };
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for round in 0..rounds {
+                    for n in 0..13 {
+                        index.lock(PAIR).insert(item(round * 100 + n)).unwrap();
+                    }
+                    for n in 0..13 {
+                        let at = find(&index, PAIR, round * 100 + n).unwrap();
+                        index.lock(PAIR).remove(at);
+                    }
+                }
+                done.store(true, Relaxed);
+            });
+            scope.spawn(|| {
+                let mut validated = 0u64;
+                while !done.load(Relaxed) {
+                    let versions = (index.read_begin(2), index.read_begin(0));
+                    let found =
+                        index.scan(2, |_, v| v == stable) || index.scan(0, |_, v| v == stable);
+                    if index.read_valid(2, versions.0) && index.read_valid(0, versions.1) {
+                        assert!(found, "validated read missed the item");
+                        validated += 1;
+                    }
+                }
+                assert!(validated > 0 || cfg!(miri));
+            });
+        });
     }
 }

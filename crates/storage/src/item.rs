@@ -9,26 +9,37 @@
 //!
 //! Optional fields are present only when their bit is set, so a 16-byte key with a
 //! 32-byte value, no flags and no TTL costs 3 bytes of header. An item's CAS is
-//! derived from where it was written (see `Shard::cas_of`); only an item that was
-//! moved without being changed (touch, merge) stores its CAS explicitly.
+//! derived from where it was written (`segment cas_base + offset`); an item stores
+//! its CAS only when that would not do: it was moved (touch, merge) and must keep
+//! its CAS, the derived one would not be larger than the key's previous CAS, or the
+//! client chose it (meta `E`).
+//!
+//! Only `bits` and the expiry field are ever rewritten in place (under the item's
+//! chain lock); key and value bytes never change while an index slot points to them.
 
 /// Client flags are stored (non-zero).
 const BIT_FLAGS: u8 = 1;
-/// An explicit CAS is stored (the item was moved, or its CAS was set by the client).
+/// An explicit CAS is stored.
 const BIT_CAS: u8 = 2;
 /// An expiry time is stored (the item has a TTL).
 const BIT_EXPIRY: u8 = 4;
 /// Meta protocol: the item was invalidated and is served as stale.
-pub const BIT_STALE: u8 = 8;
+pub(crate) const BIT_STALE: u8 = 8;
 /// Meta protocol: a win token was handed out for this item.
-pub const BIT_WIN: u8 = 16;
+pub(crate) const BIT_WIN: u8 = 16;
+/// Bits that describe the item rather than the header's layout.
+pub(crate) const META_BITS: u8 = BIT_STALE | BIT_WIN;
 
 /// Smallest header: bits, key length, one varint byte.
-pub const MIN_HEADER_BYTES: usize = 3;
+pub(crate) const MIN_HEADER_BYTES: usize = 3;
+/// Largest header: bits, key length, 5 varint bytes, flags, CAS, expiry.
+pub(crate) const MAX_HEADER_BYTES: usize = 2 + 5 + 4 + 8 + 4;
+/// Bytes an explicit CAS adds to a header.
+pub(crate) const EXPLICIT_CAS_BYTES: usize = 8;
 
-/// A decoded item header and where the key and value are.
+/// What a header says: the item's fields and where its key and value are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Item {
+pub(crate) struct Header {
     /// Header bits (meta bits included).
     pub bits: u8,
     /// Client flags (0 when not stored).
@@ -37,29 +48,44 @@ pub struct Item {
     pub explicit_cas: Option<u64>,
     /// Absolute expiry in unix seconds, 0 = never.
     pub expiry_unix_secs: u32,
-    /// Offset of the key from the start of the item.
-    pub key_start: usize,
+    /// Bytes of the header; the key starts here.
+    pub header_len: usize,
     /// Key length in bytes.
     pub key_len: usize,
     /// Value length in bytes.
     pub value_len: usize,
 }
 
-impl Item {
+impl Header {
     /// Offset of the value from the start of the item.
-    pub fn value_start(&self) -> usize {
-        self.key_start + self.key_len
+    pub(crate) fn value_start(&self) -> usize {
+        self.header_len + self.key_len
     }
 
     /// Total bytes the item takes in its segment.
-    pub fn total_len(&self) -> usize {
+    pub(crate) fn total_len(&self) -> usize {
         self.value_start() + self.value_len
+    }
+
+    /// The header's fields, to write the item again elsewhere.
+    pub(crate) fn fields(&self) -> Fields {
+        Fields {
+            meta_bits: self.bits & META_BITS,
+            client_flags: self.client_flags,
+            explicit_cas: self.explicit_cas,
+            expiry_unix_secs: self.expiry_unix_secs,
+        }
+    }
+
+    /// Offset of the 4-byte expiry field from the start of the item, if it has one.
+    pub(crate) fn expiry_field_offset(&self) -> Option<usize> {
+        (self.bits & BIT_EXPIRY != 0).then(|| self.header_len - 4)
     }
 }
 
 /// What to write in a new item's header.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HeaderFields {
+pub(crate) struct Fields {
     /// Meta bits to set ([`BIT_STALE`], [`BIT_WIN`]).
     pub meta_bits: u8,
     /// Client flags.
@@ -70,35 +96,48 @@ pub struct HeaderFields {
     pub expiry_unix_secs: u32,
 }
 
-/// Bytes the header for these fields and this value length takes.
-pub fn header_len(fields: &HeaderFields, value_len: usize) -> usize {
-    let mut len = 2 + varint_len(value_len as u32);
-    if fields.client_flags != 0 {
-        len += 4;
+impl Fields {
+    /// Bytes of the header for these fields and this value length.
+    pub(crate) fn header_len(&self, value_len: usize) -> usize {
+        let mut len = 2 + varint_len(value_len);
+        if self.client_flags != 0 {
+            len += 4;
+        }
+        if self.explicit_cas.is_some() {
+            len += EXPLICIT_CAS_BYTES;
+        }
+        if self.expiry_unix_secs != 0 {
+            len += 4;
+        }
+        len
     }
-    if fields.explicit_cas.is_some() {
-        len += 8;
+
+    /// Bytes of the whole item.
+    pub(crate) fn item_len(&self, key_len: usize, value_len: usize) -> usize {
+        self.header_len(value_len) + key_len + value_len
     }
-    if fields.expiry_unix_secs != 0 {
-        len += 4;
-    }
-    len
 }
 
-fn varint_len(mut value: u32) -> usize {
+fn varint_len(value: usize) -> usize {
     let mut len = 1;
-    while value >= 0x80 {
-        value >>= 7;
+    let mut rest = value >> 7;
+    while rest != 0 {
+        rest >>= 7;
         len += 1;
     }
     len
 }
 
-/// Writes the header and key into `out` and returns the value's offset in `out`.
-/// `out` must be at least `header_len(..) + key.len() + value_len` long.
-pub fn write_head(out: &mut [u8], fields: &HeaderFields, key: &[u8], value_len: usize) -> usize {
-    debug_assert!(!key.is_empty() && key.len() <= crate::MAX_KEY_LEN);
-    let mut bits = fields.meta_bits & (BIT_STALE | BIT_WIN);
+/// Encodes the header into `out` and returns its length. `key_len` is 1..=250 and
+/// `value_len` below 2^32 (the item size limit sees to both).
+pub(crate) fn encode(
+    fields: &Fields,
+    key_len: usize,
+    value_len: usize,
+    out: &mut [u8; MAX_HEADER_BYTES],
+) -> usize {
+    debug_assert!((1..=crate::MAX_KEY_LEN).contains(&key_len));
+    let mut bits = fields.meta_bits & META_BITS;
     if fields.client_flags != 0 {
         bits |= BIT_FLAGS;
     }
@@ -109,9 +148,9 @@ pub fn write_head(out: &mut [u8], fields: &HeaderFields, key: &[u8], value_len: 
         bits |= BIT_EXPIRY;
     }
     out[0] = bits;
-    out[1] = key.len() as u8;
+    out[1] = u8::try_from(key_len).expect("keys are at most 250 bytes");
     let mut at = 2;
-    let mut rest = value_len as u32;
+    let mut rest = u32::try_from(value_len).expect("values are below 4 GiB");
     loop {
         let byte = (rest & 0x7f) as u8;
         rest >>= 7;
@@ -133,101 +172,112 @@ pub fn write_head(out: &mut [u8], fields: &HeaderFields, key: &[u8], value_len: 
         out[at..at + 4].copy_from_slice(&fields.expiry_unix_secs.to_le_bytes());
         at += 4;
     }
-    out[at..at + key.len()].copy_from_slice(key);
-    at + key.len()
+    at
 }
 
-/// Decodes the item that starts at `data[0]`. The engine wrote it, so it is well formed.
-pub fn read(data: &[u8]) -> Item {
-    let bits = data[0];
-    let key_len = data[1] as usize;
+/// Decodes the header at the start of `bytes` (up to [`MAX_HEADER_BYTES`] of them),
+/// for an item that must end within `room` bytes of its start. `None` when the
+/// bytes are not a well-formed header: a lock-free reader may have copied them while
+/// a writer reused them, and then finds out here or at its version check.
+pub(crate) fn decode(bytes: &[u8], room: usize) -> Option<Header> {
+    let bits = *bytes.first()?;
+    let key_len = *bytes.get(1)? as usize;
     let mut at = 2;
-    let mut value_len = 0u32;
+    let mut value_len = 0usize;
     let mut shift = 0;
     loop {
-        let byte = data[at];
+        let byte = *bytes.get(at)?;
         at += 1;
-        value_len |= ((byte & 0x7f) as u32) << shift;
+        value_len |= ((byte & 0x7f) as usize) << shift;
         shift += 7;
         if byte & 0x80 == 0 {
             break;
         }
+        if shift >= 35 {
+            return None;
+        }
     }
-    let mut client_flags = 0;
-    if bits & BIT_FLAGS != 0 {
-        client_flags = u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes"));
-        at += 4;
-    }
-    let mut explicit_cas = None;
-    if bits & BIT_CAS != 0 {
-        explicit_cas = Some(u64::from_le_bytes(
-            data[at..at + 8].try_into().expect("8 bytes"),
-        ));
-        at += 8;
-    }
-    let mut expiry_unix_secs = 0;
-    if bits & BIT_EXPIRY != 0 {
-        expiry_unix_secs = u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes"));
-        at += 4;
-    }
-    Item {
+    let mut field = |present: bool, len: usize| -> Option<Option<&[u8]>> {
+        if !present {
+            return Some(None);
+        }
+        let bytes = bytes.get(at..at + len)?;
+        at += len;
+        Some(Some(bytes))
+    };
+    let client_flags = field(bits & BIT_FLAGS != 0, 4)?
+        .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+    let explicit_cas =
+        field(bits & BIT_CAS != 0, 8)?.map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    let expiry_unix_secs = field(bits & BIT_EXPIRY != 0, 4)?
+        .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+    let header = Header {
         bits,
         client_flags,
         explicit_cas,
         expiry_unix_secs,
-        key_start: at,
+        header_len: at,
         key_len,
-        value_len: value_len as usize,
-    }
+        value_len,
+    };
+    let well_formed = key_len >= 1
+        && key_len <= crate::MAX_KEY_LEN
+        && header.total_len() <= room
+        && (bits & BIT_EXPIRY == 0 || expiry_unix_secs != 0)
+        && (bits & BIT_FLAGS == 0 || client_flags != 0);
+    well_formed.then_some(header)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn round_trip(fields: HeaderFields, key: &[u8], value: &[u8]) -> Item {
-        let mut buf = vec![0u8; header_len(&fields, value.len()) + key.len() + value.len()];
-        let value_at = write_head(&mut buf, &fields, key, value.len());
-        buf[value_at..].copy_from_slice(value);
-        let item = read(&buf);
-        assert_eq!(item.total_len(), buf.len());
-        assert_eq!(&buf[item.key_start..item.value_start()], key);
-        assert_eq!(&buf[item.value_start()..], value);
-        item
+    fn round_trip(fields: Fields, key_len: usize, value_len: usize) -> Header {
+        let mut buf = [0u8; MAX_HEADER_BYTES];
+        let len = encode(&fields, key_len, value_len, &mut buf);
+        assert_eq!(len, fields.header_len(value_len));
+        let header = decode(&buf[..len], usize::MAX).expect("well formed");
+        assert_eq!(header.header_len, len);
+        assert_eq!((header.key_len, header.value_len), (key_len, value_len));
+        assert_eq!(header.fields(), fields);
+        header
     }
 
     #[test]
     fn minimal_item_has_three_byte_header() {
-        let item = round_trip(HeaderFields::default(), &[b'k'; 16], &[b'v'; 32]);
-        assert_eq!(item.key_start, MIN_HEADER_BYTES);
-        assert_eq!(item.total_len(), 51);
-        assert_eq!(item.explicit_cas, None);
+        let header = round_trip(Fields::default(), 16, 32);
+        assert_eq!(header.header_len, MIN_HEADER_BYTES);
+        assert_eq!(header.total_len(), 51);
+        assert_eq!(header.expiry_field_offset(), None);
     }
 
     #[test]
-    fn optional_fields_round_trip() {
-        let fields = HeaderFields {
+    fn every_field_at_its_limit_fits_the_largest_header() {
+        let fields = Fields {
             meta_bits: BIT_STALE | BIT_WIN,
             client_flags: u32::MAX,
             explicit_cas: Some(u64::MAX - 3),
             expiry_unix_secs: 1_700_000_000,
         };
-        let value = vec![7u8; 300_000];
-        let item = round_trip(fields, b"key", &value);
-        assert_eq!(item.client_flags, u32::MAX);
-        assert_eq!(item.explicit_cas, Some(u64::MAX - 3));
-        assert_eq!(item.expiry_unix_secs, 1_700_000_000);
-        assert_eq!(item.bits & (BIT_STALE | BIT_WIN), BIT_STALE | BIT_WIN);
-        assert_eq!(
-            item.key_start,
-            2 + 3 + 4 + 8 + 4,
-            "bits, key len, varint, flags, cas, expiry"
-        );
+        let header = round_trip(fields, 250, u32::MAX as usize);
+        assert_eq!(header.header_len, MAX_HEADER_BYTES);
+        assert_eq!(header.expiry_field_offset(), Some(MAX_HEADER_BYTES - 4));
     }
 
     #[test]
     fn empty_value_round_trips() {
-        let item = round_trip(HeaderFields::default(), b"k", b"");
-        assert_eq!(item.value_len, 0);
+        assert_eq!(round_trip(Fields::default(), 1, 0).value_len, 0);
+    }
+
+    #[test]
+    fn malformed_headers_are_refused_not_trusted() {
+        // Key length 0, a varint that never ends, a field past the bytes given, an
+        // item longer than its room: all are what a torn read can produce.
+        assert_eq!(decode(&[0, 0, 5], 100), None);
+        assert_eq!(decode(&[0, 3, 0x80, 0x80, 0x80, 0x80, 0x80, 1], 100), None);
+        assert_eq!(decode(&[BIT_CAS, 3, 5, 1, 2], 100), None);
+        assert_eq!(decode(&[0, 3, 5], 10), None);
+        assert!(decode(&[0, 3, 5], 11).is_some());
+        assert_eq!(decode(&[], 100), None);
     }
 }

@@ -1,24 +1,25 @@
 //! tailcache's storage engine: Segcache's segment-structured design with memcached's
-//! semantics.
+//! semantics, built so that a full cache keeps its tail latency.
 //!
 //! Items are appended to fixed-size segments reserved at start and grouped by TTL;
 //! expired segments are dropped whole; eviction frees whole segments (merge, fifo,
-//! random, or none). The engine is split into shards chosen by a keyed hash, each with
-//! its own lock, index and active segments, drawing segments from a shared pool.
+//! random, or none), in the background and in small steps. Reads take no lock: they
+//! copy the value and then check that no writer touched the key's index buckets
+//! meanwhile. Each write is one decision over the key's current item, applied under
+//! one short hold of its two buckets, so compound requests never race.
 //!
 //! ```
 //! use tailcache_storage::{Cache, Config, StoreMode, StoreOptions};
 //! let cache = Cache::new(Config { heap_size_bytes: 8 << 20, ..Config::default() }).unwrap();
-//! let cas = cache.store(StoreMode::Set, b"greeting", b"hello", StoreOptions::default()).unwrap();
+//! let stored = cache.store(StoreMode::Set, b"greeting", b"hello", StoreOptions::default()).unwrap();
 //! let mut out = Vec::new();
 //! let meta = cache.get_into(b"greeting", &mut out).unwrap().unwrap();
-//! assert_eq!((out.as_slice(), meta.cas), (&b"hello"[..], cas));
+//! assert_eq!((out.as_slice(), meta.cas), (&b"hello"[..], stored.cas));
 //! ```
 //!
-//! No `unsafe`: segments are owned buffers that move between the pool and the shards,
-//! so a segment's bytes are only reachable through its owner's lock.
+//! The only `unsafe` code is in `words.rs` (allocating the heap and index zeroed).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod cache;
@@ -28,19 +29,36 @@ mod decimal;
 mod error;
 mod evict;
 mod expiry;
+mod flush;
+mod heap;
 mod index;
+#[cfg(not(loom))]
+mod invariants;
 mod item;
+mod lock_hold;
+mod maintenance;
 mod meta;
+mod mutate;
+mod ops;
+mod pool;
+mod read;
 mod segment;
-mod shard;
 mod slot;
 mod stats;
-mod write;
+mod stripe;
+mod sync;
+mod ttl;
+#[allow(unsafe_code)]
+mod words;
 
 pub use cache::Cache;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, EvictionPolicy, MAX_KEY_LEN, MAX_SHARDS, MIN_SEGMENT_SIZE_BYTES};
+pub use config::{Config, EvictionPolicy, MAX_KEY_LEN, MIN_SEGMENT_SIZE_BYTES};
 pub use error::{CacheError, ConfigError};
-pub use expiry::RELATIVE_EXPTIME_MAX_SECS;
-pub use meta::{ItemMeta, MetaBitsUpdate, Progress, StepBudget, StoreMode, StoreOptions};
+pub use expiry::Expiry;
+pub use lock_hold::LockHoldSnapshot;
+pub use meta::{
+    ArithOutcome, Arithmetic, DeleteOptions, ItemMeta, Progress, ReadOptions, ReadOutcome,
+    StepBudget, StoreMode, StoreOptions,
+};
 pub use stats::Stats;

@@ -1,118 +1,250 @@
-//! Segments: fixed-size byte buffers allocated once at start, and the shared free pool.
+//! Segments: fixed-size stretches of the heap that items are appended to, and the
+//! bookkeeping each one carries.
 //!
-//! Ownership moves, never sharing: a segment's buffer is owned by exactly one shard or
-//! by the pool, so its bytes are only touched under its owner's lock, in safe Rust.
+//! A segment is free (in the pool), active (its TTL bucket appends to it), sealed (full
+//! or retired, waiting to expire or be evicted), being emptied by an eviction or expiry
+//! job, or the destination of a merge. Appends reserve space with one compare-and-swap
+//! on the fill word, so writers of any key can share a TTL bucket's active segment:
+//!
+//! ```text
+//! fill:  | sealed (1) | writers still copying (31) | bytes reserved (32) |
+//! live:  | items linked from the index (32) | their bytes (32) |
+//! ```
+//!
+//! A job that empties a segment first seals it and waits until no writer is still
+//! copying into it; from then on every byte below the fill offset is a well-formed item.
 
-use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
-/// Bytes of bookkeeping per segment in each shard's table (counted in the budget).
-pub const BOOKKEEPING_BYTES_PER_SEGMENT: usize =
-    std::mem::size_of::<Option<Segment>>() + std::mem::size_of::<u32>();
+/// Marks "no segment" where a segment id is expected.
+pub(crate) const NO_SEGMENT: u32 = u32::MAX;
 
-/// A segment owned by a shard: its buffer and what the shard knows about it.
+const SEALED: u64 = 1 << 63;
+const WRITER_ONE: u64 = 1 << 32;
+const WRITERS_MASK: u64 = ((1 << 31) - 1) << 32;
+const OFFSET_MASK: u64 = 0xffff_ffff;
+const ITEM_ONE: u64 = 1 << 32;
+
+/// What a segment is doing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum State {
+    /// In the pool.
+    Free = 0,
+    /// Its TTL bucket's active segment, or a retired one still in the chain.
+    InChain = 1,
+    /// Out of its chain; a job is unlinking its items.
+    Emptying = 2,
+    /// Out of any chain; a merge is copying survivors into it.
+    MergeTarget = 3,
+}
+
+/// Bookkeeping of one segment. Fields are atomics read without locks; chain links are
+/// written under the TTL bucket's lock, the rest as each field says.
+#[repr(align(128))]
 #[derive(Debug)]
-pub struct Segment {
-    /// The segment's bytes.
-    pub data: Box<[u8]>,
-    /// Global id, as stored in index slots.
-    pub id: u32,
-    /// Bytes written so far; items are appended.
-    pub write_offset: usize,
-    /// Items written here that the index still points to.
-    pub live_items: u32,
-    /// Bytes of those live items.
-    pub live_bytes: usize,
-    /// Age order across all shards: larger is newer (merge renews it).
-    pub sequence: u64,
-    /// First CAS of this incarnation: an item's CAS is `cas_base + offset`.
-    pub cas_base: u64,
-    /// Latest expiry of any item written here (0 = some item never expires).
-    pub max_expiry_unix_secs: u32,
+pub(crate) struct SegmentMeta {
+    /// Reservations: see the module docs.
+    fill: AtomicU64,
+    /// Items the index points to here, and their bytes.
+    live: AtomicU64,
+    /// First CAS of this incarnation: an item's derived CAS is `cas_base + offset`.
+    pub cas_base: AtomicU64,
+    /// Age of the oldest data here (taken-from-pool sequence; a merge keeps its
+    /// sources' oldest). flush_all kills every segment whose epoch is below its own.
+    pub epoch: AtomicU64,
+    /// Eviction order: smaller goes first (merge renews it).
+    pub order: AtomicU64,
+    /// Latest expiry of an item written here (unix seconds; 0 = none yet).
+    pub max_expiry_unix_secs: AtomicU32,
     /// The TTL bucket this segment belongs to.
-    pub ttl_bucket: u16,
-    /// Invalidated by flush_all: its items are gone, the bytes await reclaiming.
-    pub flushed: bool,
+    pub ttl_bucket: AtomicU32,
+    state: AtomicU32,
+    /// Neighbours in the TTL bucket's chain (NO_SEGMENT at the ends).
+    pub prev: AtomicU32,
+    /// See `prev`.
+    pub next: AtomicU32,
 }
 
-impl Segment {
-    /// Free bytes left for appending.
-    pub fn free_bytes(&self) -> usize {
-        self.data.len() - self.write_offset
-    }
-}
-
-/// A free segment waiting in the pool.
-#[derive(Debug)]
-pub struct FreeSegment {
-    data: Box<[u8]>,
-    id: u32,
-}
-
-/// The shared pool of free segments. Its lock is taken once per segment's worth of writes.
-#[derive(Debug)]
-pub struct Pool {
-    free: Mutex<Vec<FreeSegment>>,
-    segment_size_bytes: usize,
-    next_cas_base: AtomicU64,
-    next_sequence: AtomicU64,
-}
-
-impl Pool {
-    /// Allocates all `segment_count` segments up front (zeroed pages, committed on first write).
-    pub fn new(segment_count: usize, segment_size_bytes: usize) -> Self {
-        let free = (0..segment_count)
-            .rev()
-            .map(|id| FreeSegment {
-                data: vec![0u8; segment_size_bytes].into_boxed_slice(),
-                id: id as u32,
-            })
-            .collect();
-        Pool {
-            free: Mutex::new(free),
-            segment_size_bytes,
-            next_cas_base: AtomicU64::new(1),
-            next_sequence: AtomicU64::new(0),
+impl SegmentMeta {
+    /// A free segment.
+    pub(crate) fn new() -> SegmentMeta {
+        SegmentMeta {
+            fill: AtomicU64::new(0),
+            live: AtomicU64::new(0),
+            cas_base: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            order: AtomicU64::new(0),
+            max_expiry_unix_secs: AtomicU32::new(0),
+            ttl_bucket: AtomicU32::new(0),
+            state: AtomicU32::new(State::Free as u32),
+            prev: AtomicU32::new(NO_SEGMENT),
+            next: AtomicU32::new(NO_SEGMENT),
         }
     }
 
-    /// Takes a free segment for `ttl_bucket`, giving it a CAS range no other incarnation used.
-    pub fn take(&self, ttl_bucket: u16) -> Option<Segment> {
-        let free = self.free.lock().pop()?;
-        // Each incarnation reserves segment_size CAS values: offsets are below that,
-        // so `cas_base + offset` is unique per written item for 2^64 / size incarnations.
-        let cas_base = self
-            .next_cas_base
-            .fetch_add(self.segment_size_bytes as u64, Ordering::Relaxed);
-        Some(Segment {
-            data: free.data,
-            id: free.id,
-            write_offset: 0,
-            live_items: 0,
-            live_bytes: 0,
-            cas_base,
-            sequence: self.next_sequence(),
-            max_expiry_unix_secs: 0,
-            ttl_bucket,
-            flushed: false,
-        })
+    /// Readies a segment taken from the pool: empty, unsealed, with a fresh CAS range
+    /// and age. Nothing else can reach it yet.
+    pub(crate) fn reset(&self, state: State, ttl_bucket: u32, cas_base: u64, sequence: u64) {
+        debug_assert_eq!(self.state(), State::Free);
+        debug_assert_eq!(self.live(), (0, 0), "a free segment holds no live item");
+        self.fill.store(0, Ordering::Relaxed);
+        self.cas_base.store(cas_base, Ordering::Relaxed);
+        self.epoch.store(sequence, Ordering::Relaxed);
+        self.order.store(sequence, Ordering::Relaxed);
+        self.max_expiry_unix_secs.store(0, Ordering::Relaxed);
+        self.ttl_bucket.store(ttl_bucket, Ordering::Relaxed);
+        self.prev.store(NO_SEGMENT, Ordering::Relaxed);
+        self.next.store(NO_SEGMENT, Ordering::Relaxed);
+        self.set_state(state);
     }
 
-    /// A new age stamp, newer than every segment's so far.
-    pub fn next_sequence(&self) -> u64 {
-        self.next_sequence.fetch_add(1, Ordering::Relaxed)
+    /// What the segment is doing now.
+    pub(crate) fn state(&self) -> State {
+        match self.state.load(Ordering::Acquire) {
+            0 => State::Free,
+            1 => State::InChain,
+            2 => State::Emptying,
+            _ => State::MergeTarget,
+        }
     }
 
-    /// Returns a segment whose items have been unlinked from the index.
-    pub fn give_back(&self, segment: Segment) {
-        self.free.lock().push(FreeSegment {
-            data: segment.data,
-            id: segment.id,
+    /// Moves the segment to `state`.
+    pub(crate) fn set_state(&self, state: State) {
+        self.state.store(state as u32, Ordering::Release);
+    }
+
+    /// Reserves `len` bytes for one writer, who must call [`Self::finish_write`] once
+    /// the item is written and linked (or abandoned); `None` if sealed or too full.
+    pub(crate) fn try_reserve(&self, len: usize, capacity: usize) -> Option<usize> {
+        let mut current = self.fill.load(Ordering::Relaxed);
+        loop {
+            let offset = (current & OFFSET_MASK) as usize;
+            if current & SEALED != 0 || offset + len > capacity {
+                return None;
+            }
+            let next = current + len as u64 + WRITER_ONE;
+            match self.fill.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(offset),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// A writer is done with its reservation; its bytes are visible to whoever sees
+    /// the writer count drop ([`Self::quiet_end`]).
+    pub(crate) fn finish_write(&self) {
+        let before = self.fill.fetch_sub(WRITER_ONE, Ordering::Release);
+        debug_assert!(before & WRITERS_MASK != 0, "finish without reserve");
+    }
+
+    /// Refuses every later reservation.
+    pub(crate) fn seal(&self) {
+        self.fill.fetch_or(SEALED, Ordering::Relaxed);
+    }
+
+    /// Bytes reserved so far (written or still being written).
+    pub(crate) fn reserved_bytes(&self) -> usize {
+        (self.fill.load(Ordering::Relaxed) & OFFSET_MASK) as usize
+    }
+
+    /// For a sealed segment: the end of its items once no writer is still copying
+    /// into it, `None` while one is.
+    pub(crate) fn quiet_end(&self) -> Option<usize> {
+        let fill = self.fill.load(Ordering::Acquire);
+        debug_assert!(fill & SEALED != 0, "only a sealed segment stays quiet");
+        (fill & WRITERS_MASK == 0).then_some((fill & OFFSET_MASK) as usize)
+    }
+
+    /// An item of `len` bytes was linked here.
+    pub(crate) fn add_live(&self, len: usize) {
+        self.live
+            .fetch_add(ITEM_ONE + len as u64, Ordering::Relaxed);
+    }
+
+    /// An item of `len` bytes here was unlinked.
+    pub(crate) fn remove_live(&self, len: usize) {
+        let before = self
+            .live
+            .fetch_sub(ITEM_ONE + len as u64, Ordering::Relaxed);
+        debug_assert!(
+            before >> 32 >= 1 && before & 0xffff_ffff >= len as u64,
+            "live count went below zero"
+        );
+    }
+
+    /// Live items and their bytes.
+    pub(crate) fn live(&self) -> (u64, u64) {
+        let live = self.live.load(Ordering::Relaxed);
+        (live >> 32, live & 0xffff_ffff)
+    }
+
+    /// Raises the segment's latest expiry to at least `expiry_unix_secs`.
+    pub(crate) fn note_expiry(&self, expiry_unix_secs: u32) {
+        if expiry_unix_secs != 0 {
+            self.max_expiry_unix_secs
+                .fetch_max(expiry_unix_secs, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_are_disjoint_and_stop_at_capacity_or_seal() {
+        let meta = SegmentMeta::new();
+        meta.reset(State::InChain, 0, 1, 0);
+        assert_eq!(meta.try_reserve(40, 100), Some(0));
+        assert_eq!(meta.try_reserve(40, 100), Some(40));
+        assert_eq!(meta.try_reserve(40, 100), None, "over capacity");
+        assert_eq!(meta.try_reserve(20, 100), Some(80));
+        meta.seal();
+        assert_eq!(meta.try_reserve(0, 100), None, "sealed");
+        assert_eq!(meta.quiet_end(), None, "three writers still copying");
+        for _ in 0..3 {
+            meta.finish_write();
+        }
+        assert_eq!(meta.quiet_end(), Some(100));
+    }
+
+    #[test]
+    fn live_counts_add_and_remove_items_and_bytes() {
+        let meta = SegmentMeta::new();
+        meta.add_live(51);
+        meta.add_live(49);
+        meta.remove_live(51);
+        assert_eq!(meta.live(), (1, 49));
+    }
+
+    #[test]
+    fn concurrent_reservations_never_overlap() {
+        let meta = SegmentMeta::new();
+        meta.reset(State::InChain, 0, 1, 0);
+        let taken = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for len in [7usize, 13] {
+                let (meta, taken) = (&meta, &taken);
+                scope.spawn(move || {
+                    while let Some(offset) = meta.try_reserve(len, 10_000) {
+                        taken.lock().unwrap().push((offset, len));
+                        meta.finish_write();
+                    }
+                });
+            }
         });
-    }
-
-    /// Free segments now.
-    pub fn free_count(&self) -> usize {
-        self.free.lock().len()
+        let mut taken = taken.into_inner().unwrap();
+        taken.sort();
+        for pair in taken.windows(2) {
+            assert!(pair[0].0 + pair[0].1 <= pair[1].0, "{pair:?} overlap");
+        }
+        meta.seal();
+        assert_eq!(meta.quiet_end(), Some(meta.reserved_bytes()));
     }
 }

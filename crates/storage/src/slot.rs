@@ -7,9 +7,7 @@
 //! +--------------+--------+---------------------+----------------------------+
 //! ```
 //!
-//! A slot whose tag is 0 is not an item: 0 is an empty slot, and any other value
-//! (only in the last slot of a bucket) links to an overflow bucket, whose number
-//! plus one is in the low 32 bits. Item tags are never 0.
+//! An empty slot is 0; item tags are never 0, so an item slot is never 0 either.
 
 const TAG_BITS: u32 = 12;
 const FREQ_BITS: u32 = 4;
@@ -26,9 +24,10 @@ pub const MAX_SEGMENT_SIZE_BYTES: usize = 1 << OFFSET_BITS;
 /// Highest value of the read counter.
 pub const MAX_FREQ: u8 = (1 << FREQ_BITS) - 1;
 
-/// The non-zero 12-bit tag of a key hash.
+/// The non-zero 12-bit tag of a key hash: its lowest bits, which barely sway the
+/// bucket choices (multiply-shift reads the high bits of each half of the hash).
 pub const fn tag_of(hash: u64) -> u16 {
-    let tag = ((hash >> 32) & ((1 << TAG_BITS) - 1)) as u16;
+    let tag = (hash & ((1 << TAG_BITS) - 1)) as u16;
     if tag == 0 {
         1
     } else {
@@ -44,7 +43,7 @@ pub const fn pack(tag: u16, freq: u8, segment_id: u32, offset: u32) -> u64 {
         | offset as u64
 }
 
-/// The slot's tag (0 for an empty slot or a link).
+/// The slot's tag (0 for an empty slot).
 pub const fn tag(slot: u64) -> u16 {
     (slot >> TAG_SHIFT) as u16
 }
@@ -64,23 +63,15 @@ pub const fn offset(slot: u64) -> u32 {
     (slot & ((1 << OFFSET_BITS) - 1)) as u32
 }
 
+/// The slot without its read counter: what identifies the item it points to.
+#[cfg(test)]
+pub const fn location(slot: u64) -> u64 {
+    slot & !((MAX_FREQ as u64) << FREQ_SHIFT)
+}
+
 /// The same slot with its read counter replaced.
 pub const fn with_freq(slot: u64, freq: u8) -> u64 {
     (slot & !((MAX_FREQ as u64) << FREQ_SHIFT)) | ((freq as u64 & MAX_FREQ as u64) << FREQ_SHIFT)
-}
-
-/// A link to overflow bucket number `overflow`.
-pub const fn pack_link(overflow: u32) -> u64 {
-    overflow as u64 + 1
-}
-
-/// The overflow bucket a link slot points to, if the slot is a link.
-pub const fn link_target(slot: u64) -> Option<u32> {
-    if slot != 0 && tag(slot) == 0 {
-        Some((slot & 0xffff_ffff) as u32 - 1)
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]
@@ -109,11 +100,8 @@ mod tests {
     }
 
     #[test]
-    fn tags_are_never_zero_and_links_are_not_items() {
+    fn tags_and_item_slots_are_never_zero() {
         assert_eq!(tag_of(0), 1);
-        assert_eq!(link_target(pack_link(0)), Some(0));
-        assert_eq!(link_target(pack_link(41)), Some(41));
-        assert_eq!(link_target(0), None);
-        assert_eq!(link_target(pack(1, 0, 0, 0)), None);
+        assert_ne!(pack(tag_of(0), 0, 0, 0), 0);
     }
 }

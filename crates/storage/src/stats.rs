@@ -1,55 +1,106 @@
-//! Counters kept per shard (under the shard's lock) and the summed snapshot.
+//! The engine's counters, striped per thread, and the summed snapshot.
+//!
+//! Reads bump no counter at all (servers count hits and misses per worker); writes and
+//! background jobs bump these, each thread in its own stripe.
 
-/// Counters one shard bumps under its own lock.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ShardCounters {
-    pub get_hits: u64,
-    pub get_misses: u64,
-    pub sets: u64,
-    pub evicted_items: u64,
-    pub evicted_segments: u64,
-    pub inline_evictions: u64,
-    pub merged_segments: u64,
-    pub index_evictions: u64,
-    pub expired_items: u64,
-    pub expired_segments: u64,
+use crate::stripe;
+use crate::sync::{AtomicU64, Ordering::Relaxed};
+
+/// What the engine counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Counter {
+    Sets,
+    EvictedItems,
+    EvictedSegments,
+    InlineEvictions,
+    MergedSegments,
+    MergeKeptItems,
+    IndexEvictions,
+    ExpiredItems,
+    ExpiredSegments,
+    FlushedItems,
+    WriteRetries,
+}
+
+const COUNTERS: usize = Counter::WriteRetries as usize + 1;
+
+#[repr(align(128))]
+struct Stripe([AtomicU64; COUNTERS]);
+
+/// Every counter, one stripe per thread.
+pub(crate) struct Counters {
+    stripes: Box<[Stripe]>,
+}
+
+impl Counters {
+    pub(crate) fn new() -> Counters {
+        Counters {
+            stripes: (0..stripe::COUNT)
+                .map(|_| Stripe(std::array::from_fn(|_| AtomicU64::new(0))))
+                .collect(),
+        }
+    }
+
+    /// Bytes the counters take (counted in the engine's budget).
+    pub(crate) const FOOTPRINT_BYTES: usize = stripe::COUNT * std::mem::size_of::<Stripe>();
+
+    /// Adds `by` to `counter`.
+    pub(crate) fn add(&self, counter: Counter, by: u64) {
+        self.stripes[stripe::current()].0[counter as usize].fetch_add(by, Relaxed);
+    }
+
+    /// Adds one to `counter`.
+    pub(crate) fn incr(&self, counter: Counter) {
+        self.add(counter, 1);
+    }
+
+    /// `counter` summed over stripes.
+    pub(crate) fn get(&self, counter: Counter) -> u64 {
+        self.stripes
+            .iter()
+            .map(|stripe| stripe.0[counter as usize].load(Relaxed))
+            .sum()
+    }
 }
 
 /// A snapshot of the engine's counters and memory use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Reads that found a live item.
-    pub get_hits: u64,
-    /// Reads that found nothing (or an expired item).
-    pub get_misses: u64,
-    /// Items written by stores, incr/decr and moves on touch.
+    /// Items written by stores, arithmetic, touches that moved an item, and merges.
     pub sets: u64,
-    /// Live items dropped to make room (segment eviction, merge, index chain full).
+    /// Live items dropped to make room (segment eviction, merge, index collisions).
     pub evicted_items: u64,
-    /// Segments evicted (merged segments included).
+    /// Segments freed by eviction.
     pub evicted_segments: u64,
-    /// Segment evictions a write had to do itself because no segment was free.
+    /// Writes that found no free segment and had to free one themselves.
     pub inline_evictions: u64,
-    /// Segments compacted by merge eviction.
+    /// Segments merged (sources of merge eviction).
     pub merged_segments: u64,
-    /// Items dropped because their index chain was full.
+    /// Items a merge kept, moved into its target.
+    pub merge_kept_items: u64,
+    /// Items dropped because both of their index buckets were full.
     pub index_evictions: u64,
-    /// Items found expired (on read or when their segment was reclaimed).
+    /// Expired items removed (found on write, or when their segment was reclaimed).
     pub expired_items: u64,
     /// Segments reclaimed because all their items had expired or been flushed.
     pub expired_segments: u64,
-    /// Live items (memcached `curr_items`).
+    /// Items removed because flush_all invalidated them.
+    pub flushed_items: u64,
+    /// Writes that started over because another writer changed their buckets first.
+    pub write_retries: u64,
+    /// Live items (memcached `curr_items`); includes expired ones not yet reclaimed.
     pub items: u64,
     /// Bytes of live items, headers included.
     pub bytes_used: u64,
-    /// Bytes in free segments plus unwritten space in owned segments.
+    /// Bytes in free segments plus unwritten space in segments in use.
     pub bytes_free: u64,
     /// Segments in the free pool.
     pub segments_free: u64,
-    /// Segments owned by shards (holding items or being filled).
+    /// Segments in use (holding items or being filled).
     pub segments_used: u64,
-    /// Owned segments invalidated by flush_all and awaiting reclaim.
-    pub segments_flushed: u64,
+    /// Free segments the background keeps ready for writes (from the recent write rate).
+    pub segments_reserve_target: u64,
     /// Size of each segment in bytes.
     pub segment_size_bytes: u64,
     /// Bytes of the hash index.
@@ -60,17 +111,19 @@ pub struct Stats {
     pub reserved_bytes: u64,
 }
 
-impl ShardCounters {
-    pub fn add_to(&self, stats: &mut Stats) {
-        stats.get_hits += self.get_hits;
-        stats.get_misses += self.get_misses;
-        stats.sets += self.sets;
-        stats.evicted_items += self.evicted_items;
-        stats.evicted_segments += self.evicted_segments;
-        stats.inline_evictions += self.inline_evictions;
-        stats.merged_segments += self.merged_segments;
-        stats.index_evictions += self.index_evictions;
-        stats.expired_items += self.expired_items;
-        stats.expired_segments += self.expired_segments;
+impl Counters {
+    /// Copies every counter into `stats`.
+    pub(crate) fn fill(&self, stats: &mut Stats) {
+        stats.sets = self.get(Counter::Sets);
+        stats.evicted_items = self.get(Counter::EvictedItems);
+        stats.evicted_segments = self.get(Counter::EvictedSegments);
+        stats.inline_evictions = self.get(Counter::InlineEvictions);
+        stats.merged_segments = self.get(Counter::MergedSegments);
+        stats.merge_kept_items = self.get(Counter::MergeKeptItems);
+        stats.index_evictions = self.get(Counter::IndexEvictions);
+        stats.expired_items = self.get(Counter::ExpiredItems);
+        stats.expired_segments = self.get(Counter::ExpiredSegments);
+        stats.flushed_items = self.get(Counter::FlushedItems);
+        stats.write_retries = self.get(Counter::WriteRetries);
     }
 }

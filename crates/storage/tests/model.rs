@@ -1,42 +1,52 @@
-//! Property test: random operation sequences under the injected clock behave exactly
-//! like a HashMap with memcached's semantics (eviction off, heap large enough).
+//! Property tests: random operation sequences against a model of memcached's
+//! semantics, with `check_invariants` after every operation.
+//!
+//! - `matches_the_model_exactly`: a heap large enough that nothing is evicted; every
+//!   reply, value, flag, CAS and expiry must equal the model's.
+//! - `never_serves_what_it_should_not`: a heap of a few segments with many keys, so
+//!   eviction, merges, index collisions, segment reuse and expiry reclaim happen all
+//!   the time. The engine may forget any item; it must never serve a value other than
+//!   the last one stored under that key, never bring back a forgotten one, and keep
+//!   its bookkeeping whole.
 
 mod common;
 
+use common::*;
 use proptest::prelude::*;
 use std::collections::HashMap;
 use tailcache_storage::{
-    Cache, CacheError, Clock, Config, EvictionPolicy, ManualClock, StoreMode, StoreOptions,
+    Arithmetic, Cache, CacheError, Config, DeleteOptions, EvictionPolicy, Expiry, ManualClock,
+    ReadOptions, StepBudget, StoreMode, StoreOptions,
 };
 
 #[derive(Debug, Clone)]
 enum Op {
     Store {
         mode: u8,
-        key: u8,
+        key: u16,
         value: Vec<u8>,
         flags: u32,
-        exptime: i64,
-        right_cas: bool,
+        ttl: u32,
+        use_cas: u8,
     },
     Get {
-        key: u8,
+        key: u16,
     },
-    GetAndTouch {
-        key: u8,
-        exptime: i64,
+    Touch {
+        key: u16,
+        ttl: u32,
     },
     Delete {
-        key: u8,
+        key: u16,
+        invalidate: bool,
     },
     Incr {
-        key: u8,
+        key: u16,
         delta: u64,
         decrement: bool,
     },
-    Touch {
-        key: u8,
-        exptime: i64,
+    Vivify {
+        key: u16,
     },
     Advance {
         secs: u32,
@@ -44,20 +54,47 @@ enum Op {
     Flush {
         delay: u32,
     },
+    Maintain {
+        items: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
     value: Vec<u8>,
     flags: u32,
+    /// Unix seconds, 0 = never.
     expiry: u32,
     cas: u64,
 }
 
 #[derive(Default)]
 struct Model {
-    items: HashMap<u8, Entry>,
+    items: HashMap<u16, Entry>,
     flush_at: Option<u32>,
+}
+
+impl Model {
+    /// Applies a flush whose time has come, as the engine does before any operation.
+    fn apply_due_flush(&mut self, now: u32) {
+        if self.flush_at.is_some_and(|at| now >= at) {
+            self.items.clear();
+            self.flush_at = None;
+        }
+    }
+
+    /// The live entry of `key` at `now`, applying a due flush and expiry first.
+    fn live(&mut self, key: u16, now: u32) -> Option<&mut Entry> {
+        self.apply_due_flush(now);
+        if self
+            .items
+            .get(&key)
+            .is_some_and(|e| e.expiry != 0 && e.expiry <= now)
+        {
+            self.items.remove(&key);
+        }
+        self.items.get_mut(&key)
+    }
 }
 
 fn parse_decimal(value: &[u8]) -> Option<u64> {
@@ -68,266 +105,376 @@ fn parse_decimal(value: &[u8]) -> Option<u64> {
     text.parse().ok()
 }
 
-fn expiry_of(exptime: i64, now: u32) -> Option<u32> {
-    let at = match exptime {
-        0 => return Some(0),
-        e if e < 0 => return None,
-        e if e <= 60 * 60 * 24 * 30 => now as i64 + e,
-        e => e,
-    };
-    (at > now as i64).then(|| at.min(u32::MAX as i64) as u32)
-}
-
-impl Model {
-    fn live(&mut self, key: u8, now: u32) -> Option<&mut Entry> {
-        if let Some(at) = self.flush_at {
-            if now >= at {
-                self.items.clear();
-                self.flush_at = None;
-            }
-        }
-        let expired = matches!(self.items.get(&key), Some(e) if e.expiry != 0 && e.expiry <= now);
-        if expired {
-            self.items.remove(&key);
-        }
-        self.items.get_mut(&key)
-    }
-}
-
-fn op_strategy() -> impl Strategy<Value = Op> {
-    let key = 0u8..6;
+fn op_strategy(keys: u16, max_value: usize) -> impl Strategy<Value = Op> {
+    let key = 0..keys;
     let value = prop_oneof![
-        proptest::collection::vec(any::<u8>(), 0..40),
+        proptest::collection::vec(any::<u8>(), 0..max_value),
         (0u64..1000).prop_map(|n| n.to_string().into_bytes()),
         Just(b"18446744073709551615".to_vec()),
-        Just(b"007".to_vec()),
     ];
-    let start = common::START_UNIX_SECS as i64;
-    let exptime = prop_oneof![
-        Just(0i64),
-        Just(-1),
-        1i64..10,
-        Just(100),
-        (start..start + 20),
-        Just(2_592_000),
-        Just(2_592_001)
-    ];
+    let ttl = prop_oneof![Just(0u32), 1u32..10, Just(100), Just(3000)];
     prop_oneof![
-        4 => (0u8..6, key.clone(), value, any::<u32>(), exptime.clone(), any::<bool>())
-            .prop_map(|(mode, key, value, flags, exptime, right_cas)| Op::Store { mode, key, value, flags, exptime, right_cas }),
-        3 => key.clone().prop_map(|key| Op::Get { key }),
-        1 => (key.clone(), exptime.clone()).prop_map(|(key, exptime)| Op::GetAndTouch { key, exptime }),
-        1 => key.clone().prop_map(|key| Op::Delete { key }),
-        2 => (key.clone(), prop_oneof![0u64..100, Just(u64::MAX)], any::<bool>())
-            .prop_map(|(key, delta, decrement)| Op::Incr { key, delta, decrement }),
-        1 => (key, exptime).prop_map(|(key, exptime)| Op::Touch { key, exptime }),
+        6 => (0u8..5, key.clone(), value, any::<u32>(), ttl.clone(), 0u8..3)
+            .prop_map(|(mode, key, value, flags, ttl, use_cas)| Op::Store { mode, key, value, flags, ttl, use_cas }),
+        4 => key.clone().prop_map(|key| Op::Get { key }),
+        1 => (key.clone(), ttl).prop_map(|(key, ttl)| Op::Touch { key, ttl }),
+        1 => (key.clone(), any::<bool>()).prop_map(|(key, invalidate)| Op::Delete { key, invalidate }),
+        1 => (key.clone(), 0u64..5, any::<bool>()).prop_map(|(key, delta, decrement)| Op::Incr { key, delta, decrement }),
+        1 => key.prop_map(|key| Op::Vivify { key }),
         1 => (0u32..4).prop_map(|secs| Op::Advance { secs }),
-        1 => prop_oneof![Just(0u32), 1u32..4].prop_map(|delay| Op::Flush { delay }),
+        1 => prop_oneof![Just(0u32), 1u32..5].prop_map(|delay| Op::Flush { delay }),
+        1 => prop_oneof![Just(1usize), Just(64), Just(10_000)].prop_map(|items| Op::Maintain { items }),
     ]
 }
 
-fn key_bytes(key: u8) -> Vec<u8> {
-    format!("key-{key}").into_bytes()
+fn key_bytes(key: u16) -> Vec<u8> {
+    format!("key:{key}").into_bytes()
 }
 
-fn run_store(cache: &Cache, model: &mut Model, now: u32, op: &Op) {
-    let Op::Store {
-        mode,
-        key,
-        value,
-        flags,
-        exptime,
-        right_cas,
-    } = op
-    else {
-        unreachable!()
-    };
-    let current = model.live(*key, now).cloned();
-    let expected_cas = current
-        .as_ref()
-        .map_or(7, |e| if *right_cas { e.cas } else { e.cas ^ 1 });
-    let mode = match mode {
-        0 => StoreMode::Set,
-        1 => StoreMode::Add,
-        2 => StoreMode::Replace,
-        3 => StoreMode::Append,
-        4 => StoreMode::Prepend,
-        _ => StoreMode::Cas(expected_cas),
-    };
-    let options = StoreOptions {
-        client_flags: *flags,
-        exptime: *exptime,
-        ..StoreOptions::default()
-    };
-    let result = cache.store(mode, &key_bytes(*key), value, options);
-    let expected: Result<(), CacheError> = match (mode, &current) {
-        (StoreMode::Add, Some(_)) | (StoreMode::Replace, None) => Err(CacheError::NotStored),
-        (StoreMode::Append | StoreMode::Prepend, None) => Err(CacheError::NotStored),
-        (StoreMode::Cas(_), None) => Err(CacheError::NotFound),
-        (StoreMode::Cas(_), Some(_)) if !right_cas => Err(CacheError::Exists),
-        _ => Ok(()),
-    };
-    assert_eq!(result.map(|_| ()), expected, "{op:?}");
-    let Ok(cas) = result else { return };
-    let entry = match (mode, current) {
-        (StoreMode::Append, Some(old)) => Some(Entry {
-            value: [old.value, value.clone()].concat(),
-            cas,
-            ..old
-        }),
-        (StoreMode::Prepend, Some(old)) => Some(Entry {
-            value: [value.clone(), old.value].concat(),
-            cas,
-            ..old
-        }),
-        _ => expiry_of(*exptime, now).map(|expiry| Entry {
-            value: value.clone(),
-            flags: *flags,
-            expiry,
-            cas,
-        }),
-    };
-    match entry {
-        Some(entry) => model.items.insert(*key, entry),
-        None => model.items.remove(key),
-    };
-}
-
-fn check_get(cache: &Cache, model: &mut Model, now: u32, key: u8) {
-    let mut out = Vec::new();
-    let meta = cache.get_into(&key_bytes(key), &mut out).unwrap();
-    let expected = model.live(key, now).cloned();
-    match (meta, expected) {
-        (None, None) => {}
-        (Some(meta), Some(entry)) => {
-            assert_eq!(out, entry.value);
-            assert_eq!(
-                (meta.client_flags, meta.expiry_unix_secs, meta.cas),
-                (entry.flags, entry.expiry, entry.cas)
-            );
-        }
-        (got, want) => panic!("key {key}: engine {got:?}, model {want:?}"),
+fn expiry_of(unix_secs: u32) -> Expiry {
+    match unix_secs {
+        0 => Expiry::Never,
+        at => Expiry::At(at),
     }
 }
 
-fn run(ops: Vec<Op>) {
-    let clock = std::sync::Arc::new(ManualClock::new(common::START_UNIX_SECS));
-    let config = Config {
-        heap_size_bytes: 16 << 20,
-        segment_size_bytes: 64 << 10,
-        item_size_limit_bytes: 64 << 10,
-        eviction: EvictionPolicy::None,
-        shard_count: 2,
-        ..Config::default()
-    };
-    let cache = Cache::with_clock(config, clock.clone()).unwrap();
-    let mut model = Model::default();
-    for op in &ops {
-        let now = clock.now_unix_secs();
-        match op {
-            Op::Store { .. } => run_store(&cache, &mut model, now, op),
-            Op::Get { key } => check_get(&cache, &mut model, now, *key),
-            Op::GetAndTouch { key, exptime } => {
-                let present = model.live(*key, now).is_some();
-                let mut out = Vec::new();
-                let meta = cache
-                    .get_and_touch_into(&key_bytes(*key), *exptime, &mut out)
-                    .unwrap();
-                assert_eq!(meta.is_some(), present, "{op:?}");
-                touch_model(&mut model, *key, *exptime, now);
+fn expiry_at(now: u32, ttl: u32) -> u32 {
+    if ttl == 0 {
+        0
+    } else {
+        now + ttl
+    }
+}
+
+/// Runs `op` on both; `exact` when nothing may be evicted.
+fn apply(
+    cache: &Cache,
+    clock: &ManualClock,
+    model: &mut Model,
+    op: &Op,
+    exact: bool,
+) -> Result<(), TestCaseError> {
+    let now = cache.now_unix_secs();
+    let limit = cache.config().item_size_limit_bytes;
+    model.apply_due_flush(now);
+    match op {
+        Op::Store {
+            mode,
+            key,
+            value,
+            flags,
+            ttl,
+            use_cas,
+        } => {
+            let mode = [
+                StoreMode::Set,
+                StoreMode::Add,
+                StoreMode::Replace,
+                StoreMode::Append,
+                StoreMode::Prepend,
+            ][*mode as usize];
+            let current = model.live(*key, now).cloned();
+            let compare_cas = match use_cas {
+                1 => Some(current.as_ref().map_or(12345, |e| e.cas)),
+                2 => Some(current.as_ref().map_or(0, |e| e.cas) + 1),
+                _ => None,
+            };
+            let appended = matches!(mode, StoreMode::Append | StoreMode::Prepend);
+            let key_bytes = key_bytes(*key);
+            let expected_error = match (mode, &current, compare_cas) {
+                (StoreMode::Add, Some(_), _) => Some(CacheError::NotStored),
+                (StoreMode::Add, None, _) => None,
+                (StoreMode::Set | StoreMode::Replace, None, Some(_)) => Some(CacheError::NotFound),
+                (_, Some(e), Some(cas)) if e.cas != cas => Some(CacheError::Exists),
+                (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None, _) => {
+                    Some(CacheError::NotStored)
+                }
+                (_, Some(e), _)
+                    if appended && 23 + key_bytes.len() + e.value.len() + value.len() > limit =>
+                {
+                    Some(CacheError::ValueTooLarge {
+                        len: e.value.len() + value.len(),
+                        limit,
+                    })
+                }
+                _ => None,
+            };
+            let options = StoreOptions {
+                client_flags: *flags,
+                expiry: expiry_of(expiry_at(now, *ttl)),
+                compare_cas,
+                ..StoreOptions::default()
+            };
+            let result = cache.store(mode, &key_bytes, value, options);
+            match result {
+                Ok(meta) => {
+                    let needs_item = appended
+                        || mode == StoreMode::Replace
+                        || compare_cas.is_some() && mode != StoreMode::Add;
+                    prop_assert!(
+                        expected_error.is_none() || (!exact && mode == StoreMode::Add),
+                        "{:?} succeeded, expected {:?}",
+                        op,
+                        expected_error
+                    );
+                    let entry = match (appended, current) {
+                        (true, Some(old)) => {
+                            let value = if mode == StoreMode::Append {
+                                [old.value.clone(), value.clone()].concat()
+                            } else {
+                                [value.clone(), old.value.clone()].concat()
+                            };
+                            Entry {
+                                value,
+                                cas: meta.cas,
+                                ..old
+                            }
+                        }
+                        (true, None) => {
+                            return Err(TestCaseError::fail(
+                                "append succeeded on a key the engine forgot",
+                            ))
+                        }
+                        (false, current) => {
+                            prop_assert!(
+                                !needs_item || current.is_some(),
+                                "{:?} found a forgotten key",
+                                op
+                            );
+                            Entry {
+                                value: value.clone(),
+                                flags: *flags,
+                                expiry: expiry_at(now, *ttl),
+                                cas: meta.cas,
+                            }
+                        }
+                    };
+                    if let Some(old) = model.items.get(key) {
+                        prop_assert!(
+                            meta.cas > old.cas,
+                            "cas went from {} to {}",
+                            old.cas,
+                            meta.cas
+                        );
+                    }
+                    model.items.insert(*key, entry);
+                }
+                Err(error) if exact => prop_assert_eq!(Some(error), expected_error, "{:?}", op),
+                Err(CacheError::Exists) => {
+                    prop_assert!(
+                        current.is_some_and(|e| Some(e.cas) != compare_cas),
+                        "EXISTS for {:?}",
+                        op
+                    );
+                }
+                Err(CacheError::NotStored) if mode == StoreMode::Add => {
+                    prop_assert!(current.is_some(), "add refused for a forgotten key");
+                }
+                Err(CacheError::NotStored | CacheError::NotFound) => {
+                    model.items.remove(key);
+                }
+                Err(error) => prop_assert_eq!(Some(error), expected_error, "{:?}", op),
             }
-            Op::Delete { key } => {
-                let present = model.live(*key, now).is_some();
-                let expected = if present {
-                    Ok(())
-                } else {
-                    Err(CacheError::NotFound)
-                };
-                assert_eq!(cache.delete(&key_bytes(*key), None), expected);
-                model.items.remove(key);
-            }
-            Op::Incr {
-                key,
-                delta,
-                decrement,
-            } => run_incr(&cache, &mut model, now, *key, *delta, *decrement),
-            Op::Touch { key, exptime } => {
-                let present = model.live(*key, now).is_some();
-                let expected = if present {
-                    Ok(())
-                } else {
-                    Err(CacheError::NotFound)
-                };
-                assert_eq!(cache.touch(&key_bytes(*key), *exptime), expected);
-                touch_model(&mut model, *key, *exptime, now);
-            }
-            Op::Advance { secs } => clock.advance(*secs),
-            Op::Flush { delay } => {
-                cache.flush_all(*delay);
-                model.live(0, now); // a due flush happens before a new one replaces it
-                if *delay == 0 {
-                    model.items.clear();
-                    model.flush_at = None;
-                } else {
-                    model.flush_at = Some(now + delay);
+        }
+        Op::Get { key } => {
+            let mut out = Vec::new();
+            let found = cache.get_into(&key_bytes(*key), &mut out).unwrap();
+            let expected = model.live(*key, now).cloned();
+            match (found, expected) {
+                (Some(meta), Some(entry)) => {
+                    prop_assert_eq!(&out, &entry.value, "value of {}", key);
+                    prop_assert_eq!(
+                        (meta.client_flags, meta.cas, expiry_of(entry.expiry)),
+                        (entry.flags, entry.cas, meta.expiry)
+                    );
+                }
+                (None, Some(_)) if !exact => {
+                    model.items.remove(key);
+                }
+                (None, None) => {}
+                (found, expected) => {
+                    return Err(TestCaseError::fail(format!(
+                        "get {key}: engine {found:?} {out:?}, model {expected:?}"
+                    )))
                 }
             }
         }
-    }
-    let now = clock.now_unix_secs();
-    for key in 0..6 {
-        check_get(&cache, &mut model, now, key);
-    }
-    let live = (0..6).filter(|key| model.live(*key, now).is_some()).count();
-    assert!(
-        cache.item_count() >= live as u64,
-        "expired items may still be counted until reclaimed"
-    );
-}
-
-fn touch_model(model: &mut Model, key: u8, exptime: i64, now: u32) {
-    let Some(entry) = model.live(key, now) else {
-        return;
-    };
-    match expiry_of(exptime, now) {
-        Some(expiry) => entry.expiry = expiry,
-        None => {
-            model.items.remove(&key);
+        Op::Touch { key, ttl } => {
+            let result = cache.touch(&key_bytes(*key), expiry_of(expiry_at(now, *ttl)));
+            match (result, model.live(*key, now)) {
+                (Ok(meta), Some(entry)) => {
+                    prop_assert_eq!(meta.cas, entry.cas, "touch keeps the cas");
+                    entry.expiry = expiry_at(now, *ttl);
+                }
+                (Err(CacheError::NotFound), Some(_)) if !exact => {
+                    model.items.remove(key);
+                }
+                (Err(CacheError::NotFound), None) => {}
+                (result, entry) => {
+                    return Err(TestCaseError::fail(format!(
+                        "touch {key}: {result:?} vs {entry:?}"
+                    )))
+                }
+            }
+        }
+        Op::Delete { key, invalidate } => {
+            let options = DeleteOptions {
+                invalidate: *invalidate,
+                ..DeleteOptions::default()
+            };
+            let result = cache.delete(&key_bytes(*key), options);
+            let present = model.live(*key, now).is_some();
+            match result {
+                Ok(()) => {
+                    prop_assert!(present, "deleted a key never stored");
+                    if *invalidate {
+                        let meta = cache.get_meta(&key_bytes(*key)).unwrap().expect("kept");
+                        let entry = model.items.get_mut(key).unwrap();
+                        prop_assert!(meta.stale && meta.cas > entry.cas);
+                        entry.cas = meta.cas;
+                    } else {
+                        model.items.remove(key);
+                    }
+                }
+                Err(CacheError::NotFound) => {
+                    prop_assert!(!exact || !present, "delete missed {}", key);
+                    model.items.remove(key);
+                }
+                Err(error) => return Err(TestCaseError::fail(format!("delete: {error}"))),
+            }
+        }
+        Op::Incr {
+            key,
+            delta,
+            decrement,
+        } => {
+            let arithmetic = Arithmetic {
+                delta: *delta,
+                decrement: *decrement,
+                ..Arithmetic::default()
+            };
+            let result = cache.arithmetic(&key_bytes(*key), arithmetic);
+            let current = model.live(*key, now).cloned();
+            match (result, current) {
+                (Ok(outcome), Some(entry)) => {
+                    let old = parse_decimal(&entry.value);
+                    prop_assert!(old.is_some(), "incr of non-number {:?}", entry.value);
+                    let old = old.unwrap();
+                    let new = if *decrement {
+                        old.saturating_sub(*delta)
+                    } else {
+                        old.wrapping_add(*delta)
+                    };
+                    prop_assert_eq!(outcome.value, new);
+                    prop_assert!(outcome.meta.cas > entry.cas);
+                    model.items.insert(
+                        *key,
+                        Entry {
+                            value: new.to_string().into_bytes(),
+                            cas: outcome.meta.cas,
+                            ..entry
+                        },
+                    );
+                }
+                (Err(CacheError::NonNumeric), Some(entry)) => {
+                    prop_assert!(parse_decimal(&entry.value).is_none())
+                }
+                (Err(CacheError::NotFound), current) => {
+                    prop_assert!(!exact || current.is_none());
+                    model.items.remove(key);
+                }
+                (result, current) => {
+                    return Err(TestCaseError::fail(format!(
+                        "incr {key}: {result:?} vs {current:?}"
+                    )))
+                }
+            }
+        }
+        Op::Vivify { key } => {
+            let options = ReadOptions {
+                vivify_on_miss: Some(Expiry::At(now + 100)),
+                win_tokens: true,
+                ..ReadOptions::default()
+            };
+            let mut out = Vec::new();
+            let outcome = cache
+                .read(&key_bytes(*key), options, Some(&mut out))
+                .unwrap()
+                .expect("hit or created");
+            if outcome.created {
+                prop_assert!(!exact || model.live(*key, now).is_none());
+                model.items.insert(
+                    *key,
+                    Entry {
+                        value: Vec::new(),
+                        flags: 0,
+                        expiry: now + 100,
+                        cas: outcome.meta.cas,
+                    },
+                );
+            } else {
+                let entry = model.live(*key, now).cloned();
+                prop_assert!(entry.is_some(), "a hit on a key never stored");
+                prop_assert_eq!(out, entry.unwrap().value);
+            }
+        }
+        Op::Advance { secs } => clock.advance(*secs),
+        Op::Flush { delay } => {
+            if *delay == 0 {
+                cache.flush_all();
+                model.items.clear();
+                model.flush_at = None;
+            } else {
+                cache.flush_all_at(now + delay);
+                model.flush_at = Some(now + delay);
+            }
+        }
+        Op::Maintain { items } => {
+            cache.maintenance_step(StepBudget { max_items: *items });
         }
     }
+    if let Err(broken) = cache.check_invariants() {
+        return Err(TestCaseError::fail(format!("after {op:?}: {broken}")));
+    }
+    Ok(())
 }
 
-fn run_incr(cache: &Cache, model: &mut Model, now: u32, key: u8, delta: u64, decrement: bool) {
-    let result = if decrement {
-        cache.decr(&key_bytes(key), delta)
-    } else {
-        cache.incr(&key_bytes(key), delta)
-    };
-    let Some(entry) = model.live(key, now) else {
-        assert_eq!(result, Err(CacheError::NotFound));
-        return;
-    };
-    let Some(current) = parse_decimal(&entry.value) else {
-        assert_eq!(result, Err(CacheError::NonNumeric));
-        return;
-    };
-    let new = if decrement {
-        current.saturating_sub(delta)
-    } else {
-        current.wrapping_add(delta)
-    };
-    assert_eq!(result, Ok(new));
-    entry.value = new.to_string().into_bytes();
-    entry.cas = cache
-        .get_with(&key_bytes(key), |_, meta| meta.cas)
-        .unwrap()
-        .unwrap();
+fn run(config: Config, ops: &[Op], exact: bool) -> Result<(), TestCaseError> {
+    let (cache, clock) = cache_with(config);
+    let mut model = Model::default();
+    for op in ops {
+        apply(&cache, &clock, &mut model, op, exact)?;
+    }
+    Ok(())
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
     #[test]
-    fn engine_matches_model(ops in proptest::collection::vec(op_strategy(), 1..120)) {
-        run(ops);
+    fn matches_the_model_exactly(ops in proptest::collection::vec(op_strategy(8, 64), 1..80)) {
+        let config = Config {
+            heap_size_bytes: 4 << 20,
+            segment_size_bytes: 64 << 10,
+            item_size_limit_bytes: 64 << 10,
+            ..Config::default()
+        };
+        run(config, &ops, true)?;
+    }
+
+    #[test]
+    fn never_serves_what_it_should_not(
+        policy in prop_oneof![Just(EvictionPolicy::Merge), Just(EvictionPolicy::Fifo), Just(EvictionPolicy::Random)],
+        ops in proptest::collection::vec(op_strategy(400, 600), 1..400),
+    ) {
+        let config = Config {
+            heap_size_bytes: 512 << 10,
+            segment_size_bytes: 4 << 10,
+            item_size_limit_bytes: 4 << 10,
+            expected_item_size_bytes: 1024,
+            eviction: policy,
+            ..Config::default()
+        };
+        run(config, &ops, false)?;
     }
 }

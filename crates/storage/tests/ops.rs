@@ -4,67 +4,56 @@ mod common;
 
 use common::*;
 use tailcache_storage::{
-    CacheError, Config, EvictionPolicy, MetaBitsUpdate, StoreMode, StoreOptions, MAX_KEY_LEN,
+    Arithmetic, CacheError, Config, ConfigError, DeleteOptions, EvictionPolicy, Expiry,
+    ReadOptions, StoreMode, StoreOptions, MAX_KEY_LEN,
 };
-
-fn opts(client_flags: u32, exptime: i64) -> StoreOptions {
-    StoreOptions {
-        client_flags,
-        exptime,
-        ..StoreOptions::default()
-    }
-}
 
 #[test]
 fn set_then_get_returns_bytes_flags_and_cas() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
-    let cas = cache
+    let stored = cache
         .store(StoreMode::Set, b"k", b"007", opts(0xdead_beef, 0))
         .unwrap();
     let mut out = b"prefix:".to_vec();
     let meta = cache.get_into(b"k", &mut out).unwrap().unwrap();
     assert_eq!(out, b"prefix:007", "get_into appends, byte for byte");
     assert_eq!(
-        (
-            meta.client_flags,
-            meta.cas,
-            meta.value_len,
-            meta.expiry_unix_secs
-        ),
-        (0xdead_beef, cas, 3, 0)
+        (meta.client_flags, meta.cas, meta.value_len, meta.expiry),
+        (0xdead_beef, stored.cas, 3, Expiry::Never)
     );
-    assert!(cas != 0);
+    assert_eq!(stored, meta);
+    assert!(stored.cas != 0);
+    assert_invariants(&cache);
 }
 
 #[test]
-fn get_miss_and_hit_are_counted() {
-    let (cache, _) = small_cache(EvictionPolicy::Merge);
-    assert_eq!(get(&cache, b"absent"), None);
-    set(&cache, b"k", b"v");
-    assert_eq!(get(&cache, b"k").as_deref(), Some(&b"v"[..]));
-    let stats = cache.stats();
-    assert_eq!(
-        (stats.get_hits, stats.get_misses, stats.sets, stats.items),
-        (1, 1, 1, 1)
-    );
-}
-
-#[test]
-fn hit_before_reports_earlier_reads() {
+fn hit_before_reports_earlier_reads_and_get_meta_is_not_a_read() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
     set(&cache, b"k", b"v");
-    assert!(!cache.get_with(b"k", |_, m| m.hit_before).unwrap().unwrap());
-    assert!(cache.get_with(b"k", |_, m| m.hit_before).unwrap().unwrap());
+    assert!(!meta(&cache, b"k").unwrap().hit_before);
+    assert!(
+        !meta(&cache, b"k").unwrap().hit_before,
+        "get_meta does not count"
+    );
+    let mut out = Vec::new();
+    assert!(!cache.get_into(b"k", &mut out).unwrap().unwrap().hit_before);
+    assert!(cache.get_into(b"k", &mut out).unwrap().unwrap().hit_before);
+    set(&cache, b"k", b"w");
+    assert!(
+        !meta(&cache, b"k").unwrap().hit_before,
+        "a new value is unread"
+    );
 }
 
 #[test]
-fn overwrite_replaces_value_and_changes_cas() {
+fn overwrite_replaces_value_and_raises_cas() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
     let first = set(&cache, b"k", b"one");
     let second = set(&cache, b"k", b"two");
-    assert_ne!(first, second);
+    assert!(second > first);
     assert_eq!(get(&cache, b"k").unwrap(), b"two");
     assert_eq!(cache.item_count(), 1);
+    assert_invariants(&cache);
 }
 
 #[test]
@@ -95,62 +84,134 @@ fn replace_only_when_present() {
 #[test]
 fn append_and_prepend_keep_flags_and_expiry() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
-    assert_eq!(
-        cache.store(StoreMode::Append, b"k", b"x", opts(0, 0)),
-        Err(CacheError::NotStored)
-    );
-    assert_eq!(
-        cache.store(StoreMode::Prepend, b"k", b"x", opts(0, 0)),
-        Err(CacheError::NotStored)
-    );
+    for mode in [StoreMode::Append, StoreMode::Prepend] {
+        assert_eq!(
+            cache.store(mode, b"k", b"x", opts(0, 0)),
+            Err(CacheError::NotStored)
+        );
+    }
     cache
         .store(StoreMode::Set, b"k", b"mid", opts(7, 100))
         .unwrap();
     cache
         .store(StoreMode::Append, b"k", b"-end", opts(9, 5))
         .unwrap();
-    cache
+    let stored = cache
         .store(StoreMode::Prepend, b"k", b"start-", opts(9, 5))
         .unwrap();
     let mut out = Vec::new();
     let meta = cache.get_into(b"k", &mut out).unwrap().unwrap();
     assert_eq!(out, b"start-mid-end");
-    assert_eq!(
-        (meta.client_flags, meta.expiry_unix_secs),
-        (7, START_UNIX_SECS + 100)
-    );
+    assert_eq!((meta.client_flags, meta.expiry), (7, expiry_in(100)));
+    assert_eq!((stored.value_len, stored.cas), (13, meta.cas));
+    assert_invariants(&cache);
 }
 
 #[test]
-fn append_over_the_limit_is_value_too_large() {
+fn append_with_cas_and_vivify() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
+    let vivify = StoreOptions {
+        vivify_on_miss: Some(expiry_in(50)),
+        ..StoreOptions::default()
+    };
+    let created = cache
+        .store(StoreMode::Append, b"k", b"seed", vivify)
+        .unwrap();
+    assert_eq!((created.expiry, created.value_len), (expiry_in(50), 4));
+    let stale = StoreOptions {
+        compare_cas: Some(created.cas + 1),
+        ..StoreOptions::default()
+    };
+    assert_eq!(
+        cache.store(StoreMode::Append, b"k", b"x", stale),
+        Err(CacheError::Exists)
+    );
+    let right = StoreOptions {
+        compare_cas: Some(created.cas),
+        ..StoreOptions::default()
+    };
+    cache.store(StoreMode::Append, b"k", b"+", right).unwrap();
+    assert_eq!(get(&cache, b"k").unwrap(), b"seed+");
+}
+
+#[test]
+fn the_item_limit_counts_key_value_and_the_largest_header() {
+    let (cache, _) = small_cache(EvictionPolicy::Merge);
+    let limit = 64 << 10;
+    let fits = vec![b'a'; limit - 23 - 1];
+    cache
+        .store(StoreMode::Set, b"k", &fits, opts(1, 100))
+        .unwrap();
+    let over = vec![b'a'; limit - 23];
+    assert_eq!(
+        cache.store(StoreMode::Set, b"k", &over, opts(0, 0)),
+        Err(CacheError::ValueTooLarge {
+            len: limit - 23,
+            limit
+        })
+    );
     let half = vec![b'a'; 40 << 10];
-    set(&cache, b"k", &half);
-    let result = cache.store(StoreMode::Append, b"k", &half, opts(0, 0));
+    set(&cache, b"h", &half);
+    let result = cache.store(StoreMode::Append, b"h", &half, opts(0, 0));
     assert!(
         matches!(result, Err(CacheError::ValueTooLarge { .. })),
         "{result:?}"
     );
-    assert_eq!(get(&cache, b"k").unwrap(), half);
+    assert_eq!(get(&cache, b"h").unwrap(), half);
+}
+
+#[test]
+fn touch_and_gat_near_the_item_limit_keep_the_item() {
+    // The biggest item there is, without an expiry field and with a derived CAS:
+    // a touch that must move it (adding expiry and an explicit CAS) still fits.
+    let (cache, _) = small_cache(EvictionPolicy::Merge);
+    let value = vec![b'z'; (64 << 10) - 23 - 1];
+    let stored = cache
+        .store(StoreMode::Set, b"k", &value, opts(0, 0))
+        .unwrap();
+    let touched = cache.touch(b"k", expiry_in(300)).unwrap();
+    assert_eq!((touched.cas, touched.expiry), (stored.cas, expiry_in(300)));
+    let mut out = Vec::new();
+    let read = ReadOptions {
+        touch: Some(Expiry::Never),
+        ..ReadOptions::default()
+    };
+    let outcome = cache.read(b"k", read, Some(&mut out)).unwrap().unwrap();
+    assert_eq!(
+        (outcome.meta.cas, outcome.meta.expiry),
+        (stored.cas, Expiry::Never)
+    );
+    assert_eq!(outcome.expiry_before, expiry_in(300));
+    assert_eq!(out, value);
+    assert_invariants(&cache);
 }
 
 #[test]
 fn cas_succeeds_only_if_unchanged() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
+    let with_cas = |cas| StoreOptions {
+        compare_cas: Some(cas),
+        ..StoreOptions::default()
+    };
     assert_eq!(
-        cache.store(StoreMode::Cas(1), b"k", b"v", opts(0, 0)),
+        cache.store(StoreMode::Set, b"k", b"v", with_cas(1)),
         Err(CacheError::NotFound)
     );
     let first = set(&cache, b"k", b"v1");
     let second = cache
-        .store(StoreMode::Cas(first), b"k", b"v2", opts(0, 0))
+        .store(StoreMode::Set, b"k", b"v2", with_cas(first))
         .unwrap();
     assert_eq!(
-        cache.store(StoreMode::Cas(first), b"k", b"v3", opts(0, 0)),
+        cache.store(StoreMode::Replace, b"k", b"v3", with_cas(first)),
         Err(CacheError::Exists)
     );
     assert_eq!(get(&cache, b"k").unwrap(), b"v2");
-    assert_eq!(cas(&cache, b"k"), Some(second));
+    assert_eq!(cas(&cache, b"k"), Some(second.cas));
+    // add ignores a CAS, as memcached's does.
+    assert_eq!(
+        cache.store(StoreMode::Add, b"k", b"v4", with_cas(second.cas)),
+        Err(CacheError::NotStored)
+    );
 }
 
 #[test]
@@ -159,26 +220,37 @@ fn cas_is_not_disturbed_by_other_keys() {
     let mine = set(&cache, b"mine", b"v");
     for n in 0..2000u32 {
         set(&cache, format!("other-{n}").as_bytes(), b"x");
-        cache
-            .delete(format!("other-{}", n / 2).as_bytes(), None)
-            .ok();
+        let _ = cache.delete(
+            format!("other-{}", n / 2).as_bytes(),
+            DeleteOptions::default(),
+        );
     }
     assert_eq!(cas(&cache, b"mine"), Some(mine));
-    cache
-        .store(StoreMode::Cas(mine), b"mine", b"w", opts(0, 0))
-        .unwrap();
+    let options = StoreOptions {
+        compare_cas: Some(mine),
+        ..StoreOptions::default()
+    };
+    cache.store(StoreMode::Set, b"mine", b"w", options).unwrap();
 }
 
 #[test]
-fn every_cas_is_unique_across_keys_and_versions() {
+fn every_cas_is_unique_and_each_key_s_cas_only_grows() {
     let (cache, _) = small_cache(EvictionPolicy::Fifo);
     let mut seen = std::collections::HashSet::new();
+    let mut last = std::collections::HashMap::new();
     for n in 0..20_000u32 {
         let key = format!("k{}", n % 300);
-        assert!(
-            seen.insert(set(&cache, key.as_bytes(), &[b'v'; 100])),
-            "duplicate cas at {n}"
-        );
+        // Alternating TTL buckets makes a key move between concurrently open
+        // segments, where a CAS derived from the position could go down.
+        let ttl = [0, 100, 5000][(n / 300 % 3) as usize];
+        let cas = cache
+            .store(StoreMode::Set, key.as_bytes(), &[b'v'; 100], opts(0, ttl))
+            .unwrap()
+            .cas;
+        assert!(seen.insert(cas), "duplicate cas at {n}");
+        if let Some(previous) = last.insert(key.clone(), cas) {
+            assert!(cas > previous, "{key}: cas {cas} after {previous}");
+        }
     }
 }
 
@@ -190,7 +262,10 @@ fn explicit_new_cas_is_used() {
         ..StoreOptions::default()
     };
     assert_eq!(
-        cache.store(StoreMode::Set, b"k", b"v", options).unwrap(),
+        cache
+            .store(StoreMode::Set, b"k", b"v", options)
+            .unwrap()
+            .cas,
         4242
     );
     assert_eq!(cas(&cache, b"k"), Some(4242));
@@ -200,154 +275,172 @@ fn explicit_new_cas_is_used() {
 fn cas_disabled_reads_zero() {
     let (cache, _) = cache_with(Config {
         heap_size_bytes: 4 << 20,
+        segment_size_bytes: 64 << 10,
+        item_size_limit_bytes: 64 << 10,
         cas_enabled: false,
         ..Config::default()
     });
     assert_eq!(set(&cache, b"k", b"v"), 0);
     assert_eq!(cas(&cache, b"k"), Some(0));
-    assert_eq!(
-        cache.store(StoreMode::Cas(5), b"k", b"v", opts(0, 0)),
-        Err(CacheError::Exists)
-    );
-    cache
-        .store(StoreMode::Cas(0), b"k", b"w", opts(0, 0))
-        .unwrap();
+    cache.touch(b"k", expiry_in(10)).unwrap();
+    assert_eq!(cas(&cache, b"k"), Some(0));
 }
 
 #[test]
 fn delete_removes_and_checks_cas() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
-    assert_eq!(cache.delete(b"k", None), Err(CacheError::NotFound));
+    assert_eq!(
+        cache.delete(b"k", DeleteOptions::default()),
+        Err(CacheError::NotFound)
+    );
     let cas = set(&cache, b"k", b"v");
-    assert_eq!(cache.delete(b"k", Some(cas + 1)), Err(CacheError::Exists));
-    cache.delete(b"k", Some(cas)).unwrap();
+    let wrong = DeleteOptions {
+        compare_cas: Some(cas + 1),
+        ..DeleteOptions::default()
+    };
+    assert_eq!(cache.delete(b"k", wrong), Err(CacheError::Exists));
+    let right = DeleteOptions {
+        compare_cas: Some(cas),
+        ..DeleteOptions::default()
+    };
+    cache.delete(b"k", right).unwrap();
     assert_eq!(get(&cache, b"k"), None);
     assert_eq!(cache.item_count(), 0);
+    assert_invariants(&cache);
+}
+
+fn incr(cache: &tailcache_storage::Cache, key: &[u8], delta: u64) -> Result<u64, CacheError> {
+    let arithmetic = Arithmetic {
+        delta,
+        ..Arithmetic::default()
+    };
+    cache
+        .arithmetic(key, arithmetic)
+        .map(|outcome| outcome.value)
+}
+
+fn decr(cache: &tailcache_storage::Cache, key: &[u8], delta: u64) -> Result<u64, CacheError> {
+    let arithmetic = Arithmetic {
+        delta,
+        decrement: true,
+        ..Arithmetic::default()
+    };
+    cache
+        .arithmetic(key, arithmetic)
+        .map(|outcome| outcome.value)
 }
 
 #[test]
 fn incr_and_decr_follow_memcached() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
-    assert_eq!(cache.incr(b"n", 1), Err(CacheError::NotFound));
-    assert_eq!(cache.decr(b"n", 1), Err(CacheError::NotFound));
-    cache
-        .store(StoreMode::Set, b"n", b"007", opts(3, 50))
-        .unwrap();
-    assert_eq!(cache.incr(b"n", 1), Ok(8));
-    assert_eq!(cache.incr(b"n", 92), Ok(100));
-    assert_eq!(cache.decr(b"n", 1), Ok(99));
-    assert_eq!(get(&cache, b"n").unwrap(), b"99");
-    assert_eq!(cache.decr(b"n", 1000), Ok(0));
+    assert_eq!(incr(&cache, b"n", 1), Err(CacheError::NotFound));
+    set(&cache, b"n", b"10");
+    assert_eq!(incr(&cache, b"n", 5), Ok(15));
+    assert_eq!(decr(&cache, b"n", 100), Ok(0), "decr stops at 0");
     set(&cache, b"n", b"18446744073709551615");
-    assert_eq!(cache.incr(b"n", 2), Ok(1), "incr wraps at 2^64");
-    let meta = cache.get_with(b"n", |_, m| *m).unwrap().unwrap();
-    assert_eq!(meta.client_flags, 0);
-    set(&cache, b"s", b"12abc");
-    assert_eq!(cache.incr(b"s", 1), Err(CacheError::NonNumeric));
-    assert_eq!(cache.decr(b"s", 1), Err(CacheError::NonNumeric));
+    assert_eq!(incr(&cache, b"n", 2), Ok(1), "incr wraps");
+    set(&cache, b"n", b"  42  ");
+    assert_eq!(incr(&cache, b"n", 0), Ok(42));
+    set(&cache, b"n", b"abc");
+    assert_eq!(incr(&cache, b"n", 1), Err(CacheError::NonNumeric));
+    set(&cache, b"n", &[b'1'; 100]);
+    assert_eq!(incr(&cache, b"n", 1), Err(CacheError::NonNumeric));
+    assert_eq!(get(&cache, b"n").unwrap(), vec![b'1'; 100]);
 }
 
 #[test]
-fn incr_keeps_flags_expiry_and_changes_cas() {
+fn incr_keeps_flags_and_expiry_and_raises_cas() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
-    let before = cache
-        .store(StoreMode::Set, b"n", b"1", opts(3, 50))
+    let stored = cache
+        .store(StoreMode::Set, b"n", b"1", opts(33, 500))
         .unwrap();
-    cache.incr(b"n", 1).unwrap();
-    let meta = cache.get_with(b"n", |_, m| *m).unwrap().unwrap();
-    assert_eq!(
-        (meta.client_flags, meta.expiry_unix_secs),
-        (3, START_UNIX_SECS + 50)
-    );
-    assert_ne!(meta.cas, before);
-}
-
-#[test]
-fn touch_changes_expiry_but_not_cas() {
-    let (cache, clock) = small_cache(EvictionPolicy::Merge);
-    assert_eq!(cache.touch(b"k", 10), Err(CacheError::NotFound));
-    let original = set_ttl(&cache, b"k", b"v", 5);
-    cache.touch(b"k", 100).unwrap();
-    clock.advance(50);
-    assert_eq!(cas(&cache, b"k"), Some(original));
-    cache.touch(b"k", 0).unwrap();
-    clock.advance(10_000);
-    assert_eq!(
-        cas(&cache, b"k"),
-        Some(original),
-        "touch 0 means never expire"
-    );
-    cache.touch(b"k", 3).unwrap();
-    assert_eq!(cas(&cache, b"k"), Some(original));
-    clock.advance(3);
-    assert_eq!(get(&cache, b"k"), None);
-    set(&cache, b"k", b"v");
-    cache.touch(b"k", -1).unwrap();
-    assert_eq!(get(&cache, b"k"), None);
-}
-
-#[test]
-fn get_and_touch_returns_value_and_new_expiry() {
-    let (cache, clock) = small_cache(EvictionPolicy::Merge);
-    let mut out = Vec::new();
-    assert_eq!(cache.get_and_touch_into(b"k", 10, &mut out), Ok(None));
-    set_ttl(&cache, b"k", b"value", 2);
-    let meta = cache
-        .get_and_touch_into(b"k", 60, &mut out)
-        .unwrap()
+    let outcome = cache
+        .arithmetic(
+            b"n",
+            Arithmetic {
+                delta: 1,
+                ..Arithmetic::default()
+            },
+        )
         .unwrap();
-    assert_eq!(out, b"value");
-    assert_eq!(meta.expiry_unix_secs, START_UNIX_SECS + 60);
-    clock.advance(30);
-    assert_eq!(get(&cache, b"k").unwrap(), b"value");
-}
-
-#[test]
-fn ttl_is_never_rounded_down() {
-    let (cache, clock) = small_cache(EvictionPolicy::Merge);
-    for ttl in [1i64, 5, 9, 100, 2047, 2049, 40_000] {
-        let key = format!("ttl-{ttl}");
-        set_ttl(&cache, key.as_bytes(), b"v", ttl);
-    }
-    let start = tailcache_storage::Clock::now_unix_secs(&*clock);
-    for ttl in [1u32, 5, 9, 100, 2047, 2049, 40_000] {
-        let key = format!("ttl-{ttl}");
-        clock.set(start + ttl - 1);
-        cache.maintenance_step(tailcache_storage::StepBudget { max_segments: 100 });
-        assert!(
-            get(&cache, key.as_bytes()).is_some(),
-            "{key} gone a second early"
-        );
-        clock.set(start + ttl);
-        assert!(
-            get(&cache, key.as_bytes()).is_none(),
-            "{key} outlived its ttl"
-        );
-        clock.set(start);
-    }
-}
-
-#[test]
-fn exptime_forms_follow_memcached() {
-    let (cache, clock) = small_cache(EvictionPolicy::Merge);
-    set_ttl(&cache, b"negative", b"v", -1);
-    assert_eq!(get(&cache, b"negative"), None);
-    set(&cache, b"replaced", b"v");
-    set_ttl(&cache, b"replaced", b"v", -1);
+    assert_eq!(outcome.value, 2);
+    assert!(outcome.meta.cas > stored.cas);
     assert_eq!(
-        get(&cache, b"replaced"),
-        None,
-        "a negative exptime removes the old item"
+        (outcome.meta.client_flags, outcome.meta.expiry),
+        (33, expiry_in(500))
     );
-    set_ttl(&cache, b"absolute", b"v", START_UNIX_SECS as i64 + 100);
-    set_ttl(&cache, b"past", b"v", START_UNIX_SECS as i64 - 100);
-    set_ttl(&cache, b"thirty-days", b"v", 60 * 60 * 24 * 30);
-    assert_eq!(get(&cache, b"past"), None);
-    clock.advance(99);
-    assert!(get(&cache, b"absolute").is_some());
+    assert_eq!(cas(&cache, b"n"), Some(outcome.meta.cas));
+}
+
+#[test]
+fn touch_changes_expiry_but_not_cas_and_a_past_expiry_removes() {
+    let (cache, clock) = small_cache(EvictionPolicy::Merge);
+    assert_eq!(cache.touch(b"k", expiry_in(10)), Err(CacheError::NotFound));
+    let cas = set(&cache, b"k", b"v");
+    for expiry in [expiry_in(10), expiry_in(20), Expiry::Never, expiry_in(5)] {
+        let touched = cache.touch(b"k", expiry).unwrap();
+        assert_eq!((touched.cas, touched.expiry), (cas, expiry));
+        assert_eq!(meta(&cache, b"k").unwrap().expiry, expiry);
+    }
+    clock.advance(4);
+    assert!(get(&cache, b"k").is_some());
     clock.advance(1);
-    assert_eq!(get(&cache, b"absolute"), None);
-    assert!(get(&cache, b"thirty-days").is_some());
+    assert_eq!(get(&cache, b"k"), None, "expired at exactly its second");
+    set(&cache, b"k", b"v");
+    cache.touch(b"k", Expiry::At(START_UNIX_SECS)).unwrap();
+    assert_eq!(get(&cache, b"k"), None);
+    assert_invariants(&cache);
+}
+
+#[test]
+fn gat_with_a_past_expiry_returns_the_value_then_removes_it() {
+    let (cache, _) = small_cache(EvictionPolicy::Merge);
+    set(&cache, b"k", b"last look");
+    let mut out = Vec::new();
+    let options = ReadOptions {
+        touch: Some(Expiry::At(1)),
+        ..ReadOptions::default()
+    };
+    assert!(cache.read(b"k", options, Some(&mut out)).unwrap().is_some());
+    assert_eq!(out, b"last look");
+    assert_eq!(get(&cache, b"k"), None);
+}
+
+#[test]
+fn a_store_that_has_expired_removes_the_key_only_if_its_condition_holds() {
+    let (cache, _) = small_cache(EvictionPolicy::Merge);
+    set(&cache, b"k", b"v");
+    let past = StoreOptions {
+        expiry: Expiry::At(START_UNIX_SECS - 1),
+        ..StoreOptions::default()
+    };
+    assert_eq!(
+        cache.store(StoreMode::Add, b"k", b"w", past),
+        Err(CacheError::NotStored)
+    );
+    assert!(get(&cache, b"k").is_some());
+    assert_eq!(
+        cache.store(StoreMode::Set, b"k", b"w", past).unwrap().cas,
+        0
+    );
+    assert_eq!(get(&cache, b"k"), None);
+    assert_invariants(&cache);
+}
+
+#[test]
+fn keep_ttl_keeps_the_old_expiry() {
+    let (cache, _) = small_cache(EvictionPolicy::Merge);
+    cache
+        .store(StoreMode::Set, b"k", b"v", opts(0, 77))
+        .unwrap();
+    let keep = StoreOptions {
+        keep_ttl: true,
+        ..StoreOptions::default()
+    };
+    cache.store(StoreMode::Set, b"k", b"w", keep).unwrap();
+    assert_eq!(meta(&cache, b"k").unwrap().expiry, expiry_in(77));
+    cache.store(StoreMode::Set, b"fresh", b"w", keep).unwrap();
+    assert_eq!(meta(&cache, b"fresh").unwrap().expiry, Expiry::Never);
 }
 
 #[test]
@@ -356,201 +449,108 @@ fn flush_all_now_drops_everything_before_it() {
     for n in 0..100u32 {
         set(&cache, format!("k{n}").as_bytes(), b"v");
     }
-    cache.flush_all(0);
+    cache.flush_all();
     assert_eq!(cache.item_count(), 0);
     assert_eq!(get(&cache, b"k1"), None);
-    set(&cache, b"k1", b"after");
-    assert_eq!(get(&cache, b"k1").unwrap(), b"after");
+    set(&cache, b"after", b"v");
+    assert_eq!(get(&cache, b"after").unwrap(), b"v");
     assert_eq!(cache.item_count(), 1);
+    settle(&cache);
+    assert_invariants(&cache);
+    assert_eq!(cache.stats().flushed_items, 100);
+    assert_eq!(get(&cache, b"after").unwrap(), b"v");
 }
 
 #[test]
 fn flush_all_later_keeps_items_until_then_and_after() {
     let (cache, clock) = small_cache(EvictionPolicy::Merge);
-    set(&cache, b"old", b"v");
-    cache.flush_all(10);
+    set(&cache, b"before", b"v");
+    cache.flush_all_at(START_UNIX_SECS + 10);
     clock.advance(9);
-    assert!(get(&cache, b"old").is_some());
-    set(&cache, b"still-before", b"v");
+    set(&cache, b"during", b"v");
+    assert!(get(&cache, b"before").is_some());
     clock.advance(1);
-    assert_eq!(get(&cache, b"old"), None);
-    assert_eq!(get(&cache, b"still-before"), None);
-    set(&cache, b"new", b"v");
-    clock.advance(100);
-    assert!(get(&cache, b"new").is_some(), "a flush applies once");
+    assert_eq!(get(&cache, b"before"), None);
+    assert_eq!(get(&cache, b"during"), None);
+    set(&cache, b"after", b"v");
+    assert!(get(&cache, b"after").is_some());
+    // A flush time already past flushes at once.
+    cache.flush_all_at(START_UNIX_SECS);
+    assert_eq!(get(&cache, b"after"), None);
 }
 
 #[test]
 fn key_limits_have_typed_errors_on_every_operation() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
     let long = vec![b'k'; MAX_KEY_LEN + 1];
-    let max = vec![b'k'; MAX_KEY_LEN];
-    set(&cache, &max, b"v");
-    assert!(get(&cache, &max).is_some());
-    let too_long = CacheError::KeyTooLong {
+    let too_long = Err(CacheError::KeyTooLong {
         len: MAX_KEY_LEN + 1,
-    };
-    for (key, error) in [(&b""[..], CacheError::KeyEmpty), (&long[..], too_long)] {
-        assert_eq!(
-            cache.store(StoreMode::Set, key, b"v", opts(0, 0)),
-            Err(error)
-        );
-        assert_eq!(cache.get_into(key, &mut Vec::new()), Err(error));
-        assert_eq!(cache.get_with(key, |_, _| ()), Err(error));
-        assert_eq!(
-            cache.get_and_touch_into(key, 0, &mut Vec::new()),
-            Err(error)
-        );
-        assert_eq!(cache.delete(key, None), Err(error));
-        assert_eq!(cache.incr(key, 1), Err(error));
-        assert_eq!(cache.decr(key, 1), Err(error));
-        assert_eq!(cache.touch(key, 1), Err(error));
-        assert_eq!(
-            cache.update_meta_bits(key, MetaBitsUpdate::default()),
-            Err(error)
-        );
-    }
-}
-
-#[test]
-fn value_over_the_item_limit_is_refused() {
-    let (cache, _) = small_cache(EvictionPolicy::Merge);
-    let limit = 64 << 10;
-    let too_big = vec![0u8; limit];
-    let result = cache.store(StoreMode::Set, b"k", &too_big, opts(0, 0));
-    assert_eq!(result, Err(CacheError::ValueTooLarge { len: limit, limit }));
-    let fits = vec![1u8; limit - 3 - 1 - 3];
-    set(&cache, b"k", &fits);
-    assert_eq!(get(&cache, b"k").unwrap(), fits);
-}
-
-#[test]
-fn meta_bits_are_set_in_place() {
-    let (cache, _) = small_cache(EvictionPolicy::Merge);
+    });
+    let mut out = Vec::new();
+    assert_eq!(cache.get_into(&long, &mut out).map(|_| ()), too_long);
     assert_eq!(
-        cache.update_meta_bits(b"k", MetaBitsUpdate::default()),
-        Err(CacheError::NotFound)
+        cache.get_into(b"", &mut out).map(|_| ()),
+        Err(CacheError::KeyEmpty)
     );
-    let cas = set(&cache, b"k", b"v");
-    let update = MetaBitsUpdate {
-        stale: Some(true),
-        win_token_issued: Some(true),
-    };
-    let meta = cache.update_meta_bits(b"k", update).unwrap();
-    assert!(meta.stale && meta.win_token_issued);
-    assert_eq!(meta.cas, cas);
-    let meta = cache
-        .update_meta_bits(
-            b"k",
-            MetaBitsUpdate {
-                stale: Some(false),
-                win_token_issued: None,
-            },
-        )
-        .unwrap();
-    assert!(!meta.stale && meta.win_token_issued);
-    let options = StoreOptions {
-        stale: true,
-        ..StoreOptions::default()
-    };
-    cache.store(StoreMode::Set, b"s", b"v", options).unwrap();
-    assert!(cache.get_with(b"s", |_, m| m.stale).unwrap().unwrap());
-}
-
-#[test]
-fn keep_ttl_keeps_the_old_expiry() {
-    let (cache, _) = small_cache(EvictionPolicy::Merge);
-    set_ttl(&cache, b"k", b"v", 500);
-    let options = StoreOptions {
-        keep_ttl: true,
-        exptime: 5,
-        ..StoreOptions::default()
-    };
-    cache.store(StoreMode::Set, b"k", b"w", options).unwrap();
-    let meta = cache.get_with(b"k", |_, m| *m).unwrap().unwrap();
-    assert_eq!(meta.expiry_unix_secs, START_UNIX_SECS + 500);
-    cache
-        .store(StoreMode::Set, b"fresh", b"w", options)
-        .unwrap();
+    assert_eq!(cache.get_meta(&long).map(|_| ()), too_long);
     assert_eq!(
-        cache.get_with(b"fresh", |_, m| m.expiry_unix_secs).unwrap(),
-        Some(0)
+        cache
+            .store(StoreMode::Set, &long, b"v", opts(0, 0))
+            .map(|_| ()),
+        too_long
     );
+    assert_eq!(cache.delete(&long, DeleteOptions::default()), too_long);
+    assert_eq!(cache.touch(&long, Expiry::Never).map(|_| ()), too_long);
+    assert_eq!(
+        cache.arithmetic(&long, Arithmetic::default()).map(|_| ()),
+        too_long
+    );
+    assert_eq!(
+        cache.read(&long, ReadOptions::default(), None).map(|_| ()),
+        too_long
+    );
+    let longest = vec![b'k'; MAX_KEY_LEN];
+    set(&cache, &longest, b"v");
+    assert_eq!(get(&cache, &longest).unwrap(), b"v");
 }
 
 #[test]
 fn config_errors_are_typed() {
-    use tailcache_storage::{Cache, ConfigError};
-    let base = Config {
-        heap_size_bytes: 4 << 20,
+    let bad_segment = Config {
+        segment_size_bytes: 1000,
         ..Config::default()
     };
-    let check = |config: Config| Cache::new(config).unwrap_err();
     assert!(matches!(
-        check(Config {
-            segment_size_bytes: 100,
-            ..base.clone()
-        }),
-        ConfigError::SegmentSize { .. }
+        tailcache_storage::Cache::new(bad_segment),
+        Err(ConfigError::SegmentSize { .. })
     ));
-    assert!(matches!(
-        check(Config {
-            segment_size_bytes: 1 << 30,
-            ..base.clone()
-        }),
-        ConfigError::SegmentSize { .. }
-    ));
-    assert!(matches!(
-        check(Config {
-            item_size_limit_bytes: 0,
-            ..base.clone()
-        }),
-        ConfigError::ItemSizeLimit { .. }
-    ));
-    assert!(matches!(
-        check(Config {
-            item_size_limit_bytes: 2 << 20,
-            ..base.clone()
-        }),
-        ConfigError::ItemSizeLimit { .. }
-    ));
-    assert!(matches!(
-        check(Config {
-            heap_size_bytes: 1 << 20,
-            ..base.clone()
-        }),
-        ConfigError::HeapTooSmall { .. }
-    ));
-    assert!(matches!(
-        check(Config {
-            shard_count: 3,
-            ..base.clone()
-        }),
-        ConfigError::ShardCount { count: 3 }
-    ));
-    assert!(matches!(
-        check(Config {
-            shard_count: 512,
-            ..base.clone()
-        }),
-        ConfigError::ShardCount { .. }
-    ));
-    assert!(matches!(
-        check(Config {
-            expected_item_size_bytes: 0,
-            ..base.clone()
-        }),
-        ConfigError::ExpectedItemSize { .. }
-    ));
-    let huge = Config {
-        heap_size_bytes: 2 << 40,
-        segment_size_bytes: 1 << 20,
-        ..base.clone()
+    let tiny = Config {
+        heap_size_bytes: 1 << 20,
+        ..Config::default()
     };
-    assert!(matches!(check(huge), ConfigError::HeapTooLarge { .. }));
-    let error = check(Config {
-        shard_count: 3,
-        ..base
-    });
-    assert!(error.to_string().contains("power of two"), "{error}");
+    assert!(matches!(
+        tailcache_storage::Cache::new(tiny),
+        Err(ConfigError::HeapTooSmall { .. })
+    ));
+    let over = Config {
+        item_size_limit_bytes: 2 << 20,
+        ..Config::default()
+    };
+    assert!(matches!(
+        tailcache_storage::Cache::new(over),
+        Err(ConfigError::ItemSizeLimit { .. })
+    ));
+}
+
+#[test]
+fn memory_stays_inside_the_budget() {
+    for heap in [5usize << 20, 64 << 20, 300 << 20] {
+        let (cache, _) = cache_with(Config {
+            heap_size_bytes: heap,
+            ..Config::default()
+        });
+        let stats = cache.stats();
+        assert!(stats.reserved_bytes <= heap as u64, "{stats:?}");
+        assert_eq!(stats.limit_bytes, heap as u64);
+    }
 }

@@ -1,0 +1,108 @@
+//! flush_all: invalidating every item stored before a moment, now or later.
+//!
+//! A flush is one global step: it takes the next age stamp as the flush epoch, so
+//! every segment taken from the pool before it (every item stored before it) is dead
+//! from then on, and it seals every active segment, so that later writes go to new
+//! segments and survive. Readers compare a segment's epoch with the flush epoch; the
+//! background reclaims dead segments whole. A delayed flush waits in `pending` and is
+//! applied by the first operation that sees its time come, before that operation does
+//! anything else, so nothing written after the flush time is lost and nothing written
+//! before it survives.
+
+use crate::cache::Cache;
+use crate::segment::NO_SEGMENT;
+use crate::sync::{AtomicU64, Mutex, Ordering};
+
+/// The engine's flush state.
+#[derive(Debug)]
+pub(crate) struct Flush {
+    /// Segments whose epoch is below this hold only flushed items.
+    epoch: AtomicU64,
+    /// Unix second a delayed flush takes effect at; 0 = none waiting.
+    pending_at_unix_secs: AtomicU64,
+    /// Whether dead segments may still be waiting to be reclaimed.
+    reclaim_due: AtomicU64,
+    /// One flush at a time.
+    lock: Mutex<()>,
+}
+
+impl Flush {
+    pub(crate) fn new() -> Flush {
+        Flush {
+            epoch: AtomicU64::new(0),
+            pending_at_unix_secs: AtomicU64::new(0),
+            reclaim_due: AtomicU64::new(0),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Whether a segment of this epoch was flushed.
+    pub(crate) fn kills(&self, segment_epoch: u64) -> bool {
+        segment_epoch < self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether a flush may have left dead segments behind; clears the mark.
+    pub(crate) fn take_reclaim_due(&self) -> bool {
+        self.reclaim_due.swap(0, Ordering::Relaxed) != 0
+    }
+
+    /// Marks that dead segments may be waiting (again).
+    pub(crate) fn mark_reclaim_due(&self) {
+        self.reclaim_due.store(1, Ordering::Relaxed);
+    }
+}
+
+impl Cache {
+    /// Invalidates every item stored before now.
+    pub fn flush_all(&self) {
+        let _one_at_a_time = self.flush.lock.lock();
+        self.flush_locked();
+    }
+
+    /// Invalidates, at `unix_secs`, every item stored before then (at once if that is
+    /// not in the future). Replaces a flush still waiting for its time.
+    pub fn flush_all_at(&self, unix_secs: u32) {
+        let _one_at_a_time = self.flush.lock.lock();
+        let now = self.now_unix_secs();
+        // A flush already due must take effect before a later one replaces it.
+        let pending = self.flush.pending_at_unix_secs.load(Ordering::Acquire);
+        if pending != 0 && u64::from(now) >= pending {
+            self.flush_locked();
+        }
+        if unix_secs <= now {
+            self.flush_locked();
+        } else {
+            self.flush
+                .pending_at_unix_secs
+                .store(u64::from(unix_secs), Ordering::SeqCst);
+        }
+    }
+
+    /// Applies a waiting flush whose time has come. Every operation calls this first;
+    /// with no flush waiting it costs one load.
+    pub(crate) fn apply_due_flush(&self) {
+        let pending = self.flush.pending_at_unix_secs.load(Ordering::Acquire);
+        if pending == 0 || u64::from(self.now_unix_secs()) < pending {
+            return;
+        }
+        let _one_at_a_time = self.flush.lock.lock();
+        // Another thread may have applied or replaced it meanwhile.
+        let pending = self.flush.pending_at_unix_secs.load(Ordering::Acquire);
+        if pending != 0 && u64::from(self.now_unix_secs()) >= pending {
+            self.flush_locked();
+        }
+    }
+
+    /// The flush itself; the caller holds the flush lock.
+    fn flush_locked(&self) {
+        let epoch = self.next_sequence.fetch_add(1, Ordering::SeqCst) + 1;
+        self.flush.epoch.store(epoch, Ordering::Release);
+        self.flush.pending_at_unix_secs.store(0, Ordering::Release);
+        for bucket in 0..crate::expiry::TTL_BUCKET_COUNT as u32 {
+            if self.ttl.active(bucket) != NO_SEGMENT {
+                self.retire_active(bucket);
+            }
+        }
+        self.flush.mark_reclaim_due();
+    }
+}

@@ -1,0 +1,245 @@
+//! The heap: every segment's bytes, in one region reserved at start.
+//!
+//! Readers copy items without taking a lock while a writer may be reusing the same
+//! bytes, and learn only afterwards, from the index's version check, whether what
+//! they copied is whole. For that race to be defined behaviour every access here is
+//! an atomic operation on an aligned 8-byte word (bytes are little-endian within a
+//! word). Relaxed ordering is enough: when bytes become visible is the index's
+//! business (`index.rs`), not the heap's.
+//!
+//! A word can hold the end of one item and the start of the next, and the two may be
+//! written at once by writers holding different chain locks, so a write that covers
+//! only part of a word merges its bytes in with a compare-and-swap.
+
+use crate::sync::{AtomicU64, Ordering::Relaxed};
+use crate::words::AtomicWords;
+
+/// Bytes in one heap word.
+const WORD_BYTES: usize = 8;
+/// Bytes copied per round when moving bytes within the heap.
+const COPY_CHUNK_BYTES: usize = 512;
+
+/// The byte region all segments live in.
+pub(crate) struct Heap {
+    words: AtomicWords,
+}
+
+impl std::fmt::Debug for Heap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Heap({} bytes)", self.len_bytes())
+    }
+}
+
+impl Heap {
+    /// A zeroed heap of at least `len_bytes` bytes (rounded up to whole words).
+    pub(crate) fn new(len_bytes: usize) -> Heap {
+        Heap {
+            words: AtomicWords::zeroed(len_bytes.div_ceil(WORD_BYTES), WORD_BYTES),
+        }
+    }
+
+    /// Size in bytes.
+    pub(crate) fn len_bytes(&self) -> usize {
+        self.words.len() * WORD_BYTES
+    }
+
+    /// Copies `dst.len()` bytes starting at byte `at` into `dst`.
+    pub(crate) fn read(&self, at: usize, dst: &mut [u8]) {
+        let mut done = 0;
+        self.for_each_piece(at, dst.len(), |bytes| {
+            dst[done..done + bytes.len()].copy_from_slice(bytes);
+            done += bytes.len();
+        });
+    }
+
+    /// Appends the `len` bytes starting at byte `at` to `out`.
+    pub(crate) fn append_to(&self, at: usize, len: usize, out: &mut Vec<u8>) {
+        out.reserve(len);
+        self.for_each_piece(at, len, |bytes| out.extend_from_slice(bytes));
+    }
+
+    /// Whether the bytes starting at `at` equal `expected`.
+    pub(crate) fn equals(&self, at: usize, expected: &[u8]) -> bool {
+        let mut done = 0;
+        let mut equal = true;
+        self.for_each_piece(at, expected.len(), |bytes| {
+            equal &= bytes == &expected[done..done + bytes.len()];
+            done += bytes.len();
+        });
+        equal
+    }
+
+    /// Calls `visit` with the bytes of `[at, at + len)`, a word's worth at most at a time.
+    fn for_each_piece(&self, at: usize, len: usize, mut visit: impl FnMut(&[u8])) {
+        assert!(at + len <= self.len_bytes(), "read past the heap");
+        let mut position = at;
+        let end = at + len;
+        while position < end {
+            let word = self.words[position / WORD_BYTES]
+                .load(Relaxed)
+                .to_le_bytes();
+            let start = position % WORD_BYTES;
+            let count = (WORD_BYTES - start).min(end - position);
+            visit(&word[start..start + count]);
+            position += count;
+        }
+    }
+
+    /// Writes `src` starting at byte `at`.
+    pub(crate) fn write(&self, at: usize, src: &[u8]) {
+        assert!(at + src.len() <= self.len_bytes(), "write past the heap");
+        let mut done = 0;
+        while done < src.len() {
+            let position = at + done;
+            let word = &self.words[position / WORD_BYTES];
+            let start = position % WORD_BYTES;
+            let count = (WORD_BYTES - start).min(src.len() - done);
+            let piece = &src[done..done + count];
+            if count == WORD_BYTES {
+                word.store(
+                    u64::from_le_bytes(piece.try_into().expect("8 bytes")),
+                    Relaxed,
+                );
+            } else {
+                merge_into_word(word, start, piece);
+            }
+            done += count;
+        }
+    }
+
+    /// Copies `len` bytes from `from` to `to`; the two ranges must not overlap.
+    pub(crate) fn copy(&self, from: usize, to: usize, len: usize) {
+        assert!(
+            from + len <= to || to + len <= from,
+            "heap copy ranges overlap"
+        );
+        let mut chunk = [0u8; COPY_CHUNK_BYTES];
+        let mut done = 0;
+        while done < len {
+            let count = COPY_CHUNK_BYTES.min(len - done);
+            self.read(from + done, &mut chunk[..count]);
+            self.write(to + done, &chunk[..count]);
+            done += count;
+        }
+    }
+}
+
+/// Replaces bytes `start..start + piece.len()` of `word`, leaving its other bytes as
+/// they are even if another writer changes them at the same time.
+fn merge_into_word(word: &AtomicU64, start: usize, piece: &[u8]) {
+    let mut current = word.load(Relaxed);
+    loop {
+        let mut bytes = current.to_le_bytes();
+        bytes[start..start + piece.len()].copy_from_slice(piece);
+        match word.compare_exchange_weak(current, u64::from_le_bytes(bytes), Relaxed, Relaxed) {
+            Ok(_) => return,
+            Err(actual) => current = actual,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
+    }
+
+    #[test]
+    fn a_new_heap_reads_as_zeros() {
+        let heap = Heap::new(100);
+        assert_eq!(heap.len_bytes(), 104);
+        let mut out = [1u8; 104];
+        heap.read(0, &mut out);
+        assert!(out.iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn unaligned_writes_read_back_at_every_offset_and_length() {
+        for at in 0..17 {
+            for len in 0..40 {
+                let heap = Heap::new(64);
+                let bytes = pattern(len, at as u8);
+                heap.write(at, &bytes);
+                let mut out = vec![0u8; len];
+                heap.read(at, &mut out);
+                assert_eq!(out, bytes, "at {at} len {len}");
+                let mut appended = vec![9u8];
+                heap.append_to(at, len, &mut appended);
+                assert_eq!(&appended[1..], &bytes[..]);
+                assert!(heap.equals(at, &bytes));
+                if len > 0 {
+                    let mut other = bytes.clone();
+                    other[len - 1] ^= 1;
+                    assert!(!heap.equals(at, &other));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_write_leaves_its_neighbours_alone() {
+        let heap = Heap::new(32);
+        heap.write(0, &[0xAA; 32]);
+        heap.write(3, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        let mut out = [0u8; 32];
+        heap.read(0, &mut out);
+        assert_eq!(&out[..3], &[0xAA; 3]);
+        assert_eq!(&out[3..13], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(&out[13..], &[0xAA; 19]);
+    }
+
+    #[test]
+    fn copy_moves_bytes_across_chunks() {
+        let heap = Heap::new(4096);
+        let bytes = pattern(1500, 7);
+        heap.write(5, &bytes);
+        heap.copy(5, 2001, 1500);
+        let mut out = vec![0u8; 1500];
+        heap.read(2001, &mut out);
+        assert_eq!(out, bytes);
+    }
+
+    #[test]
+    #[should_panic(expected = "overlap")]
+    fn overlapping_copies_are_refused() {
+        Heap::new(64).copy(0, 4, 8);
+    }
+
+    /// Two writers fill the two halves of shared words at once while a reader watches:
+    /// no write is lost and (under Miri) no access is a data race.
+    #[test]
+    fn writers_sharing_a_word_never_lose_bytes() {
+        let rounds = if cfg!(miri) { 20 } else { 2_000 };
+        let heap = Heap::new(64);
+        std::thread::scope(|scope| {
+            for half in 0..2usize {
+                let heap = &heap;
+                scope.spawn(move || {
+                    for round in 0..rounds {
+                        let byte = (round % 250) as u8 + half as u8;
+                        for word in 0..4 {
+                            heap.write(word * 8 + half * 4, &[byte; 4]);
+                        }
+                    }
+                });
+            }
+            scope.spawn(|| {
+                let mut out = [0u8; 32];
+                for _ in 0..rounds {
+                    heap.read(0, &mut out);
+                }
+            });
+        });
+        let mut out = [0u8; 32];
+        heap.read(0, &mut out);
+        let last = ((rounds - 1) % 250) as u8;
+        for word in 0..4 {
+            assert_eq!(&out[word * 8..word * 8 + 4], &[last; 4]);
+            assert_eq!(&out[word * 8 + 4..word * 8 + 8], &[last + 1; 4]);
+        }
+    }
+}

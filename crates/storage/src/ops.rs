@@ -1,0 +1,320 @@
+//! The writes callers make, each one decision over the key's current item with
+//! memcached's semantics (`do_store_item`, `do_add_delta`, the meta commands), run by
+//! the write path in `mutate.rs`.
+
+use crate::cache::{check_key, Cache, Found};
+use crate::decimal;
+use crate::error::CacheError;
+use crate::expiry::{self, Expiry};
+use crate::item::{self, MAX_HEADER_BYTES};
+use crate::meta::{
+    ArithOutcome, Arithmetic, DeleteOptions, ItemMeta, ReadOptions, StoreMode, StoreOptions,
+};
+use crate::mutate::{Applied, Freq, Mutation, NewCas, NewItem, Part, Plan};
+
+/// Longest value incr/decr will read as a number: 20 digits with room for the spaces
+/// memcached pads shrunk numbers with.
+const MAX_NUMBER_TEXT_BYTES: usize = 64;
+
+impl Cache {
+    /// Stores `value` under `key` as `mode` and `options` say; returns the new item's
+    /// metadata (an already-expired store returns CAS 0 and stores nothing).
+    pub fn store(
+        &self,
+        mode: StoreMode,
+        key: &[u8],
+        value: &[u8],
+        options: StoreOptions,
+    ) -> Result<ItemMeta, CacheError> {
+        check_key(key)?;
+        self.check_size(key.len(), value.len())?;
+        self.mutate(
+            key,
+            Store {
+                mode,
+                value,
+                options,
+                key_len: key.len(),
+                stored_expired: false,
+            },
+        )
+    }
+
+    /// Removes an item, or keeps it invalidated or emptied, as `options` say.
+    pub fn delete(&self, key: &[u8], options: DeleteOptions) -> Result<(), CacheError> {
+        self.mutate(key, Delete { options })
+    }
+
+    /// Increments or decrements a decimal u64 value (memcached `incr`/`decr`, meta `ma`).
+    pub fn arithmetic(
+        &self,
+        key: &[u8],
+        arithmetic: Arithmetic,
+    ) -> Result<ArithOutcome, CacheError> {
+        self.mutate(
+            key,
+            Arith {
+                arithmetic,
+                digits: [0; decimal::MAX_DIGITS],
+                outcome: ArithOutcome::default(),
+            },
+        )?
+    }
+
+    /// Gives a live item a new expiry, keeping its CAS; an expiry that has passed
+    /// removes it. Counts as a read.
+    pub fn touch(&self, key: &[u8], expiry: Expiry) -> Result<ItemMeta, CacheError> {
+        let options = ReadOptions {
+            touch: Some(expiry),
+            ..ReadOptions::default()
+        };
+        let outcome = self.read(key, options, None)?;
+        outcome
+            .map(|outcome| outcome.meta)
+            .ok_or(CacheError::NotFound)
+    }
+
+    /// Refuses an item larger than the limit; it counts the largest header, so a
+    /// stored item can always move (touch, merge) without growing past a segment.
+    pub(crate) fn check_size(&self, key_len: usize, value_len: usize) -> Result<(), CacheError> {
+        let limit = self.config.item_size_limit_bytes;
+        if value_len > limit || MAX_HEADER_BYTES + key_len + value_len > limit {
+            return Err(CacheError::ValueTooLarge {
+                len: value_len,
+                limit,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// set, add, replace, cas, append, prepend and meta `ms`.
+struct Store<'v> {
+    mode: StoreMode,
+    value: &'v [u8],
+    options: StoreOptions,
+    key_len: usize,
+    /// The store's expiry had passed: it removed the key and wrote nothing.
+    stored_expired: bool,
+}
+
+impl Mutation for Store<'_> {
+    type Output = ItemMeta;
+
+    fn decide(
+        &mut self,
+        cache: &Cache,
+        current: Option<&Found>,
+        now_unix_secs: u32,
+    ) -> Result<Plan<'_>, CacheError> {
+        let options = &self.options;
+        let mut bits = 0;
+        let mut client_flags = options.client_flags;
+        let mut expiry = options.expiry.stored();
+        let mut value = [Part::Bytes(self.value), Part::None];
+        match (self.mode, current) {
+            (StoreMode::Add, Some(_)) => return Err(CacheError::NotStored),
+            (StoreMode::Add, None) => {}
+            (StoreMode::Set | StoreMode::Replace, _) if options.compare_cas.is_some() => {
+                let expected = options.compare_cas.unwrap_or_default();
+                let found = current.ok_or(CacheError::NotFound)?;
+                if found.cas != expected {
+                    if !(options.stale_if_older && expected < found.cas) {
+                        return Err(CacheError::Exists);
+                    }
+                    // memcached's CAS_STALE: the older write lands, marked stale,
+                    // keeping the item's expiry and whether its token was sent.
+                    expiry = found.header.expiry_unix_secs;
+                    bits = item::BIT_STALE | (found.header.bits & item::BIT_WIN);
+                }
+            }
+            (StoreMode::Replace, None) => return Err(CacheError::NotStored),
+            (StoreMode::Set | StoreMode::Replace, _) => {}
+            (StoreMode::Append | StoreMode::Prepend, None) => match options.vivify_on_miss {
+                Some(vivify) => expiry = vivify.stored(),
+                None => return Err(CacheError::NotStored),
+            },
+            (StoreMode::Append | StoreMode::Prepend, Some(found)) => {
+                if options.compare_cas.is_some_and(|cas| cas != found.cas) {
+                    return Err(CacheError::Exists);
+                }
+                cache.check_size(self.key_len, found.header.value_len + self.value.len())?;
+                client_flags = found.header.client_flags;
+                expiry = found.header.expiry_unix_secs;
+                value = if self.mode == StoreMode::Append {
+                    [Part::Current, Part::Bytes(self.value)]
+                } else {
+                    [Part::Bytes(self.value), Part::Current]
+                };
+            }
+        }
+        if options.keep_ttl
+            && matches!(
+                self.mode,
+                StoreMode::Set | StoreMode::Replace | StoreMode::Add
+            )
+        {
+            expiry = current.map_or(0, |found| found.header.expiry_unix_secs);
+        }
+        self.stored_expired = expiry::has_expired(expiry, now_unix_secs);
+        if self.stored_expired {
+            // memcached stores it already expired: the old item is gone, nothing is readable.
+            return Ok(match current {
+                Some(_) => Plan::Remove,
+                None => Plan::Keep { bump: false },
+            });
+        }
+        Ok(Plan::Write(NewItem {
+            meta_bits: bits,
+            client_flags,
+            expiry_unix_secs: expiry,
+            cas: options.new_cas.map_or(NewCas::Fresh, NewCas::Given),
+            value,
+            freq: Freq::Zero,
+        }))
+    }
+
+    fn finish(self, applied: Applied) -> ItemMeta {
+        match applied.after {
+            Some(meta) if !self.stored_expired => meta,
+            _ => ItemMeta {
+                client_flags: self.options.client_flags,
+                value_len: self.value.len(),
+                ..ItemMeta::default()
+            },
+        }
+    }
+}
+
+/// delete and meta `md` (with compare, invalidate, drop value).
+struct Delete {
+    options: DeleteOptions,
+}
+
+impl Mutation for Delete {
+    type Output = ();
+
+    fn decide(
+        &mut self,
+        _cache: &Cache,
+        current: Option<&Found>,
+        now_unix_secs: u32,
+    ) -> Result<Plan<'_>, CacheError> {
+        let options = &self.options;
+        let found = current.ok_or(CacheError::NotFound)?;
+        if options.compare_cas.is_some_and(|cas| cas != found.cas) {
+            return Err(CacheError::Exists);
+        }
+        if !options.invalidate && !options.drop_value {
+            return Ok(Plan::Remove);
+        }
+        let mut bits = found.header.bits & item::META_BITS;
+        let mut expiry = found.header.expiry_unix_secs;
+        if options.invalidate {
+            // Stale, with a new CAS, and the next reader wins the right to recache.
+            bits = (bits | item::BIT_STALE) & !item::BIT_WIN;
+            if let Some(new_expiry) = options.invalidate_expiry {
+                expiry = new_expiry.stored();
+            }
+        }
+        if expiry::has_expired(expiry, now_unix_secs) {
+            return Ok(Plan::Remove);
+        }
+        let value = if options.drop_value {
+            Part::None
+        } else {
+            Part::Current
+        };
+        Ok(Plan::Write(NewItem {
+            meta_bits: bits,
+            client_flags: found.header.client_flags,
+            expiry_unix_secs: expiry,
+            cas: options.new_cas.map_or(NewCas::Fresh, NewCas::Given),
+            value: [value, Part::None],
+            freq: Freq::Keep { bump: false },
+        }))
+    }
+
+    fn finish(self, _applied: Applied) {}
+}
+
+/// incr, decr and meta `ma`.
+struct Arith {
+    arithmetic: Arithmetic,
+    digits: [u8; decimal::MAX_DIGITS],
+    outcome: ArithOutcome,
+}
+
+impl Mutation for Arith {
+    type Output = Result<ArithOutcome, CacheError>;
+
+    fn decide(
+        &mut self,
+        cache: &Cache,
+        current: Option<&Found>,
+        _now_unix_secs: u32,
+    ) -> Result<Plan<'_>, CacheError> {
+        let arithmetic = &self.arithmetic;
+        let (value, client_flags, expiry, freq) = match current {
+            None => {
+                let (initial, expiry) = arithmetic.vivify.ok_or(CacheError::NotFound)?;
+                self.outcome.created = true;
+                (initial, 0, expiry.stored(), Freq::Zero)
+            }
+            Some(found) => {
+                if arithmetic.compare_cas.is_some_and(|cas| cas != found.cas) {
+                    return Err(CacheError::Exists);
+                }
+                let old = read_number(cache, found)?;
+                let new = if arithmetic.decrement {
+                    old.saturating_sub(arithmetic.delta)
+                } else {
+                    old.wrapping_add(arithmetic.delta)
+                };
+                let expiry = arithmetic
+                    .touch
+                    .map_or(found.header.expiry_unix_secs, Expiry::stored);
+                self.outcome.created = false;
+                (
+                    new,
+                    found.header.client_flags,
+                    expiry,
+                    Freq::Keep { bump: false },
+                )
+            }
+        };
+        self.outcome.value = value;
+        let mut digits = [0u8; decimal::MAX_DIGITS];
+        let len = decimal::format(value, &mut digits).len();
+        self.digits = [0; decimal::MAX_DIGITS];
+        self.digits[..len].copy_from_slice(&digits[decimal::MAX_DIGITS - len..]);
+        Ok(Plan::Write(NewItem {
+            meta_bits: 0,
+            client_flags,
+            expiry_unix_secs: expiry,
+            cas: arithmetic.new_cas.map_or(NewCas::Fresh, NewCas::Given),
+            value: [Part::Bytes(&self.digits[..len]), Part::None],
+            freq,
+        }))
+    }
+
+    fn finish(self, applied: Applied) -> Result<ArithOutcome, CacheError> {
+        let meta = applied.after.ok_or(CacheError::NotFound)?;
+        Ok(ArithOutcome {
+            meta,
+            ..self.outcome
+        })
+    }
+}
+
+/// The current value as a memcached number.
+fn read_number(cache: &Cache, found: &Found) -> Result<u64, CacheError> {
+    let len = found.header.value_len;
+    if len > MAX_NUMBER_TEXT_BYTES {
+        return Err(CacheError::NonNumeric);
+    }
+    let mut text = [0u8; MAX_NUMBER_TEXT_BYTES];
+    let at = cache.addr(found.segment, found.offset + found.header.value_start());
+    cache.heap.read(at, &mut text[..len]);
+    decimal::parse(&text[..len]).ok_or(CacheError::NonNumeric)
+}
