@@ -17,8 +17,6 @@ pub const DEFAULT_PORT: u16 = 11211;
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9911";
 /// Smallest segment that still fits an item of the default size limit.
 const DEFAULT_SEGMENT_SIZE_BYTES: u64 = 1 << 20;
-/// Room in a segment for an item's header and key beyond its size limit.
-const SEGMENT_ITEM_OVERHEAD_BYTES: u64 = 1 << 10;
 /// Largest TOML file read, so a wrong path cannot make us read gigabytes.
 const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
 
@@ -215,8 +213,11 @@ impl Config {
                 .unwrap_or(1);
         }
         if self.segment_size_bytes == 0 {
-            let needed = self.max_item_size_bytes + SEGMENT_ITEM_OVERHEAD_BYTES;
-            self.segment_size_bytes = needed.next_power_of_two().max(DEFAULT_SEGMENT_SIZE_BYTES);
+            // -I counts the item's header, so the largest item fits a segment of -I.
+            self.segment_size_bytes = self
+                .max_item_size_bytes
+                .next_power_of_two()
+                .max(DEFAULT_SEGMENT_SIZE_BYTES);
         }
     }
 
@@ -241,11 +242,11 @@ impl Config {
         check_range(item, self.max_item_size_bytes, 1 << 10, 1 << 30)?;
         let segment = "--segment-size (segment_size_bytes)";
         check_range(segment, self.segment_size_bytes, 4 << 10, 1 << 30)?;
-        if self.max_item_size_bytes + SEGMENT_ITEM_OVERHEAD_BYTES > self.segment_size_bytes {
+        if self.max_item_size_bytes > self.segment_size_bytes {
             return Err(ConfigError::new(
                 segment,
                 format!(
-                    "{} bytes cannot hold an item of -I {} bytes plus its header",
+                    "{} bytes cannot hold an item of -I {} bytes",
                     self.segment_size_bytes, self.max_item_size_bytes
                 ),
             ));
@@ -450,7 +451,7 @@ mod tests {
         let config = load(&[]).unwrap();
         assert_eq!(config.port, 11211);
         assert!(config.threads >= 1);
-        assert_eq!(config.segment_size_bytes, 2 << 20);
+        assert_eq!(config.segment_size_bytes, 1 << 20);
         assert_eq!(config.memory_limit_mib, 64);
         assert_eq!(
             config.admin_socket_addr().unwrap(),

@@ -12,9 +12,9 @@ use crate::config::{Config, ConfigError};
 /// The storage engine every worker shares.
 pub type Engine = tailcache_storage::Cache;
 
-/// Segments one maintenance call may free: small, so the time budget is
-/// checked often and a shard lock is never held long.
-const SEGMENTS_PER_STEP: usize = 1;
+/// Items one maintenance call may visit (each under its own short bucket hold):
+/// small, so the time budget is checked every few tens of microseconds.
+const ITEMS_PER_STEP: usize = 256;
 /// Most maintenance calls in one background turn, whatever the clock says.
 const MAX_STEPS_PER_TURN: usize = 64;
 
@@ -48,7 +48,6 @@ fn setting_of(error: &StorageConfigError) -> &'static str {
         StorageConfigError::HeapTooSmall { .. } | StorageConfigError::HeapTooLarge { .. } => {
             "-m/--memory-limit (memory_limit_mib)"
         }
-        StorageConfigError::ShardCount { .. } => "shard count",
         StorageConfigError::ExpectedItemSize { .. } => "-I/--max-item-size (max_item_size_bytes)",
     }
 }
@@ -58,7 +57,7 @@ pub fn run_maintenance(engine: &Engine, budget: Duration) -> BackgroundProgress 
     let started = Instant::now();
     for _ in 0..MAX_STEPS_PER_TURN {
         let progress = engine.maintenance_step(StepBudget {
-            max_segments: SEGMENTS_PER_STEP,
+            max_items: ITEMS_PER_STEP,
         });
         if !progress.more_work {
             return BackgroundProgress::Idle;

@@ -114,118 +114,73 @@ fn counter_figures(totals: &CounterTotals, out: &mut Vec<Figure>) {
 
 fn storage_figures(stats: &Stats, out: &mut Vec<Figure>) {
     use Kind::{Counter as C, Gauge as G};
-    out.extend([
-        figure(
-            "storage_get_hits",
-            C,
-            "Engine reads that found a live item.",
-            stats.get_hits,
-        ),
-        figure(
-            "storage_get_misses",
-            C,
-            "Engine reads that found nothing.",
-            stats.get_misses,
-        ),
-        figure(
-            "storage_sets",
-            C,
-            "Items written by the engine.",
-            stats.sets,
-        ),
-        figure(
-            "evictions",
-            C,
-            "Live items evicted to make room.",
-            stats.evicted_items,
-        ),
-        figure(
-            "evicted_segments",
-            C,
-            "Segments evicted.",
-            stats.evicted_segments,
-        ),
-        figure(
-            "inline_evictions",
-            C,
-            "Evictions a write had to do itself.",
+    let counters = [
+        ("storage_sets", "Items written by the engine (stores, arithmetic, moves).", stats.sets),
+        ("evictions", "Live items evicted to make room.", stats.evicted_items),
+        ("evicted_segments", "Segments freed by eviction.", stats.evicted_segments),
+        (
+            "evictions_inline",
+            "Writes that found no free segment and freed one themselves (background eviction fell behind).",
             stats.inline_evictions,
         ),
-        figure(
-            "merged_segments",
-            C,
-            "Segments compacted by merge eviction.",
-            stats.merged_segments,
-        ),
-        figure(
-            "index_evictions",
-            C,
-            "Items dropped for a full index chain.",
-            stats.index_evictions,
-        ),
-        figure(
-            "expired_items",
-            C,
-            "Items found expired.",
-            stats.expired_items,
-        ),
-        figure(
-            "expired_segments",
-            C,
-            "Segments reclaimed as all expired.",
-            stats.expired_segments,
-        ),
-        figure("curr_items", G, "Live items.", stats.items),
-        figure(
+        ("merged_segments", "Segments compacted by merge eviction.", stats.merged_segments),
+        ("merge_kept_items", "Items a merge kept (read since written).", stats.merge_kept_items),
+        ("index_evictions", "Live items dropped because both index buckets were full.", stats.index_evictions),
+        ("expired_items", "Expired items removed.", stats.expired_items),
+        ("expired_segments", "Segments reclaimed as all expired or flushed.", stats.expired_segments),
+        ("flushed_items", "Items removed after flush_all.", stats.flushed_items),
+        ("write_retries", "Writes that started over after racing another writer on their buckets.", stats.write_retries),
+    ];
+    let gauges = [
+        ("curr_items", "Live items.", stats.items),
+        (
             "bytes",
-            G,
             "Bytes of live items, headers included.",
             stats.bytes_used,
         ),
-        figure("bytes_free", G, "Free bytes in segments.", stats.bytes_free),
-        figure(
+        ("bytes_free", "Free bytes in segments.", stats.bytes_free),
+        (
             "segments_free",
-            G,
             "Segments in the free pool.",
             stats.segments_free,
         ),
-        figure(
+        (
             "segments_used",
-            G,
             "Segments holding items.",
             stats.segments_used,
         ),
-        figure(
-            "segments_flushed",
-            G,
-            "Segments awaiting reclaim after flush_all.",
-            stats.segments_flushed,
+        (
+            "segments_reserve_target",
+            "Free segments background eviction keeps ready, from the recent write rate.",
+            stats.segments_reserve_target,
         ),
-        figure(
+        (
             "segment_size_bytes",
-            G,
             "Size of one segment.",
             stats.segment_size_bytes,
         ),
-        figure(
-            "index_bytes",
-            G,
-            "Bytes of the hash index.",
-            stats.index_bytes,
-        ),
-        figure(
+        ("index_bytes", "Bytes of the hash index.", stats.index_bytes),
+        (
             "limit_maxbytes",
-            G,
             "Memory budget (-m) in bytes.",
             stats.limit_bytes,
         ),
-        figure(
+        (
             "reserved_bytes",
-            G,
             "Bytes reserved for segments, index, bookkeeping.",
             stats.reserved_bytes,
         ),
-    ]);
+    ];
+    out.extend(
+        counters
+            .into_iter()
+            .map(|(name, help, value)| figure(name, C, help, value)),
+    );
+    out.extend(
+        gauges
+            .into_iter()
+            .map(|(name, help, value)| figure(name, G, help, value)),
+    );
 }
 
 /// Prometheus histogram bucket bounds, in seconds.

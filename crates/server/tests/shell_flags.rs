@@ -32,7 +32,7 @@ fn bad_values_exit_64_naming_the_flag() {
         (&["-U", "11211"], "UDP"),
         (&["-a", "999"], "--unix-mask"),
         (&["--eviction", "lru"], "--eviction"),
-        (&["--segment-size", "1m", "-I", "1m"], "--segment-size"),
+        (&["--segment-size", "1m", "-I", "2m"], "--segment-size"),
         (&["-o", "idle_timeout=soon"], "idle_timeout"),
         (&["-o", "no_such_option"], "no_such_option"),
         (&["--admin-addr", "not an address"], "--admin-addr"),
@@ -102,7 +102,7 @@ fn print_config_round_trips_and_flags_override_the_file() {
         "conn_limit = 77",
         "eviction = \"none\"",
         "idle_timeout_secs = 9",
-        "segment_size_bytes = 4194304",
+        "segment_size_bytes = 2097152",
     ] {
         assert!(
             text.lines().any(|l| l == line),

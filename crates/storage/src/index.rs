@@ -9,13 +9,16 @@
 //! +-------------------+--------+--------+-----+--------+
 //! ```
 //!
-//! A key may live in either of two buckets chosen by its hash (two-choice hashing): a
-//! new key goes to the emptier one, and stays in that slot until removed, so no key
-//! ever moves between its buckets. With two choices, buckets fill evenly enough that
-//! 1.1 slots per item hold items with almost no collisions, where one choice needs
-//! overflow chains and about 1.3 slots per item (see `Config::layout`). When both
-//! buckets are full, the caller gives up one of their 14 items (`cache.rs`). Item
-//! slots are laid out in `slot.rs`; 0 is an empty slot.
+//! A key may live in either of two buckets (two-choice hashing): the first from its
+//! hash, the second its *alternate*, computed from the first bucket and the key's tag
+//! alone, and symmetric (the alternate of the alternate is the first). A new key goes
+//! to the emptier bucket. When both are full, one of their 14 items whose own
+//! alternate bucket has room moves there (one step of cuckoo hashing; knowing a
+//! slot's alternate from its tag means no key is read or hashed to find it), and only
+//! if none can does the caller give up an item (`mutate.rs`). With this, buckets fill
+//! evenly enough that 1.2 slots per item hold a full heap with few collisions, where
+//! one choice needs overflow chains and about 1.3 slots per item (`Config::layout`).
+//! Item slots are laid out in `slot.rs`; 0 is an empty slot.
 //!
 //! A bucket's version is even while no writer holds the bucket and odd while one does:
 //! a writer takes a bucket by moving it from even to odd with a compare-and-swap, and
@@ -23,9 +26,10 @@
 //! bucket and copies what it needs from the items it points to, then checks that the
 //! version has not moved; if it has, it starts over. Every change a reader could
 //! misread happens while the bucket of each key concerned is held: a slot set or
-//! emptied, an item's header rewritten in place, and (because its items are unlinked
-//! first) a segment's bytes reused. So an unchanged version proves that what the
-//! reader copied was whole.
+//! emptied, an item moved to its alternate bucket (both held), an item's header
+//! rewritten in place, and (because its items are unlinked first) a segment's bytes
+//! reused. So an unchanged version proves that what the reader copied was whole; a
+//! reader that finds nothing checks both buckets, since an item may move between them.
 //!
 //! Orderings (model-checked with loom in `tests/loom_index.rs`): a writer's lock is an
 //! Acquire compare-and-swap followed by a Release fence, so a reader that sees any of
@@ -107,16 +111,51 @@ impl Index {
         &self.holds
     }
 
-    /// The buckets of `hash`. The first comes from the hash's low 32 bits and the
-    /// second from its high 32 bits (multiply-shift, so the bucket count need not be a
-    /// power of two); multiply-shift reads mostly the high bits of each half, so the
-    /// tag takes the lowest bits, which barely sway either choice.
+    /// The buckets of `hash`. The first comes from the hash's low 32 bits by
+    /// multiply-shift (so the bucket count need not be a power of two), which reads
+    /// mostly their high bits; the tag is the lowest bits, so it barely sways the first
+    /// choice and can pick the second.
     pub(crate) fn pair(&self, hash: u64) -> Pair {
-        let buckets = self.bucket_count as u64;
+        let first = (((hash & 0xffff_ffff) * self.bucket_count as u64) >> 32) as u32;
         Pair {
-            first: (((hash & 0xffff_ffff) * buckets) >> 32) as u32,
-            second: (((hash >> 32) * buckets) >> 32) as u32,
+            first,
+            second: self.alternate(first, slot::tag_of(hash)),
         }
+    }
+
+    /// The other bucket of a key with `tag` that may live in `bucket`: a reflection
+    /// about a point the tag picks, so `alternate(alternate(b, t), t) == b`.
+    fn alternate(&self, bucket: u32, tag: u16) -> u32 {
+        let buckets = self.bucket_count as u64;
+        let point = (u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % buckets;
+        ((point + buckets - u64::from(bucket)) % buckets) as u32
+    }
+
+    /// Takes one bucket if no one holds it; for moving an item into it.
+    fn try_lock_bucket(&self, bucket: u32) -> Option<BucketGuard<'_>> {
+        let version = self.version(bucket);
+        let current = version.load(Ordering::Relaxed);
+        if current % 2 != 0 {
+            return None;
+        }
+        version
+            .compare_exchange(current, current + 1, Ordering::Acquire, Ordering::Relaxed)
+            .ok()?;
+        fence(Ordering::Release);
+        Some(BucketGuard {
+            index: self,
+            bucket,
+        })
+    }
+
+    /// A free slot of `bucket`, if any.
+    fn free_slot(&self, bucket: u32) -> Option<SlotRef> {
+        (1..WORDS_PER_BUCKET)
+            .map(|slot| SlotRef {
+                bucket,
+                slot: slot as u8,
+            })
+            .find(|&at| self.slot_word(at).load(Ordering::Relaxed) == 0)
     }
 
     /// The non-zero 12-bit tag of `hash` kept in its slot.
@@ -253,6 +292,20 @@ impl Index {
     }
 }
 
+/// One bucket held for a move into it; dropping it lets go.
+struct BucketGuard<'a> {
+    index: &'a Index,
+    bucket: u32,
+}
+
+impl Drop for BucketGuard<'_> {
+    fn drop(&mut self) {
+        self.index
+            .version(self.bucket)
+            .fetch_add(1, Ordering::Release);
+    }
+}
+
 /// Both buckets of a key, held: their slots and their items' headers may be changed
 /// through it. Dropping it lets go (and counts the hold in the histogram).
 pub(crate) struct PairGuard<'a> {
@@ -320,8 +373,49 @@ impl PairGuard<'_> {
         self.index.slot_word(at).store(value, Ordering::Relaxed);
     }
 
-    /// Puts `value` in a free slot of the emptier bucket; `None` when both are full.
+    /// Puts `value` in a free slot of the emptier bucket, or, when both are full, in
+    /// the slot of an item that moved to its alternate bucket; `None` when no item
+    /// could move.
     pub(crate) fn insert(&mut self, value: u64) -> Option<SlotRef> {
+        if let Some(at) = self.insert_in_place(value) {
+            return Some(at);
+        }
+        let at = self.move_one_out()?;
+        self.index.slot_word(at).store(value, Ordering::Relaxed);
+        Some(at)
+    }
+
+    /// Moves one item of the held buckets to its alternate bucket, if one has room and
+    /// is free to take (never waited for: it is not in lock order); returns the slot
+    /// it left.
+    fn move_one_out(&mut self) -> Option<SlotRef> {
+        let index = self.index;
+        let (buckets, count) = self.buckets();
+        for &bucket in &buckets[..count] {
+            for slot in 1..WORDS_PER_BUCKET {
+                let at = SlotRef {
+                    bucket,
+                    slot: slot as u8,
+                };
+                let value = self.get(at);
+                let alternate = index.alternate(bucket, slot::tag(value));
+                if buckets[..count].contains(&alternate) || index.free_slot(alternate).is_none() {
+                    continue;
+                }
+                let Some(_held) = index.try_lock_bucket(alternate) else {
+                    continue;
+                };
+                if let Some(free) = index.free_slot(alternate) {
+                    index.slot_word(free).store(value, Ordering::Relaxed);
+                    index.slot_word(at).store(0, Ordering::Relaxed);
+                    return Some(at);
+                }
+            }
+        }
+        None
+    }
+
+    fn insert_in_place(&mut self, value: u64) -> Option<SlotRef> {
         let (buckets, count) = self.buckets();
         let mut best: Option<(usize, SlotRef)> = None;
         for &bucket in &buckets[..count] {
@@ -403,21 +497,83 @@ mod tests {
 
     #[test]
     fn inserts_fill_the_emptier_bucket_then_refuse() {
-        let index = Index::new(3);
+        // Two buckets: every alternate is inside the pair, so nothing can move out.
+        let index = Index::new(2);
+        let pair = Pair {
+            first: 1,
+            second: 0,
+        };
         for n in 0..14 {
-            assert!(index.lock(PAIR).insert(item(n)).is_some(), "insert {n}");
+            assert!(index.lock(pair).insert(item(n)).is_some(), "insert {n}");
         }
-        assert_eq!(index.lock(PAIR).insert(item(99)), None, "both full");
-        let mut per_bucket = [0; 3];
+        assert_eq!(index.lock(pair).insert(item(99)), None, "both full");
+        let mut per_bucket = [0; 2];
         index.for_each_slot(|bucket, _| per_bucket[bucket as usize] += 1);
-        assert_eq!(per_bucket, [7, 0, 7]);
+        assert_eq!(per_bucket, [7, 7]);
         for n in 0..14 {
-            assert!(find(&index, PAIR, n).is_some(), "find {n}");
+            assert!(find(&index, pair, n).is_some(), "find {n}");
         }
-        let at = find(&index, PAIR, 3).unwrap();
-        index.lock(PAIR).remove(at);
-        assert!(find(&index, PAIR, 3).is_none());
-        assert!(index.lock(PAIR).insert(item(100)).is_some());
+        let at = find(&index, pair, 3).unwrap();
+        index.lock(pair).remove(at);
+        assert!(find(&index, pair, 3).is_none());
+        assert!(index.lock(pair).insert(item(100)).is_some());
+    }
+
+    /// A tag whose alternate of `from` is `to` in `index`.
+    fn tag_between(index: &Index, from: u32, to: u32) -> u16 {
+        (1..4096u16)
+            .find(|&tag| index.alternate(from, tag) == to)
+            .expect("some tag links the two")
+    }
+
+    #[test]
+    fn alternates_are_symmetric() {
+        let index = Index::new(1001);
+        for tag in 1..4096u16 {
+            for bucket in [0, 1, 500, 1000] {
+                let alternate = index.alternate(bucket, tag);
+                assert!(alternate < 1001);
+                assert_eq!(index.alternate(alternate, tag), bucket);
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_pair_moves_an_item_to_its_alternate_bucket() {
+        let index = Index::new(3);
+        let paired = tag_between(&index, 0, 1);
+        let pair = Pair {
+            first: 0,
+            second: 1,
+        };
+        let with_tag = |tag: u16, n: u32| slot::pack(tag, 0, n, n);
+        // Bucket 0 holds one item that could also live in bucket 2.
+        let mover = tag_between(&index, 0, 2);
+        let mover_pair = Pair {
+            first: 0,
+            second: 2,
+        };
+        index.lock(mover_pair).insert(with_tag(mover, 500)).unwrap();
+        for n in 0..13 {
+            index.lock(pair).insert(with_tag(paired, n)).expect("room");
+        }
+        let at = index
+            .lock(pair)
+            .insert(with_tag(paired, 13))
+            .expect("one item moves out");
+        assert_eq!(index.lock(pair).get(at), with_tag(paired, 13));
+        let mut in_two = Vec::new();
+        index.for_each_slot(|bucket, value| {
+            if bucket == 2 {
+                in_two.push(value);
+            }
+        });
+        assert_eq!(
+            in_two,
+            vec![with_tag(mover, 500)],
+            "the mover went to its alternate"
+        );
+        assert_eq!(index.lock(pair).insert(with_tag(paired, 14)), None);
     }
 
     #[test]

@@ -135,6 +135,8 @@ pub struct ArithOutcome {
     pub value: u64,
     /// The item as stored.
     pub meta: ItemMeta,
+    /// The item's expiry before the operation (for a meta `t` that precedes `T`).
+    pub expiry_before: Expiry,
     /// The item was created by `vivify`.
     pub created: bool,
 }

@@ -259,6 +259,7 @@ impl Mutation for Arith {
             None => {
                 let (initial, expiry) = arithmetic.vivify.ok_or(CacheError::NotFound)?;
                 self.outcome.created = true;
+                self.outcome.expiry_before = Expiry::Never;
                 (initial, 0, expiry.stored(), Freq::Zero)
             }
             Some(found) => {

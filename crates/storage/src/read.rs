@@ -34,6 +34,23 @@ impl Cache {
         }))
     }
 
+    /// Like [`Cache::get_into`], but first calls `header` to write whatever goes before
+    /// the value (a protocol's reply header) from the item's metadata. If the read
+    /// races a writer, both are dropped from `out` and written again.
+    pub fn get_with_header(
+        &self,
+        key: &[u8],
+        out: &mut Vec<u8>,
+        mut header: impl FnMut(&mut Vec<u8>, &ItemMeta),
+    ) -> Result<Option<ItemMeta>, CacheError> {
+        check_key(key)?;
+        let found = self.find_live_framed(key, Some(out), &mut header)?;
+        Ok(found.map(|found| {
+            self.index.bump_freq(found.at, found.slot);
+            found.meta()
+        }))
+    }
+
     /// A live item's metadata, without its value; does not count as a read.
     pub fn get_meta(&self, key: &[u8]) -> Result<Option<ItemMeta>, CacheError> {
         check_key(key)?;
@@ -88,7 +105,17 @@ impl Cache {
     fn find_live(
         &self,
         key: &[u8],
+        out: Option<&mut Vec<u8>>,
+    ) -> Result<Option<Found>, CacheError> {
+        self.find_live_framed(key, out, &mut |_, _| {})
+    }
+
+    /// `find_live`, with `header` written before the value.
+    fn find_live_framed(
+        &self,
+        key: &[u8],
         mut out: Option<&mut Vec<u8>>,
+        header: &mut dyn FnMut(&mut Vec<u8>, &ItemMeta),
     ) -> Result<Option<Found>, CacheError> {
         self.apply_due_flush();
         let hash = self.hash(key);
@@ -101,7 +128,7 @@ impl Cache {
             match self.find_in_bucket(pair.first, tag, key, &now) {
                 Err(()) => continue,
                 Ok(Some(found)) => {
-                    let live = self.copy_if_live(&found, out.as_deref_mut());
+                    let live = self.copy_if_live(&found, out.as_deref_mut(), header);
                     if self.index.read_valid(pair.first, first) {
                         return Ok(live.then_some(found));
                     }
@@ -120,7 +147,7 @@ impl Cache {
             match self.find_in_bucket(pair.second, tag, key, &now) {
                 Err(()) => continue,
                 Ok(Some(found)) => {
-                    let live = self.copy_if_live(&found, out.as_deref_mut());
+                    let live = self.copy_if_live(&found, out.as_deref_mut(), header);
                     if self.index.read_valid(pair.second, second) {
                         return Ok(live.then_some(found));
                     }
@@ -141,16 +168,22 @@ impl Cache {
         let found = self
             .find_in_pair(pair, tag, key, &now)
             .expect("an item under a held bucket is well formed")
-            .filter(|found| self.copy_if_live(found, out.as_deref_mut()));
+            .filter(|found| self.copy_if_live(found, out.as_deref_mut(), header));
         Ok(found)
     }
 
-    /// Appends a live item's value to `out`; whether it was live.
-    fn copy_if_live(&self, found: &Found, out: Option<&mut Vec<u8>>) -> bool {
+    /// Appends a live item's header and value to `out`; whether it was live.
+    fn copy_if_live(
+        &self,
+        found: &Found,
+        out: Option<&mut Vec<u8>>,
+        header: &mut dyn FnMut(&mut Vec<u8>, &ItemMeta),
+    ) -> bool {
         if !found.is_live() {
             return false;
         }
         if let Some(out) = out {
+            header(out, &found.meta());
             self.append_value(found, out);
         }
         true

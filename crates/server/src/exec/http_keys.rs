@@ -6,7 +6,7 @@ use std::time::Instant;
 use tailcache_protocol::http::{
     self, response, HttpError, KeyMethod, KeyRequest, Limits, Parsed, Request, Route, Status,
 };
-use tailcache_storage::{CacheError, StoreMode, StoreOptions, RELATIVE_EXPTIME_MAX_SECS};
+use tailcache_storage::{CacheError, Expiry, ItemMeta, StoreMode, StoreOptions};
 
 use super::conn_loop::Step;
 use super::{delete_counted, max_item_size_bytes, record, ttl};
@@ -132,42 +132,39 @@ fn key_request(
     }
 }
 
-/// memcached exptime for a relative TTL in seconds (0 = never); TTLs past
-/// memcached's 30-day relative window become absolute times.
-fn exptime_of(ttl_secs: u64) -> i64 {
-    let ttl_secs = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
-    if ttl_secs <= RELATIVE_EXPTIME_MAX_SECS {
-        ttl_secs
-    } else {
-        ttl::now_unix_secs().saturating_add(ttl_secs)
-    }
-}
-
 fn get(ctx: &ServerContext, key: &KeyRequest<'_>, out: &mut Vec<u8>, keep_alive: bool) {
     let head_only = key.method == KeyMethod::Head;
     ctx.metrics.incr(Counter::CmdGet);
+    let now = ttl::now_unix_secs(ctx);
     if let Some(ttl_secs) = key.ttl_secs {
         ctx.metrics.incr(Counter::CmdTouch);
-        let _ = ctx.engine.touch(&key.key, exptime_of(ttl_secs));
+        let _ = ctx
+            .engine
+            .touch(&key.key, ttl::expiry_after_secs(ttl_secs, now));
     }
-    let found = ctx.engine.get_with(&key.key, |value, meta| {
+    let head = |out: &mut Vec<u8>, meta: &ItemMeta| {
         response::status_line(out, Status::Ok);
         response::header(out, b"Content-Type", b"application/octet-stream");
         response::integer_header(out, b"X-Flags", u64::from(meta.client_flags));
-        if meta.expiry_unix_secs != 0 {
-            let remaining = ttl::remaining_secs(meta.expiry_unix_secs, ttl::now_unix_secs());
+        if meta.expiry != Expiry::Never {
+            let remaining = ttl::remaining_secs(meta.expiry, now);
             response::integer_header(out, b"X-TTL", remaining.max(0) as u64);
         }
-        response::content_length(out, value.len());
+        response::content_length(out, meta.value_len);
         if !keep_alive {
             response::header(out, b"Connection", b"close");
         }
         response::end_head(out);
-        if !head_only {
-            out.extend_from_slice(value);
-        }
-    });
-    if matches!(found, Ok(Some(()))) {
+    };
+    // The head is written from the item's metadata, the body copied after it.
+    let found = if head_only {
+        ctx.engine
+            .get_meta(&key.key)
+            .map(|meta| meta.inspect(|meta| head(out, meta)))
+    } else {
+        ctx.engine.get_with_header(&key.key, out, head)
+    };
+    if matches!(found, Ok(Some(_))) {
         ctx.metrics.incr(Counter::GetHits);
     } else {
         ctx.metrics.incr(Counter::GetMisses);
@@ -186,7 +183,9 @@ fn put(ctx: &ServerContext, key: &KeyRequest<'_>, out: &mut Vec<u8>, keep_alive:
     ctx.metrics.incr(Counter::CmdSet);
     let options = StoreOptions {
         client_flags: key.flags.unwrap_or(0),
-        exptime: key.ttl_secs.map_or(0, exptime_of),
+        expiry: key.ttl_secs.map_or(Expiry::Never, |secs| {
+            ttl::expiry_after_secs(secs, ttl::now_unix_secs(ctx))
+        }),
         ..StoreOptions::default()
     };
     let (status, body): (Status, &[u8]) =

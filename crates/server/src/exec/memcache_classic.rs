@@ -7,7 +7,9 @@ use tailcache_protocol::memcache::encode::{self, Reply};
 use tailcache_protocol::memcache::{
     Delete, FlushAll, Get, GetKind, Incr, Store, StoreMode as WireMode, Touch, Verbosity,
 };
-use tailcache_storage::{CacheError, StoreMode, StoreOptions};
+use tailcache_storage::{
+    Arithmetic, CacheError, DeleteOptions, ReadOptions, StoreMode, StoreOptions,
+};
 
 use super::{delete_counted, prepend_header, record, ttl};
 use crate::context::ServerContext;
@@ -33,23 +35,22 @@ pub const MAX_GET_REPLY_BYTES: usize = 64 << 20;
 pub fn store(ctx: &ServerContext, store: &Store<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
     ctx.metrics.incr(Counter::CmdSet);
-    let mode = storage_mode(store.mode);
+    let (mode, compare_cas) = storage_mode(store.mode);
     let options = StoreOptions {
         client_flags: store.client_flags,
-        exptime: store.exptime,
+        expiry: ttl::expiry_from_exptime(store.exptime, ttl::now_unix_secs(ctx)),
+        compare_cas,
         ..StoreOptions::default()
     };
-    let result = match mode {
+    let result = match compare_cas {
         // memcached -C refuses every cas: nothing can prove the item unchanged.
-        StoreMode::Cas(_) if !ctx.config.cas_enabled => {
-            match ctx.engine.get_with(store.key, |_, _| ()) {
-                Ok(Some(())) => Err(CacheError::Exists),
-                _ => Err(CacheError::NotFound),
-            }
-        }
+        Some(_) if !ctx.config.cas_enabled => match ctx.engine.get_meta(store.key) {
+            Ok(Some(_)) => Err(CacheError::Exists),
+            _ => Err(CacheError::NotFound),
+        },
         _ => ctx.engine.store(mode, store.key, store.value, options),
     };
-    if let StoreMode::Cas(_) = mode {
+    if compare_cas.is_some() {
         ctx.metrics.incr(match result {
             Ok(_) => Counter::CasHits,
             Err(CacheError::Exists) => Counter::CasBadval,
@@ -59,10 +60,10 @@ pub fn store(ctx: &ServerContext, store: &Store<'_>, output: &mut Vec<u8>) {
     let reply = match result {
         Ok(_) => Reply::Stored,
         Err(error) => {
-            if mode == StoreMode::Set {
+            if mode == StoreMode::Set && compare_cas.is_none() {
                 // memcached unlinks the old item when a set fails, so a
                 // stale value never outlives a refused overwrite.
-                let _ = ctx.engine.delete(store.key, None);
+                let _ = ctx.engine.delete(store.key, DeleteOptions::default());
             }
             store_error_reply(ctx, error)
         }
@@ -73,15 +74,16 @@ pub fn store(ctx: &ServerContext, store: &Store<'_>, output: &mut Vec<u8>) {
     record(ctx, CommandKind::Set, started);
 }
 
-/// The engine's store mode for a wire store mode.
-pub fn storage_mode(mode: WireMode) -> StoreMode {
+/// The engine's store mode and compare-CAS for a wire store mode (memcached's `cas`
+/// is a set over that version).
+pub fn storage_mode(mode: WireMode) -> (StoreMode, Option<u64>) {
     match mode {
-        WireMode::Set => StoreMode::Set,
-        WireMode::Add => StoreMode::Add,
-        WireMode::Replace => StoreMode::Replace,
-        WireMode::Append => StoreMode::Append,
-        WireMode::Prepend => StoreMode::Prepend,
-        WireMode::Cas(cas) => StoreMode::Cas(cas),
+        WireMode::Set => (StoreMode::Set, None),
+        WireMode::Add => (StoreMode::Add, None),
+        WireMode::Replace => (StoreMode::Replace, None),
+        WireMode::Append => (StoreMode::Append, None),
+        WireMode::Prepend => (StoreMode::Prepend, None),
+        WireMode::Cas(cas) => (StoreMode::Set, Some(cas)),
     }
 }
 
@@ -145,11 +147,17 @@ fn count_get(ctx: &ServerContext, kind: GetKind, hit: bool) {
 }
 
 fn get_one(ctx: &ServerContext, key: &[u8], with_cas: bool, output: &mut Vec<u8>) -> bool {
-    let found = ctx.engine.get_with(key, |value, meta| {
+    // The header is written from the item's metadata, then the value is copied
+    // straight from the engine after it.
+    let found = ctx.engine.get_with_header(key, output, |out, meta| {
         let cas = with_cas.then_some(meta.cas);
-        encode::encode_value(output, key, meta.client_flags, value, cas);
+        encode::encode_value_header(out, key, meta.client_flags, meta.value_len, cas);
     });
-    matches!(found, Ok(Some(())))
+    let hit = matches!(found, Ok(Some(_)));
+    if hit {
+        encode::encode_data_trailer(output);
+    }
+    hit
 }
 
 fn get_and_touch_one(
@@ -160,10 +168,15 @@ fn get_and_touch_one(
     output: &mut Vec<u8>,
 ) -> bool {
     let value_start = output.len();
-    let Ok(Some(meta)) = ctx.engine.get_and_touch_into(key, exptime, output) else {
+    let options = ReadOptions {
+        touch: Some(ttl::expiry_from_exptime(exptime, ttl::now_unix_secs(ctx))),
+        ..ReadOptions::default()
+    };
+    let Ok(Some(outcome)) = ctx.engine.read(key, options, Some(output)) else {
         output.truncate(value_start);
         return false;
     };
+    let meta = outcome.meta;
     // The engine copies the value first; the header goes in front of it,
     // moved in place rather than through a second buffer.
     let cas = with_cas.then_some(meta.cas);
@@ -191,11 +204,15 @@ pub fn delete(ctx: &ServerContext, delete: &Delete<'_>, output: &mut Vec<u8>) {
 /// incr / decr.
 pub fn incr(ctx: &ServerContext, incr: &Incr<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
-    let result = if incr.increment {
-        ctx.engine.incr(incr.key, incr.delta)
-    } else {
-        ctx.engine.decr(incr.key, incr.delta)
+    let arithmetic = Arithmetic {
+        delta: incr.delta,
+        decrement: !incr.increment,
+        ..Arithmetic::default()
     };
+    let result = ctx
+        .engine
+        .arithmetic(incr.key, arithmetic)
+        .map(|outcome| outcome.value);
     let (hits, misses) = if incr.increment {
         (Counter::IncrHits, Counter::IncrMisses)
     } else {
@@ -218,8 +235,9 @@ pub fn incr(ctx: &ServerContext, incr: &Incr<'_>, output: &mut Vec<u8>) {
 pub fn touch(ctx: &ServerContext, touch: &Touch<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
     ctx.metrics.incr(Counter::CmdTouch);
-    let reply = match ctx.engine.touch(touch.key, touch.exptime) {
-        Ok(()) => {
+    let expiry = ttl::expiry_from_exptime(touch.exptime, ttl::now_unix_secs(ctx));
+    let reply = match ctx.engine.touch(touch.key, expiry) {
+        Ok(_) => {
             ctx.metrics.incr(Counter::TouchHits);
             Reply::Touched
         }
@@ -239,10 +257,10 @@ pub fn touch(ctx: &ServerContext, touch: &Touch<'_>, output: &mut Vec<u8>) {
 pub fn flush_all(ctx: &ServerContext, flush: FlushAll, output: &mut Vec<u8>) {
     let started = Instant::now();
     ctx.metrics.incr(Counter::CmdFlush);
-    ctx.engine.flush_all(ttl::flush_delay_secs(
-        flush.delay_secs,
-        ttl::now_unix_secs(),
-    ));
+    match ttl::flush_at(flush.delay_secs, ttl::now_unix_secs(ctx)) {
+        None => ctx.engine.flush_all(),
+        Some(at) => ctx.engine.flush_all_at(at),
+    }
     if !flush.noreply {
         encode::encode_reply(output, Reply::Ok);
     }

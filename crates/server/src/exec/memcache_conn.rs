@@ -131,6 +131,8 @@ fn forget_key_of_refused_set(ctx: &ServerContext, request: &[u8]) {
     }
     if let Some(key) = tokens.next() {
         // Any error (bad key) means there is nothing to forget.
-        let _ = ctx.engine.delete(key, None);
+        let _ = ctx
+            .engine
+            .delete(key, tailcache_storage::DeleteOptions::default());
     }
 }

@@ -23,10 +23,10 @@ pub fn meta_debug(ctx: &ServerContext, debug: &MetaDebug<'_>, out: &mut Vec<u8>)
     ctx.metrics.incr(Counter::CmdMeta);
     let mut scratch = [0u8; MAX_DECODED_KEY_BYTES];
     let key = debug.key.bytes(&mut scratch);
-    match ctx.engine.get_with(key, |_, meta| *meta).ok().flatten() {
+    match ctx.engine.get_meta(key).ok().flatten() {
         Some(meta) => {
             let info = MetaDebugInfo {
-                exptime_secs: ttl::remaining_secs(meta.expiry_unix_secs, ttl::now_unix_secs()),
+                exptime_secs: ttl::remaining_secs(meta.expiry, ttl::now_unix_secs(ctx)),
                 last_access_secs: 0,
                 cas: meta.cas,
                 fetched: meta.hit_before,

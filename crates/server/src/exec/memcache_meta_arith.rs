@@ -1,4 +1,5 @@
-//! ma: meta arithmetic, with vivify (`N`/`J`), compare (`C`) and `v`.
+//! ma: meta arithmetic, with vivify (`N`/`J`), compare (`C`), touch (`T`) and `v`,
+//! one engine step: compare, apply, create and touch never race another client.
 
 use std::time::Instant;
 
@@ -8,7 +9,7 @@ use tailcache_protocol::memcache::{
     ArithMode, MetaArithmetic, MetaCommand, MetaFlags, MAX_DECODED_KEY_BYTES,
 };
 use tailcache_protocol::number::Decimal;
-use tailcache_storage::{CacheError, StoreMode, StoreOptions};
+use tailcache_storage::{ArithOutcome, Arithmetic, CacheError};
 
 use super::memcache_classic::store_error_reply;
 use super::memcache_meta_flags::item_flags;
@@ -24,27 +25,40 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
     let key = arith.key.bytes(&mut scratch);
     let flags = &arith.flags;
     let increment = arith.mode == ArithMode::Increment;
-    let current = ctx.engine.get_with(key, |_, meta| *meta).ok().flatten();
-    let result = match current {
-        Some(meta) if flags.compare_cas().is_some_and(|cas| cas != meta.cas) => {
-            Err(CacheError::Exists)
-        }
-        Some(_) if increment => ctx.engine.incr(key, arith.delta),
-        Some(_) => ctx.engine.decr(key, arith.delta),
-        None => match flags.vivify_exptime() {
-            Some(exptime) => create_counter(ctx, key, arith.initial_value, exptime),
-            None => Err(CacheError::NotFound),
-        },
+    let now = ttl::now_unix_secs(ctx);
+    let expiry = |exptime| ttl::expiry_from_exptime(exptime, now);
+    let touch = flags.exptime().map(expiry);
+    // On a created counter, N and T both set the TTL; the later flag wins.
+    let vivify = flags.vivify_exptime().map(expiry).map(|vivify| {
+        let touch_last = flags.letters().filter(|&l| l == b'N' || l == b'T').last() == Some(b'T');
+        let expiry = match touch {
+            Some(touch) if touch_last => touch,
+            _ => vivify,
+        };
+        (arith.initial_value, expiry)
+    });
+    let request = Arithmetic {
+        delta: arith.delta,
+        decrement: !increment,
+        compare_cas: flags.compare_cas(),
+        vivify,
+        touch,
+        new_cas: flags.new_cas(),
     };
+    let result = ctx.engine.arithmetic(key, request);
     let (hits, misses) = if increment {
         (Counter::IncrHits, Counter::IncrMisses)
     } else {
         (Counter::DecrHits, Counter::DecrMisses)
     };
-    ctx.metrics
-        .incr(if current.is_some() { hits } else { misses });
-    let number = match result {
-        Ok(number) => number,
+    match result {
+        Ok(ArithOutcome { created: false, .. })
+        | Err(CacheError::Exists | CacheError::NonNumeric) => ctx.metrics.incr(hits),
+        Err(CacheError::NotFound) => ctx.metrics.incr(misses),
+        _ => {}
+    }
+    let outcome = match result {
+        Ok(outcome) => outcome,
         Err(error) => {
             let status = match error {
                 CacheError::NotFound => MetaStatus::Nf,
@@ -66,12 +80,9 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
             return record(ctx, CommandKind::Arithmetic, started);
         }
     };
-    if let (Some(exptime), Some(_)) = (flags.exptime(), current) {
-        let _ = ctx.engine.touch(key, exptime);
-    }
-    let item = arithmetic_item(ctx, key, flags);
+    let item = reply_flags(flags, &outcome, now);
     if flags.return_value() {
-        let decimal = Decimal::from_u64(number);
+        let decimal = Decimal::from_u64(outcome.value);
         let digits = decimal.as_bytes();
         meta_encode::encode_meta_value_header(out, digits.len(), &arith.key, flags, &item);
         out.extend_from_slice(digits);
@@ -89,39 +100,23 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
     record(ctx, CommandKind::Arithmetic, started);
 }
 
-/// `c` and `t` after an ma; only read back when asked for.
-fn arithmetic_item(ctx: &ServerContext, key: &[u8], flags: &MetaFlags<'_>) -> MetaItem {
-    if !(flags.return_cas() || flags.return_ttl()) {
-        return MetaItem::default();
-    }
-    let Some(meta) = ctx.engine.get_with(key, |_, meta| *meta).ok().flatten() else {
-        return MetaItem::default();
+/// `c` and `t` after an ma. A `t` before `T` (or before `N` on a created counter)
+/// reports the TTL before it changed, as memcached reads the flags in order.
+fn reply_flags(flags: &MetaFlags<'_>, outcome: &ArithOutcome, now: u32) -> MetaItem {
+    let full = item_flags(&outcome.meta, now);
+    let changed_by = |letter| letter == b'T' || (letter == b'N' && outcome.created);
+    let t_sees_change = flags
+        .letters()
+        .take_while(|&letter| letter != b't')
+        .any(changed_by);
+    let ttl_remaining_secs = if t_sees_change {
+        full.ttl_remaining_secs
+    } else {
+        Some(ttl::remaining_secs(outcome.expiry_before, now))
     };
-    let full = item_flags(&meta, ttl::now_unix_secs());
     MetaItem {
         cas: full.cas,
-        ttl_remaining_secs: full.ttl_remaining_secs,
+        ttl_remaining_secs,
         ..MetaItem::default()
     }
-}
-
-/// An ma miss with `N`: the counter starts at `J` (the delta is not applied).
-fn create_counter(
-    ctx: &ServerContext,
-    key: &[u8],
-    initial: u64,
-    exptime: i64,
-) -> Result<u64, CacheError> {
-    let options = StoreOptions {
-        exptime,
-        ..StoreOptions::default()
-    };
-    ctx.engine
-        .store(
-            StoreMode::Add,
-            key,
-            Decimal::from_u64(initial).as_bytes(),
-            options,
-        )
-        .map(|_| initial)
 }

@@ -1,7 +1,6 @@
 //! What meta replies say about an item: return-flag values from the engine's
-//! metadata, and which recache flags (`W` won, `X` stale, `Z` token already
-//! sent) an `mg` hit gets. The encoder in tailcache-protocol writes them in
-//! memcached's order.
+//! metadata. The encoder in tailcache-protocol writes them in memcached's order;
+//! which of `W`, `X`, `Z` apply is the engine's decision (`ReadOutcome`).
 
 use tailcache_protocol::memcache::meta_encode::MetaItem;
 use tailcache_storage::ItemMeta;
@@ -9,54 +8,46 @@ use tailcache_storage::ItemMeta;
 use super::ttl;
 
 /// Return-flag values for a live item (`l` is not tracked, so left out).
-pub fn item_flags(meta: &ItemMeta, now_unix_secs: i64) -> MetaItem {
+pub fn item_flags(meta: &ItemMeta, now_unix_secs: u32) -> MetaItem {
     MetaItem {
         cas: Some(meta.cas),
         client_flags: Some(meta.client_flags),
         hit_before: Some(meta.hit_before),
         last_access_secs: None,
         size_bytes: Some(meta.value_len as u64),
-        ttl_remaining_secs: Some(ttl::remaining_secs(meta.expiry_unix_secs, now_unix_secs)),
+        ttl_remaining_secs: Some(ttl::remaining_secs(meta.expiry, now_unix_secs)),
         ..MetaItem::default()
     }
-}
-
-/// Sets the recache flags an `mg` hit gets: a stale item, a recache-due item
-/// (`R`) or a freshly vivified one is won by the first client to see it.
-pub fn set_recache_flags(item: &mut MetaItem, meta: &ItemMeta, recache_due: bool, vivified: bool) {
-    item.win_token_sent = meta.win_token_issued && !vivified;
-    item.won = !item.win_token_sent && (meta.stale || recache_due || vivified);
-    item.stale = meta.stale;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn recache_for_hit(meta: &ItemMeta, recache_due: bool, vivified: bool) -> MetaItem {
-        let mut item = MetaItem::default();
-        set_recache_flags(&mut item, meta, recache_due, vivified);
-        item
-    }
+    use tailcache_storage::Expiry;
 
     #[test]
-    fn stale_item_is_won_once_then_reported_taken() {
-        let mut meta = ItemMeta {
-            stale: true,
+    fn flags_carry_the_item_and_its_remaining_ttl() {
+        let meta = ItemMeta {
+            client_flags: 7,
+            cas: 99,
+            expiry: Expiry::At(130),
+            value_len: 5,
+            hit_before: true,
             ..ItemMeta::default()
         };
-        let first = recache_for_hit(&meta, false, false);
-        assert!(first.won && first.stale && !first.win_token_sent);
-        meta.win_token_issued = true;
-        let second = recache_for_hit(&meta, false, false);
-        assert!(!second.won && second.stale && second.win_token_sent);
-    }
-
-    #[test]
-    fn fresh_item_is_not_won_unless_recache_is_due() {
-        let meta = ItemMeta::default();
-        assert_eq!(recache_for_hit(&meta, false, false), MetaItem::default());
-        assert!(recache_for_hit(&meta, true, false).won);
-        assert!(recache_for_hit(&meta, false, true).won);
+        let item = item_flags(&meta, 100);
+        assert_eq!(
+            (
+                item.cas,
+                item.client_flags,
+                item.hit_before,
+                item.size_bytes,
+                item.ttl_remaining_secs
+            ),
+            (Some(99), Some(7), Some(true), Some(5), Some(30))
+        );
+        let never = item_flags(&ItemMeta::default(), 100);
+        assert_eq!(never.ttl_remaining_secs, Some(-1));
+        assert!(!never.won && !never.stale && !never.win_token_sent);
     }
 }

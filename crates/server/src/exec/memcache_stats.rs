@@ -73,7 +73,7 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     let storage = ctx.engine.stats();
     encode::encode_stat_u64(out, b"pid", u64::from(std::process::id()));
     encode::encode_stat_u64(out, b"uptime", shared.uptime_secs());
-    encode::encode_stat_i64(out, b"time", ttl::now_unix_secs());
+    encode::encode_stat_u64(out, b"time", u64::from(ttl::now_unix_secs(ctx)));
     encode::encode_stat(out, b"version", MEMCACHED_COMPAT_VERSION.as_bytes());
     encode::encode_stat_u64(out, b"pointer_size", usize::BITS.into());
     rusage(out);
@@ -103,7 +103,15 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"segments_used", storage.segments_used);
     encode::encode_stat_u64(out, b"segments_evicted", storage.evicted_segments);
     encode::encode_stat_u64(out, b"segments_expired", storage.expired_segments);
-    encode::encode_stat_u64(out, b"inline_evictions", storage.inline_evictions);
+    encode::encode_stat_u64(out, b"evictions_inline", storage.inline_evictions);
+    encode::encode_stat_u64(
+        out,
+        b"segments_reserve_target",
+        storage.segments_reserve_target,
+    );
+    let holds = ctx.engine.lock_holds();
+    encode::encode_stat_u64(out, b"lock_hold_ns_p9999", holds.quantile_ns(0.9999));
+    encode::encode_stat_u64(out, b"lock_hold_ns_max", holds.max_ns);
     encode::encode_reply(out, Reply::End);
 }
 

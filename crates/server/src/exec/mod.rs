@@ -117,8 +117,11 @@ fn max_item_size_bytes(ctx: &ServerContext) -> usize {
 
 /// Puts a header in front of a value the engine already copied to
 /// `out[value_start..]`: `write_header(out, value_len)` appends the header,
-/// which is then rotated into place in the buffer (no second copy of the
-/// value). The length is what was copied, so header and body always agree.
+/// which is then rotated into place (this moves the value once, within the
+/// buffer). Used where the header depends on what the read itself decided
+/// (meta flags, a touch); plain gets write the header first instead
+/// (`Engine::get_with_header`). The length is what was copied, so header and
+/// body always agree.
 fn prepend_header(
     out: &mut Vec<u8>,
     value_start: usize,
@@ -132,7 +135,10 @@ fn prepend_header(
 
 /// Deletes `key`, counting a hit or a miss; whether it was there.
 fn delete_counted(ctx: &ServerContext, key: &[u8]) -> bool {
-    let deleted = ctx.engine.delete(key, None).is_ok();
+    let deleted = ctx
+        .engine
+        .delete(key, tailcache_storage::DeleteOptions::default())
+        .is_ok();
     ctx.metrics.incr(if deleted {
         Counter::DeleteHits
     } else {

@@ -16,23 +16,18 @@ const MAX_CAS_ROUNDS: usize = 64;
 /// Adds `delta` to the integer at `key`; returns the new value.
 pub fn incr_by(ctx: &ServerContext, key: &[u8], delta: i64) -> Result<i64, Failure> {
     for _ in 0..MAX_CAS_ROUNDS {
-        let mut current = [0u8; MAX_DECIMAL_BYTES];
-        let read = ctx.engine.get_with(key, |value, meta| {
-            let len = value.len().min(MAX_DECIMAL_BYTES + 1);
-            current[..len.min(MAX_DECIMAL_BYTES)]
-                .copy_from_slice(&value[..len.min(MAX_DECIMAL_BYTES)]);
-            (len, meta.cas)
-        });
-        let (old, mode) = match read {
-            Ok(Some((len, _))) if len > MAX_DECIMAL_BYTES => {
+        let mut current = Vec::with_capacity(MAX_DECIMAL_BYTES);
+        let read = ctx.engine.get_into(key, &mut current);
+        let (old, mode, compare_cas) = match read {
+            Ok(Some(_)) if current.len() > MAX_DECIMAL_BYTES => {
                 return Err(Failure::Server(ServerError::ValueNotInteger))
             }
-            Ok(Some((len, cas))) => (
-                parse_redis_i64(&current[..len])
-                    .ok_or(Failure::Server(ServerError::ValueNotInteger))?,
-                StoreMode::Cas(cas),
+            Ok(Some(meta)) => (
+                parse_redis_i64(&current).ok_or(Failure::Server(ServerError::ValueNotInteger))?,
+                StoreMode::Set,
+                Some(meta.cas),
             ),
-            Ok(None) => (0, StoreMode::Add),
+            Ok(None) => (0, StoreMode::Add, None),
             Err(error) => return Err(storage_error(error)),
         };
         let new = old
@@ -41,6 +36,7 @@ pub fn incr_by(ctx: &ServerContext, key: &[u8], delta: i64) -> Result<i64, Failu
         let text = Decimal::from_i64(new);
         let options = StoreOptions {
             keep_ttl: true,
+            compare_cas,
             ..StoreOptions::default()
         };
         match ctx.engine.store(mode, key, text.as_bytes(), options) {

@@ -6,7 +6,7 @@ use tailcache_protocol::resp::{
     encode, Command, ExpireCondition, ExpireTime, GetExOption, ProtocolVersion, Set, SetCondition,
     TimeUnit,
 };
-use tailcache_storage::{CacheError, ItemMeta, StoreMode, StoreOptions};
+use tailcache_storage::{CacheError, Expiry, ItemMeta, ReadOptions, StoreMode, StoreOptions};
 
 use super::memcache_classic::MAX_GET_REPLY_BYTES;
 use super::resp_counter::incr_by;
@@ -107,8 +107,9 @@ pub fn execute(
             CommandKind::Get
         }
         Command::Persist { key } => {
-            let persisted = peek(ctx, key)
-                .is_some_and(|meta| meta.expiry_unix_secs != 0 && ctx.engine.touch(key, 0).is_ok());
+            let persisted = peek(ctx, key).is_some_and(|meta| {
+                meta.expiry != Expiry::Never && ctx.engine.touch(key, Expiry::Never).is_ok()
+            });
             encode::integer(out, i64::from(persisted));
             CommandKind::Touch
         }
@@ -132,7 +133,7 @@ pub fn execute(
         }
         Command::Flush { .. } => {
             ctx.metrics.incr(Counter::CmdFlush);
-            ctx.engine.flush_all(0);
+            ctx.engine.flush_all();
             encode::ok(out);
             CommandKind::Flush
         }
@@ -180,10 +181,11 @@ pub fn storage_error(error: CacheError) -> Failure {
 /// The value of `key` as a bulk (copied straight from the engine), or null.
 fn get(ctx: &ServerContext, key: &[u8], out: &mut Vec<u8>, version: ProtocolVersion) {
     ctx.metrics.incr(Counter::CmdGet);
-    let found = ctx.engine.get_with(key, |value, _| {
-        encode::bulk(out, value);
+    let found = ctx.engine.get_with_header(key, out, |out, meta| {
+        encode::bulk_header(out, meta.value_len);
     });
-    if matches!(found, Ok(Some(()))) {
+    if matches!(found, Ok(Some(_))) {
+        encode::bulk_end(out);
         ctx.metrics.incr(Counter::GetHits);
     } else {
         ctx.metrics.incr(Counter::GetMisses);
@@ -191,17 +193,17 @@ fn get(ctx: &ServerContext, key: &[u8], out: &mut Vec<u8>, version: ProtocolVers
     }
 }
 
-/// Metadata of a live item (a read: it counts as a hit or miss in the engine).
+/// Metadata of a live item (not counted as a read of it).
 pub fn peek(ctx: &ServerContext, key: &[u8]) -> Option<ItemMeta> {
-    ctx.engine.get_with(key, |_, meta| *meta).ok().flatten()
+    ctx.engine.get_meta(key).ok().flatten()
 }
 
 fn execute_set(ctx: &ServerContext, set: &Set<'_>, out: &mut Vec<u8>, version: ProtocolVersion) {
     ctx.metrics.incr(Counter::CmdSet);
-    let now_ms = ttl::now_unix_ms();
-    let exptime = match set.expiry.map(|expiry| expiry.to_unix_millis(now_ms)) {
-        None => 0,
-        Some(Some(deadline_ms)) => ttl::exptime_from_unix_ms(deadline_ms, now_ms),
+    let now_ms = ttl::now_unix_ms(ctx);
+    let expiry = match set.expiry.map(|expiry| expiry.to_unix_millis(now_ms)) {
+        None => Expiry::Never,
+        Some(Some(deadline_ms)) => ttl::expiry_from_unix_ms(deadline_ms, now_ms),
         Some(None) => return ServerError::InvalidExpireTime { command: "set" }.encode(out),
     };
     let mode = match set.condition {
@@ -210,7 +212,7 @@ fn execute_set(ctx: &ServerContext, set: &Set<'_>, out: &mut Vec<u8>, version: P
         SetCondition::IfPresent => StoreMode::Replace,
     };
     let options = StoreOptions {
-        exptime,
+        expiry,
         keep_ttl: set.keep_ttl,
         ..StoreOptions::default()
     };
@@ -264,19 +266,23 @@ fn get_ex(
     out: &mut Vec<u8>,
     version: ProtocolVersion,
 ) {
-    let now_ms = ttl::now_unix_ms();
-    let exptime = match option {
+    let now_ms = ttl::now_unix_ms(ctx);
+    let touch = match option {
         None => return get(ctx, key, out, version),
-        Some(GetExOption::Persist) => 0,
+        Some(GetExOption::Persist) => Expiry::Never,
         Some(GetExOption::Expire(expiry)) => match expiry.to_unix_millis(now_ms) {
-            Some(deadline_ms) => ttl::exptime_from_unix_ms(deadline_ms, now_ms),
+            Some(deadline_ms) => ttl::expiry_from_unix_ms(deadline_ms, now_ms),
             None => return ServerError::InvalidExpireTime { command: "getex" }.encode(out),
         },
     };
     ctx.metrics.incr(Counter::CmdGet);
     ctx.metrics.incr(Counter::CmdTouch);
     let value_start = out.len();
-    match ctx.engine.get_and_touch_into(key, exptime, out) {
+    let options = ReadOptions {
+        touch: Some(touch),
+        ..ReadOptions::default()
+    };
+    match ctx.engine.read(key, options, Some(out)) {
         Ok(Some(_)) => {
             ctx.metrics.incr(Counter::GetHits);
             // The value is already in place; its header moves in front of it.
@@ -298,7 +304,7 @@ fn expire(
     condition: ExpireCondition,
     out: &mut Vec<u8>,
 ) {
-    let now_ms = ttl::now_unix_ms();
+    let now_ms = ttl::now_unix_ms(ctx);
     let Some(deadline_ms) = time.to_unix_millis(now_ms) else {
         let command = time.command_name();
         return ServerError::InvalidExpireTime { command }.encode(out);
@@ -307,7 +313,10 @@ fn expire(
         return encode::integer(out, 0);
     };
     // No expiry counts as infinitely far away for GT and LT.
-    let current_ms = (meta.expiry_unix_secs != 0).then(|| i64::from(meta.expiry_unix_secs) * 1000);
+    let current_ms = match meta.expiry {
+        Expiry::Never => None,
+        Expiry::At(at) => Some(i64::from(at) * 1000),
+    };
     let allowed = (!condition.nx || current_ms.is_none())
         && (!condition.xx || current_ms.is_some())
         && (!condition.gt || current_ms.is_some_and(|current| deadline_ms > current))
@@ -315,23 +324,26 @@ fn expire(
     if !allowed {
         return encode::integer(out, 0);
     }
-    let done = if deadline_ms <= now_ms {
-        ctx.engine.delete(key, None).is_ok()
-    } else {
-        ctx.engine
-            .touch(key, ttl::exptime_from_unix_ms(deadline_ms, now_ms))
-            .is_ok()
-    };
+    // A deadline already passed removes the key (the touch sees to it).
+    let done = ctx
+        .engine
+        .touch(key, ttl::expiry_from_unix_ms(deadline_ms, now_ms))
+        .is_ok();
     encode::integer(out, i64::from(done));
 }
 
 fn ttl_reply(ctx: &ServerContext, key: &[u8], unit: TimeUnit, out: &mut Vec<u8>) {
     let reply = match peek(ctx, key) {
         None => -2,
-        Some(meta) if meta.expiry_unix_secs == 0 => -1,
-        Some(meta) => {
-            let remaining_ms =
-                (i64::from(meta.expiry_unix_secs) * 1000 - ttl::now_unix_ms()).max(0);
+        Some(ItemMeta {
+            expiry: Expiry::Never,
+            ..
+        }) => -1,
+        Some(ItemMeta {
+            expiry: Expiry::At(at),
+            ..
+        }) => {
+            let remaining_ms = (i64::from(at) * 1000 - ttl::now_unix_ms(ctx)).max(0);
             match unit {
                 TimeUnit::Millis => remaining_ms,
                 // Expiry is kept in whole seconds, rounded up when set; rounding

@@ -63,8 +63,8 @@ pub fn info(ctx: &ServerContext, sections: Args<'_>, out: &mut Vec<u8>, version:
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nevicted_keys:{}\r\nexpired_keys:{}\r\n\r\n",
             shared.connections().total_accepted,
             totals.get(Counter::Requests),
-            storage.get_hits,
-            storage.get_misses,
+            totals.get(Counter::GetHits),
+            totals.get(Counter::GetMisses),
             storage.evicted_items,
             storage.expired_items,
         ));

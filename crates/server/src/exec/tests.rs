@@ -75,7 +75,7 @@ fn replies_do_not_depend_on_how_the_input_is_split() {
 VA 3 f1 ka\r\nabc\r\nHD\r\nVA 1\r\n7\r\nMN\r\n"
     );
     for chunk_bytes in [1, 2, 3, 7, 64, 1000] {
-        ctx.engine.flush_all(0);
+        ctx.engine.flush_all();
         let mut conn = new_conn(Protocol::Memcache, &ctx);
         let (split, closed) = feed(&ctx, &mut conn, &memcache_script(), chunk_bytes);
         assert!(closed);
