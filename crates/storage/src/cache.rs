@@ -351,6 +351,11 @@ impl Cache {
     pub fn lock_holds(&self) -> LockHoldSnapshot {
         self.index.holds().snapshot()
     }
+
+    /// Starts the lock-hold histogram over (memcached's `stats reset`).
+    pub fn reset_lock_holds(&self) {
+        self.index.holds().reset();
+    }
 }
 
 /// Refuses keys memcached refuses.

@@ -111,6 +111,17 @@ impl LockHolds {
         stripe.max_ns.fetch_max(ns, Relaxed);
     }
 
+    /// Forgets every hold counted so far (memcached's `stats reset`, or a benchmark's
+    /// warm-up). Holds counted while it runs may survive it.
+    pub(crate) fn reset(&self) {
+        for stripe in self.stripes.iter() {
+            for count in &stripe.counts {
+                count.store(0, Relaxed);
+            }
+            stripe.max_ns.store(0, Relaxed);
+        }
+    }
+
     /// The histogram summed over stripes.
     pub(crate) fn snapshot(&self) -> LockHoldSnapshot {
         let mut counts = [0u64; BUCKETS];

@@ -279,7 +279,14 @@ impl Cache {
                 };
                 let after = self.link(&mut guard, tag, &written, new.freq, current.as_ref(), &now);
                 drop(guard);
-                self.segment(written.room.segment).finish_write();
+                // Counted after letting go: the active segment's counters are shared
+                // by every writer, and the hold covers relinking only. The segment
+                // cannot be freed before `finish_write`, so its count is whole by then.
+                let segment = self.segment(written.room.segment);
+                segment.add_live(written.len);
+                segment.note_expiry(written.fields.expiry_unix_secs);
+                self.counters.incr(Counter::Sets);
+                segment.finish_write();
                 Ok(Applied {
                     before,
                     after: Some(after),
@@ -390,8 +397,8 @@ impl Cache {
         let Written {
             room,
             fields,
-            len,
             value_len,
+            ..
         } = *written;
         let freq = match freq {
             Freq::Zero => 0,
@@ -420,9 +427,6 @@ impl Cache {
             }
         }
         let segment = self.segment(room.segment);
-        segment.add_live(len);
-        segment.note_expiry(fields.expiry_unix_secs);
-        self.counters.incr(Counter::Sets);
         let cas = match fields.explicit_cas {
             _ if !self.config.cas_enabled => 0,
             Some(cas) => cas,

@@ -44,8 +44,9 @@ pub(crate) enum State {
 #[repr(align(128))]
 #[derive(Debug)]
 pub(crate) struct SegmentMeta {
-    /// Reservations: see the module docs.
-    fill: AtomicU64,
+    /// Reservations: see the module docs. On a cache line of its own: every writer of
+    /// the TTL bucket swaps it, and readers need the fields below.
+    fill: PaddedFill,
     /// Items the index points to here, and their bytes.
     live: AtomicU64,
     /// First CAS of this incarnation: an item's derived CAS is `cas_base + offset`.
@@ -66,11 +67,24 @@ pub(crate) struct SegmentMeta {
     pub next: AtomicU32,
 }
 
+/// The fill word, alone on its cache line.
+#[repr(align(128))]
+#[derive(Debug)]
+struct PaddedFill(AtomicU64);
+
+impl std::ops::Deref for PaddedFill {
+    type Target = AtomicU64;
+
+    fn deref(&self) -> &AtomicU64 {
+        &self.0
+    }
+}
+
 impl SegmentMeta {
     /// A free segment.
     pub(crate) fn new() -> SegmentMeta {
         SegmentMeta {
-            fill: AtomicU64::new(0),
+            fill: PaddedFill(AtomicU64::new(0)),
             live: AtomicU64::new(0),
             cas_base: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
