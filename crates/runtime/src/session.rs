@@ -52,6 +52,8 @@ pub(crate) struct Session<C> {
     /// Edge-triggered hints: may the socket have data / room now?
     pub(crate) readable: bool,
     pub(crate) writable: bool,
+    /// Registered for writable events (only while output waits on a full socket).
+    pub(crate) watching_writable: bool,
     /// Poll reported the peer's end of stream (or an error) already.
     pub(crate) peer_closed_hint: bool,
     /// Nothing more will be read: the peer's end of stream, or (when
@@ -88,6 +90,7 @@ impl<C> Session<C> {
             written: 0,
             readable: true,
             writable: true,
+            watching_writable: false,
             peer_closed_hint: false,
             input_ended: false,
             draining: false,

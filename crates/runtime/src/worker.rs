@@ -247,11 +247,10 @@ impl<S: Service> Worker<S> {
         let token = self.session_token(index);
         let registry = self.poll.registry();
         let session = self.sessions.get_mut(index).expect("just inserted");
-        if let Err(e) = registry.register(
-            session.stream_mut(),
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        // Readable only: asking for writable too would wake the worker whenever the
+        // peer's acknowledgements free send-buffer room, which is almost always for
+        // nothing. Writable interest is added while output waits (`watch_writable`).
+        if let Err(e) = registry.register(session.stream_mut(), token, Interest::READABLE) {
             tracing::warn!(error = %e, "cannot register connection");
             self.close(index, CloseReason::Io);
         }
@@ -269,8 +268,10 @@ impl<S: Service> Worker<S> {
             };
             session.queued = false;
             match session.serve(&mut self.service, limits, now) {
-                TurnEnd::Wait => {}
+                TurnEnd::Wait => self.watch_writable(index),
                 TurnEnd::Requeue => {
+                    self.watch_writable(index);
+                    let session = self.sessions.get_mut(index).expect("still open");
                     session.queued = true;
                     self.ready.push_back(index);
                 }
@@ -313,6 +314,36 @@ impl<S: Service> Worker<S> {
             }
             if is_idle || is_stalled {
                 self.close(index, CloseReason::Done);
+            }
+        }
+    }
+
+    /// Registers writable interest while output waits on a full socket, and drops it
+    /// once the output is gone. Re-registering reports a socket that became writable
+    /// meanwhile, so no wake-up is lost between the failed write and this call.
+    fn watch_writable(&mut self, index: usize) {
+        let token = self.session_token(index);
+        let Some(session) = self.sessions.get_mut(index) else {
+            return;
+        };
+        let wanted = session.pending_output_bytes() > 0 && !session.writable;
+        if wanted == session.watching_writable {
+            return;
+        }
+        let interest = if wanted {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        match self
+            .poll
+            .registry()
+            .reregister(session.stream_mut(), token, interest)
+        {
+            Ok(()) => session.watching_writable = wanted,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot change connection interest");
+                self.close(index, CloseReason::Io);
             }
         }
     }

@@ -273,18 +273,14 @@ impl Cache {
                     Ok(None) => return Err(Ok(Retry::Raced)),
                     Err(NoSpace) => return Err(Ok(Retry::NoSpace)),
                 };
+                let segment = self.segment(written.room.segment);
                 let Some(mut guard) = take(hold) else {
-                    self.segment(written.room.segment).finish_write();
+                    segment.remove_live(written.len);
+                    segment.finish_write();
                     return Err(Ok(Retry::Raced));
                 };
                 let after = self.link(&mut guard, tag, &written, new.freq, current.as_ref(), &now);
                 drop(guard);
-                // Counted after letting go: the active segment's counters are shared
-                // by every writer, and the hold covers relinking only. The segment
-                // cannot be freed before `finish_write`, so its count is whole by then.
-                let segment = self.segment(written.room.segment);
-                segment.add_live(written.len);
-                segment.note_expiry(written.fields.expiry_unix_secs);
                 self.counters.incr(Counter::Sets);
                 segment.finish_write();
                 Ok(Applied {
@@ -367,6 +363,13 @@ impl Cache {
             self.segment(room.segment).finish_write();
             return Ok(None);
         }
+        // Counted before the item is linked, so that no writer replacing it can take
+        // it out of the count first; the hold then covers relinking only (the active
+        // segment's counters are shared by every writer). An attempt that loses its
+        // race takes it out again before `finish_write`.
+        let segment = self.segment(room.segment);
+        segment.add_live(len);
+        segment.note_expiry(fields.expiry_unix_secs);
         debug_assert_eq!(at, self.addr(room.segment, room.offset) + len);
         Ok(Some(Written {
             room,

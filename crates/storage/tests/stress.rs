@@ -246,3 +246,42 @@ fn flush_all_racing_writers_keeps_everything_written_after_it() {
     assert_eq!(cache.item_count(), 0);
     eprintln!("{total} flushes, {survivors} keys written after the last");
 }
+
+/// Every thread overwrites the same few keys: the bookkeeping of an item replaced
+/// while its writer is still finishing stays whole (debug builds assert no count
+/// ever goes below zero), and each key ends with one of the values written.
+#[test]
+fn shared_keys_overwritten_from_every_thread_keep_counts_whole() {
+    let (cache, _) = small_cache(EvictionPolicy::Merge);
+    let rounds = if cfg!(debug_assertions) {
+        5_000
+    } else {
+        50_000
+    };
+    std::thread::scope(|scope| {
+        for t in 0..4u64 {
+            let cache = &cache;
+            scope.spawn(move || {
+                for n in 0..rounds {
+                    let key = (n % 16) as u32;
+                    let len = 24 + ((n * 7 + t) % 300) as usize;
+                    cache
+                        .store(
+                            StoreMode::Set,
+                            &key_bytes(key),
+                            &value(key, t * 1_000_000 + n, len),
+                            StoreOptions::default(),
+                        )
+                        .unwrap();
+                }
+            });
+        }
+    });
+    for key in 0..16 {
+        let found = get(&cache, &key_bytes(key)).expect("written last by someone");
+        version_of(key, &found);
+    }
+    assert_eq!(cache.item_count(), 16);
+    settle(&cache);
+    assert_invariants(&cache);
+}
