@@ -9,7 +9,8 @@
 #   --quick            short runs, one round (for trying the script; not for the docs)
 #   --doc FILE         write into FILE instead of docs/benchmarks.md
 # Environment: TAILCACHE_BIN (default: build target/release/tailcache), THREADS (server
-# threads, default 1), ROUNDS (3), DURATION (4s), WARMUP (1s), CONNECTIONS (4), KEYS (50k).
+# threads, default 1), ROUNDS (3), DURATION (4s), WARMUP (1s), CONNECTIONS (4), KEYS (50k),
+# EVICT_KEYS (2M: about five times what -m 64 holds at 100-byte values).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,7 @@ DURATION=${DURATION:-4s}
 WARMUP=${WARMUP:-1s}
 CONNECTIONS=${CONNECTIONS:-4}
 KEYS=${KEYS:-50k}
+EVICT_KEYS=${EVICT_KEYS:-2M}
 if [ "$QUICK" = 1 ]; then ROUNDS=1; DURATION=1s; WARMUP=500ms; fi
 
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -127,7 +129,7 @@ fi
 
 COMMON=(--target "127.0.0.1:$PORT_A" --label "$LABEL_A" --target "127.0.0.1:$PORT_B" --label "$LABEL_B"
     --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" --connections "$CONNECTIONS"
-    --keys "$KEYS" --value-size 100 --prefill --quiet)
+    --value-size 100 --prefill --quiet)
 COMMANDS=()
 
 bench() { # name, then tailcache-bench flags
@@ -160,6 +162,8 @@ header() { # what the section is about, then the servers and the commands so far
     echo "request's intended send time, so stalls show in P99.9 and P99.99. Each open-loop"
     echo "table also gives the generator's own send lag (how late requests left it); where"
     echo "that is close to a latency figure, the figure is the machine's, not the server's."
+    echo "evict-50pct runs a full cache: $EVICT_KEYS keys of 100 bytes (about five times what"
+    echo "64 MiB holds), half sets, so nearly every set evicts something."
     echo "The generator's floor is in docs/bench-floor.md."
     echo
     echo "Servers: A = $(memcached -V), B = $VERSION_B, both with $MEMORY_MB MiB and $THREADS thread(s):"
@@ -213,18 +217,22 @@ record_failure() { # name of the step that failed
     die "step $1 failed; recorded in $DOC"
 }
 
-bench closed-pipeline-1 --rate 0 --pipeline 1
-bench closed-pipeline-16 --rate 0 --pipeline 16
+bench closed-pipeline-1 --keys "$KEYS" --rate 0 --pipeline 1
+bench closed-pipeline-16 --keys "$KEYS" --rate 0 --pipeline 16
 MAX_RATE=$(median_rate "$OUT/closed-pipeline-1" 0)
 [ "$MAX_RATE" -gt 0 ] || die "memcached's closed-loop rate is 0; see $OUT/closed-pipeline-1/summary.txt"
 RATE_50=$((MAX_RATE / 2))
 RATE_80=$((MAX_RATE * 8 / 10))
-bench open-50pct --rate "$RATE_50" --arrival poisson
-bench open-80pct --rate "$RATE_80" --arrival poisson
-bench zipf-90-10 --rate "$RATE_50" --arrival poisson --popularity zipf:0.99 --mix get=90,set=10
+bench open-50pct --keys "$KEYS" --rate "$RATE_50" --arrival poisson
+bench open-80pct --keys "$KEYS" --rate "$RATE_80" --arrival poisson
+bench zipf-90-10 --keys "$KEYS" --rate "$RATE_50" --arrival poisson --popularity zipf:0.99 --mix get=90,set=10
+# A full cache: five times more keys than fit, half of the requests sets, so nearly
+# every set evicts something.
+bench evict-50pct --keys "$EVICT_KEYS" --rate "$RATE_50" --arrival poisson --mix get=50,set=50
 
 log "writing $DOC"
-for name in closed-pipeline-1 closed-pipeline-16 open-50pct open-80pct zipf-90-10; do
+SCENARIOS="closed-pipeline-1 closed-pipeline-16 open-50pct open-80pct zipf-90-10 evict-50pct"
+for name in $SCENARIOS; do
     cp "$OUT/$name"/*.svg "$CHART_DIR/"
 done
 SECTION="$OUT/section.md"
@@ -232,7 +240,7 @@ SECTION="$OUT/section.md"
     header
     echo "memcached's closed-loop pipeline-1 median: $MAX_RATE/s; open-loop rates $RATE_50/s and $RATE_80/s."
     echo
-    for name in closed-pipeline-1 closed-pipeline-16 open-50pct open-80pct zipf-90-10; do
+    for name in $SCENARIOS; do
         # Demote headings one level and point chart links into the chart directory.
         sed -e 's/^### /#### /' -e 's/^## /### /' -e 's#](\([^)/]*\.svg\))#](bench/\1)#' "$OUT/$name/report.md"
     done

@@ -19,6 +19,7 @@ install_system_tools() {
         [nutcracker]=nutcracker
         [memccat]=libmemcached-tools
         [curl]=curl
+        [valgrind]=valgrind
     )
     local missing=()
     for tool in "${!package_of[@]}"; do
@@ -66,6 +67,9 @@ cargo build --release --workspace --bins
 
 log "cargo test"
 cargo test --workspace --no-fail-fast
+
+log "loom and valgrind checks of the storage engine's lock-free parts"
+scripts/check-concurrency.sh
 
 if [ -x scripts/fuzz.sh ]; then
     log "fuzzing"

@@ -149,6 +149,8 @@ impl Cache {
             }
         }
         progress.items_visited = max_items - left;
+        progress.urgent =
+            self.pool.free_count() == 0 && self.config.eviction != EvictionPolicy::None;
         // Work found this step may have more behind it; an idle step rests.
         let found_work = progress.segments_expired + progress.segments_evicted > 0;
         progress.more_work |= maintenance.job.is_some()

@@ -46,9 +46,11 @@ impl<T> Mutex<T> {
     }
 
     /// Takes the lock if it is free.
-    #[cfg(not(loom))]
     pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.inner.try_lock()
+        #[cfg(not(loom))]
+        return self.inner.try_lock();
+        #[cfg(loom)]
+        return self.inner.try_lock().ok();
     }
 }
 
