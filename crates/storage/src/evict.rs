@@ -99,6 +99,16 @@ impl Job {
     }
 }
 
+/// Items a job reads ahead (see `walk_items`).
+const BATCH_ITEMS: usize = 8;
+
+/// One item a job visits: where it is, its header, key and key hash.
+pub(crate) struct Visited<'k> {
+    offset: usize,
+    key: &'k [u8],
+    hash: u64,
+}
+
 /// What happened to one item a job visited.
 enum Fate {
     /// Not linked any more (overwritten or deleted since): nothing to do.
@@ -120,8 +130,8 @@ impl Cache {
         match job {
             Job::Empty { walk, reason } => {
                 let (reason, segment) = (*reason, walk.segment);
-                let state = self.walk_items(walk, left, |header, offset| {
-                    self.drop_item(segment, offset, header, reason);
+                let state = self.walk_items(walk, left, |item| {
+                    self.drop_item(segment, item, reason);
                 });
                 if state != JobState::Done {
                     return state;
@@ -150,12 +160,10 @@ impl Cache {
             } => {
                 while *current < *count {
                     let segment = walk.segment;
-                    let state = self.walk_items(walk, left, |header, offset| {
+                    let state = self.walk_items(walk, left, |item| {
                         if *target_full {
-                            self.drop_item(segment, offset, header, Reason::Evicted);
-                        } else if let Fate::NoRoom =
-                            self.merge_item(segment, offset, header, *target)
-                        {
+                            self.drop_item(segment, item, Reason::Evicted);
+                        } else if let Fate::NoRoom = self.merge_item(segment, item, *target) {
                             *target_full = true;
                         }
                     });
@@ -178,12 +186,14 @@ impl Cache {
     }
 
     /// Calls `visit` with each item of the walk's segment from its cursor on, while
-    /// budget is left.
+    /// budget is left. Items go in batches of [`BATCH_ITEMS`]: each batch's keys are
+    /// read and hashed and their index buckets loaded first, so the cache misses on
+    /// random buckets (most of a job's time) overlap instead of queueing.
     fn walk_items(
         &self,
         walk: &mut Walk,
         left: &mut usize,
-        mut visit: impl FnMut(&Header, usize),
+        mut visit: impl FnMut(&Visited<'_>),
     ) -> JobState {
         let meta = self.segment(walk.segment);
         let end = match walk.end {
@@ -193,39 +203,44 @@ impl Cache {
                 None => return JobState::Waiting,
             },
         };
+        let mut keys = [[0u8; crate::MAX_KEY_LEN]; BATCH_ITEMS];
         while walk.cursor < end {
             if *left == 0 {
                 return JobState::Running;
             }
-            let header = self
-                .read_header(walk.segment, walk.cursor)
-                .expect("a quiet segment holds whole items");
-            visit(&header, walk.cursor);
-            walk.cursor += header.total_len();
-            *left -= 1;
+            let mut batch = [(0usize, None::<Header>, 0u64); BATCH_ITEMS];
+            let mut count = 0;
+            let mut cursor = walk.cursor;
+            while count < BATCH_ITEMS.min(*left) && cursor < end {
+                let header = self
+                    .read_header(walk.segment, cursor)
+                    .expect("a quiet segment holds whole items");
+                let key = &mut keys[count][..header.key_len];
+                self.heap
+                    .read(self.addr(walk.segment, cursor + header.header_len), key);
+                let hash = self.hash(key);
+                self.index.warm(self.index.pair(hash));
+                batch[count] = (cursor, Some(header), hash);
+                cursor += header.total_len();
+                count += 1;
+            }
+            for (n, &(offset, header, hash)) in batch[..count].iter().enumerate() {
+                let header = header.expect("filled above");
+                visit(&Visited {
+                    offset,
+                    key: &keys[n][..header.key_len],
+                    hash,
+                });
+                walk.cursor = offset + header.total_len();
+                *left -= 1;
+            }
         }
         JobState::Done
     }
 
-    /// The key of the item at `offset` of `segment`, copied into `buf`.
-    fn key_of<'b>(
-        &self,
-        segment: u32,
-        offset: usize,
-        header: &Header,
-        buf: &'b mut [u8; crate::MAX_KEY_LEN],
-    ) -> &'b [u8] {
-        let key = &mut buf[..header.key_len];
-        self.heap
-            .read(self.addr(segment, offset + header.header_len), key);
-        key
-    }
-
     /// Unlinks the item at `offset` of `segment` if the index still points to it.
-    fn drop_item(&self, segment: u32, offset: usize, header: &Header, reason: Reason) -> Fate {
-        let mut buf = [0u8; crate::MAX_KEY_LEN];
-        let key = self.key_of(segment, offset, header, &mut buf);
-        let hash = self.hash(key);
+    fn drop_item(&self, segment: u32, item: &Visited<'_>, reason: Reason) -> Fate {
+        let (offset, hash) = (item.offset, item.hash);
         let now = self.now();
         let mut guard = self.index.lock(self.index.pair(hash));
         let Some(found) = self.linked_item(&guard, hash, segment, offset, &now) else {
@@ -267,10 +282,8 @@ impl Cache {
     /// Merge's rule for one item: one read since it was written or last moved is kept
     /// (its read counter halved), anything else is dropped, and expired or flushed
     /// items always go.
-    fn merge_item(&self, segment: u32, offset: usize, header: &Header, target: u32) -> Fate {
-        let mut buf = [0u8; crate::MAX_KEY_LEN];
-        let key = self.key_of(segment, offset, header, &mut buf);
-        let hash = self.hash(key);
+    fn merge_item(&self, segment: u32, item: &Visited<'_>, target: u32) -> Fate {
+        let (offset, hash, key) = (item.offset, item.hash, item.key);
         let now = self.now();
         let mut guard = self.index.lock(self.index.pair(hash));
         let Some(found) = self.linked_item(&guard, hash, segment, offset, &now) else {

@@ -208,6 +208,12 @@ impl Index {
         })
     }
 
+    /// Loads both buckets of `pair` into the cache ahead of use (a job reading ahead).
+    pub(crate) fn warm(&self, pair: Pair) {
+        std::hint::black_box(self.version(pair.first).load(Ordering::Relaxed));
+        std::hint::black_box(self.version(pair.second).load(Ordering::Relaxed));
+    }
+
     /// Adds one to the read counter of the slot at `at` if it still holds `seen`.
     /// Lock-free and best effort: a lost bump only makes the counter approximate.
     pub(crate) fn bump_freq(&self, at: SlotRef, seen: u64) {

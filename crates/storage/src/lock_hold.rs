@@ -114,7 +114,10 @@ impl LockHolds {
     pub(crate) fn record_ns(&self, ns: u64) {
         let stripe = &self.stripes[stripe::current()];
         stripe.counts[bucket_of(ns)].fetch_add(1, Relaxed);
-        stripe.max_ns.fetch_max(ns, Relaxed);
+        // Almost never a new maximum: a load, not a read-modify-write, on the way.
+        if ns > stripe.max_ns.load(Relaxed) {
+            stripe.max_ns.fetch_max(ns, Relaxed);
+        }
     }
 
     /// Forgets every hold counted so far (memcached's `stats reset`, or a benchmark's
