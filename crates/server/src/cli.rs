@@ -63,7 +63,7 @@ pub struct Flags {
     #[arg(short = 'c', long = "conn-limit", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub conn_limit: Option<u32>,
 
-    /// Largest item, with optional k/m suffix (min 1k, max 1024m) [default: 1m]
+    /// Largest item, with optional k/m suffix (min 1k, max 256m) [default: 1m]
     #[arg(short = 'I', long = "max-item-size", value_name = "SIZE", value_parser = parse_item_size)]
     pub max_item_size_bytes: Option<u64>,
 
@@ -140,16 +140,16 @@ fn parse_memory_limit(text: &str) -> Result<u64, String> {
 /// memcached's bounds: 1 KiB to 1 GiB.
 fn parse_item_size(text: &str) -> Result<u64, String> {
     let bytes = parse_size(text, 1)?;
-    if !(1 << 10..=1 << 30).contains(&bytes) {
-        return Err(format!("'{text}' is outside 1k..1024m"));
+    if !(1 << 10..=1 << 28).contains(&bytes) {
+        return Err(format!("'{text}' is outside 1k..256m"));
     }
     Ok(bytes)
 }
 
 fn parse_segment_size(text: &str) -> Result<u64, String> {
     let bytes = parse_size(text, 1)?;
-    if !(4 << 10..=1 << 30).contains(&bytes) {
-        return Err(format!("'{text}' is outside 4k..1024m"));
+    if !(4 << 10..=1 << 28).contains(&bytes) {
+        return Err(format!("'{text}' is outside 4k..256m"));
     }
     Ok(bytes)
 }

@@ -239,9 +239,10 @@ impl Config {
             1 << 24,
         )?;
         let item = "-I/--max-item-size (max_item_size_bytes)";
-        check_range(item, self.max_item_size_bytes, 1 << 10, 1 << 30)?;
+        // The largest segment an index slot can address is 256 MiB, and an item fits one.
+        check_range(item, self.max_item_size_bytes, 1 << 10, 1 << 28)?;
         let segment = "--segment-size (segment_size_bytes)";
-        check_range(segment, self.segment_size_bytes, 4 << 10, 1 << 30)?;
+        check_range(segment, self.segment_size_bytes, 4 << 10, 1 << 28)?;
         if self.max_item_size_bytes > self.segment_size_bytes {
             return Err(ConfigError::new(
                 segment,

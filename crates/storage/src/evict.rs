@@ -6,13 +6,13 @@
 
 use crate::cache::{Cache, Found};
 use crate::index::Index;
-use crate::item::{self, Fields, Header, MAX_HEADER_BYTES};
+use crate::item::{self, Fields, MAX_HEADER_BYTES};
 use crate::maintenance::MERGE_SEGMENTS;
 use crate::meta::Progress;
 use crate::segment::{State, NO_SEGMENT};
 use crate::slot;
 use crate::stats::Counter;
-use crate::sync::Ordering;
+use crate::sync::{fence, Ordering};
 
 /// Why a segment is emptied: decides what its live items are counted as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,32 +208,37 @@ impl Cache {
             if *left == 0 {
                 return JobState::Running;
             }
-            let mut batch = [(0usize, None::<Header>, 0u64); BATCH_ITEMS];
+            // Gather up to a batch of linked-looking items; dead ones are passed by.
+            let mut batch = [(0usize, 0usize, 0u64); BATCH_ITEMS];
             let mut count = 0;
+            let mut taken = 0;
             let mut cursor = walk.cursor;
-            while count < BATCH_ITEMS.min(*left) && cursor < end {
+            while count < BATCH_ITEMS && taken < *left && cursor < end {
                 let header = self
                     .read_header(walk.segment, cursor)
                     .expect("a quiet segment holds whole items");
-                let key = &mut keys[count][..header.key_len];
-                self.heap
-                    .read(self.addr(walk.segment, cursor + header.header_len), key);
-                let hash = self.hash(key);
-                self.index.warm(self.index.pair(hash));
-                batch[count] = (cursor, Some(header), hash);
+                taken += 1;
+                if header.bits & item::BIT_DEAD == 0 {
+                    // Not known dead: look it up, its bucket loaded ahead.
+                    let key = &mut keys[count][..header.key_len];
+                    self.heap
+                        .read(self.addr(walk.segment, cursor + header.header_len), key);
+                    let hash = self.hash(key);
+                    self.index.warm(self.index.pair(hash));
+                    batch[count] = (cursor, header.key_len, hash);
+                    count += 1;
+                }
                 cursor += header.total_len();
-                count += 1;
             }
-            for (n, &(offset, header, hash)) in batch[..count].iter().enumerate() {
-                let header = header.expect("filled above");
+            for (n, &(offset, key_len, hash)) in batch[..count].iter().enumerate() {
                 visit(&Visited {
                     offset,
-                    key: &keys[n][..header.key_len],
+                    key: &keys[n][..key_len],
                     hash,
                 });
-                walk.cursor = offset + header.total_len();
-                *left -= 1;
             }
+            walk.cursor = cursor;
+            *left -= taken;
         }
         JobState::Done
     }
@@ -241,6 +246,9 @@ impl Cache {
     /// Unlinks the item at `offset` of `segment` if the index still points to it.
     fn drop_item(&self, segment: u32, item: &Visited<'_>, reason: Reason) -> Fate {
         let (offset, hash) = (item.offset, item.hash);
+        if self.surely_unlinked(hash, segment, offset) {
+            return Fate::Gone;
+        }
         let now = self.now();
         let mut guard = self.index.lock(self.index.pair(hash));
         let Some(found) = self.linked_item(&guard, hash, segment, offset, &now) else {
@@ -257,6 +265,25 @@ impl Cache {
             });
         }
         Fate::Dropped
+    }
+
+    /// Whether a lock-free look at `hash`'s buckets proves the item at `offset` of
+    /// `segment` unlinked (overwritten or deleted since), so a job can pass it by
+    /// without taking any lock: most items of an old segment are. Nothing links an
+    /// item of a segment being emptied or merged, so a miss under unchanged versions
+    /// stays a miss; a changed version means look again, under the lock.
+    fn surely_unlinked(&self, hash: u64, segment: u32, offset: usize) -> bool {
+        let pair = self.index.pair(hash);
+        let tag = Index::tag(hash);
+        let versions = self.begin_pair(pair);
+        let here = |_, value: u64| {
+            slot::tag(value) == tag
+                && slot::segment_id(value) == segment
+                && slot::offset(value) as usize == offset
+        };
+        let linked = self.index.scan(pair.first, here)
+            || (pair.second != pair.first && self.index.scan(pair.second, here));
+        !linked && self.pair_valid(pair, versions)
     }
 
     /// The item at `offset` of `segment`, as linked from the held buckets of `hash`,
@@ -284,6 +311,9 @@ impl Cache {
     /// items always go.
     fn merge_item(&self, segment: u32, item: &Visited<'_>, target: u32) -> Fate {
         let (offset, hash, key) = (item.offset, item.hash, item.key);
+        if self.surely_unlinked(hash, segment, offset) {
+            return Fate::Gone;
+        }
         let now = self.now();
         let mut guard = self.index.lock(self.index.pair(hash));
         let Some(found) = self.linked_item(&guard, hash, segment, offset, &now) else {
@@ -340,6 +370,8 @@ impl Cache {
     /// Returns an emptied segment to the pool.
     fn free_segment(&self, id: u32) {
         let meta = self.segment(id);
+        // Sees every count an item's burial took before the mark the walk skipped on.
+        fence(Ordering::Acquire);
         debug_assert_eq!(meta.live(), (0, 0), "segment {id} freed with live items");
         meta.set_state(State::Free);
         self.pool.give_back(id);

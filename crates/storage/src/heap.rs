@@ -45,65 +45,94 @@ impl Heap {
 
     /// Copies `dst.len()` bytes starting at byte `at` into `dst`.
     pub(crate) fn read(&self, at: usize, dst: &mut [u8]) {
-        let mut done = 0;
-        self.for_each_piece(at, dst.len(), |bytes| {
-            dst[done..done + bytes.len()].copy_from_slice(bytes);
-            done += bytes.len();
-        });
+        assert!(at + dst.len() <= self.len_bytes(), "read past the heap");
+        let mut word = at / WORD_BYTES;
+        let head = at % WORD_BYTES;
+        let mut rest = dst;
+        if head != 0 && !rest.is_empty() {
+            let bytes = self.load(word);
+            let count = (WORD_BYTES - head).min(rest.len());
+            copy_short(&mut rest[..count], &bytes[head..head + count]);
+            rest = &mut rest[count..];
+            word += 1;
+        }
+        // Whole words: one load and one 8-byte store each (no call per word).
+        let mut chunks = rest.chunks_exact_mut(WORD_BYTES);
+        for chunk in &mut chunks {
+            chunk.copy_from_slice(&self.load(word));
+            word += 1;
+        }
+        let tail = chunks.into_remainder();
+        if !tail.is_empty() {
+            let bytes = self.load(word);
+            copy_short(tail, &bytes[..tail.len()]);
+        }
     }
 
     /// Appends the `len` bytes starting at byte `at` to `out`.
     pub(crate) fn append_to(&self, at: usize, len: usize, out: &mut Vec<u8>) {
-        out.reserve(len);
-        self.for_each_piece(at, len, |bytes| out.extend_from_slice(bytes));
+        let start = out.len();
+        out.resize(start + len, 0);
+        self.read(at, &mut out[start..]);
     }
 
     /// Whether the bytes starting at `at` equal `expected`.
     pub(crate) fn equals(&self, at: usize, expected: &[u8]) -> bool {
-        let mut done = 0;
-        let mut equal = true;
-        self.for_each_piece(at, expected.len(), |bytes| {
-            equal &= bytes == &expected[done..done + bytes.len()];
-            done += bytes.len();
-        });
-        equal
+        assert!(
+            at + expected.len() <= self.len_bytes(),
+            "read past the heap"
+        );
+        let mut word = at / WORD_BYTES;
+        let head = at % WORD_BYTES;
+        let mut rest = expected;
+        if head != 0 && !rest.is_empty() {
+            let count = (WORD_BYTES - head).min(rest.len());
+            if self.load(word)[head..head + count] != rest[..count] {
+                return false;
+            }
+            rest = &rest[count..];
+            word += 1;
+        }
+        let mut chunks = rest.chunks_exact(WORD_BYTES);
+        for chunk in &mut chunks {
+            if self.load(word) != *chunk {
+                return false;
+            }
+            word += 1;
+        }
+        let tail = chunks.remainder();
+        tail.is_empty() || self.load(word)[..tail.len()] == *tail
     }
 
-    /// Calls `visit` with the bytes of `[at, at + len)`, a word's worth at most at a time.
-    fn for_each_piece(&self, at: usize, len: usize, mut visit: impl FnMut(&[u8])) {
-        assert!(at + len <= self.len_bytes(), "read past the heap");
-        let mut position = at;
-        let end = at + len;
-        while position < end {
-            let word = self.words[position / WORD_BYTES]
-                .load(Relaxed)
-                .to_le_bytes();
-            let start = position % WORD_BYTES;
-            let count = (WORD_BYTES - start).min(end - position);
-            visit(&word[start..start + count]);
-            position += count;
-        }
+    /// The bytes of word `index`.
+    fn load(&self, index: usize) -> [u8; WORD_BYTES] {
+        self.words[index].load(Relaxed).to_le_bytes()
     }
 
     /// Writes `src` starting at byte `at`.
     pub(crate) fn write(&self, at: usize, src: &[u8]) {
         assert!(at + src.len() <= self.len_bytes(), "write past the heap");
-        let mut done = 0;
-        while done < src.len() {
-            let position = at + done;
-            let word = &self.words[position / WORD_BYTES];
-            let start = position % WORD_BYTES;
-            let count = (WORD_BYTES - start).min(src.len() - done);
-            let piece = &src[done..done + count];
-            if count == WORD_BYTES {
-                word.store(
-                    u64::from_le_bytes(piece.try_into().expect("8 bytes")),
-                    Relaxed,
-                );
-            } else {
-                merge_into_word(word, start, piece);
-            }
-            done += count;
+        let mut word = at / WORD_BYTES;
+        let head = at % WORD_BYTES;
+        let mut rest = src;
+        if head != 0 && !rest.is_empty() {
+            let count = (WORD_BYTES - head).min(rest.len());
+            merge_into_word(&self.words[word], head, &rest[..count]);
+            rest = &rest[count..];
+            word += 1;
+        }
+        // Whole words belong to this write alone: plain stores.
+        let mut chunks = rest.chunks_exact(WORD_BYTES);
+        for (chunk, target) in (&mut chunks).zip(&self.words[word..]) {
+            target.store(
+                u64::from_le_bytes(chunk.try_into().expect("8 bytes")),
+                Relaxed,
+            );
+            word += 1;
+        }
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            merge_into_word(&self.words[word], 0, tail);
         }
     }
 
@@ -121,6 +150,14 @@ impl Heap {
             self.write(to + done, &chunk[..count]);
             done += count;
         }
+    }
+}
+
+/// Copies fewer than a word's bytes one at a time: a length-varying slice copy would
+/// call `memcpy` for each.
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    for (to, from) in dst.iter_mut().zip(src) {
+        *to = *from;
     }
 }
 

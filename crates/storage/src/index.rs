@@ -127,8 +127,15 @@ impl Index {
     /// about a point the tag picks, so `alternate(alternate(b, t), t) == b`.
     fn alternate(&self, bucket: u32, tag: u16) -> u32 {
         let buckets = self.bucket_count as u64;
-        let point = (u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % buckets;
-        ((point + buckets - u64::from(bucket)) % buckets) as u32
+        // Multiply-shift rather than `%`: a division costs tens of cycles per lookup.
+        let mixed = u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        let point = (mixed * buckets) >> 32;
+        let reflected = point + buckets - u64::from(bucket);
+        (if reflected >= buckets {
+            reflected - buckets
+        } else {
+            reflected
+        }) as u32
     }
 
     /// Takes one bucket if no one holds it; for moving an item into it.
@@ -421,30 +428,14 @@ impl PairGuard<'_> {
         None
     }
 
+    /// The first free slot, looking in the order a reader does: a key placed in its
+    /// first bucket costs a reader one cache line instead of two. The cuckoo move keeps
+    /// the buckets even when first choices fill up.
     fn insert_in_place(&mut self, value: u64) -> Option<SlotRef> {
         let (buckets, count) = self.buckets();
-        let mut best: Option<(usize, SlotRef)> = None;
-        for &bucket in &buckets[..count] {
-            let mut used = 0;
-            let mut empty = None;
-            for slot in 1..WORDS_PER_BUCKET {
-                let at = SlotRef {
-                    bucket,
-                    slot: slot as u8,
-                };
-                if self.get(at) == 0 {
-                    empty.get_or_insert(at);
-                } else {
-                    used += 1;
-                }
-            }
-            if let Some(at) = empty {
-                if best.is_none_or(|(best_used, _)| used < best_used) {
-                    best = Some((used, at));
-                }
-            }
-        }
-        let (_, at) = best?;
+        let at = buckets[..count]
+            .iter()
+            .find_map(|&bucket| self.index.free_slot(bucket))?;
         self.index.slot_word(at).store(value, Ordering::Relaxed);
         Some(at)
     }

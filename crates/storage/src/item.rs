@@ -27,6 +27,10 @@ const BIT_EXPIRY: u8 = 4;
 pub(crate) const BIT_STALE: u8 = 8;
 /// Meta protocol: a win token was handed out for this item.
 pub(crate) const BIT_WIN: u8 = 16;
+/// The item was unlinked from the index (replaced, deleted, given up): set under the
+/// item's bucket lock once it is, so a job emptying its segment passes it by without
+/// looking it up. Never cleared: an unlinked item is never linked again.
+pub(crate) const BIT_DEAD: u8 = 32;
 /// Bits that describe the item rather than the header's layout.
 pub(crate) const META_BITS: u8 = BIT_STALE | BIT_WIN;
 

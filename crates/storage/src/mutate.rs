@@ -17,7 +17,7 @@
 //! lose again. Taking a free segment never waits for eviction under a hold: when the
 //! pool is empty the write lets go, frees memory itself (`free_inline`), and starts over.
 
-use crate::cache::{check_key, Cache, Found, Liveness};
+use crate::cache::{check_key, Cache, Found, Liveness, Now};
 use crate::error::CacheError;
 use crate::expiry;
 use crate::index::{Index, Pair, PairGuard};
@@ -25,7 +25,7 @@ use crate::item::{self, Fields, MAX_HEADER_BYTES};
 use crate::meta::ItemMeta;
 use crate::slot;
 use crate::stats::Counter;
-use crate::sync::Ordering;
+use crate::sync::{fence, Ordering};
 use crate::ttl::{NoSpace, Room};
 
 /// Races lost before a write takes the buckets up front.
@@ -104,7 +104,7 @@ pub(crate) trait Mutation {
         &mut self,
         cache: &Cache,
         current: Option<&Found>,
-        now_unix_secs: u32,
+        now: &Now<'_>,
     ) -> Result<Plan<'_>, CacheError>;
     /// Builds the result once the plan is applied.
     fn finish(self, applied: Applied) -> Self::Output;
@@ -119,6 +119,49 @@ pub(crate) struct Applied {
     pub after: Option<ItemMeta>,
 }
 
+/// Bytes gathered to be written to the heap at once: a small item goes out as one
+/// run of whole words, with partial words (merged atomically) only at its two ends.
+struct Staged {
+    bytes: [u8; STAGED_BYTES],
+    len: usize,
+    /// Heap address of `bytes[0]`.
+    at: usize,
+}
+
+/// Bytes of an item staged before writing (header, key and a small value).
+const STAGED_BYTES: usize = 512;
+
+impl Staged {
+    fn new(at: usize) -> Staged {
+        Staged {
+            bytes: [0; STAGED_BYTES],
+            len: 0,
+            at,
+        }
+    }
+
+    /// Adds `piece` after what is staged; a piece that does not fit is written at once.
+    fn push(&mut self, heap: &crate::heap::Heap, piece: &[u8]) {
+        if self.len + piece.len() <= STAGED_BYTES {
+            self.bytes[self.len..self.len + piece.len()].copy_from_slice(piece);
+            self.len += piece.len();
+            return;
+        }
+        self.flush(heap);
+        heap.write(self.at, piece);
+        self.at += piece.len();
+    }
+
+    /// Writes what is staged.
+    fn flush(&mut self, heap: &crate::heap::Heap) {
+        if self.len > 0 {
+            heap.write(self.at, &self.bytes[..self.len]);
+            self.at += self.len;
+            self.len = 0;
+        }
+    }
+}
+
 /// A new version written into its room, not yet linked.
 #[derive(Debug, Clone, Copy)]
 struct Written {
@@ -130,10 +173,20 @@ struct Written {
 
 /// How a write looks at the key's buckets this attempt.
 enum Hold<'a> {
-    /// Read under these versions of (first, second).
-    Versions((u64, u64)),
+    /// Read without a lock under these versions.
+    Versions(Observed),
     /// Held.
     Held(PairGuard<'a>),
+}
+
+/// What an optimistic read must find unchanged before it writes: the bucket the key
+/// was found in (a replacement touches that bucket alone, and a held bucket keeps
+/// its keys from moving), or both buckets when the key is absent (an insert may go
+/// to either, or move an item between them).
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    lock: Pair,
+    versions: (u64, u64),
 }
 
 /// Why an attempt did not finish.
@@ -160,12 +213,8 @@ impl Cache {
             if attempt > 0 {
                 self.counters.incr(Counter::WriteRetries);
             }
-            let hold = if attempt < OPTIMISTIC_ATTEMPTS {
-                Hold::Versions(self.begin_pair(pair))
-            } else {
-                Hold::Held(self.index.lock(pair))
-            };
-            match self.attempt(key, pair, tag, hold, &mut op) {
+            let held = (attempt >= OPTIMISTIC_ATTEMPTS).then(|| self.index.lock(pair));
+            match self.attempt(key, pair, tag, held, &mut op) {
                 Ok(applied) => return Ok(op.finish(applied)),
                 Err(Ok(Retry::Raced)) => continue,
                 Err(Ok(Retry::NoSpace)) => self.free_inline()?,
@@ -198,30 +247,33 @@ impl Cache {
         key: &[u8],
         pair: Pair,
         tag: u16,
-        hold: Hold<'_>,
+        held: Option<PairGuard<'_>>,
         op: &mut M,
     ) -> Result<Applied, Result<Retry, CacheError>> {
         let now = self.now();
-        let current = match self.find_in_pair(pair, tag, key, &now) {
-            Ok(current) => current,
-            Err(()) => {
-                assert!(
-                    matches!(hold, Hold::Versions(_)),
-                    "an item under a held bucket is not well formed"
-                );
-                return Err(Ok(Retry::Raced));
+        let (current, hold) = match held {
+            Some(guard) => {
+                let current = self
+                    .find_in_pair(pair, tag, key, &now)
+                    .expect("an item under a held bucket is well formed");
+                (current, Hold::Held(guard))
+            }
+            None => {
+                let (current, observed) =
+                    self.observe(pair, tag, key, &now).ok_or(Ok(Retry::Raced))?;
+                (current, Hold::Versions(observed))
             }
         };
         let live = current.filter(Found::is_live);
-        let plan = op.decide(self, live.as_ref(), now.get());
-        if let Hold::Versions(versions) = hold {
-            if !self.pair_valid(pair, versions) {
+        let plan = op.decide(self, live.as_ref(), &now);
+        if let Hold::Versions(observed) = hold {
+            if !self.pair_valid(observed.lock, observed.versions) {
                 return Err(Ok(Retry::Raced));
             }
         }
         let plan = plan.map_err(Err)?;
         let before = live.map(|found| found.meta());
-        let take = |hold| self.take(pair, hold);
+        let take = |hold| self.take(hold);
         match plan {
             Plan::Keep { bump } => {
                 drop(hold);
@@ -259,7 +311,7 @@ impl Cache {
                 let found = live.expect("a removal needs an item");
                 let mut guard = take(hold).ok_or(Ok(Retry::Raced))?;
                 guard.remove(found.at);
-                self.forget(&found);
+                self.bury(&found);
                 drop(guard);
                 Ok(Applied {
                     before,
@@ -267,7 +319,7 @@ impl Cache {
                 })
             }
             Plan::Write(new) => {
-                let written = self.write_new(key, &new, current.as_ref(), live.as_ref(), now.get());
+                let written = self.write_new(key, &new, current.as_ref(), live.as_ref(), &now);
                 let written = match written {
                     Ok(Some(written)) => written,
                     Ok(None) => return Err(Ok(Retry::Raced)),
@@ -292,11 +344,47 @@ impl Cache {
     }
 
     /// The held buckets: already held, or taken now if unchanged since the read.
-    fn take<'a>(&'a self, pair: Pair, hold: Hold<'a>) -> Option<PairGuard<'a>> {
+    fn take<'a>(&'a self, hold: Hold<'a>) -> Option<PairGuard<'a>> {
         match hold {
             Hold::Held(guard) => Some(guard),
-            Hold::Versions(versions) => self.index.try_lock_at(pair, versions),
+            Hold::Versions(observed) => self.index.try_lock_at(observed.lock, observed.versions),
         }
+    }
+
+    /// Finds `key` without a lock, looking in its second bucket only if it is not in
+    /// the first; `None` if the read raced a writer and must start over.
+    fn observe(
+        &self,
+        pair: Pair,
+        tag: u16,
+        key: &[u8],
+        now: &Now<'_>,
+    ) -> Option<(Option<Found>, Observed)> {
+        let one = |bucket: u32, version: u64| Observed {
+            lock: Pair {
+                first: bucket,
+                second: bucket,
+            },
+            versions: (version, version),
+        };
+        let first = self.index.read_begin(pair.first);
+        match self.find_in_bucket(pair.first, tag, key, now).ok()? {
+            Some(found) => return Some((Some(found), one(pair.first, first))),
+            None if pair.second == pair.first => return Some((None, one(pair.first, first))),
+            None => {}
+        }
+        let second = self.index.read_begin(pair.second);
+        let found = self.find_in_bucket(pair.second, tag, key, now).ok()?;
+        Some(match found {
+            Some(found) => (Some(found), one(pair.second, second)),
+            None => (
+                None,
+                Observed {
+                    lock: pair,
+                    versions: (first, second),
+                },
+            ),
+        })
     }
 
     /// Reserves room for `new` and writes it there, unlinked. `Ok(None)` when the
@@ -307,10 +395,14 @@ impl Cache {
         new: &NewItem<'_>,
         current: Option<&Found>,
         live: Option<&Found>,
-        now_unix_secs: u32,
+        now: &Now<'_>,
     ) -> Result<Option<Written>, NoSpace> {
         let value_len: usize = new.value.iter().map(|part| self.part_len(part, live)).sum();
-        let bucket = expiry::ttl_bucket(new.expiry_unix_secs, now_unix_secs);
+        // The clock is read only for an item that expires.
+        let bucket = match new.expiry_unix_secs {
+            0 => 0,
+            at => expiry::ttl_bucket(at, now.get()),
+        };
         let explicit_cas = match new.cas {
             _ if !self.config.cas_enabled => None,
             NewCas::Keep(cas) | NewCas::Given(cas) => Some(cas),
@@ -334,16 +426,17 @@ impl Cache {
         let mut header = [0u8; MAX_HEADER_BYTES];
         let header_len = item::encode(&fields, key.len(), value_len, &mut header);
         let mut at = self.addr(room.segment, room.offset);
-        self.heap.write(at, &header[..header_len]);
-        at += header_len;
-        self.heap.write(at, key);
-        at += key.len();
+        let mut staged = Staged::new(at);
+        staged.push(&self.heap, &header[..header_len]);
+        staged.push(&self.heap, key);
+        at += header_len + key.len();
         let mut whole = true;
         for part in &new.value {
             match *part {
                 Part::None => {}
-                Part::Bytes(bytes) => self.heap.write(at, bytes),
+                Part::Bytes(bytes) => staged.push(&self.heap, bytes),
                 Part::Current => {
+                    staged.flush(&self.heap);
                     let found = live.expect("a value part from the current item needs one");
                     let from = self.addr(found.segment, found.offset + found.header.value_start());
                     let len = found.header.value_len;
@@ -355,10 +448,12 @@ impl Cache {
                         // unlinked item) and the attempt is lost.
                         whole = false;
                     }
+                    staged = Staged::new(at + found.header.value_len);
                 }
             }
             at += self.part_len(part, live);
         }
+        staged.flush(&self.heap);
         if !whole {
             self.segment(room.segment).finish_write();
             return Ok(None);
@@ -415,7 +510,7 @@ impl Cache {
         match current {
             Some(found) => {
                 guard.set(found.at, value);
-                self.forget(found);
+                self.bury(found);
             }
             None => {
                 if guard.insert(value).is_none() {
@@ -425,7 +520,7 @@ impl Cache {
                         self.counters.incr(Counter::IndexEvictions);
                         self.counters.incr(Counter::EvictedItems);
                     }
-                    self.forget(&victim);
+                    self.bury(&victim);
                 }
             }
         }
@@ -448,6 +543,19 @@ impl Cache {
             stale: fields.meta_bits & item::BIT_STALE != 0,
             win_token_sent: fields.meta_bits & item::BIT_WIN != 0,
         }
+    }
+
+    /// Marks an item just unlinked (under its bucket lock) as dead in its header, so
+    /// the job that empties its segment skips it without a lookup, and forgets it.
+    pub(crate) fn bury(&self, found: &Found) {
+        // Forgotten first: a job that sees the mark (and so skips the item) must see
+        // it gone from its segment's count too (the fence pairs with the job's
+        // Acquire fence before it frees the segment).
+        self.forget(found);
+        fence(Ordering::Release);
+        let bits = found.header.bits | item::BIT_DEAD;
+        self.heap
+            .write(self.addr(found.segment, found.offset), &[bits]);
     }
 
     /// Takes an unlinked item out of its segment's live count, and counts it if it

@@ -2,7 +2,7 @@
 //! memcached's semantics (`do_store_item`, `do_add_delta`, the meta commands), run by
 //! the write path in `mutate.rs`.
 
-use crate::cache::{check_key, Cache, Found};
+use crate::cache::{check_key, Cache, Found, Now};
 use crate::decimal;
 use crate::error::CacheError;
 use crate::expiry::{self, Expiry};
@@ -105,7 +105,7 @@ impl Mutation for Store<'_> {
         &mut self,
         cache: &Cache,
         current: Option<&Found>,
-        now_unix_secs: u32,
+        now: &Now<'_>,
     ) -> Result<Plan<'_>, CacheError> {
         let options = &self.options;
         let mut bits = 0;
@@ -156,7 +156,7 @@ impl Mutation for Store<'_> {
         {
             expiry = current.map_or(0, |found| found.header.expiry_unix_secs);
         }
-        self.stored_expired = expiry::has_expired(expiry, now_unix_secs);
+        self.stored_expired = expiry != 0 && expiry::has_expired(expiry, now.get());
         if self.stored_expired {
             // memcached stores it already expired: the old item is gone, nothing is readable.
             return Ok(match current {
@@ -198,7 +198,7 @@ impl Mutation for Delete {
         &mut self,
         _cache: &Cache,
         current: Option<&Found>,
-        now_unix_secs: u32,
+        now: &Now<'_>,
     ) -> Result<Plan<'_>, CacheError> {
         let options = &self.options;
         let found = current.ok_or(CacheError::NotFound)?;
@@ -217,7 +217,7 @@ impl Mutation for Delete {
                 expiry = new_expiry.stored();
             }
         }
-        if expiry::has_expired(expiry, now_unix_secs) {
+        if expiry != 0 && expiry::has_expired(expiry, now.get()) {
             return Ok(Plan::Remove);
         }
         let value = if options.drop_value {
@@ -252,7 +252,7 @@ impl Mutation for Arith {
         &mut self,
         cache: &Cache,
         current: Option<&Found>,
-        _now_unix_secs: u32,
+        _now: &Now<'_>,
     ) -> Result<Plan<'_>, CacheError> {
         let arithmetic = &self.arithmetic;
         let (value, client_flags, expiry, freq) = match current {

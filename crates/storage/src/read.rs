@@ -11,7 +11,7 @@
 //! A read that must change the item (touch, vivify, claiming a win token) is a write
 //! and goes through `mutate.rs`, decided under one hold.
 
-use crate::cache::{check_key, Cache, Found};
+use crate::cache::{check_key, Cache, Found, Now};
 use crate::error::CacheError;
 use crate::expiry::Expiry;
 use crate::index::Index;
@@ -232,7 +232,7 @@ impl Mutation for ReadAndChange<'_> {
         &mut self,
         cache: &Cache,
         current: Option<&Found>,
-        now_unix_secs: u32,
+        now: &Now<'_>,
     ) -> Result<Plan<'_>, CacheError> {
         let options = self.options;
         if let Some(out) = self.out.as_deref_mut() {
@@ -282,7 +282,7 @@ impl Mutation for ReadAndChange<'_> {
                 Plan::Keep { bump }
             });
         };
-        if touch.has_passed(now_unix_secs) {
+        if touch != Expiry::Never && touch.has_passed(now.get()) {
             // memcached's gat with a past exptime: this read gets the value, then it is gone.
             return Ok(Plan::Remove);
         }
