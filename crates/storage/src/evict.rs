@@ -208,6 +208,15 @@ impl Cache {
             if *left == 0 {
                 return JobState::Running;
             }
+            // Nothing linked here any more (every item overwritten, deleted or
+            // already dropped): the rest of the walk would only find dead items. The
+            // count is whole: an item is counted before it is linked and uncounted
+            // only after it is unlinked, and nothing links into a quiet segment.
+            if meta.live().0 == 0 {
+                walk.cursor = end;
+                *left -= 1;
+                break;
+            }
             // Gather up to a batch of linked-looking items; dead ones are passed by.
             let mut batch = [(0usize, 0usize, 0u64); BATCH_ITEMS];
             let mut count = 0;
