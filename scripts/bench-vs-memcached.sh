@@ -10,7 +10,9 @@
 #   --doc FILE         write into FILE instead of docs/benchmarks.md
 # Environment: TAILCACHE_BIN (default: build target/release/tailcache), THREADS (server
 # threads, default 1), ROUNDS (3), DURATION (4s), WARMUP (1s), CONNECTIONS (4), KEYS (50k),
-# EVICT_KEYS (2M: about five times what -m 64 holds at 100-byte values).
+# EVICT_KEYS (2M: about five times what -m 64 holds at 100-byte values), PIN (auto: when
+# there are more cores than THREADS, servers run on the last THREADS cores and the
+# generator on the others, so the two never wait for each other's core; 0: no pinning).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,7 @@ WARMUP=${WARMUP:-1s}
 CONNECTIONS=${CONNECTIONS:-4}
 KEYS=${KEYS:-50k}
 EVICT_KEYS=${EVICT_KEYS:-2M}
+PIN=${PIN:-auto}
 if [ "$QUICK" = 1 ]; then ROUNDS=1; DURATION=1s; WARMUP=500ms; fi
 
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -75,6 +78,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Core sets for servers and generator (empty: no pinning).
+SERVER_CPUS=
+BENCH_CPUS=
+CORES=$(nproc)
+if [ "$PIN" != 0 ] && command -v taskset >/dev/null && [ "$CORES" -gt "$THREADS" ]; then
+    SERVER_CPUS="$((CORES - THREADS))-$((CORES - 1))"
+    BENCH_CPUS="0-$((CORES - THREADS - 1))"
+fi
+pinned() { # cpu list, then the command
+    local cpus=$1
+    shift
+    if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -94,14 +111,14 @@ MEMCACHED_USER=()
 if [ "$(id -u)" = 0 ]; then MEMCACHED_USER=(-u root); fi
 
 start_memcached() { # name port
-    memcached -p "$2" -l 127.0.0.1 -m "$MEMORY_MB" -t "$THREADS" -U 0 "${MEMCACHED_USER[@]}" >"$LOGS/$1.log" 2>&1 &
+    pinned "$SERVER_CPUS" memcached -p "$2" -l 127.0.0.1 -m "$MEMORY_MB" -t "$THREADS" -U 0 "${MEMCACHED_USER[@]}" >"$LOGS/$1.log" 2>&1 &
     PIDS+=($!)
     wait_listening "$1" "$2" "$!"
     STARTED_CMD="memcached -p $2 -l 127.0.0.1 -m $MEMORY_MB -t $THREADS -U 0 ${MEMCACHED_USER[*]}"
 }
 
 start_tailcache() { # name port admin_port
-    "$TAILCACHE_BIN" -p "$2" -l 127.0.0.1 -m "$MEMORY_MB" -t "$THREADS" --admin-addr "127.0.0.1:$3" >"$LOGS/$1.log" 2>&1 &
+    pinned "$SERVER_CPUS" "$TAILCACHE_BIN" -p "$2" -l 127.0.0.1 -m "$MEMORY_MB" -t "$THREADS" --admin-addr "127.0.0.1:$3" >"$LOGS/$1.log" 2>&1 &
     PIDS+=($!)
     wait_listening "$1" "$2" "$!"
     STARTED_CMD="$TAILCACHE_BIN -p $2 -l 127.0.0.1 -m $MEMORY_MB -t $THREADS --admin-addr 127.0.0.1:$3"
@@ -137,7 +154,7 @@ bench() { # name, then tailcache-bench flags
     shift
     log "$name"
     COMMANDS+=("$BENCH ${COMMON[*]} $* --title $name --out \$OUT/$name")
-    if ! "$BENCH" "${COMMON[@]}" "$@" --title "$name" --out "$OUT/$name" 2>"$OUT/$name.stderr" >&2; then
+    if ! pinned "$BENCH_CPUS" "$BENCH" "${COMMON[@]}" "$@" --title "$name" --out "$OUT/$name" 2>"$OUT/$name.stderr" >&2; then
         cat "$OUT/$name.stderr" >&2
         record_failure "$name"
     fi
@@ -166,6 +183,10 @@ header() { # what the section is about, then the servers and the commands so far
     echo "64 MiB holds), half sets, so nearly every set evicts something."
     echo "The generator's floor is in docs/bench-floor.md."
     echo
+    if [ -n "$SERVER_CPUS" ]; then
+        echo "Pinned with taskset: servers on CPU $SERVER_CPUS, the generator on CPU $BENCH_CPUS."
+        echo
+    fi
     echo "Servers: A = $(memcached -V), B = $VERSION_B, both with $MEMORY_MB MiB and $THREADS thread(s):"
     echo
     echo '```sh'

@@ -50,6 +50,8 @@ pub(crate) struct Maintenance {
     flush_cursor: usize,
     flush_scan: bool,
     rate: WriteRate,
+    /// Inline evictions counted when the last step ended.
+    inline_seen: u64,
     rng: SmallRng,
 }
 
@@ -67,6 +69,7 @@ impl Maintenance {
             expiry_cursor: 1,
             flush_cursor: 0,
             flush_scan: false,
+            inline_seen: 0,
             rate: WriteRate {
                 last_taken: 0,
                 last_ms: 0,
@@ -149,8 +152,12 @@ impl Cache {
             }
         }
         progress.items_visited = max_items - left;
-        progress.urgent =
-            self.pool.free_count() == 0 && self.config.eviction != EvictionPolicy::None;
+        // Urgent only when writes have been freeing memory themselves since the last
+        // step: an empty pool alone (a merge just took the last segment as its target)
+        // is no reason to hold up requests for longer steps.
+        let inline = self.counters.get(Counter::InlineEvictions);
+        progress.urgent = inline != maintenance.inline_seen && self.pool.free_count() == 0;
+        maintenance.inline_seen = inline;
         // Work found this step may have more behind it; an idle step rests.
         let found_work = progress.segments_expired + progress.segments_evicted > 0;
         progress.more_work |= maintenance.job.is_some()

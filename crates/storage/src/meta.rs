@@ -160,7 +160,7 @@ pub struct Progress {
     pub segments_evicted: usize,
     /// Whether more work is waiting (call again soon).
     pub more_work: bool,
-    /// The free pool is empty: writes are freeing memory themselves, so background
-    /// work should take more time now rather than less.
+    /// Writes have been freeing memory themselves since the last step and the pool is
+    /// still empty: background work should take more time now rather than less.
     pub urgent: bool,
 }
