@@ -142,7 +142,7 @@ impl Index {
     fn try_lock_bucket(&self, bucket: u32) -> Option<BucketGuard<'_>> {
         let version = self.version(bucket);
         let current = version.load(Ordering::Relaxed);
-        if current % 2 != 0 {
+        if !current.is_multiple_of(2) {
             return None;
         }
         version
@@ -188,7 +188,7 @@ impl Index {
         let mut spins = 0;
         loop {
             let version = self.version(bucket).load(Ordering::Acquire);
-            if version % 2 == 0 {
+            if version.is_multiple_of(2) {
                 return version;
             }
             backoff(&mut spins);
@@ -244,7 +244,7 @@ impl Index {
             let mut spins = 0;
             loop {
                 let current = version.load(Ordering::Relaxed);
-                if current % 2 == 0
+                if current.is_multiple_of(2)
                     && version
                         .compare_exchange_weak(
                             current,

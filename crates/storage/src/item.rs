@@ -224,8 +224,7 @@ pub(crate) fn decode(bytes: &[u8], room: usize) -> Option<Header> {
         key_len,
         value_len,
     };
-    let well_formed = key_len >= 1
-        && key_len <= crate::MAX_KEY_LEN
+    let well_formed = (1..=crate::MAX_KEY_LEN).contains(&key_len)
         && header.total_len() <= room
         && (bits & BIT_EXPIRY == 0 || expiry_unix_secs != 0)
         && (bits & BIT_FLAGS == 0 || client_flags != 0);

@@ -210,7 +210,10 @@ impl Cache {
         while maintenance.flush_cursor < count && *left > 0 {
             let id = maintenance.flush_cursor as u32;
             maintenance.flush_cursor += 1;
-            if maintenance.flush_cursor % FLUSH_SCAN_SEGMENTS_PER_ITEM == 0 {
+            if maintenance
+                .flush_cursor
+                .is_multiple_of(FLUSH_SCAN_SEGMENTS_PER_ITEM)
+            {
                 *left -= 1;
             }
             let meta = self.segment(id);

@@ -168,7 +168,7 @@ impl Cache {
         let found = self
             .find_in_pair(pair, tag, key, &now)
             .expect("an item under a held bucket is well formed")
-            .filter(|found| self.copy_if_live(found, out.as_deref_mut(), header));
+            .filter(|found| self.copy_if_live(found, out, header));
         Ok(found)
     }
 
