@@ -87,6 +87,8 @@ pub(crate) struct Found {
     pub header: Header,
     pub cas: u64,
     pub liveness: Liveness,
+    /// Last access (unix seconds, coarse: see `item`).
+    pub last_access_unix_secs: u32,
 }
 
 impl Found {
@@ -100,6 +102,7 @@ impl Found {
             hit_before: slot::freq(self.slot) > 0,
             stale: self.header.bits & item::BIT_STALE != 0,
             win_token_sent: self.header.bits & item::BIT_WIN != 0,
+            last_access_unix_secs: self.last_access_unix_secs,
         }
     }
 
@@ -238,6 +241,10 @@ impl Cache {
                 .explicit_cas
                 .unwrap_or(meta.cas_base.load(Ordering::Relaxed) + offset as u64)
         };
+        let last_access_unix_secs = meta
+            .time_base_unix_secs
+            .load(Ordering::Relaxed)
+            .saturating_add(u32::from(header.access_secs));
         let liveness = if self.flush.kills(meta.epoch.load(Ordering::Relaxed)) {
             Liveness::Flushed
         } else if header.expiry_unix_secs != 0
@@ -255,7 +262,14 @@ impl Cache {
             header,
             cas,
             liveness,
+            last_access_unix_secs,
         }
+    }
+
+    /// An access time as stored in segment `id`'s items.
+    pub(crate) fn access_secs(&self, id: u32, unix_secs: u32) -> u16 {
+        let base = self.segment(id).time_base_unix_secs.load(Ordering::Relaxed);
+        u16::try_from(unix_secs.saturating_sub(base)).unwrap_or(u16::MAX)
     }
 
     /// Looks for `key` in `bucket` without a lock. `Err` when it met bytes that are not

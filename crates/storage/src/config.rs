@@ -44,7 +44,7 @@ pub struct Config {
     /// Size of one segment in bytes (default 1 MiB); at least the item size limit.
     pub segment_size_bytes: usize,
     /// Largest item accepted, in bytes (memcached `-I`, default 1 MiB). An item counts
-    /// its key, its value and the largest header it could ever need (23 bytes), so
+    /// its key, its value and the largest header it could ever need (25 bytes), so
     /// that touch and merge can always move it.
     pub item_size_limit_bytes: usize,
     /// Typical key + value size in bytes; sizes the index (default 64).

@@ -357,6 +357,7 @@ impl Cache {
     fn copy_into(&self, found: &Found, key: &[u8], target: u32) -> Option<usize> {
         let fields = Fields {
             explicit_cas: self.config.cas_enabled.then_some(found.cas),
+            access_secs: self.access_secs(target, found.last_access_unix_secs),
             ..found.header.fields()
         };
         let value_len = found.header.value_len;
@@ -409,14 +410,21 @@ impl Cache {
         let target = self.pool.take()?;
         self.take_segment(target, State::MergeTarget, bucket);
         let mut epoch = u64::MAX;
+        let target_meta = self.segment(target);
+        let mut time_base = target_meta.time_base_unix_secs.load(Ordering::Relaxed);
         for &source in &sources[..count] {
             let meta = self.segment(source);
             epoch = epoch.min(meta.epoch.load(Ordering::Relaxed));
+            time_base = time_base.min(meta.time_base_unix_secs.load(Ordering::Relaxed));
             self.unlink_from_chain(bucket, &mut chain, source);
             meta.set_state(State::Emptying);
         }
-        // The target holds the sources' data: a flush that killed them kills it.
-        self.segment(target).epoch.store(epoch, Ordering::Relaxed);
+        // The target holds the sources' data: a flush that killed them kills it, and
+        // their access times must fit its time base.
+        target_meta.epoch.store(epoch, Ordering::Relaxed);
+        target_meta
+            .time_base_unix_secs
+            .store(time_base, Ordering::Relaxed);
         Some(Job::Merge {
             sources,
             count,

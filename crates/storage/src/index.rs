@@ -57,6 +57,13 @@ pub(crate) struct SlotRef {
     slot: u8,
 }
 
+impl SlotRef {
+    /// The bucket the slot is in.
+    pub(crate) fn bucket(self) -> u32 {
+        self.bucket
+    }
+}
+
 /// The two buckets a key may live in (the same bucket twice for some keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pair {

@@ -1,20 +1,22 @@
 //! The item format inside a segment: a compact header, then key, then value.
 //!
 //! ```text
-//! +------+---------+------------------+-----------+----------+------------+-----+-------+
-//! | bits | key_len | value_len varint | [flags 4] | [cas 8]  | [expiry 4] | key | value |
-//! +------+---------+------------------+-----------+----------+------------+-----+-------+
-//!   1 B     1 B        1..=5 B           if FLAGS   if CAS     if EXPIRY
+//! +------+---------+------------------+----------+-----------+---------+------------+-----+-------+
+//! | bits | key_len | value_len varint | access 2 | [flags 4] | [cas 8] | [expiry 4] | key | value |
+//! +------+---------+------------------+----------+-----------+---------+------------+-----+-------+
+//!   1 B     1 B        1..=5 B                     if FLAGS    if CAS    if EXPIRY
 //! ```
 //!
 //! Optional fields are present only when their bit is set, so a 16-byte key with a
-//! 32-byte value, no flags and no TTL costs 3 bytes of header. An item's CAS is
+//! 32-byte value, no flags and no TTL costs 5 bytes of header. `access` is the last
+//! access time (memcached's item time, meta `l`) in seconds after its segment's time
+//! base, saturating: coarse on purpose, two bytes instead of four. An item's CAS is
 //! derived from where it was written (`segment cas_base + offset`); an item stores
 //! its CAS only when that would not do: it was moved (touch, merge) and must keep
 //! its CAS, the derived one would not be larger than the key's previous CAS, or the
 //! client chose it (meta `E`).
 //!
-//! Only `bits` and the expiry field are ever rewritten in place (under the item's
+//! Only `bits`, the access field and the expiry field are ever rewritten in place (under the item's
 //! chain lock); key and value bytes never change while an index slot points to them.
 
 /// Client flags are stored (non-zero).
@@ -34,10 +36,16 @@ pub(crate) const BIT_DEAD: u8 = 32;
 /// Bits that describe the item rather than the header's layout.
 pub(crate) const META_BITS: u8 = BIT_STALE | BIT_WIN;
 
-/// Smallest header: bits, key length, one varint byte.
-pub(crate) const MIN_HEADER_BYTES: usize = 3;
-/// Largest header: bits, key length, 5 varint bytes, flags, CAS, expiry.
-pub(crate) const MAX_HEADER_BYTES: usize = 2 + 5 + 4 + 8 + 4;
+/// Smallest header: bits, key length, one varint byte, access time.
+pub(crate) const MIN_HEADER_BYTES: usize = 3 + ACCESS_BYTES;
+/// Largest header: bits, key length, 5 varint bytes, access time, flags, CAS, expiry.
+pub(crate) const MAX_HEADER_BYTES: usize = 2 + 5 + ACCESS_BYTES + 4 + 8 + 4;
+/// Bytes of the access-time field.
+pub(crate) const ACCESS_BYTES: usize = 2;
+/// A segment's time base is this far before it opens, so an item moved into it
+/// (touch, merge) keeps an access time up to 4 hours old exactly; new writes are
+/// exact for the 14 hours after that.
+pub(crate) const ACCESS_LOOKBACK_SECS: u32 = 4 * 3600;
 /// Bytes an explicit CAS adds to a header.
 pub(crate) const EXPLICIT_CAS_BYTES: usize = 8;
 
@@ -52,6 +60,8 @@ pub(crate) struct Header {
     pub explicit_cas: Option<u64>,
     /// Absolute expiry in unix seconds, 0 = never.
     pub expiry_unix_secs: u32,
+    /// Last access, in seconds after the segment's time base (saturating).
+    pub access_secs: u16,
     /// Bytes of the header; the key starts here.
     pub header_len: usize,
     /// Key length in bytes.
@@ -78,7 +88,13 @@ impl Header {
             client_flags: self.client_flags,
             explicit_cas: self.explicit_cas,
             expiry_unix_secs: self.expiry_unix_secs,
+            access_secs: self.access_secs,
         }
+    }
+
+    /// Offset of the 2-byte access field from the start of the item.
+    pub(crate) fn access_field_offset(&self) -> usize {
+        2 + varint_len(self.value_len)
     }
 
     /// Offset of the 4-byte expiry field from the start of the item, if it has one.
@@ -98,12 +114,14 @@ pub(crate) struct Fields {
     pub explicit_cas: Option<u64>,
     /// Absolute expiry, 0 = never.
     pub expiry_unix_secs: u32,
+    /// Last access, in seconds after the segment's time base.
+    pub access_secs: u16,
 }
 
 impl Fields {
     /// Bytes of the header for these fields and this value length.
     pub(crate) fn header_len(&self, value_len: usize) -> usize {
-        let mut len = 2 + varint_len(value_len);
+        let mut len = 2 + varint_len(value_len) + ACCESS_BYTES;
         if self.client_flags != 0 {
             len += 4;
         }
@@ -164,6 +182,8 @@ pub(crate) fn encode(
             break;
         }
     }
+    out[at..at + ACCESS_BYTES].copy_from_slice(&fields.access_secs.to_le_bytes());
+    at += ACCESS_BYTES;
     if fields.client_flags != 0 {
         out[at..at + 4].copy_from_slice(&fields.client_flags.to_le_bytes());
         at += 4;
@@ -209,6 +229,8 @@ pub(crate) fn decode(bytes: &[u8], room: usize) -> Option<Header> {
         at += len;
         Some(Some(bytes))
     };
+    let access_secs = field(true, ACCESS_BYTES)?
+        .map_or(0, |b| u16::from_le_bytes(b.try_into().expect("2 bytes")));
     let client_flags = field(bits & BIT_FLAGS != 0, 4)?
         .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
     let explicit_cas =
@@ -220,6 +242,7 @@ pub(crate) fn decode(bytes: &[u8], room: usize) -> Option<Header> {
         client_flags,
         explicit_cas,
         expiry_unix_secs,
+        access_secs,
         header_len: at,
         key_len,
         value_len,
@@ -247,10 +270,11 @@ mod tests {
     }
 
     #[test]
-    fn minimal_item_has_three_byte_header() {
+    fn minimal_item_has_five_byte_header() {
         let header = round_trip(Fields::default(), 16, 32);
         assert_eq!(header.header_len, MIN_HEADER_BYTES);
-        assert_eq!(header.total_len(), 51);
+        assert_eq!(header.total_len(), 53);
+        assert_eq!(header.access_field_offset(), 3);
         assert_eq!(header.expiry_field_offset(), None);
     }
 
@@ -261,8 +285,10 @@ mod tests {
             client_flags: u32::MAX,
             explicit_cas: Some(u64::MAX - 3),
             expiry_unix_secs: 1_700_000_000,
+            access_secs: u16::MAX,
         };
         let header = round_trip(fields, 250, u32::MAX as usize);
+        assert_eq!(header.access_field_offset(), 7);
         assert_eq!(header.header_len, MAX_HEADER_BYTES);
         assert_eq!(header.expiry_field_offset(), Some(MAX_HEADER_BYTES - 4));
     }
@@ -276,11 +302,12 @@ mod tests {
     fn malformed_headers_are_refused_not_trusted() {
         // Key length 0, a varint that never ends, a field past the bytes given, an
         // item longer than its room: all are what a torn read can produce.
-        assert_eq!(decode(&[0, 0, 5], 100), None);
+        assert_eq!(decode(&[0, 0, 5, 0, 0], 100), None);
         assert_eq!(decode(&[0, 3, 0x80, 0x80, 0x80, 0x80, 0x80, 1], 100), None);
-        assert_eq!(decode(&[BIT_CAS, 3, 5, 1, 2], 100), None);
-        assert_eq!(decode(&[0, 3, 5], 10), None);
-        assert!(decode(&[0, 3, 5], 11).is_some());
+        assert_eq!(decode(&[BIT_CAS, 3, 5, 0, 0, 1, 2], 100), None);
+        assert_eq!(decode(&[0, 3, 5, 0], 100), None);
+        assert_eq!(decode(&[0, 3, 5, 0, 0], 12), None);
+        assert!(decode(&[0, 3, 5, 0, 0], 13).is_some());
         assert_eq!(decode(&[], 100), None);
     }
 }

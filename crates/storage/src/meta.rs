@@ -23,6 +23,10 @@ pub struct ItemMeta {
     pub stale: bool,
     /// Whether a win token has been handed out for the item (meta `W`, later `Z`).
     pub win_token_sent: bool,
+    /// When the item was last accessed (unix seconds; memcached's item time, meta
+    /// `l`): set when it is written and on its second read, as memcached's segmented
+    /// LRU does. To the second, and coarse past 18 hours after its segment opened.
+    pub last_access_unix_secs: u32,
 }
 
 /// How a store treats an existing item.

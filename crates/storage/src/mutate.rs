@@ -278,7 +278,7 @@ impl Cache {
             Plan::Keep { bump } => {
                 drop(hold);
                 if let (true, Some(found)) = (bump, live) {
-                    self.index.bump_freq(found.at, found.slot);
+                    self.bump(&found);
                 }
                 Ok(Applied {
                     before,
@@ -296,6 +296,12 @@ impl Cache {
                 let after = self.rewrite_in_place(&found, set_bits, clear_bits, expiry_unix_secs);
                 if bump {
                     let freq = slot::freq(found.slot);
+                    if freq == 1 {
+                        let access = self.access_secs(found.segment, now.get());
+                        let field = self.addr(found.segment, found.offset)
+                            + found.header.access_field_offset();
+                        self.heap.write(field, &access.to_le_bytes());
+                    }
                     guard.set(
                         found.at,
                         slot::with_freq(found.slot, freq.saturating_add(1).min(slot::MAX_FREQ)),
@@ -398,7 +404,6 @@ impl Cache {
         now: &Now<'_>,
     ) -> Result<Option<Written>, NoSpace> {
         let value_len: usize = new.value.iter().map(|part| self.part_len(part, live)).sum();
-        // The clock is read only for an item that expires.
         let bucket = match new.expiry_unix_secs {
             0 => 0,
             at => expiry::ttl_bucket(at, now.get()),
@@ -415,14 +420,24 @@ impl Cache {
                     .map(|_| self.next_cas.fetch_add(1, Ordering::Relaxed))
             }
         };
-        let fields = Fields {
+        // A moved item keeps its access time unless this is its second read (as
+        // memcached's segmented LRU); a new value is accessed now.
+        let accessed_unix_secs = match (new.freq, live) {
+            (Freq::Keep { bump }, Some(found)) if !(bump && slot::freq(found.slot) == 1) => {
+                found.last_access_unix_secs
+            }
+            _ => now.get(),
+        };
+        let mut fields = Fields {
             meta_bits: new.meta_bits,
             client_flags: new.client_flags,
             explicit_cas,
             expiry_unix_secs: new.expiry_unix_secs,
+            access_secs: 0,
         };
         let len = fields.item_len(key.len(), value_len);
         let room = self.reserve(bucket, len)?;
+        fields.access_secs = self.access_secs(room.segment, accessed_unix_secs);
         let mut header = [0u8; MAX_HEADER_BYTES];
         let header_len = item::encode(&fields, key.len(), value_len, &mut header);
         let mut at = self.addr(room.segment, room.offset);
@@ -542,6 +557,10 @@ impl Cache {
             hit_before: freq > 0,
             stale: fields.meta_bits & item::BIT_STALE != 0,
             win_token_sent: fields.meta_bits & item::BIT_WIN != 0,
+            last_access_unix_secs: segment
+                .time_base_unix_secs
+                .load(Ordering::Relaxed)
+                .saturating_add(u32::from(fields.access_secs)),
         }
     }
 

@@ -6,7 +6,8 @@
 //! and checks both. After `LOCK_FREE_ATTEMPTS` lost races it takes the buckets, so a
 //! read always finishes. The read counter is bumped afterwards with a relaxed
 //! compare-and-swap (best effort), and nothing else is written: no lock, no shared
-//! counter.
+//! counter; only an item's second read also stamps its access time, under a brief
+//! hold of its bucket.
 //!
 //! A read that must change the item (touch, vivify, claiming a win token) is a write
 //! and goes through `mutate.rs`, decided under one hold.
@@ -14,22 +15,48 @@
 use crate::cache::{check_key, Cache, Found, Now};
 use crate::error::CacheError;
 use crate::expiry::Expiry;
-use crate::index::Index;
+use crate::index::{Index, Pair};
 use crate::item;
 use crate::meta::{ItemMeta, ReadOptions, ReadOutcome};
 use crate::mutate::{Applied, Freq, Mutation, NewCas, NewItem, Part, Plan};
+use crate::slot;
 
 /// Races lost before a read takes the buckets.
 const LOCK_FREE_ATTEMPTS: usize = 16;
 
 impl Cache {
+    /// Counts a read of `found`. Its second read also sets its access time, as
+    /// memcached's segmented LRU sets an item's time when it turns active; that write
+    /// takes the item's bucket briefly, and is skipped (the time is coarse) when
+    /// someone else holds it or the item moved.
+    pub(crate) fn bump(&self, found: &Found) {
+        self.index.bump_freq(found.at, found.slot);
+        if slot::freq(found.slot) != 1 {
+            return;
+        }
+        let bucket = found.at.bucket();
+        let one = Pair {
+            first: bucket,
+            second: bucket,
+        };
+        let version = self.index.read_begin(bucket);
+        let Some(guard) = self.index.try_lock_at(one, (version, version)) else {
+            return;
+        };
+        if slot::location(guard.get(found.at)) == slot::location(found.slot) {
+            let access = self.access_secs(found.segment, self.now().get());
+            let field = self.addr(found.segment, found.offset) + found.header.access_field_offset();
+            self.heap.write(field, &access.to_le_bytes());
+        }
+    }
+
     /// Appends the value of a live item to `out` and returns its metadata; counts as a
     /// read of the item.
     pub fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Result<Option<ItemMeta>, CacheError> {
         check_key(key)?;
         let found = self.find_live(key, Some(out))?;
         Ok(found.map(|found| {
-            self.index.bump_freq(found.at, found.slot);
+            self.bump(&found);
             found.meta()
         }))
     }
@@ -46,7 +73,7 @@ impl Cache {
         check_key(key)?;
         let found = self.find_live_framed(key, Some(out), &mut header)?;
         Ok(found.map(|found| {
-            self.index.bump_freq(found.at, found.slot);
+            self.bump(&found);
             found.meta()
         }))
     }
@@ -74,7 +101,7 @@ impl Cache {
             };
             if !wins_token(&options, &found) {
                 if !options.no_bump {
-                    self.index.bump_freq(found.at, found.slot);
+                    self.bump(&found);
                 }
                 return Ok(Some(ReadOutcome {
                     meta: found.meta(),

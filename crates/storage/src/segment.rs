@@ -58,6 +58,9 @@ pub(crate) struct SegmentMeta {
     pub order: AtomicU64,
     /// Latest expiry of an item written here (unix seconds; 0 = none yet).
     pub max_expiry_unix_secs: AtomicU32,
+    /// Items' access times count from here (unix seconds; a merge keeps its
+    /// sources' earliest, so copied times still fit).
+    pub time_base_unix_secs: AtomicU32,
     /// The TTL bucket this segment belongs to.
     pub ttl_bucket: AtomicU32,
     state: AtomicU32,
@@ -90,6 +93,7 @@ impl SegmentMeta {
             epoch: AtomicU64::new(0),
             order: AtomicU64::new(0),
             max_expiry_unix_secs: AtomicU32::new(0),
+            time_base_unix_secs: AtomicU32::new(0),
             ttl_bucket: AtomicU32::new(0),
             state: AtomicU32::new(State::Free as u32),
             prev: AtomicU32::new(NO_SEGMENT),
@@ -99,7 +103,14 @@ impl SegmentMeta {
 
     /// Readies a segment taken from the pool: empty, unsealed, with a fresh CAS range
     /// and age. Nothing else can reach it yet.
-    pub(crate) fn reset(&self, state: State, ttl_bucket: u32, cas_base: u64, sequence: u64) {
+    pub(crate) fn reset(
+        &self,
+        state: State,
+        ttl_bucket: u32,
+        cas_base: u64,
+        sequence: u64,
+        time_base_unix_secs: u32,
+    ) {
         debug_assert_eq!(self.state(), State::Free);
         debug_assert_eq!(self.live(), (0, 0), "a free segment holds no live item");
         self.fill.store(0, Ordering::Relaxed);
@@ -107,6 +118,8 @@ impl SegmentMeta {
         self.epoch.store(sequence, Ordering::Relaxed);
         self.order.store(sequence, Ordering::Relaxed);
         self.max_expiry_unix_secs.store(0, Ordering::Relaxed);
+        self.time_base_unix_secs
+            .store(time_base_unix_secs, Ordering::Relaxed);
         self.ttl_bucket.store(ttl_bucket, Ordering::Relaxed);
         self.prev.store(NO_SEGMENT, Ordering::Relaxed);
         self.next.store(NO_SEGMENT, Ordering::Relaxed);
@@ -214,7 +227,7 @@ mod tests {
     #[test]
     fn reservations_are_disjoint_and_stop_at_capacity_or_seal() {
         let meta = SegmentMeta::new();
-        meta.reset(State::InChain, 0, 1, 0);
+        meta.reset(State::InChain, 0, 1, 0, 0);
         assert_eq!(meta.try_reserve(40, 100), Some(0));
         assert_eq!(meta.try_reserve(40, 100), Some(40));
         assert_eq!(meta.try_reserve(40, 100), None, "over capacity");
@@ -240,7 +253,7 @@ mod tests {
     #[test]
     fn concurrent_reservations_never_overlap() {
         let meta = SegmentMeta::new();
-        meta.reset(State::InChain, 0, 1, 0);
+        meta.reset(State::InChain, 0, 1, 0, 0);
         let taken = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|scope| {
             for len in [7usize, 13] {

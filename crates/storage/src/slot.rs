@@ -64,7 +64,6 @@ pub const fn offset(slot: u64) -> u32 {
 }
 
 /// The slot without its read counter: what identifies the item it points to.
-#[cfg(test)]
 pub const fn location(slot: u64) -> u64 {
     slot & !((MAX_FREQ as u64) << FREQ_SHIFT)
 }

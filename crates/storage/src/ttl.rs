@@ -134,7 +134,12 @@ impl Cache {
             .next_cas
             .fetch_add(self.config.segment_size_bytes as u64, Ordering::Relaxed);
         let sequence = self.next_sequence.fetch_add(1, Ordering::SeqCst);
-        self.segment(id).reset(state, bucket, cas_base, sequence);
+        let time_base = self
+            .now()
+            .get()
+            .saturating_sub(crate::item::ACCESS_LOOKBACK_SECS);
+        self.segment(id)
+            .reset(state, bucket, cas_base, sequence, time_base);
     }
 
     /// Seals `bucket`'s active segment and leaves the bucket without one (the segment

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use std::sync::Barrier;
 use tailcache_storage::{
-    Arithmetic, CacheError, DeleteOptions, EvictionPolicy, Expiry, ReadOptions, StoreMode,
-    StoreOptions,
+    Arithmetic, Cache, CacheError, DeleteOptions, EvictionPolicy, Expiry, ReadOptions, StepBudget,
+    StoreMode, StoreOptions,
 };
 
 fn vivify(ttl_secs: u32) -> ReadOptions {
@@ -335,4 +335,101 @@ fn cas_increment_loops_from_several_threads_sum_exactly() {
         (threads * each).to_string().as_bytes()
     );
     eprintln!("{retries} CAS retries");
+}
+
+/// memcached's item time (meta `l`): set by the write, kept by the first read and by
+/// reads that do not bump, moved to now by the second read, kept by a touch.
+#[test]
+fn last_access_follows_memcached_item_time() {
+    let (cache, clock) = small_cache(EvictionPolicy::Merge);
+    let last_access = |options: ReadOptions| {
+        cache
+            .read(b"k", options, None)
+            .unwrap()
+            .unwrap()
+            .meta
+            .last_access_unix_secs
+    };
+    set(&cache, b"k", b"v");
+    let written = START_UNIX_SECS;
+    clock.advance(5);
+    let quiet = ReadOptions {
+        no_bump: true,
+        ..ReadOptions::default()
+    };
+    assert_eq!(last_access(quiet), written, "a quiet read changes nothing");
+    assert_eq!(last_access(ReadOptions::default()), written, "first read");
+    clock.advance(5);
+    assert_eq!(
+        last_access(ReadOptions::default()),
+        written,
+        "second read, before"
+    );
+    assert_eq!(
+        last_access(quiet),
+        written + 10,
+        "the second read stamped now"
+    );
+    clock.advance(5);
+    assert_eq!(
+        last_access(ReadOptions::default()),
+        written + 10,
+        "later reads keep it"
+    );
+    assert_eq!(last_access(quiet), written + 10);
+    cache.touch(b"k", expiry_in(1000)).unwrap();
+    assert_eq!(
+        last_access(quiet),
+        written + 10,
+        "a touch moves the item, not its time"
+    );
+    clock.advance(3);
+    set(&cache, b"k", b"w");
+    assert_eq!(
+        last_access(quiet),
+        written + 18,
+        "a new value is accessed now"
+    );
+}
+
+/// An item keeps its access time when a merge copies it to another segment, and
+/// times far past the segment's time base saturate instead of wrapping.
+#[test]
+fn last_access_survives_merge_and_saturates() {
+    let (cache, clock) = small_cache(EvictionPolicy::Merge);
+    set(&cache, b"kept", b"v");
+    // Read twice so the merge keeps it, stamping the time of the second read.
+    get(&cache, b"kept").unwrap();
+    clock.advance(7);
+    get(&cache, b"kept").unwrap();
+    let stamped = START_UNIX_SECS + 7;
+    let meta = |cache: &Cache| cache.get_meta(b"kept").unwrap().unwrap();
+    assert_eq!(meta(&cache).last_access_unix_secs, stamped);
+    // Fill the cache several times over so the item's segment is merged.
+    let value = vec![b'x'; 1000];
+    for n in 0..20_000u32 {
+        set(&cache, format!("fill:{n}").as_bytes(), &value);
+        if n % 64 == 0 {
+            get(&cache, b"kept").unwrap();
+            cache.maintenance_step(StepBudget { max_items: 256 });
+        }
+    }
+    assert!(cache.stats().merge_kept_items > 0, "no merge ran");
+    let after = meta(&cache).last_access_unix_secs;
+    assert_eq!(after, stamped, "merge kept the access time");
+    cache.check_invariants().unwrap();
+    // Two bytes count 18 hours from a segment's time base: a write 20 hours after
+    // its segment opened reads as older than it is, never newer, and never wraps.
+    clock.advance(20 * 3600);
+    set(&cache, b"late", b"v");
+    let late = cache
+        .get_meta(b"late")
+        .unwrap()
+        .unwrap()
+        .last_access_unix_secs;
+    let now = START_UNIX_SECS + 7 + 20 * 3600;
+    assert!(
+        late < now && late >= START_UNIX_SECS + 12 * 3600,
+        "{late}"
+    );
 }

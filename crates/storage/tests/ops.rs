@@ -136,17 +136,19 @@ fn append_with_cas_and_vivify() {
 
 #[test]
 fn the_item_limit_counts_key_value_and_the_largest_header() {
+    // The largest header is 25 bytes (bits, key length, 5-byte varint, access time,
+    // flags, CAS, expiry).
     let (cache, _) = small_cache(EvictionPolicy::Merge);
     let limit = 64 << 10;
-    let fits = vec![b'a'; limit - 23 - 1];
+    let fits = vec![b'a'; limit - 25 - 1];
     cache
         .store(StoreMode::Set, b"k", &fits, opts(1, 100))
         .unwrap();
-    let over = vec![b'a'; limit - 23];
+    let over = vec![b'a'; limit - 25];
     assert_eq!(
         cache.store(StoreMode::Set, b"k", &over, opts(0, 0)),
         Err(CacheError::ValueTooLarge {
-            len: limit - 23,
+            len: limit - 25,
             limit
         })
     );
@@ -165,7 +167,7 @@ fn touch_and_gat_near_the_item_limit_keep_the_item() {
     // The biggest item there is, without an expiry field and with a derived CAS:
     // a touch that must move it (adding expiry and an explicit CAS) still fits.
     let (cache, _) = small_cache(EvictionPolicy::Merge);
-    let value = vec![b'z'; (64 << 10) - 23 - 1];
+    let value = vec![b'z'; (64 << 10) - 25 - 1];
     let stored = cache
         .store(StoreMode::Set, b"k", &value, opts(0, 0))
         .unwrap();
