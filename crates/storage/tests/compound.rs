@@ -428,8 +428,5 @@ fn last_access_survives_merge_and_saturates() {
         .unwrap()
         .last_access_unix_secs;
     let now = START_UNIX_SECS + 7 + 20 * 3600;
-    assert!(
-        late < now && late >= START_UNIX_SECS + 12 * 3600,
-        "{late}"
-    );
+    assert!(late < now && late >= START_UNIX_SECS + 12 * 3600, "{late}");
 }
