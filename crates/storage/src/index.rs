@@ -113,6 +113,11 @@ impl Index {
         }
     }
 
+    /// How many buckets the index has.
+    pub(crate) fn bucket_count(&self) -> usize {
+        self.bucket_count
+    }
+
     /// The bucket-lock hold histogram.
     pub(crate) fn holds(&self) -> &LockHolds {
         &self.holds
