@@ -31,9 +31,29 @@ pub enum AcceptModeName {
     Shared,
 }
 
+/// The protocol named by memcached's `-B`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolName {
+    /// memcached's default: the text protocol here (binary is not served).
+    Auto,
+    /// The text (classic and meta) protocol.
+    Ascii,
+    /// memcached's binary protocol: not served, so refused.
+    Binary,
+}
+
 /// tailcache: a memcached-compatible cache with low tail latency.
+///
+/// Every memcached 1.6 flag is accepted; one that has no effect here prints
+/// one warning naming it (docs/compatibility.md lists them all).
 #[derive(Parser, Debug, Default)]
-#[command(name = "tailcache", version, about, max_term_width = 100)]
+#[command(
+    name = "tailcache",
+    version,
+    about,
+    max_term_width = 100,
+    args_override_self = true
+)]
 pub struct Flags {
     /// TCP port of the memcache protocol (0: any free port) [default: 11211]
     #[arg(short = 'p', long = "port", value_name = "PORT")]
@@ -75,17 +95,107 @@ pub struct Flags {
     #[arg(short = 'C', long = "disable-cas")]
     pub disable_cas: bool,
 
-    /// UDP port; only 0 (off) is supported
-    #[arg(short = 'U', long = "udp-port", value_name = "0", value_parser = parse_udp_port)]
+    /// UDP port; UDP is not served: a non-zero port warns (and, without -p, sets the TCP port as in memcached) [default: 0]
+    #[arg(short = 'U', long = "udp-port", value_name = "PORT")]
     pub udp_port: Option<u16>,
 
     /// Verbose logging; -vv for more
     #[arg(short = 'v', long = "verbose", action = ArgAction::Count)]
     pub verbose: u8,
 
-    /// Extended options, comma separated: idle_timeout=SECS (and memcached tuning options, ignored)
+    /// Extended options, comma separated: idle_timeout=SECS applies; memcached's other -o options warn
     #[arg(short = 'o', long = "extended", value_name = "OPT", action = ArgAction::Append, value_delimiter = ',')]
     pub extended: Vec<String>,
+
+    /// When started as root, switch to USER once listeners are open (ignored when not root)
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Write the process id to FILE at start; removed at exit
+    #[arg(short = 'P', long = "pidfile", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+
+    /// Run in the background once every listener is open
+    #[arg(short = 'd', long = "daemon")]
+    pub daemon: bool,
+
+    /// Raise the core file size limit as far as allowed
+    #[arg(short = 'r', long = "enable-coredumps")]
+    pub enable_coredumps: bool,
+
+    /// Lock the process's memory in RAM (mlockall)
+    #[arg(short = 'k', long = "lock-memory")]
+    pub lock_memory: bool,
+
+    /// Refuse flush_all (and RESP FLUSHALL/FLUSHDB)
+    #[arg(short = 'F', long = "disable-flush-all")]
+    pub disable_flush_all: bool,
+
+    /// memcached's "shutdown" command; not served here, so this warns
+    #[arg(short = 'A', long = "enable-shutdown")]
+    pub enable_shutdown: bool,
+
+    /// Large memory pages; no effect here (warns)
+    #[arg(short = 'L', long = "enable-largepages")]
+    pub enable_largepages: bool,
+
+    /// Listen backlog; fixed at 1024, another value warns [default: 1024]
+    #[arg(short = 'b', long = "listen-backlog", value_name = "N")]
+    pub listen_backlog: Option<i32>,
+
+    /// Requests per connection per event; no effect here (warns)
+    #[arg(short = 'R', long = "max-reqs-per-event", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_reqs_per_event: Option<u32>,
+
+    /// Protocol: auto or ascii; binary is not served and is refused [default: auto]
+    #[arg(short = 'B', long = "protocol", value_name = "NAME")]
+    pub protocol: Option<ProtocolName>,
+
+    /// Slab growth factor; no slabs here (warns)
+    #[arg(short = 'f', long = "slab-growth-factor", value_name = "FACTOR")]
+    pub slab_growth_factor: Option<f64>,
+
+    /// Smallest slab chunk; no slabs here (warns)
+    #[arg(short = 'n', long = "slab-min-size", value_name = "BYTES")]
+    pub slab_min_size: Option<u32>,
+
+    /// Key prefix delimiter of per-prefix stats; not kept here (warns)
+    #[arg(short = 'D', value_name = "CHAR")]
+    pub prefix_delimiter: Option<String>,
+
+    /// Disable stats cachedump and lru_crawler metadump (never served here)
+    #[arg(short = 'X', long = "disable-dumping")]
+    pub disable_dumping: bool,
+
+    /// Disable watch commands (never served here)
+    #[arg(short = 'W', long = "disable-watch")]
+    pub disable_watch: bool,
+
+    /// memcached's ascii authentication file; not served, so refused
+    #[arg(short = 'Y', long = "auth-file", value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+
+    /// memcached's restartable memory file; not yet (warns, starts empty)
+    #[arg(short = 'e', long = "memory-file", value_name = "FILE")]
+    pub memory_file: Option<PathBuf>,
+
+    /// NAPI id based thread selection; no effect here (warns)
+    #[arg(short = 'N', long = "napi-ids", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub napi_ids: Option<u32>,
+
+    // SASL and TLS are refused, and hidden from -h as in a memcached built
+    // without them (memcached's own tests read -h to decide what to test).
+    /// memcached's SASL authentication; not served, so refused
+    #[arg(short = 'S', long = "enable-sasl", hide = true)]
+    pub enable_sasl: bool,
+
+    /// TLS; not served yet, so refused
+    #[arg(short = 'Z', long = "enable-ssl", hide = true)]
+    pub enable_ssl: bool,
+
+    /// Print the license and exit
+    #[arg(short = 'i', long = "license")]
+    pub license: bool,
 
     /// TCP port of the Redis (RESP) protocol on the same interfaces [default: off]
     #[arg(long = "resp-port", value_name = "PORT")]
@@ -95,7 +205,7 @@ pub struct Flags {
     #[arg(long = "http-port", value_name = "PORT")]
     pub http_port: Option<u16>,
 
-    /// Admin endpoint (/metrics, /stats, /health) ADDR:PORT, or "off" [default: 127.0.0.1:9911]
+    /// Admin endpoint (/metrics, /stats, /health) ADDR:PORT, or "off" [default: off]
     #[arg(long = "admin-addr", value_name = "ADDR")]
     pub admin_addr: Option<String>,
 
@@ -152,13 +262,4 @@ fn parse_segment_size(text: &str) -> Result<u64, String> {
         return Err(format!("'{text}' is outside 4k..256m"));
     }
     Ok(bytes)
-}
-
-fn parse_udp_port(text: &str) -> Result<u16, String> {
-    match text.trim() {
-        "0" => Ok(0),
-        _ => Err(format!(
-            "UDP is not supported; only -U 0 (off) is accepted, got '{text}'"
-        )),
-    }
 }

@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{AcceptModeName, EvictionName, Flags};
+use crate::cli::{AcceptModeName, EvictionName, Flags, ProtocolName};
 use crate::extended::apply_extended;
 
 /// Default memcache port, memcached's.
 pub const DEFAULT_PORT: u16 = 11211;
-/// Default admin endpoint.
-pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9911";
+/// Default admin endpoint: off, so that several instances fit on one host.
+pub const DEFAULT_ADMIN_ADDR: &str = "off";
+/// The listen backlog the runtime uses (memcached's default `-b`).
+const LISTEN_BACKLOG: i32 = 1024;
 /// Smallest segment that still fits an item of the default size limit.
 const DEFAULT_SEGMENT_SIZE_BYTES: u64 = 1 << 20;
 /// Largest TOML file read, so a wrong path cannot make us read gigabytes.
@@ -73,6 +75,20 @@ pub struct Config {
     pub background_budget_us: u64,
     /// Longest time to flush replies at shutdown, in seconds.
     pub shutdown_timeout_secs: u64,
+    /// Answer flush_all and RESP FLUSHALL/FLUSHDB (-F turns off).
+    pub flush_enabled: bool,
+    /// User to switch to after binding, when started as root (-u).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// File the process id is written to, removed at exit (-P).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid_file: Option<PathBuf>,
+    /// Run in the background once listening (-d).
+    pub daemonize: bool,
+    /// Raise the core file size limit (-r).
+    pub enable_coredumps: bool,
+    /// Lock memory with mlockall (-k).
+    pub lock_memory: bool,
 }
 
 impl Default for Config {
@@ -100,6 +116,12 @@ impl Default for Config {
             turn_budget_bytes: 64 << 10,
             background_budget_us: 500,
             shutdown_timeout_secs: 5,
+            flush_enabled: true,
+            user: None,
+            pid_file: None,
+            daemonize: false,
+            enable_coredumps: false,
+            lock_memory: false,
         }
     }
 }
@@ -142,15 +164,25 @@ pub struct DataAddr {
 
 impl Config {
     /// Defaults, overlaid by `flags.config` (if any), overlaid by the flags.
+    #[cfg(test)]
     pub fn load(flags: &Flags) -> Result<Self, ConfigError> {
+        Self::load_with_warnings(flags).map(|(config, _)| config)
+    }
+
+    /// As `load`, plus one warning line for each flag or `-o` option given
+    /// that has no effect here (each named once).
+    pub fn load_with_warnings(flags: &Flags) -> Result<(Self, Vec<String>), ConfigError> {
         let mut config = match &flags.config {
             Some(path) => Self::from_toml_file(path)?,
             None => Self::default(),
         };
-        config.apply_flags(flags)?;
+        let mut warnings = Vec::new();
+        config.apply_flags(flags, &mut warnings)?;
         config.resolve();
         config.validate()?;
-        Ok(config)
+        let mut seen = std::collections::HashSet::new();
+        warnings.retain(|w| seen.insert(w.clone()));
+        Ok((config, warnings))
     }
 
     fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
@@ -165,11 +197,23 @@ impl Config {
         toml::from_str(&text).map_err(|e| ConfigError::new(setting, e.to_string()))
     }
 
-    fn apply_flags(&mut self, flags: &Flags) -> Result<(), ConfigError> {
+    fn apply_flags(
+        &mut self,
+        flags: &Flags,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        refuse_unserved(flags)?;
         if !flags.listen.is_empty() {
             self.listen = flags.listen.clone();
         }
         set(&mut self.port, flags.port);
+        if let Some(udp) = flags.udp_port.filter(|&p| p != 0) {
+            warnings.push(format!("-U {udp}: UDP is not served; only TCP listens"));
+            // memcached: a UDP port without -p is also the TCP port.
+            if flags.port.is_none() && self.port == DEFAULT_PORT {
+                self.port = udp;
+            }
+        }
         if flags.unix_socket.is_some() {
             self.unix_socket = flags.unix_socket.clone();
         }
@@ -202,7 +246,20 @@ impl Config {
         if flags.verbose > 0 {
             self.verbosity = flags.verbose;
         }
-        apply_extended(self, &flags.extended)
+        if flags.disable_flush_all {
+            self.flush_enabled = false;
+        }
+        if flags.user.is_some() {
+            self.user = flags.user.clone();
+        }
+        if flags.pid_file.is_some() {
+            self.pid_file = flags.pid_file.clone();
+        }
+        self.daemonize |= flags.daemon;
+        self.enable_coredumps |= flags.enable_coredumps;
+        self.lock_memory |= flags.lock_memory;
+        warn_no_effect(flags, warnings);
+        apply_extended(self, &flags.extended, warnings)
     }
 
     /// Replaces "pick for me" values (0) with what will be used.
@@ -364,6 +421,86 @@ impl Config {
     }
 }
 
+/// Flags that ask for a security feature tailcache does not serve: running
+/// without it would expose what the operator meant to protect.
+fn refuse_unserved(flags: &Flags) -> Result<(), ConfigError> {
+    if flags.enable_sasl {
+        return Err(ConfigError::new(
+            "-S/--enable-sasl",
+            "SASL authentication (a binary-protocol feature) is not served by tailcache",
+        ));
+    }
+    if flags.enable_ssl {
+        return Err(ConfigError::new(
+            "-Z/--enable-ssl",
+            "TLS is not served by tailcache yet; refusing to serve plain text instead",
+        ));
+    }
+    if flags.auth_file.is_some() {
+        return Err(ConfigError::new(
+            "-Y/--auth-file",
+            "ascii authentication is not served by tailcache; refusing to serve without it",
+        ));
+    }
+    if flags.protocol == Some(ProtocolName::Binary) {
+        return Err(ConfigError::new(
+            "-B/--protocol",
+            "the binary protocol is not served; tailcache speaks the text and meta protocol (-B ascii or auto)",
+        ));
+    }
+    Ok(())
+}
+
+/// One line for each memcached flag given that changes nothing here.
+fn warn_no_effect(flags: &Flags, warnings: &mut Vec<String>) {
+    let mut warn = |flag: &str, why: &str| warnings.push(format!("{flag} {why}; ignored"));
+    if flags.enable_shutdown {
+        warn(
+            "-A/--enable-shutdown",
+            "has no effect: no shutdown command is served",
+        );
+    }
+    if flags.enable_largepages {
+        warn("-L/--enable-largepages", "has no effect in tailcache");
+    }
+    if let Some(backlog) = flags.listen_backlog.filter(|&b| b != LISTEN_BACKLOG) {
+        warn(
+            &format!("-b {backlog}"),
+            &format!("has no effect: the listen backlog is fixed at {LISTEN_BACKLOG}"),
+        );
+    }
+    if flags.max_reqs_per_event.is_some() {
+        warn(
+            "-R/--max-reqs-per-event",
+            "has no effect: each connection's turn is bounded in bytes read instead",
+        );
+    }
+    if flags.slab_growth_factor.is_some() {
+        warn(
+            "-f/--slab-growth-factor",
+            "has no effect: tailcache has no slab classes",
+        );
+    }
+    if flags.slab_min_size.is_some() {
+        warn(
+            "-n/--slab-min-size",
+            "has no effect: tailcache has no slab classes",
+        );
+    }
+    if flags.prefix_delimiter.is_some() {
+        warn("-D", "has no effect: per-prefix stats are not kept");
+    }
+    if flags.memory_file.is_some() {
+        warn(
+            "-e/--memory-file",
+            "has no effect: warm restart is not built yet, the cache starts empty",
+        );
+    }
+    if flags.napi_ids.is_some() {
+        warn("-N/--napi-ids", "has no effect in tailcache");
+    }
+}
+
 fn set<T>(slot: &mut T, value: Option<T>) {
     if let Some(value) = value {
         *slot = value;
@@ -454,10 +591,9 @@ mod tests {
         assert!(config.threads >= 1);
         assert_eq!(config.segment_size_bytes, 1 << 20);
         assert_eq!(config.memory_limit_mib, 64);
-        assert_eq!(
-            config.admin_socket_addr().unwrap(),
-            Some("127.0.0.1:9911".parse().unwrap())
-        );
+        // Off by default, so a second instance on another port starts too.
+        assert_eq!(config.admin_socket_addr().unwrap(), None);
+        assert!(config.flush_enabled);
     }
 
     #[test]

@@ -1,14 +1,28 @@
 //! memcached's `-o` options: the ones that apply, and the tuning options
-//! of memcached's own allocator that have no meaning here (accepted, logged).
+//! of memcached's own allocator, LRU, hash table, extstore and TLS that have
+//! no meaning here (accepted, one warning each).
 
 use crate::config::{Config, ConfigError};
 
-/// memcached `-o` options about its slab allocator, LRU threads or hash
-/// table; tailcache's storage has none of these, so they are ignored.
-const IGNORED: &[&str] = &[
+/// Options whose memcached meaning is what tailcache always does: accepted
+/// without a warning.
+const ALWAYS_SO: &[&str] = &[
+    // A connection over -c gets "ERROR Too many open connections" and is closed.
     "maxconns_fast",
+    // "enables options which will be default in future. currently: nothing".
+    "modern",
+    // Removed in memcached 1.6; accepted by it without effect.
+    "inline_ascii_resp",
+    "no_inline_ascii_resp",
+];
+
+/// memcached `-o` options about its slab allocator, LRU threads, hash table,
+/// logging buffers, seccomp, extstore (`ext_*`) and TLS (`ssl_*`, which only
+/// -Z would use, and -Z is refused); tailcache has none of these.
+const IGNORED: &[&str] = &[
     "no_maxconns_fast",
     "hashpower",
+    "no_hashexpand",
     "tail_repair_time",
     "hash_algorithm",
     "lru_crawler",
@@ -23,27 +37,35 @@ const IGNORED: &[&str] = &[
     "warm_max_factor",
     "temporary_ttl",
     "slab_reassign",
+    "no_slab_reassign",
     "slab_automove",
+    "no_slab_automove",
     "slab_automove_ratio",
     "slab_automove_window",
+    "slab_automove_freeratio",
     "slab_chunk_max",
     "slab_sizes",
+    "no_chunked_items",
     "track_sizes",
-    "no_inline_ascii_resp",
-    "inline_ascii_resp",
-    "modern",
     "no_modern",
-    "no_hashexpand",
     "watcher_logbuf_size",
     "worker_logbuf_size",
     "resp_obj_mem_limit",
     "read_buf_mem_limit",
     "no_drop_privileges",
     "drop_privileges",
+    "relaxed_privileges",
+    "sock_cookie_id",
+    "proxy_uring",
 ];
 
-/// Applies `-o name[=value]` options to `config`.
-pub fn apply_extended(config: &mut Config, options: &[String]) -> Result<(), ConfigError> {
+/// Applies `-o name[=value]` options to `config`; each option without
+/// effect adds one line to `warnings`.
+pub fn apply_extended(
+    config: &mut Config,
+    options: &[String],
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
     for option in options {
         let option = option.trim();
         if option.is_empty() {
@@ -59,15 +81,18 @@ pub fn apply_extended(config: &mut Config, options: &[String]) -> Result<(), Con
                     )
                 })?;
             }
-            _ if name.starts_with("ssl") => {
+            "proxy_config" => {
                 return Err(ConfigError::new(
-                    format!("-o {name}"),
-                    "TLS is not supported yet",
+                    "-o proxy_config",
+                    "memcached's proxy mode is not served by tailcache",
                 ));
             }
-            _ if IGNORED.contains(&name) || name.starts_with("ext_") => {
-                // Logging is not set up yet while flags are read.
-                eprintln!("tailcache: warning: -o {name} has no effect in tailcache; ignored");
+            _ if ALWAYS_SO.contains(&name) => {}
+            _ if IGNORED.contains(&name)
+                || name.starts_with("ext_")
+                || name.starts_with("ssl_") =>
+            {
+                warnings.push(format!("-o {name} has no effect in tailcache; ignored"));
             }
             _ => {
                 return Err(ConfigError::new(

@@ -12,6 +12,7 @@ mod fd_limit;
 mod listeners;
 mod logging;
 mod metrics;
+mod process;
 mod prometheus;
 mod report;
 mod server;
@@ -28,6 +29,7 @@ use clap::Parser;
 
 use crate::cli::Flags;
 use crate::config::Config;
+use crate::process::{Daemon, PidFile};
 use crate::server::{Server, StartError};
 
 /// sysexits.h EX_USAGE: a bad flag or setting.
@@ -46,10 +48,21 @@ fn main() -> ExitCode {
             };
         }
     };
-    let config = match Config::load(&flags) {
-        Ok(config) => config,
+    if flags.license {
+        println!(
+            "tailcache {}, licensed under the {} license",
+            env!("CARGO_PKG_VERSION"),
+            env!("CARGO_PKG_LICENSE")
+        );
+        return ExitCode::SUCCESS;
+    }
+    let (config, warnings) = match Config::load_with_warnings(&flags) {
+        Ok(loaded) => loaded,
         Err(e) => return usage_error(&e.to_string()),
     };
+    for warning in &warnings {
+        warn_line(warning);
+    }
     if flags.print_config {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
@@ -63,13 +76,58 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
+/// One warning line on stderr, before logging or the terminal may be gone.
+fn warn_line(message: &str) {
+    eprintln!("tailcache: warning: {message}");
+}
+
+/// Runs in the foreground, or (-d) in a child that the parent waits for
+/// until it serves; returns the exit status.
 fn run(config: Config) -> ExitCode {
+    let mut daemon = None;
+    if config.daemonize {
+        match process::daemonize() {
+            Ok(child) => daemon = Some(child),
+            Err(e) => {
+                eprintln!("tailcache: cannot run in the background: {e}");
+                return ExitCode::from(EXIT_OS_ERROR);
+            }
+        }
+    }
+    let code = serve(config, &mut daemon);
+    if let Some(daemon) = daemon {
+        daemon.failed(code);
+    }
+    ExitCode::from(code)
+}
+
+fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
     let signals = match signals::register() {
         Ok(signals) => signals,
         Err(e) => {
             eprintln!("tailcache: cannot install signal handlers: {e}");
-            return ExitCode::from(EXIT_OS_ERROR);
+            return EXIT_OS_ERROR;
         }
+    };
+    if config.enable_coredumps {
+        if let Some(warning) = process::raise_core_limit() {
+            warn_line(&warning);
+        }
+    }
+    // -u applies only when started as root, as in memcached.
+    let identity = match (&config.user, process::is_root()) {
+        (Some(name), true) => match process::lookup_user(name) {
+            Ok(identity) => Some(identity),
+            Err(message) => {
+                eprintln!("tailcache: {message}");
+                return process::EXIT_NO_USER;
+            }
+        },
+        (Some(name), false) => {
+            tracing::info!(user = %name, "not started as root; -u ignored");
+            None
+        }
+        (None, _) => None,
     };
     match fd_limit::ensure_fd_limit(config.conn_limit as u64) {
         Ok(limit) if limit < config.conn_limit as u64 => tracing::warn!(
@@ -81,18 +139,67 @@ fn run(config: Config) -> ExitCode {
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
     let flush_timeout = Duration::from_secs(config.shutdown_timeout_secs);
-    let server = match Server::start(config) {
+    let pid_path = config.pid_file.clone();
+    let keep_stdio = config.verbosity > 0;
+    let keep_cwd = config.enable_coredumps;
+    let unix_socket = config.unix_socket.clone();
+    let lock_memory = config.lock_memory;
+    let after_bind = || {
+        if lock_memory {
+            if let Some(warning) = process::lock_memory() {
+                warn_line(&warning);
+            }
+        }
+        let Some(who) = &identity else { return Ok(()) };
+        if let Some(path) = &unix_socket {
+            process::chown_socket(path, who).map_err(|e| {
+                StartError::Os(format!(
+                    "cannot give the unix socket {} to {}: {e}",
+                    path.display(),
+                    who.name
+                ))
+            })?;
+        }
+        process::switch_user(who, keep_cwd).map_err(StartError::Os)?;
+        tracing::info!(user = %who.name, uid = who.uid, "switched user");
+        Ok(())
+    };
+    let server = match Server::start(config, after_bind) {
         Ok(server) => server,
-        Err(StartError::Config(e)) => return usage_error(&e.to_string()),
+        Err(StartError::Config(e)) => {
+            eprintln!("tailcache: {e}");
+            return EXIT_USAGE;
+        }
         Err(StartError::Os(message)) => {
             eprintln!("tailcache: {message}");
-            return ExitCode::from(EXIT_OS_ERROR);
+            return EXIT_OS_ERROR;
         }
     };
+    // Written after switching user, as memcached does, so the user can remove it.
+    let pid_file = pid_path.and_then(|path| match PidFile::write(&path) {
+        Ok(file) => Some(file),
+        Err(e) => {
+            warn_line(&format!(
+                "could not write the pid file {}: {e}",
+                path.display()
+            ));
+            None
+        }
+    });
     announce(&server);
-    match signals::wait_and_stop(signals, server, flush_timeout) {
-        signals::Stopped::Clean => ExitCode::SUCCESS,
-        signals::Stopped::Forced => ExitCode::FAILURE,
+    if let Some(daemon) = daemon.take() {
+        daemon.serving(keep_stdio, keep_cwd);
+    }
+    let stopped = signals::wait_and_stop(signals, server, flush_timeout);
+    if let Some(file) = pid_file {
+        let path = file.path().to_owned();
+        if let Err(e) = file.remove() {
+            tracing::warn!(error = %e, path = %path.display(), "could not remove the pid file");
+        }
+    }
+    match stopped {
+        signals::Stopped::Clean => 0,
+        signals::Stopped::Forced => 1,
     }
 }
 

@@ -35,8 +35,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Builds the engine, binds every listener, then starts the workers.
-    pub fn start(config: Config) -> Result<Self, StartError> {
+    /// Builds the engine, binds every listener, runs `after_bind` (still
+    /// on this thread alone: locking memory, switching user), then starts
+    /// the workers.
+    pub fn start(
+        config: Config,
+        after_bind: impl FnOnce() -> Result<(), StartError>,
+    ) -> Result<Self, StartError> {
         let engine = Arc::new(build_engine(&config).map_err(StartError::Config)?);
         let data_listeners = bind_data(&config).map_err(StartError::Os)?;
         let admin_addr = config.admin_socket_addr().map_err(StartError::Config)?;
@@ -51,6 +56,7 @@ impl Server {
         if let Some(admin) = &admin_listener {
             listening.push(("admin".to_owned(), admin.local_addr().to_string()));
         }
+        after_bind()?;
         let config = Arc::new(config);
         let shared = Arc::new(SharedState::new(engine, config.clone(), config.threads));
         let data = Runtime::start(

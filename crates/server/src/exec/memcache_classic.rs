@@ -257,6 +257,14 @@ pub fn touch(ctx: &ServerContext, touch: &Touch<'_>, output: &mut Vec<u8>) {
 pub fn flush_all(ctx: &ServerContext, flush: FlushAll, output: &mut Vec<u8>) {
     let started = Instant::now();
     ctx.metrics.incr(Counter::CmdFlush);
+    if !ctx.config.flush_enabled {
+        // -F: counted, then refused, as memcached does.
+        if !flush.noreply {
+            output.extend_from_slice(b"CLIENT_ERROR flush_all not allowed\r\n");
+        }
+        record(ctx, CommandKind::Flush, started);
+        return;
+    }
     match ttl::flush_at(flush.delay_secs, ttl::now_unix_secs(ctx)) {
         None => ctx.engine.flush_all(),
         Some(at) => ctx.engine.flush_all_at(at),

@@ -133,8 +133,13 @@ pub fn execute(
         }
         Command::Flush { .. } => {
             ctx.metrics.incr(Counter::CmdFlush);
-            ctx.engine.flush_all();
-            encode::ok(out);
+            if ctx.config.flush_enabled {
+                ctx.engine.flush_all();
+                encode::ok(out);
+            } else {
+                // -F refuses every way of emptying the cache.
+                encode::error(out, b"ERR flush is disabled on this server (-F)");
+            }
             CommandKind::Flush
         }
         // Connection-level commands are answered by the connection.

@@ -1,0 +1,523 @@
+//! memcached's command line, as init scripts, unit files and memcached's own
+//! tests write it: every flag is accepted, those with a meaning here apply
+//! (-u, -P, -d, -F, -U, -k, -r), each one without effect warns exactly once,
+//! and several instances run side by side with default flags.
+
+mod shell_support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use shell_support::{run, send_signal, Server, IO_TIMEOUT, START_TIMEOUT};
+
+/// Every `-o` option memcached 1.6.18 accepts (its -h list, the tokens of
+/// memcached.c, extstore's and TLS's), each with a plausible value.
+const EVERY_O_OPTION: &[&str] = &[
+    "maxconns_fast",
+    "no_maxconns_fast",
+    "hashpower=20",
+    "no_hashexpand",
+    "tail_repair_time=10",
+    "hash_algorithm=murmur3",
+    "lru_crawler",
+    "no_lru_crawler",
+    "lru_crawler_sleep=100",
+    "lru_crawler_tocrawl=0",
+    "lru_maintainer",
+    "no_lru_maintainer",
+    "hot_lru_pct=20",
+    "warm_lru_pct=40",
+    "hot_max_factor=0.20",
+    "warm_max_factor=2.00",
+    "temporary_ttl=61",
+    "idle_timeout=0",
+    "read_buf_mem_limit=0",
+    "watcher_logbuf_size=256",
+    "worker_logbuf_size=64",
+    "slab_reassign",
+    "no_slab_reassign",
+    "slab_automove=1",
+    "no_slab_automove",
+    "slab_automove_ratio=0.8",
+    "slab_automove_window=30",
+    "slab_automove_freeratio=0.010",
+    "slab_chunk_max=512",
+    "slab_sizes=96-192-384",
+    "no_chunked_items",
+    "track_sizes",
+    "modern",
+    "no_modern",
+    "inline_ascii_resp",
+    "no_inline_ascii_resp",
+    "resp_obj_mem_limit=1",
+    "drop_privileges",
+    "no_drop_privileges",
+    "relaxed_privileges",
+    "sock_cookie_id=7",
+    "proxy_uring",
+    "ext_path=/tmp/tailcache-extstore:64m",
+    "ext_page_size=64",
+    "ext_wbuf_size=4",
+    "ext_threads=1",
+    "ext_io_depth=1",
+    "ext_item_size=512",
+    "ext_item_age=0",
+    "ext_low_ttl=0",
+    "ext_drop_unread",
+    "ext_recache_rate=2000",
+    "ext_compact_under=4",
+    "ext_drop_under=4",
+    "ext_max_frag=0.80",
+    "ext_max_sleep=1000000",
+    "ssl_chain_cert=/etc/ssl/server.pem",
+    "ssl_key=/etc/ssl/server.key",
+    "ssl_keyformat=0",
+    "ssl_verify_mode=0",
+    "ssl_ciphers=HIGH",
+    "ssl_ca_cert=/etc/ssl/ca.pem",
+    "ssl_wbuf_size=16",
+    "ssl_session_cache",
+    "ssl_kernel_tls",
+    "ssl_min_version=2",
+];
+
+/// `-o` options whose memcached meaning is what tailcache always does.
+const SILENT_O_OPTIONS: &[&str] = &[
+    "maxconns_fast",
+    "modern",
+    "inline_ascii_resp",
+    "no_inline_ascii_resp",
+    "idle_timeout",
+];
+
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tailcache-mcflags-{}-{name}", std::process::id()))
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
+/// Sends `request` and reads until the reply ends with `until`.
+fn ask(stream: &mut TcpStream, request: &str, until: &str) -> String {
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !reply.ends_with(until.as_bytes()) {
+        let n = stream.read(&mut chunk).expect("reply in time");
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&reply));
+        reply.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(reply).unwrap()
+}
+
+/// A set then a get of the same key on `addr`.
+fn assert_serves(addr: SocketAddr) {
+    let mut client = connect(addr);
+    assert_eq!(
+        ask(&mut client, "set flagkey 5 0 3\r\nabc\r\n", "\r\n"),
+        "STORED\r\n"
+    );
+    assert_eq!(
+        ask(&mut client, "get flagkey\r\n", "END\r\n"),
+        "VALUE flagkey 5 3\r\nabc\r\nEND\r\n"
+    );
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+/// The user id of `name` from /etc/passwd.
+fn uid_of(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find(|l| l.split(':').next() == Some(name))
+        .and_then(|l| l.split(':').nth(2)?.parse().ok())
+}
+
+/// The real, effective, saved and file-system uids of every thread of `pid`.
+fn thread_uids(pid: u32) -> Vec<Vec<u32>> {
+    let mut all = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        all.push(
+            line.split_whitespace()
+                .skip(1)
+                .map(|n| n.parse().unwrap())
+                .collect(),
+        );
+    }
+    all
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Lines of `log` that are tailcache warnings.
+fn warnings(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn init_script_line_as_root_switches_user_and_writes_the_pid_file() {
+    if !is_root() {
+        eprintln!("skipped: -u switches user only when started as root");
+        return;
+    }
+    let nobody = uid_of("nobody").expect("a nobody user");
+    let pid_file = temp_path("init.pid");
+    // Debian's /etc/memcached.conf, as the init script passes it.
+    let mut server = Server::start_exact(&[
+        "-u",
+        "nobody",
+        "-m",
+        "64",
+        "-p",
+        "0",
+        "-c",
+        "1024",
+        "-l",
+        "127.0.0.1",
+        "-P",
+        pid_file.to_str().unwrap(),
+        "-t",
+        "2",
+    ]);
+    let pid = server.pid();
+    for uids in thread_uids(pid) {
+        assert_eq!(uids, vec![nobody; 4], "a thread kept another identity");
+    }
+    let written = std::fs::read_to_string(&pid_file).expect("pid file written");
+    assert_eq!(written.trim(), pid.to_string());
+    assert_serves(server.addr("memcache"));
+    let (status, _) = server.signal_and_wait("TERM");
+    assert!(status.success(), "{status}");
+    assert!(!pid_file.exists(), "pid file left behind");
+}
+
+#[test]
+fn unknown_user_exits_67_before_binding() {
+    if !is_root() {
+        return;
+    }
+    let output = run(&["-p", "0", "-u", "no-such-user-tailcache"]);
+    assert_eq!(output.status.code(), Some(67));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no-such-user-tailcache"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn unix_socket_belongs_to_the_user_switched_to() {
+    if !is_root() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let nobody = uid_of("nobody").expect("a nobody user");
+    let path = temp_path("sock");
+    let mut server = Server::start_exact(&["-s", path.to_str().unwrap(), "-u", "nobody"]);
+    assert_eq!(std::fs::metadata(&path).unwrap().uid(), nobody);
+    let (status, _) = server.signal_and_wait("TERM");
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn udp_port_warns_once_and_tcp_still_serves() {
+    let log = temp_path("udp.log");
+    let server = Server::start_logged(&["-U", "0"], &log);
+    assert_serves(server.addr("memcache"));
+    assert_eq!(
+        warnings(&log),
+        Vec::<String>::new(),
+        "-U 0 is memcached's default"
+    );
+    drop(server);
+
+    let server = Server::start_logged(&["-U", "11211", "-U", "11211"], &log);
+    assert_serves(server.addr("memcache"));
+    let lines = warnings(&log);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("-U 11211") && lines[0].contains("UDP"),
+        "{lines:?}"
+    );
+    drop(server);
+
+    // memcached: a UDP port without -p is the TCP port too.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server::start_exact(&["-U", &port.to_string(), "-t", "1"]);
+    assert_eq!(server.addr("memcache").port(), port);
+    assert_serves(server.addr("memcache"));
+}
+
+#[test]
+fn disable_flush_all_refuses_every_flush() {
+    let server = Server::start(&["-F", "--resp-port", "0"]);
+    let mut client = server.connect("memcache");
+    assert_eq!(
+        ask(&mut client, "set kept 0 0 1\r\nx\r\n", "\r\n"),
+        "STORED\r\n"
+    );
+    assert_eq!(
+        ask(&mut client, "flush_all\r\n", "\r\n"),
+        "CLIENT_ERROR flush_all not allowed\r\n"
+    );
+    assert_eq!(
+        ask(&mut client, "flush_all 0\r\n", "\r\n"),
+        "CLIENT_ERROR flush_all not allowed\r\n"
+    );
+    // noreply: nothing, as memcached.
+    assert_eq!(
+        ask(&mut client, "flush_all noreply\r\nmn\r\n", "\r\n"),
+        "MN\r\n"
+    );
+    let mut resp = server.connect("resp");
+    for command in ["FLUSHALL", "FLUSHDB"] {
+        let request = format!("*1\r\n${}\r\n{command}\r\n", command.len());
+        let reply = ask(&mut resp, &request, "\r\n");
+        assert!(reply.starts_with("-ERR") && reply.contains("-F"), "{reply}");
+    }
+    assert_eq!(
+        ask(&mut client, "get kept\r\n", "END\r\n"),
+        "VALUE kept 0 1\r\nx\r\nEND\r\n"
+    );
+    // The refused commands are still counted, as memcached counts them.
+    let stats = ask(&mut client, "stats\r\n", "END\r\n");
+    assert!(stats.contains("STAT cmd_flush 5\r\n"), "{stats}");
+}
+
+#[test]
+fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
+    let log = temp_path("noop.log");
+    let memory_file = temp_path("memory_file");
+    let options = EVERY_O_OPTION.join(",");
+    let server = Server::start_logged(
+        &[
+            "-A",
+            "-L",
+            "-L",
+            "-b",
+            "512",
+            "-R",
+            "20",
+            "-f",
+            "1.25",
+            "-n",
+            "48",
+            "-D",
+            ":",
+            "-e",
+            memory_file.to_str().unwrap(),
+            "-N",
+            "1",
+            // These apply, or ask for what is always so: no warning.
+            "-X",
+            "-W",
+            "-B",
+            "ascii",
+            "-b",
+            "1024",
+            "-U",
+            "0",
+            "-M",
+            "-C",
+            "-v",
+            "-o",
+            &options,
+            "-o",
+            "hashpower=20",
+        ],
+        &log,
+    );
+    assert_serves(server.addr("memcache"));
+    let lines = warnings(&log);
+    // -b 1024 is the backlog in use, and the last -b wins as in getopt: no warning.
+    let mut expected: Vec<String> = ["-A/", "-L/", "-R/", "-f/", "-n/", "-D ", "-e/", "-N/"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for option in EVERY_O_OPTION {
+        let name = option.split('=').next().unwrap();
+        if !SILENT_O_OPTIONS.contains(&name) {
+            expected.push(format!("-o {name} "));
+        }
+    }
+    for flag in &expected {
+        let count = lines.iter().filter(|l| l.contains(flag.as_str())).count();
+        assert_eq!(count, 1, "{flag} warned {count} times: {lines:#?}");
+    }
+    assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+    for line in &lines {
+        assert!(line.starts_with("tailcache: warning: "), "{line}");
+    }
+}
+
+#[test]
+fn lock_memory_and_core_dumps_apply() {
+    if !is_root() {
+        return;
+    }
+    let log = temp_path("lock.log");
+    let server = Server::start_logged(&["-k", "-r", "-m", "16"], &log);
+    assert_serves(server.addr("memcache"));
+    assert_eq!(warnings(&log), Vec::<String>::new());
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let locked_kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmLck:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap();
+    assert!(locked_kib >= 16 << 10, "VmLck {locked_kib} kB under -m 16");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert!(!core.contains(" 0 "), "{core}");
+}
+
+#[test]
+fn daemon_mode_detaches_once_serving() {
+    let pid_file = temp_path("daemon.pid");
+    let output = run(&["-d", "-p", "0", "-t", "1", "-P", pid_file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let addr: SocketAddr = stdout
+        .lines()
+        .find_map(|l| {
+            l.split_once("listening: memcache ")
+                .map(|(_, a)| a.parse().unwrap())
+        })
+        .expect("listening line before detaching");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file written before the parent exits")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_serves(addr);
+    send_signal(pid, "TERM");
+    wait_until("the daemon exits and removes its pid file", || {
+        !pid_file.exists() && !Path::new(&format!("/proc/{pid}")).exists()
+    });
+
+    // A daemon that cannot start makes the command fail with its status.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = run(&["-d", "-p", &port]);
+    assert_eq!(output.status.code(), Some(71), "{output:?}");
+}
+
+#[test]
+fn two_instances_with_default_flags_both_serve() {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string()
+    };
+    let (first_port, second_port) = (free(), free());
+    let first = Server::start_exact(&["-p", &first_port]);
+    let second = Server::start_exact(&["-p", &second_port]);
+    assert!(first.listening.iter().all(|(what, _)| what != "admin"));
+    assert_serves(first.addr("memcache"));
+    assert_serves(second.addr("memcache"));
+}
+
+#[test]
+fn help_lists_memcached_flags_and_version_and_license_exit_0() {
+    let help = run(&["-h"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8(help.stdout).unwrap();
+    for flag in [
+        "-p, --port",
+        "-U, --udp-port",
+        "-s, --unix-socket",
+        "-a, --unix-mask",
+        "-A, --enable-shutdown",
+        "-l, --listen",
+        "-d, --daemon",
+        "-r, --enable-coredumps",
+        "-u, --user",
+        "-m, --memory-limit",
+        "-M, --disable-evictions",
+        "-c, --conn-limit",
+        "-k, --lock-memory",
+        "-v, --verbose",
+        "-h, --help",
+        "-i, --license",
+        "-V, --version",
+        "-P, --pidfile",
+        "-f, --slab-growth-factor",
+        "-n, --slab-min-size",
+        "-L, --enable-largepages",
+        "-D <CHAR>",
+        "-t, --threads",
+        "-R, --max-reqs-per-event",
+        "-C, --disable-cas",
+        "-b, --listen-backlog",
+        "-B, --protocol",
+        "-I, --max-item-size",
+        "-F, --disable-flush-all",
+        "-X, --disable-dumping",
+        "-W, --disable-watch",
+        "-Y, --auth-file",
+        "-e, --memory-file",
+        "-o, --extended",
+        "-N, --napi-ids",
+    ] {
+        assert!(text.contains(flag), "-h lacks {flag}");
+    }
+    // memcached's t/ reads -h to pick what to test: refused features stay
+    // out of it, as in a memcached built without them.
+    for unserved in [
+        "sasl",
+        "enable-ssl",
+        "ext_path",
+        "proxy_config",
+        "drop_privileges",
+    ] {
+        assert!(
+            !text.to_lowercase().contains(unserved),
+            "-h mentions {unserved}"
+        );
+    }
+    for flag in ["-V", "--version"] {
+        let version = run(&[flag]);
+        assert_eq!(version.status.code(), Some(0));
+        let shown = String::from_utf8(version.stdout).unwrap();
+        assert_eq!(
+            shown.trim(),
+            format!("tailcache {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    let license = run(&["-i"]);
+    assert_eq!(license.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&license.stdout).contains("license"));
+}
