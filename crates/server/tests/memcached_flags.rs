@@ -273,6 +273,7 @@ fn udp_port_warns_once_and_tcp_still_serves() {
     let server = Server::start_exact(&["-U", &port.to_string(), "-t", "1"]);
     assert_eq!(server.addr("memcache").port(), port);
     assert_serves(server.addr("memcache"));
+    let _ = std::fs::remove_file(&log);
 }
 
 #[test]
@@ -375,6 +376,7 @@ fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
     for line in &lines {
         assert!(line.starts_with("tailcache: warning: "), "{line}");
     }
+    let _ = std::fs::remove_file(&log);
 }
 
 #[test]
@@ -399,6 +401,7 @@ fn lock_memory_and_core_dumps_apply() {
         .find(|l| l.starts_with("Max core file size"))
         .unwrap();
     assert!(!core.contains(" 0 "), "{core}");
+    let _ = std::fs::remove_file(&log);
 }
 
 #[test]
