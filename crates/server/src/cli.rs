@@ -163,7 +163,7 @@ pub struct Flags {
     #[arg(short = 'D', value_name = "CHAR")]
     pub prefix_delimiter: Option<String>,
 
-    /// Disable stats cachedump and lru_crawler metadump (never served here)
+    /// Disable key dumps (stats cachedump, lru_crawler metadump)
     #[arg(short = 'X', long = "disable-dumping")]
     pub disable_dumping: bool,
 

@@ -77,6 +77,8 @@ pub struct Config {
     pub shutdown_timeout_secs: u64,
     /// Answer flush_all and RESP FLUSHALL/FLUSHDB (-F turns off).
     pub flush_enabled: bool,
+    /// Serve key dumps (`stats cachedump`, `lru_crawler metadump`); -X turns off.
+    pub dump_enabled: bool,
     /// User to switch to after binding, when started as root (-u).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -117,6 +119,7 @@ impl Default for Config {
             background_budget_us: 500,
             shutdown_timeout_secs: 5,
             flush_enabled: true,
+            dump_enabled: true,
             user: None,
             pid_file: None,
             daemonize: false,
@@ -248,6 +251,9 @@ impl Config {
         }
         if flags.disable_flush_all {
             self.flush_enabled = false;
+        }
+        if flags.disable_dumping {
+            self.dump_enabled = false;
         }
         if flags.user.is_some() {
             self.user = flags.user.clone();
@@ -593,7 +599,9 @@ mod tests {
         assert_eq!(config.memory_limit_mib, 64);
         // Off by default, so a second instance on another port starts too.
         assert_eq!(config.admin_socket_addr().unwrap(), None);
-        assert!(config.flush_enabled);
+        assert!(config.flush_enabled && config.dump_enabled);
+        let off = load(&["-F", "-X"]).unwrap();
+        assert!(!off.flush_enabled && !off.dump_enabled);
     }
 
     #[test]
