@@ -38,7 +38,27 @@ fn scripts() -> Vec<(&'static str, Vec<u8>)> {
     replaced_by_too_large.extend(value_block(2_000_000));
     replaced_by_too_large.extend_from_slice(b"\r\nget big:2\r\n");
     let text = |s: &str| s.as_bytes().to_vec();
+    let mut long_set_line = b"set ".to_vec();
+    long_set_line.extend(vec![b'x'; 4000]);
+    long_set_line.extend_from_slice(b" 0 0 1\r\nx\r\n");
+    let data_line = "d".repeat(3000);
+    let refused_set_then_long_data_line = format!(
+        "set rs:a abc 0 3000 noreply\r\n{data_line}\r\nset rs:a 0 abc 3000 noreply\r\n{data_line}\r\nset rs:a 0 0 -1 noreply\r\n{data_line}\r\nset rs:a 1x 0 3000\r\n{data_line}\r\nset rs:a 0 0 3000 noreply\r\n{data_line}\r\nget rs:a\r\n"
+    );
+    let huge_multiget = format!(
+        "set hm:a 0 0 2\r\nhi\r\nget {}\r\nget hm:a\r\n",
+        "hm:a hm:b ".repeat(10_000)
+    );
     vec![
+        ("command line over 2048 bytes that arrives whole", long_set_line),
+        ("refused set then a data line over 2048 bytes", refused_set_then_long_data_line.into_bytes()),
+        ("multiget of 20000 keys", huge_multiget.into_bytes()),
+        ("verbosity and slabs errors", text("verbosity invalid\r\nverbosity x noreply\r\nverbosity 1 2 3\r\nslabs automove invalid\r\nslabs automove x noreply\r\nslabs reassign x 1\r\nslabs\r\n")),
+        ("commands dispatched by name ignore a trailing HTTP/", text("get / HTTP/1.0\r\nsget / HTTP/1.0\r\nreplace HTTP/1.1\r\nGET / HTTP/1.1 x\r\n")),
+        ("GET request line closes", text("GET / HTTP/1.0\r\nget h:a\r\n")),
+        ("PUT request line closes", text("PUT /asdf/asd/fasdfasdf/sadf HTTP/1.1\r\n")),
+        ("DELETE request line closes", text("DELETE HTTP/1.1\r\n")),
+        ("HTTP token 23 closes", format!("FOO{} HTTP/1.1 b c\r\n", " a".repeat(21)).into_bytes()),
         ("storage", text("set s:a 5 0 2\r\nhi\r\nget s:a s:b\r\nadd s:a 0 0 1\r\nx\r\nadd s:b 7 0 1\r\ny\r\nreplace s:c 0 0 1\r\nz\r\nreplace s:b 9 0 2\r\nyy\r\nappend s:a 0 0 1\r\n!\r\nprepend s:a 0 0 1\r\n<\r\nappend s:none 0 0 1\r\n!\r\nget s:a s:b s:none\r\n")),
         ("empty and binary values", b"set e:a 0 0 0\r\n\r\nget e:a\r\nset e:b 4294967295 0 4\r\n\x00\r\n\xff\r\nget e:b\r\n".to_vec()),
         ("gets and cas", text("set c:a 0 0 1\r\n1\r\ngets c:a\r\ncas c:a 0 0 1 1\r\n2\r\ncas c:missing 0 0 1 1\r\n2\r\ncas c:a 0 0 1 abc\r\n2\r\n")),
@@ -154,9 +174,7 @@ struct Difference {
 /// Every reply known to differ, with both servers' exact bytes (so a
 /// change on either side is noticed) and why.
 fn documented_differences() -> Vec<Difference> {
-    let mut long_line = b"set ".to_vec();
-    long_line.extend(vec![b'x'; 4000]);
-    long_line.extend_from_slice(b" 0 0 1\r\nx\r\n");
+    let long_key = "k".repeat(251);
     vec![
         // memcached rewrites a shorter result in place, padded with spaces;
         // tailcache stores exactly the digits.
@@ -166,14 +184,26 @@ fn documented_differences() -> Vec<Difference> {
             memcached: b"STORED\r\n1\r\nVALUE dd:a 0 2\r\n1 \r\nEND\r\n",
             tailcache: b"STORED\r\n1\r\nVALUE dd:a 0 1\r\n1\r\nEND\r\n",
         },
-        // tailcache bounds every command line at 2048 bytes and closes;
-        // memcached parses a longer line when its newline arrived in the
-        // same read (so the outcome depends on packet boundaries).
+        // memcached hangs up on an HTTP request line without writing the
+        // replies to earlier commands of the same read; tailcache sends
+        // them, then closes (the request line itself is refused the same).
         Difference {
-            name: "command line over 2048 bytes",
-            script: long_line,
-            memcached: b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
-            tailcache: b"",
+            name: "HTTP request line after a pipelined command",
+            script: b"set h:a 0 0 1\r\nx\r\nGET / HTTP/1.0\r\nget h:a\r\n".to_vec(),
+            memcached: b"",
+            tailcache: b"STORED\r\n",
+        },
+        // A key over 250 bytes anywhere in a multiget: both answer only
+        // the error, but memcached also drops the replies to earlier
+        // pipelined commands not yet written (its conn_release_items);
+        // tailcache keeps them.
+        Difference {
+            name: "too long key in a pipelined multiget",
+            script: format!("set lk:a 0 0 1\r\nx\r\nget lk:a {long_key}\r\nget lk:a\r\n")
+                .into_bytes(),
+            memcached: b"CLIENT_ERROR bad command line format\r\nVALUE lk:a 0 1\r\nx\r\nEND\r\n",
+            tailcache:
+                b"STORED\r\nCLIENT_ERROR bad command line format\r\nVALUE lk:a 0 1\r\nx\r\nEND\r\n",
         },
         // memcached 1.6.18 knows neither `E` (set the new cas) nor md's `x`
         // (drop the value, keep the item); tailcache implements both as

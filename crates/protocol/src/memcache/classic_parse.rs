@@ -37,6 +37,7 @@ pub(crate) fn parse_classic<'a>(
         b"version" => Ok(Request::Version),
         b"quit" => Ok(Request::Quit),
         b"stats" => Ok(parse_stats(tokens)),
+        b"slabs" => return Err(parse_slabs(tokens, line)),
         _ => return parse_fixed(command, tokens, line, limits),
     };
     match request {
@@ -67,6 +68,9 @@ fn parse_fixed<'a>(
         b"touch" if (2..=3).contains(&arg_count) => parse_touch(args, noreply, limits),
         b"flush_all" if arg_count <= 2 => parse_flush_all(args, noreply),
         b"verbosity" if (1..=2).contains(&arg_count) => parse_verbosity(args, noreply),
+        _ if looks_like_http(command, line.text) => {
+            return Err(ParseError::close(ParseErrorKind::HttpRequest))
+        }
         _ => {
             return Err(ParseError::skip(
                 ParseErrorKind::UnknownCommand,
@@ -81,6 +85,78 @@ fn parse_fixed<'a>(
         }),
         Err(kind) => Err(ParseError::skip(kind, line.total_bytes).with_noreply(noreply)),
     }
+}
+
+/// tailcache has no slab classes, so `slabs` is not supported (`ERROR`), except that a
+/// malformed number answers as memcached does, whose checks come first: `slabs automove
+/// <level>` with a level that is not a u32, and `slabs reassign <src> <dst>` with a class
+/// that is not an i32, answer `CLIENT_ERROR bad command line format`. `slabs automove`
+/// honours `noreply` (its last token), so a valid one with it answers nothing, as in
+/// memcached.
+fn parse_slabs(tokens: Tokens<'_>, line: Line<'_>) -> ParseError {
+    let mut args: [&[u8]; 4] = [b""; 4];
+    let arg_count = collect_args(tokens, &mut args);
+    let seen = &args[..arg_count.min(args.len())];
+    let not_i32 = |token: &[u8]| {
+        parse_memcache_i64(token)
+            .and_then(|n| i32::try_from(n).ok())
+            .is_none()
+    };
+    let (kind, noreply) = match seen {
+        [b"automove", level, ..] => {
+            let noreply = arg_count <= args.len() && seen.last() == Some(&&b"noreply"[..]);
+            let bad = *level != b"ratio" && parse_client_flags(level).is_none();
+            (
+                if bad {
+                    ParseErrorKind::BadCommandLine
+                } else {
+                    ParseErrorKind::UnknownCommand
+                },
+                noreply,
+            )
+        }
+        [b"reassign", src, dst] if not_i32(src) || not_i32(dst) => {
+            (ParseErrorKind::BadCommandLine, false)
+        }
+        _ => (ParseErrorKind::UnknownCommand, false),
+    };
+    ParseError::skip(kind, line.total_bytes).with_noreply(noreply)
+}
+
+/// memcached's tokenizer splits at most this many tokens (`MAX_TOKENS` - 1); the rest
+/// of a longer line is one more token.
+const MEMCACHED_SPLIT_TOKENS: usize = 23;
+
+/// memcached hangs up, without a reply, on a line whose command it does not know at all
+/// and whose last token starts with `HTTP/` (`GET / HTTP/1.0`, `PUT /x HTTP/1.1`,
+/// `DELETE HTTP/1.1`): a browser's request, perhaps a cross-protocol attack. A command
+/// memcached dispatches on its first letter (`g`, `s`, `a`, `c`, `i`, `d`, `t`, and
+/// two-letter `m` meta commands) or by name answers `ERROR` instead, whatever follows.
+/// On a line of more than 23 tokens memcached looks at the 23rd.
+fn looks_like_http(command: &[u8], line: &[u8]) -> bool {
+    const DISPATCHED_BY_NAME: &[&[u8]] = &[
+        b"replace",
+        b"prepend",
+        b"bget",
+        b"flush_all",
+        b"version",
+        b"quit",
+        b"lru_crawler",
+        b"watch",
+        b"verbosity",
+        b"lru",
+    ];
+    let dispatched = command.len() < 2
+        || matches!(command[0], b'g' | b's' | b'a' | b'c' | b'i' | b'd' | b't')
+        || (command.len() == 2 && command[0] == b'm')
+        || DISPATCHED_BY_NAME.contains(&command);
+    if dispatched {
+        return false;
+    }
+    Tokens::new(line)
+        .take(MEMCACHED_SPLIT_TOKENS)
+        .last()
+        .is_some_and(|token| token.starts_with(b"HTTP/"))
 }
 
 /// Copies up to `args.len()` tokens into `args`; returns how many tokens there were in all.

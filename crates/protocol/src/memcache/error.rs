@@ -25,6 +25,9 @@ pub enum ParseErrorKind {
     LineTooLong,
     /// A get/gets line without `\n` in its first `Limits::max_get_line_bytes`: closed.
     GetLineTooLong,
+    /// An unknown command whose last token starts with `HTTP/` (`GET / HTTP/1.0`): closed
+    /// without a reply, as memcached does to stop cross-protocol requests from browsers.
+    HttpRequest,
     /// Meta: a flag letter memcached does not know: `CLIENT_ERROR invalid flag`.
     InvalidFlag,
     /// Meta: a flag letter given twice: `CLIENT_ERROR duplicate flag`.
@@ -70,6 +73,7 @@ impl ParseErrorKind {
             TooManyKeys => b"CLIENT_ERROR too many keys in request\r\n",
             LineTooLong => b"",
             GetLineTooLong => b"SERVER_ERROR out of memory reading request\r\n",
+            HttpRequest => b"",
             InvalidFlag => b"CLIENT_ERROR invalid flag\r\n",
             DuplicateFlag => b"CLIENT_ERROR duplicate flag\r\n",
             BadToken => b"CLIENT_ERROR bad token in command line format\r\n",

@@ -30,6 +30,10 @@ pub enum ProtocolError {
     /// A bulk string's data is not followed by `\r\n` (Redis skips two bytes unchecked;
     /// tailcache refuses, since such a client is out of step).
     ExpectedCrlfAfterBulk,
+    /// A `POST` or `Host:` command: an HTTP request, perhaps from a browser tricked into
+    /// cross-protocol scripting. Redis closes the connection without a reply (its
+    /// `securityWarningCommand`), so nothing after it runs.
+    CrossProtocolScripting,
 }
 
 impl ProtocolError {
@@ -48,11 +52,16 @@ impl ProtocolError {
             }
             ProtocolError::ExpectedCrlfAfterBulk => "expected '\\r\\n' after bulk data",
             ProtocolError::RequestTooLarge => "request too large",
+            ProtocolError::CrossProtocolScripting => "",
         }
     }
 
     /// Appends the reply, e.g. `-ERR Protocol error: invalid bulk length\r\n`.
+    /// Nothing for [`ProtocolError::CrossProtocolScripting`], which closes silently.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        if *self == ProtocolError::CrossProtocolScripting {
+            return;
+        }
         out.extend_from_slice(b"-ERR Protocol error: ");
         out.extend_from_slice(self.detail().as_bytes());
         if let ProtocolError::ExpectedDollar(byte) = self {

@@ -4,7 +4,7 @@
 use super::args::{Args, Pairs};
 use super::client;
 use super::command::{Command, TimeUnit};
-use super::error::{CommandError, ParseError};
+use super::error::{CommandError, ParseError, ProtocolError};
 use super::expire::parse_expire;
 use super::frame::{parse_frame, FrameParsed};
 use super::limits::Limits;
@@ -39,6 +39,9 @@ pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseEr
     match parse_frame(input, limits)? {
         FrameParsed::Incomplete => Ok(Parsed::Incomplete),
         FrameParsed::Empty { consumed } => Ok(Parsed::Empty { consumed }),
+        FrameParsed::Complete(frame) if is_http_command(frame.args) => {
+            Err(ProtocolError::CrossProtocolScripting.into())
+        }
         FrameParsed::Complete(frame) => match parse_command(frame.args, limits) {
             Ok(command) => Ok(Parsed::Complete {
                 command,
@@ -50,6 +53,14 @@ pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseEr
             }),
         },
     }
+}
+
+/// Redis's guard against cross-protocol scripting: a request whose command is `POST` or
+/// `Host:` (any case), inline or multibulk, is an HTTP request sent to the RESP port.
+fn is_http_command(mut args: Args<'_>) -> bool {
+    args.next().is_some_and(|name| {
+        name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+    })
 }
 
 /// Turns a request's arguments (command name first) into a [`Command`].

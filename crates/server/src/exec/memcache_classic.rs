@@ -25,10 +25,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// read as a memcached version.
 pub const MEMCACHED_COMPAT_VERSION: &str = concat!("1.6.18-tailcache-", env!("CARGO_PKG_VERSION"));
 
-/// Largest reply one get/gets/gat/gats may build. memcached streams a
-/// huge multiget; tailcache builds each reply in the session buffer, so it
-/// refuses one larger than this (with memcached's own error for a reply it
-/// cannot buffer) rather than let 16 Ki keys of 1 MiB take 16 GiB.
+/// Largest reply one RESP MGET may build (see `resp_exec`). A memcache
+/// multiget is not bounded: it is streamed in pieces (see [`get_some`]).
 pub const MAX_GET_REPLY_BYTES: usize = 64 << 20;
 
 /// set / add / replace / append / prepend / cas.
@@ -106,25 +104,56 @@ pub fn store_error_reply(ctx: &ServerContext, error: CacheError) -> Reply {
 }
 
 /// get / gets / gat / gats: one VALUE block per hit, then END. Values are
-/// copied from the engine straight into `output`.
+/// copied from the engine straight into `output`. The whole reply is built
+/// here; a connection streams a long multiget with [`get_some`] instead.
 pub fn get(ctx: &ServerContext, get: Get<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
-    let with_cas = get.kind.returns_cas();
-    let reply_start = output.len();
-    for key in get.keys {
-        let hit = match get.touch_exptime {
+    let served = get_some(
+        ctx,
+        get.kind,
+        get.touch_exptime,
+        get.keys,
+        output,
+        usize::MAX,
+    );
+    debug_assert!(served.is_none(), "an unbounded get serves every key");
+    record_get(ctx, get.kind, started);
+}
+
+/// Serves the keys of a get/gets/gat/gats in order, as memcached does
+/// (no limit on their number), until `output` holds at least `stop_bytes`
+/// bytes with keys left: then returns the last key served, and the caller
+/// goes on from the key after it once the replies have been written (so a
+/// multiget of any size needs only bounded memory). Returns `None` once
+/// every key is served and `END` is written. At least one key is served
+/// per call, so the reply always progresses.
+pub fn get_some<'a>(
+    ctx: &ServerContext,
+    kind: GetKind,
+    touch_exptime: Option<i64>,
+    keys: impl Iterator<Item = &'a [u8]>,
+    output: &mut Vec<u8>,
+    stop_bytes: usize,
+) -> Option<&'a [u8]> {
+    let with_cas = kind.returns_cas();
+    let mut keys = keys.peekable();
+    while let Some(key) = keys.next() {
+        let hit = match touch_exptime {
             Some(exptime) => get_and_touch_one(ctx, key, exptime, with_cas, output),
             None => get_one(ctx, key, with_cas, output),
         };
-        count_get(ctx, get.kind, hit);
-        if output.len() - reply_start > MAX_GET_REPLY_BYTES {
-            output.truncate(reply_start);
-            encode::encode_server_error(output, b"out of memory writing get response");
-            return record(ctx, CommandKind::Get, started);
+        count_get(ctx, kind, hit);
+        if output.len() >= stop_bytes && keys.peek().is_some() {
+            return Some(key);
         }
     }
     encode::encode_reply(output, Reply::End);
-    let kind = match get.kind {
+    None
+}
+
+/// Records the latency of a whole get/gets/gat/gats, from its first key to its `END`.
+pub fn record_get(ctx: &ServerContext, kind: GetKind, started: Instant) {
+    let kind = match kind {
         GetKind::Get | GetKind::Gets => CommandKind::Get,
         GetKind::Gat | GetKind::Gats => CommandKind::GetAndTouch,
     };

@@ -2,7 +2,11 @@
 //! executes each, and handles parse errors as memcached does (reply, then
 //! skip the bad request, swallow a too-large value, or close).
 
-use tailcache_protocol::memcache::{self, ErrorAction, Limits, ParseErrorKind, Parsed, Request};
+use std::time::Instant;
+
+use tailcache_protocol::memcache::{
+    self, ErrorAction, GetKind, Limits, ParseErrorKind, Parsed, Request,
+};
 use tailcache_runtime::Processed;
 
 use super::conn_loop::{run_requests, Step};
@@ -22,24 +26,55 @@ pub enum Flow {
     Close,
 }
 
+/// memcached closes a connection whose buffered input holds more than this
+/// many bytes without a `\n`, unless the line starts like a get.
+const MEMCACHED_LINE_BYTES: usize = 2048;
+
+/// memcached's read buffer (`READ_BUFFER_SIZE`): a line other than a get
+/// that arrived whole, `\n` included, is parsed up to this length.
+const MEMCACHED_READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// A get line never needs more than this (memcached has no bound; the
+/// read buffer holds at least an item of `-I` anyway).
+const MAX_GET_LINE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Per-connection state of the memcache protocol.
 #[derive(Debug)]
 pub struct MemcacheConn {
     limits: Limits,
     /// Bytes of a too-large value still to swallow as they arrive.
     discard_bytes: usize,
+    /// A multiget served in part: the input then starts with the rest of
+    /// its line (the keys not yet served).
+    get_in_progress: Option<GetInProgress>,
+}
+
+/// What a multiget served in part needs to go on.
+#[derive(Debug, Clone, Copy)]
+struct GetInProgress {
+    kind: GetKind,
+    touch_exptime: Option<i64>,
+    started: Instant,
 }
 
 impl MemcacheConn {
     /// A connection with the parser limits of the server's configuration.
     pub fn new(ctx: &ServerContext) -> Self {
+        let max_value_bytes = max_item_size_bytes(ctx);
         let limits = Limits {
-            max_value_bytes: max_item_size_bytes(ctx),
+            max_value_bytes,
+            // As memcached: a line that arrived whole is parsed up to its read
+            // buffer's size (see `closes_like_memcached`), a get line further.
+            max_line_bytes: MEMCACHED_READ_BUFFER_BYTES,
+            max_get_line_bytes: max_value_bytes
+                .clamp(MEMCACHED_READ_BUFFER_BYTES, MAX_GET_LINE_BYTES),
+            max_keys_per_get: usize::MAX,
             ..Limits::default()
         };
         Self {
             limits,
             discard_bytes: 0,
+            get_in_progress: None,
         }
     }
 
@@ -62,7 +97,35 @@ impl MemcacheConn {
 
     /// Handles the request at the front of `rest`.
     fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
+        if let Some(get) = self.get_in_progress.take() {
+            return self.go_on_with_get(ctx, get, rest, output);
+        }
         match memcache::parse(rest, &self.limits) {
+            Ok(Parsed::Complete {
+                request: Request::Get(get),
+                consumed_bytes,
+            }) => {
+                let started = Instant::now();
+                let (kind, touch_exptime) = (get.kind, get.touch_exptime);
+                let last_served = memcache_classic::get_some(
+                    ctx,
+                    kind,
+                    touch_exptime,
+                    get.keys,
+                    output,
+                    ctx.config.write_buffer_high_water_bytes,
+                );
+                let Some(last_served) = last_served else {
+                    memcache_classic::record_get(ctx, kind, started);
+                    return Step::Next(consumed_bytes);
+                };
+                self.get_in_progress = Some(GetInProgress {
+                    kind,
+                    touch_exptime,
+                    started,
+                });
+                Step::Next(bytes_through(rest, last_served))
+            }
             Ok(Parsed::Complete {
                 request,
                 consumed_bytes,
@@ -70,6 +133,10 @@ impl MemcacheConn {
                 Flow::Continue => Step::Next(consumed_bytes),
                 Flow::Close => Step::Close(consumed_bytes),
             },
+            Ok(Parsed::Incomplete { .. }) if closes_like_memcached(rest) => {
+                ctx.metrics.incr(Counter::ProtocolErrors);
+                Step::Close(0)
+            }
             Ok(Parsed::Incomplete { .. }) => Step::NeedMore,
             Err(error) => {
                 ctx.metrics.incr(Counter::ProtocolErrors);
@@ -89,6 +156,68 @@ impl MemcacheConn {
             }
         }
     }
+}
+
+impl MemcacheConn {
+    /// Serves more keys of a multiget whose first keys were served and
+    /// consumed: `rest` starts with the rest of its line, already checked
+    /// whole by the parser (every key fits).
+    fn go_on_with_get(
+        &mut self,
+        ctx: &ServerContext,
+        get: GetInProgress,
+        rest: &[u8],
+        output: &mut Vec<u8>,
+    ) -> Step {
+        let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
+            // Cannot happen (the line was whole); wait rather than guess.
+            self.get_in_progress = Some(get);
+            return Step::NeedMore;
+        };
+        let line = rest[..newline]
+            .strip_suffix(b"\r")
+            .unwrap_or(&rest[..newline]);
+        let keys = line.split(|&b| b == b' ').filter(|key| !key.is_empty());
+        let last_served = memcache_classic::get_some(
+            ctx,
+            get.kind,
+            get.touch_exptime,
+            keys,
+            output,
+            ctx.config.write_buffer_high_water_bytes,
+        );
+        match last_served {
+            Some(key) => {
+                self.get_in_progress = Some(get);
+                Step::Next(bytes_through(rest, key))
+            }
+            None => {
+                memcache_classic::record_get(ctx, get.kind, get.started);
+                Step::Next(newline + 1)
+            }
+        }
+    }
+}
+
+/// Bytes of `input` up to the end of `token`, a slice of it.
+fn bytes_through(input: &[u8], token: &[u8]) -> usize {
+    let offset = token.as_ptr() as usize - input.as_ptr() as usize;
+    debug_assert!(offset + token.len() <= input.len());
+    offset + token.len()
+}
+
+/// memcached's rule for a line still without its `\n` (in
+/// `try_read_command_ascii`): once more than 2048 bytes are buffered, it
+/// hangs up unless the line starts with at most 100 spaces and `get ` or
+/// `gets `. Like memcached's, the outcome depends on what has arrived when
+/// it looks: a longer line that came whole with its `\n` is parsed.
+fn closes_like_memcached(input: &[u8]) -> bool {
+    if input.len() <= MEMCACHED_LINE_BYTES || input.contains(&b'\n') {
+        return false;
+    }
+    let spaces = input.iter().take_while(|&&b| b == b' ').count();
+    let rest = &input[spaces..];
+    spaces > 100 || !(rest.starts_with(b"get ") || rest.starts_with(b"gets "))
 }
 
 /// Runs one parsed request.

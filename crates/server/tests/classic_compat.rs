@@ -1,0 +1,297 @@
+//! Classic text protocol and connection behaviour that memcached's own test
+//! suite (t/ of 1.6.18, run by scripts/memcached-t-suite.sh) relies on,
+//! checked against tailcache with tests of our own: multigets of any size,
+//! streamed; HTTP request lines closing the connection (memcache and RESP
+//! ports); long lines handled as memcached handles them.
+
+mod exec_support;
+
+use exec_support::{connect, exchange, read_until, start_tailcache, Tailcache};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Reads until the server closes; panics if it does not within the
+/// connection's read timeout.
+fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return reply,
+            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return reply,
+            Err(e) => panic!(
+                "the server did not close ({e}); got {:?}",
+                String::from_utf8_lossy(&reply)
+            ),
+        }
+    }
+}
+
+fn short_timeout(addr: SocketAddr) -> TcpStream {
+    let stream = connect(addr);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+}
+
+/// The connection still answers (it was not closed).
+fn assert_open(stream: &mut TcpStream) {
+    assert_eq!(
+        exchange(stream, b"version\r\n", b"\r\n")
+            .split(|&b| b == b' ')
+            .next(),
+        Some(&b"VERSION"[..])
+    );
+}
+
+#[test]
+fn a_multiget_of_any_number_of_keys_is_served() {
+    let server = start_tailcache(&["-m", "64"]);
+    let mut stream = connect(server.memcache);
+    assert_eq!(
+        exchange(&mut stream, b"set mk 0 0 2\r\nhi\r\n", b"\r\n"),
+        b"STORED\r\n"
+    );
+    // memcached has no key-count limit (its getset.t sends about 18 700).
+    let keys = 20_000;
+    let request = [&b"get "[..], &b"mk ".repeat(keys), b"\r\n"].concat();
+    let reply = exchange(&mut stream, &request, b"END\r\n");
+    let expected = [&b"VALUE mk 0 2\r\nhi\r\n".repeat(keys)[..], b"END\r\n"].concat();
+    assert_eq!(reply.len(), expected.len());
+    assert!(reply == expected, "the multiget reply differs");
+    assert_open(&mut stream);
+}
+
+#[test]
+fn a_multiget_larger_than_the_write_buffer_is_streamed_in_order() {
+    let server = start_tailcache(&["-m", "64"]);
+    let mut stream = connect(server.memcache);
+    // 40 distinct values of 100 KB, asked 100 times each: a 400 MB reply,
+    // far more than the 1 MiB write buffer holds; it comes in order, then
+    // the pipelined command after it.
+    let value_bytes = 100_000;
+    let distinct = 40;
+    for i in 0..distinct {
+        let value = vec![b'a' + (i % 26) as u8; value_bytes];
+        let request = [
+            format!("set big:{i} {i} 0 {value_bytes}\r\n").as_bytes(),
+            &value,
+            b"\r\n",
+        ]
+        .concat();
+        assert_eq!(exchange(&mut stream, &request, b"\r\n"), b"STORED\r\n");
+    }
+    let rounds = 100;
+    let mut request = b"gets".to_vec();
+    for _ in 0..rounds {
+        for i in 0..distinct {
+            request.extend_from_slice(format!(" big:{i}").as_bytes());
+        }
+    }
+    request.extend_from_slice(b" big:missing\r\nget big:0 big:missing\r\n");
+    stream.write_all(&request).unwrap();
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, stream.try_clone().unwrap());
+    let mut line = Vec::new();
+    let mut value = vec![0u8; value_bytes + 2];
+    let read_line = |reader: &mut std::io::BufReader<TcpStream>, line: &mut Vec<u8>| {
+        line.clear();
+        std::io::BufRead::read_until(reader, b'\n', line).unwrap();
+    };
+    for _ in 0..rounds {
+        for i in 0..distinct {
+            read_line(&mut reader, &mut line);
+            let text = String::from_utf8_lossy(&line).into_owned();
+            let prefix = format!("VALUE big:{i} {i} {value_bytes} ");
+            assert!(text.starts_with(&prefix), "{text:?} for key {i}");
+            reader.read_exact(&mut value).unwrap();
+            assert!(value[..value_bytes]
+                .iter()
+                .all(|&b| b == b'a' + (i % 26) as u8));
+            assert_eq!(&value[value_bytes..], b"\r\n");
+        }
+    }
+    read_line(&mut reader, &mut line);
+    assert_eq!(line, b"END\r\n");
+    read_line(&mut reader, &mut line);
+    assert_eq!(line, format!("VALUE big:0 0 {value_bytes}\r\n").as_bytes());
+    reader.read_exact(&mut value).unwrap();
+    read_line(&mut reader, &mut line);
+    assert_eq!(line, b"END\r\n");
+    // Memory stayed bounded: the reply was never built whole.
+    assert!(
+        server.process.rss_kib() < 512 * 1024,
+        "rss {} KiB",
+        server.process.rss_kib()
+    );
+}
+
+#[test]
+fn a_multiget_with_a_too_long_key_anywhere_answers_only_the_error() {
+    let server = start_tailcache(&["-m", "64"]);
+    let mut stream = connect(server.memcache);
+    exchange(&mut stream, b"set lk 0 0 1\r\nx\r\n", b"\r\n");
+    let long_key = "k".repeat(251);
+    let request = format!("get {} {long_key}\r\nget lk\r\n", "lk ".repeat(30_000));
+    assert_eq!(
+        exchange(&mut stream, request.as_bytes(), b"END\r\n"),
+        b"CLIENT_ERROR bad command line format\r\nVALUE lk 0 1\r\nx\r\nEND\r\n"
+    );
+}
+
+#[test]
+fn http_request_lines_close_the_memcache_connection() {
+    let server = start_tailcache(&["-m", "64"]);
+    for line in [
+        &b"GET / HTTP/1.0\r\n"[..],
+        b"PUT /asdf/asd/fasdfasdf/sadf HTTP/1.1\r\n",
+        b"DELETE HTTP/1.1\r\n",
+        b"POST /x HTTP/1.1\r\nHost: a\r\n\r\nflush_all\r\n",
+        b"HTTP/1.1\r\n",
+    ] {
+        let mut stream = short_timeout(server.memcache);
+        stream.write_all(line).unwrap();
+        assert_eq!(
+            read_to_close(&mut stream),
+            b"",
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    // Commands memcached dispatches by their first letter or name answer
+    // as usual, whatever their last token.
+    let mut stream = short_timeout(server.memcache);
+    assert_eq!(
+        exchange(&mut stream, b"get / HTTP/1.0\r\n", b"\r\n"),
+        b"END\r\n"
+    );
+    assert_eq!(
+        exchange(&mut stream, b"sget / HTTP/1.0\r\n", b"\r\n"),
+        b"ERROR\r\n"
+    );
+    assert_eq!(
+        exchange(&mut stream, b"version HTTP/1.0\r\n", b"\r\n")[..8].to_vec(),
+        b"VERSION ".to_vec()
+    );
+    assert_eq!(
+        exchange(&mut stream, b"GET / HTTP/2 x\r\n", b"\r\n"),
+        b"ERROR\r\n"
+    );
+    assert_open(&mut stream);
+}
+
+#[test]
+fn post_and_host_lines_close_the_resp_connection() {
+    let server = start_tailcache(&["-m", "64"]);
+    let mut client = connect(server.resp);
+    assert_eq!(
+        exchange(&mut client, b"SET survivor 1\r\n", b"\r\n"),
+        b"+OK\r\n"
+    );
+    // A browser's POST whose body is a RESP command must not run it.
+    for request in [
+        &b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nFLUSHALL\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nFLUSHALL\r\n",
+        b"*1\r\n$5\r\nHOST:\r\n*1\r\n$8\r\nFLUSHALL\r\n",
+        b"post\r\nFLUSHALL\r\n",
+    ] {
+        let mut stream = short_timeout(server.resp);
+        stream.write_all(request).unwrap();
+        let reply = read_to_close(&mut stream);
+        // Only `GET / HTTP/1.1` itself is answered (wrong arity), as Redis does.
+        assert!(
+            reply.is_empty() || reply == b"-ERR wrong number of arguments for 'get' command\r\n",
+            "{:?}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+    assert_eq!(
+        exchange(&mut client, b"GET survivor\r\n", b"\r\n1\r\n"),
+        b"$1\r\n1\r\n"
+    );
+}
+
+#[test]
+fn a_data_line_over_2048_bytes_after_a_refused_set_is_a_command() {
+    let server = start_tailcache(&["-m", "64"]);
+    let mut stream = short_timeout(server.memcache);
+    // memcached does not swallow the data block of a storage command with
+    // a bad line (flags, exptime or length); the data line, arriving whole,
+    // is parsed as a command (ERROR), and the connection stays open.
+    let data = vec![b'd'; 3000];
+    for line in [
+        &b"set k abc 0 3000 noreply\r\n"[..],
+        b"set k 0 abc 3000 noreply\r\n",
+        b"set k 0 0 -1 noreply\r\n",
+        b"set k 0 0 3000 noreply\r\n",
+    ] {
+        let mut request = [line, &data, b"\r\n"].concat();
+        request.extend_from_slice(b"mn\r\n");
+        let reply = exchange(&mut stream, &request, b"MN\r\n");
+        let expected: &[u8] = if line == b"set k 0 0 3000 noreply\r\n" {
+            b"MN\r\n"
+        } else {
+            b"ERROR\r\nMN\r\n"
+        };
+        assert_eq!(reply, expected, "{:?}", String::from_utf8_lossy(line));
+    }
+    // Same without noreply: the error, then ERROR for the data line.
+    let request = [&b"set k 1x 0 3000\r\n"[..], &data, b"\r\n"].concat();
+    assert_eq!(
+        exchange(&mut stream, &request, b"ERROR\r\n"),
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n"
+    );
+    assert_open(&mut stream);
+}
+
+#[test]
+fn long_lines_are_handled_as_memcached_handles_them() {
+    let server = start_tailcache(&["-m", "64"]);
+    // A set line of 4000 bytes that arrives whole is parsed (key too long).
+    let mut stream = short_timeout(server.memcache);
+    let line = format!("set {} 0 0 1\r\nx\r\n", "k".repeat(4000));
+    assert_eq!(
+        exchange(&mut stream, line.as_bytes(), b"ERROR\r\n"),
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n"
+    );
+    assert_open(&mut stream);
+    // More than 2048 bytes without a newline, not a get: closed silently.
+    let mut stream = short_timeout(server.memcache);
+    stream.write_all(&[b'x'; 3000]).unwrap();
+    assert_eq!(read_to_close(&mut stream), b"");
+    // A line whose newline is not within memcached's 16 KiB read buffer.
+    let mut stream = short_timeout(server.memcache);
+    let _ = stream.write_all(&[&[b'y'; 17_000][..], b"\r\n"].concat());
+    assert_eq!(read_to_close(&mut stream), b"");
+    // A get line may be longer and arrive in pieces.
+    let mut stream = short_timeout(server.memcache);
+    stream.write_all(b"get ").unwrap();
+    stream.write_all(&b"nokey ".repeat(2000)).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    stream.write_all(b"\r\n").unwrap();
+    assert_eq!(read_until(&mut stream, b"END\r\n"), b"END\r\n");
+}
+
+#[test]
+fn verbosity_answers_like_memcached() {
+    let server: Tailcache = start_tailcache(&["-m", "64"]);
+    let mut stream = connect(server.memcache);
+    assert_eq!(
+        exchange(&mut stream, b"verbosity invalid\r\n", b"\r\n"),
+        b"CLIENT_ERROR bad command line format\r\n"
+    );
+    assert_eq!(
+        exchange(&mut stream, b"verbosity 1\r\n", b"\r\n"),
+        b"OK\r\n"
+    );
+    assert_eq!(
+        exchange(
+            &mut stream,
+            b"verbosity x noreply\r\nverbosity\r\n",
+            b"\r\n"
+        ),
+        b"ERROR\r\n"
+    );
+}
