@@ -59,7 +59,10 @@ fn parse_fixed<'a>(
     let mut args: [&[u8]; MAX_FIXED_TOKENS] = [b""; MAX_FIXED_TOKENS];
     let arg_count = collect_args(tokens, &mut args);
     let args = &args[..arg_count.min(MAX_FIXED_TOKENS)];
-    let noreply = args.last() == Some(&&b"noreply"[..]);
+    // memcached reads `noreply` from the last token, but not in a one-argument delete,
+    // whose last token is the key: `delete noreply` deletes the key `noreply` and replies.
+    let noreply =
+        args.last() == Some(&&b"noreply"[..]) && !(command == b"delete" && arg_count == 1);
     let result = match command {
         b"delete" if (1..=3).contains(&arg_count) => parse_delete(args, noreply, limits),
         b"incr" | b"decr" if (2..=3).contains(&arg_count) => {
@@ -332,7 +335,9 @@ fn parse_store<'a>(
         ));
     }
     let args = &args[..arg_count];
-    let noreply = arg_count == fixed_args + 1 && args[fixed_args] == b"noreply";
+    // memcached reads `noreply` from the last token whatever the count, so `set k 0 0
+    // noreply` and `cas k 0 0 1 noreply` fail (not a number) without a reply.
+    let noreply = args.last() == Some(&&b"noreply"[..]);
     let fields = parse_store_line(kind, args, limits)
         .map_err(|kind| ParseError::skip(kind, line.total_bytes).with_noreply(noreply))?;
     let total_bytes = line.total_bytes + fields.value_bytes + 2;
