@@ -295,3 +295,23 @@ fn verbosity_answers_like_memcached() {
         b"ERROR\r\n"
     );
 }
+
+#[test]
+fn idle_kicks_are_counted_when_an_idle_timeout_is_set() {
+    let server = start_tailcache(&["-m", "64", "-o", "idle_timeout=1"]);
+    let mut stats = connect(server.memcache);
+    let idle_kicks = |stream: &mut TcpStream| {
+        let reply = exchange(stream, b"stats\r\n", b"END\r\n");
+        String::from_utf8_lossy(&reply)
+            .lines()
+            .find_map(|line| line.strip_prefix("STAT idle_kicks ").map(str::to_owned))
+    };
+    assert_eq!(idle_kicks(&mut stats).as_deref(), Some("0"));
+    let mut idle = connect(server.memcache);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(read_to_close(&mut idle), b"");
+    let mut fresh = connect(server.memcache);
+    assert_ne!(idle_kicks(&mut fresh).as_deref(), Some("0"));
+    let plain = start_tailcache(&["-m", "64"]);
+    assert_eq!(idle_kicks(&mut connect(plain.memcache)), None);
+}

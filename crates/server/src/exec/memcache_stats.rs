@@ -84,6 +84,10 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     for &counter in GENERAL_COUNTERS {
         encode::encode_stat_u64(out, counter.name().as_bytes(), totals.get(counter));
     }
+    // As memcached: present only when -o idle_timeout is set.
+    if ctx.config.idle_timeout_secs > 0 {
+        encode::encode_stat_u64(out, b"idle_kicks", conns.idle_closed);
+    }
     encode::encode_stat_u64(out, b"bytes_read", totals.get(Counter::BytesRead));
     encode::encode_stat_u64(out, b"bytes_written", totals.get(Counter::BytesWritten));
     encode::encode_stat_u64(out, b"limit_maxbytes", storage.limit_bytes);
