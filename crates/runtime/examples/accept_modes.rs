@@ -72,6 +72,7 @@ fn start(mode: AcceptMode) -> (Runtime, SocketAddr, Vec<Arc<AtomicU64>>) {
         tag: 0,
         reject_reply: Vec::new(),
         overflow_reply: Vec::new(),
+        backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
     };
     let bound = BoundListener::bind(spec, WORKERS, mode).unwrap();
     let LocalAddr::Tcp(addr) = bound.local_addr().clone() else {

@@ -30,6 +30,8 @@ mod worker;
 
 pub use config::{AcceptMode, RuntimeConfig};
 pub use conn_stats::{ConnStats, ConnStatsSnapshot};
-pub use listener::{BindError, BoundListener, ListenAddr, ListenerSpec, LocalAddr};
+pub use listener::{
+    BindError, BoundListener, ListenAddr, ListenerSpec, LocalAddr, DEFAULT_LISTEN_BACKLOG,
+};
 pub use runtime::{Runtime, Stopper};
 pub use service::{BackgroundProgress, Processed, Service, ServiceFactory};

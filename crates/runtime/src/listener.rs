@@ -13,8 +13,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::AcceptMode;
 
-/// Kernel accept queue length, as memcached's default `-b 1024`.
-const LISTEN_BACKLOG: i32 = 1024;
+/// Kernel accept queue length by default, as memcached's `-b 1024`.
+pub const DEFAULT_LISTEN_BACKLOG: i32 = 1024;
 
 /// Where to listen.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub struct ListenerSpec {
     pub reject_reply: Vec<u8>,
     /// Written before closing a connection whose request outgrew the read buffer.
     pub overflow_reply: Vec<u8>,
+    /// Connections the kernel queues before they are accepted (TCP; memcached `-b`).
+    pub backlog: i32,
 }
 
 /// The address a listener actually got.
@@ -110,7 +112,9 @@ impl BoundListener {
             source,
         };
         let (local, sockets) = match &spec.addr {
-            ListenAddr::Tcp(addr) => bind_tcp(*addr, workers.max(1), mode).map_err(wrap)?,
+            ListenAddr::Tcp(addr) => {
+                bind_tcp(*addr, workers.max(1), mode, spec.backlog).map_err(wrap)?
+            }
             ListenAddr::Unix { path, mode } => {
                 bind_unix(path, *mode, workers.max(1)).map_err(wrap)?
             }
@@ -151,8 +155,9 @@ fn bind_tcp(
     addr: SocketAddr,
     workers: usize,
     mode: AcceptMode,
+    backlog: i32,
 ) -> io::Result<(LocalAddr, Vec<PerWorkerSocket>)> {
-    let first = tcp_socket(addr, mode == AcceptMode::ReusePort)?;
+    let first = tcp_socket(addr, mode == AcceptMode::ReusePort, backlog)?;
     let local = first
         .local_addr()?
         .as_socket()
@@ -161,7 +166,7 @@ fn bind_tcp(
     for _ in 1..workers {
         let next = match mode {
             // Same real port for every worker, even when port 0 was asked.
-            AcceptMode::ReusePort => tcp_socket(local, true)?,
+            AcceptMode::ReusePort => tcp_socket(local, true, backlog)?,
             AcceptMode::Shared => sockets[0].try_clone()?,
         };
         sockets.push(next);
@@ -173,7 +178,7 @@ fn bind_tcp(
     Ok((LocalAddr::Tcp(local), sockets))
 }
 
-fn tcp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
+fn tcp_socket(addr: SocketAddr, reuse_port: bool, backlog: i32) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     if reuse_port {
@@ -184,7 +189,7 @@ fn tcp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
+    socket.listen(backlog)?;
     Ok(socket)
 }
 
@@ -233,6 +238,7 @@ mod tests {
             tag: 7,
             reject_reply: b"no\r\n".to_vec(),
             overflow_reply: Vec::new(),
+            backlog: DEFAULT_LISTEN_BACKLOG,
         }
     }
 

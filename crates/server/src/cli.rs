@@ -32,7 +32,8 @@ pub enum AcceptModeName {
 }
 
 /// The protocol named by memcached's `-B`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ProtocolName {
     /// memcached's default: the text protocol here (binary is not served).
     Auto,
@@ -139,8 +140,8 @@ pub struct Flags {
     #[arg(short = 'L', long = "enable-largepages")]
     pub enable_largepages: bool,
 
-    /// Listen backlog; fixed at 1024, another value warns [default: 1024]
-    #[arg(short = 'b', long = "listen-backlog", value_name = "N")]
+    /// TCP accept queue length of the data ports [default: 1024]
+    #[arg(short = 'b', long = "listen-backlog", value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
     pub listen_backlog: Option<i32>,
 
     /// Requests per connection per event; no effect here (warns)

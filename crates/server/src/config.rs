@@ -15,10 +15,13 @@ use crate::extended::apply_extended;
 pub const DEFAULT_PORT: u16 = 11211;
 /// Default admin endpoint: off, so that several instances fit on one host.
 pub const DEFAULT_ADMIN_ADDR: &str = "off";
-/// The listen backlog the runtime uses (memcached's default `-b`).
-const LISTEN_BACKLOG: i32 = 1024;
 /// Smallest segment that still fits an item of the default size limit.
 const DEFAULT_SEGMENT_SIZE_BYTES: u64 = 1 << 20;
+/// A chosen segment size leaves at least this many segments in `-m`: enough to write,
+/// merge and keep a reserve. memcached runs with `-m 2`; so must we.
+const MIN_AUTO_SEGMENTS: u64 = 8;
+/// Segments never shrink below this for a small `-m`.
+const MIN_AUTO_SEGMENT_SIZE_BYTES: u64 = 64 << 10;
 /// Largest TOML file read, so a wrong path cannot make us read gigabytes.
 const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
 
@@ -79,6 +82,11 @@ pub struct Config {
     pub flush_enabled: bool,
     /// Serve key dumps (`stats cachedump`, `lru_crawler metadump`); -X turns off.
     pub dump_enabled: bool,
+    /// TCP accept queue length of the data ports (-b).
+    pub listen_backlog: i32,
+    /// The protocol the memcache port speaks (-B): `auto` and `ascii` both mean text
+    /// and meta, as no binary protocol is served.
+    pub binding_protocol: ProtocolName,
     /// User to switch to after binding, when started as root (-u).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -120,6 +128,8 @@ impl Default for Config {
             shutdown_timeout_secs: 5,
             flush_enabled: true,
             dump_enabled: true,
+            listen_backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
+            binding_protocol: ProtocolName::Auto,
             user: None,
             pid_file: None,
             daemonize: false,
@@ -181,7 +191,7 @@ impl Config {
         };
         let mut warnings = Vec::new();
         config.apply_flags(flags, &mut warnings)?;
-        config.resolve();
+        config.resolve(&mut warnings);
         config.validate()?;
         let mut seen = std::collections::HashSet::new();
         warnings.retain(|w| seen.insert(w.clone()));
@@ -252,6 +262,8 @@ impl Config {
         if flags.disable_flush_all {
             self.flush_enabled = false;
         }
+        set(&mut self.listen_backlog, flags.listen_backlog);
+        set(&mut self.binding_protocol, flags.protocol);
         if flags.disable_dumping {
             self.dump_enabled = false;
         }
@@ -269,7 +281,7 @@ impl Config {
     }
 
     /// Replaces "pick for me" values (0) with what will be used.
-    fn resolve(&mut self) {
+    fn resolve(&mut self, warnings: &mut Vec<String>) {
         if self.threads == 0 {
             self.threads = std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -281,6 +293,24 @@ impl Config {
                 .max_item_size_bytes
                 .next_power_of_two()
                 .max(DEFAULT_SEGMENT_SIZE_BYTES);
+            let memory_bytes = self.memory_limit_mib << 20;
+            let chosen = self.segment_size_bytes;
+            while self.segment_size_bytes > MIN_AUTO_SEGMENT_SIZE_BYTES
+                && memory_bytes / self.segment_size_bytes < MIN_AUTO_SEGMENTS
+            {
+                self.segment_size_bytes /= 2;
+            }
+            if self.segment_size_bytes < chosen
+                && self.max_item_size_bytes > self.segment_size_bytes
+            {
+                warnings.push(format!(
+                    "-m {} is small: {} KiB segments, so the largest item (-I) is {} KiB",
+                    self.memory_limit_mib,
+                    self.segment_size_bytes >> 10,
+                    self.segment_size_bytes >> 10
+                ));
+                self.max_item_size_bytes = self.segment_size_bytes;
+            }
         }
     }
 
@@ -469,12 +499,6 @@ fn warn_no_effect(flags: &Flags, warnings: &mut Vec<String>) {
     if flags.enable_largepages {
         warn("-L/--enable-largepages", "has no effect in tailcache");
     }
-    if let Some(backlog) = flags.listen_backlog.filter(|&b| b != LISTEN_BACKLOG) {
-        warn(
-            &format!("-b {backlog}"),
-            &format!("has no effect: the listen backlog is fixed at {LISTEN_BACKLOG}"),
-        );
-    }
     if flags.max_reqs_per_event.is_some() {
         warn(
             "-R/--max-reqs-per-event",
@@ -602,6 +626,19 @@ mod tests {
         assert!(config.flush_enabled && config.dump_enabled);
         let off = load(&["-F", "-X"]).unwrap();
         assert!(!off.flush_enabled && !off.dump_enabled);
+    }
+
+    #[test]
+    fn a_small_memory_limit_gets_smaller_segments_and_item_limit() {
+        let small = load(&["-m", "2"]).unwrap();
+        assert_eq!(small.segment_size_bytes, 256 << 10);
+        assert_eq!(small.max_item_size_bytes, 256 << 10);
+        let tiny = load(&["-m", "1"]).unwrap();
+        assert_eq!(tiny.segment_size_bytes, 128 << 10);
+        // Explicit segment sizes are left alone (and may then be refused).
+        let explicit = load(&["-m", "2", "--segment-size", "1m"]).unwrap();
+        assert_eq!(explicit.segment_size_bytes, 1 << 20);
+        assert_eq!(load(&["-m", "8"]).unwrap().segment_size_bytes, 1 << 20);
     }
 
     #[test]

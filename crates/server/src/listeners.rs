@@ -43,6 +43,7 @@ pub fn bind_data(config: &Config) -> Result<Vec<(Protocol, BoundListener)>, Stri
             tag: data.protocol.tag(),
             reject_reply: reject_reply.to_vec(),
             overflow_reply: overflow_reply.to_vec(),
+            backlog: config.listen_backlog,
         };
         let listener = BoundListener::bind(spec, config.threads, accept_mode(config))
             .map_err(|e| describe(data.protocol, &e))?;
@@ -58,6 +59,7 @@ pub fn bind_admin(addr: SocketAddr) -> Result<BoundListener, String> {
         tag: 0,
         reject_reply: HTTP_REJECT.to_vec(),
         overflow_reply: HTTP_OVERFLOW.to_vec(),
+        backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
     };
     BoundListener::bind(spec, 1, AcceptMode::Shared).map_err(|e| format!("admin endpoint: {e}"))
 }

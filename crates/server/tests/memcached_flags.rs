@@ -524,3 +524,78 @@ fn help_lists_memcached_flags_and_version_and_license_exit_0() {
     assert_eq!(license.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&license.stdout).contains("license"));
 }
+
+/// memcached runs in 2 MiB (`-M -m 2`): it fills until a set answers out of memory,
+/// counts each refusal in `store_no_memory`, and every item it accepted reads back.
+#[test]
+fn two_megabytes_without_eviction_fill_then_refuse() {
+    let server = Server::start(&["-M", "-m", "2"]);
+    let mut client = server.connect("memcache");
+    let value = "B".repeat(8192);
+    let mut stored = 0;
+    loop {
+        let reply = ask(
+            &mut client,
+            &format!("set fill{stored} 0 0 {}\r\n{value}\r\n", value.len()),
+            "\r\n",
+        );
+        if reply != "STORED\r\n" {
+            assert_eq!(reply, "SERVER_ERROR out of memory storing object\r\n");
+            break;
+        }
+        stored += 1;
+        assert!(stored < 1000, "2 MiB never filled");
+    }
+    assert!(stored >= 100, "only {stored} items of 8 KiB in 2 MiB");
+    assert_eq!(
+        ask(
+            &mut client,
+            &format!("set fill{stored} 0 0 {}\r\n{value}\r\n", value.len()),
+            "\r\n"
+        ),
+        "SERVER_ERROR out of memory storing object\r\n"
+    );
+    let stats = ask(&mut client, "stats\r\n", "END\r\n");
+    assert!(stats.contains("STAT store_no_memory 2\r\n"), "{stats}");
+    for n in 0..stored {
+        assert_eq!(
+            ask(&mut client, &format!("get fill{n}\r\n"), "END\r\n"),
+            format!("VALUE fill{n} 0 8192\r\n{value}\r\nEND\r\n")
+        );
+    }
+}
+
+/// `-b` sets the kernel's accept queue of the data ports and `-B` names the protocol;
+/// `stats settings` reports both as memcached does.
+#[test]
+fn backlog_and_binding_protocol_show_in_stats_settings() {
+    let server = Server::start(&["-b", "8675", "-B", "ascii"]);
+    let mut client = server.connect("memcache");
+    let settings = ask(&mut client, "stats settings\r\n", "END\r\n");
+    assert!(settings.contains("STAT tcp_backlog 8675\r\n"), "{settings}");
+    assert!(
+        settings.contains("STAT binding_protocol ascii\r\n"),
+        "{settings}"
+    );
+    // The kernel's own view: a listening socket's send queue is its backlog, capped
+    // at net.core.somaxconn.
+    let somaxconn: i32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .map_or(i32::MAX, |text| text.trim().parse().unwrap_or(i32::MAX));
+    let queue = format!(" {} ", somaxconn.min(8675));
+    let port = server.addr("memcache").port();
+    let listing = std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output();
+    if let Ok(listing) = listing {
+        let listing = String::from_utf8_lossy(&listing.stdout);
+        assert!(listing.contains(&queue), "{listing}");
+    }
+    let default = Server::start(&[]);
+    let mut client = default.connect("memcache");
+    let settings = ask(&mut client, "stats settings\r\n", "END\r\n");
+    assert!(settings.contains("STAT tcp_backlog 1024\r\n"), "{settings}");
+    assert!(
+        settings.contains("STAT binding_protocol auto-negotiate\r\n"),
+        "{settings}"
+    );
+}

@@ -162,6 +162,13 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
         },
     );
     encode::encode_stat_u64(out, b"item_size_max", config.max_item_size_bytes);
+    encode::encode_stat_u64(out, b"tcp_backlog", config.listen_backlog as u64);
+    let binding_protocol: &[u8] = match config.binding_protocol {
+        crate::cli::ProtocolName::Auto => b"auto-negotiate",
+        crate::cli::ProtocolName::Ascii => b"ascii",
+        crate::cli::ProtocolName::Binary => b"binary",
+    };
+    encode::encode_stat(out, b"binding_protocol", binding_protocol);
     encode::encode_stat_u64(out, b"idle_timeout", config.idle_timeout_secs);
     encode::encode_stat(
         out,
