@@ -1,7 +1,5 @@
 //! Meta command requests (mg ms md ma me) and their keys.
 
-use base64::Engine as _;
-
 use super::meta_flags::MetaFlags;
 
 /// Longest decoded `b` (base64) key: 250 base64 characters decode to at most 187 bytes.
@@ -37,8 +35,8 @@ impl<'a> MetaKey<'a> {
         MetaKey { wire, base64 }
     }
 
-    /// The key exactly as sent (base64 text when [`is_base64`](Self::is_base64)); this is
-    /// what a `k` return flag echoes.
+    /// The key exactly as sent (base64 text when [`is_base64`](Self::is_base64)). A `k`
+    /// return flag echoes [`echo`](Self::echo) instead.
     pub fn wire(&self) -> &'a [u8] {
         self.wire
     }
@@ -46,6 +44,17 @@ impl<'a> MetaKey<'a> {
     /// Whether the client sent the key base64-encoded (`b` flag).
     pub fn is_base64(&self) -> bool {
         self.base64
+    }
+
+    /// Appends what a `k` return flag echoes: the key as sent, or for a base64 key the
+    /// decoded bytes encoded again (memcached's canonical form, `Zm8=Zm9v` -> `Zm8=`).
+    pub fn echo(&self, out: &mut Vec<u8>) {
+        if !self.base64 {
+            out.extend_from_slice(self.wire);
+            return;
+        }
+        let mut scratch = [0u8; MAX_DECODED_KEY_BYTES];
+        encode_base64(out, self.bytes(&mut scratch));
     }
 
     /// The key to look up: the wire bytes, or the decoded bytes written into `scratch`.
@@ -59,11 +68,68 @@ impl<'a> MetaKey<'a> {
     }
 }
 
-/// Decodes a base64 key into `scratch`; `None` if it is not valid, non-empty base64.
+/// Decodes a base64 key into `scratch` exactly as memcached 1.6's `base64_decode`: bytes
+/// outside the alphabet are skipped, `=` counts as a zero digit, decoding stops after
+/// the first block holding padding (one `=` drops one byte, two drop two, more fail).
+/// `None` when that fails or gives no bytes (memcached's "error decoding key").
 pub(crate) fn decode_key(wire: &[u8], scratch: &mut [u8; MAX_DECODED_KEY_BYTES]) -> Option<usize> {
-    match base64::engine::general_purpose::STANDARD.decode_slice(wire, scratch) {
-        Ok(0) | Err(_) => None,
-        Ok(decoded_bytes) => Some(decoded_bytes),
+    fn digit(byte: u8) -> Option<u8> {
+        match byte {
+            b'A'..=b'Z' => Some(byte - b'A'),
+            b'a'..=b'z' => Some(byte - b'a' + 26),
+            b'0'..=b'9' => Some(byte - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            b'=' => Some(0),
+            _ => None,
+        }
+    }
+    let count = wire.iter().filter(|&&b| digit(b).is_some()).count();
+    if count == 0 || count % 4 != 0 || count / 4 * 3 > scratch.len() {
+        return None;
+    }
+    let (mut block, mut filled, mut padding, mut len) = ([0u8; 4], 0, 0, 0);
+    for &byte in wire {
+        let Some(value) = digit(byte) else { continue };
+        padding += usize::from(byte == b'=');
+        block[filled] = value;
+        filled += 1;
+        if filled == 4 {
+            scratch[len] = (block[0] << 2) | (block[1] >> 4);
+            scratch[len + 1] = (block[1] << 4) | (block[2] >> 2);
+            scratch[len + 2] = (block[2] << 6) | block[3];
+            len += 3;
+            filled = 0;
+            if padding > 0 {
+                if padding > 2 {
+                    return None;
+                }
+                len -= padding;
+                break;
+            }
+        }
+    }
+    (len > 0).then_some(len)
+}
+
+/// Appends `bytes` base64-encoded (standard alphabet, padded), as memcached echoes a
+/// `b` key: the decoded key encoded again, so the echo is canonical.
+pub(crate) fn encode_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ALPHABET[((v >> (18 - 6 * i)) & 63) as usize]
+            } else {
+                b'='
+            });
+        }
     }
 }
 

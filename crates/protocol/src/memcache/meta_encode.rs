@@ -81,6 +81,12 @@ pub fn encode_meta_status(
     flags: &MetaFlags<'_>,
     item: &MetaItem,
 ) -> bool {
+    // memcached finds an over-long opaque while it writes the reply: the reply is then
+    // the error, whatever the outcome (see `MetaFlags::opaque_too_long`).
+    if flags.opaque_too_long() {
+        out.extend_from_slice(b"CLIENT_ERROR opaque token too long\r\n");
+        return true;
+    }
     if flags.quiet() && quiet_hides(command, status) {
         return false;
     }
@@ -121,7 +127,8 @@ pub fn encode_return_flags(
         match token[0] {
             b'O' => encode_flag_bytes(out, b'O', &token[1..]),
             b'k' => {
-                encode_flag_bytes(out, b'k', key.wire());
+                out.extend_from_slice(b" k");
+                key.echo(out);
                 if key.is_base64() {
                     out.extend_from_slice(b" b");
                 }
@@ -191,7 +198,7 @@ pub struct MetaDebugInfo {
 /// echoed as sent (base64 when `b`).
 pub fn encode_meta_debug(out: &mut Vec<u8>, key: &MetaKey<'_>, info: &MetaDebugInfo) {
     out.extend_from_slice(b"ME ");
-    out.extend_from_slice(key.wire());
+    key.echo(out);
     out.extend_from_slice(b" exp=");
     write_i64(out, info.exptime_secs);
     out.extend_from_slice(b" la=");

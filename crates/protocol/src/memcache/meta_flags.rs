@@ -113,6 +113,26 @@ impl<'a> MetaFlags<'a> {
     pub fn opaque(&self) -> Option<&'a [u8]> {
         self.token(b'O')
     }
+    /// Whether the opaque is longer than [`MAX_OPAQUE_BYTES`]. memcached reports it
+    /// (`CLIENT_ERROR opaque token too long`) where it copies the opaque into the reply:
+    /// ms after its mode check; md before touching the item; mg and ma only after the
+    /// command ran, applying the `T`/`N` flags sent before the `O` (see
+    /// [`before_opaque`](Self::before_opaque)).
+    pub fn opaque_too_long(&self) -> bool {
+        self.opaque()
+            .is_some_and(|opaque| opaque.len() > MAX_OPAQUE_BYTES)
+    }
+
+    /// Whether flag `letter` was sent before the `O` flag (or was sent and there is no
+    /// `O`): what memcached applied when it stopped at an over-long opaque.
+    pub fn before_opaque(&self, letter: u8) -> bool {
+        self.has(letter)
+            && self
+                .letters()
+                .take_while(|&l| l != b'O')
+                .any(|l| l == letter)
+    }
+
     /// `M(token)`: the mode letter, typed per command by the parser (ms:
     /// [`SetMode`](super::SetMode), ma: [`ArithMode`](super::ArithMode)); mg and md ignore it.
     pub fn mode(&self) -> Option<u8> {
@@ -140,15 +160,15 @@ impl<'a> MetaFlags<'a> {
     }
     /// `N(token)`: vivify on miss with this exptime (mg, ma; ms in append/prepend mode).
     pub fn vivify_exptime(&self) -> Option<i64> {
-        self.token(b'N').and_then(parse_memcache_i64)
+        self.token(b'N').and_then(parse_exptime)
     }
     /// `R(token)`: mg wins the recache right if the remaining TTL is below this.
     pub fn recache_below_secs(&self) -> Option<i64> {
-        self.token(b'R').and_then(parse_memcache_i64)
+        self.token(b'R').and_then(parse_exptime)
     }
     /// `T(token)`: exptime to set (mg: touch; ms: ttl; md: with `I`; ma: on success).
     pub fn exptime(&self) -> Option<i64> {
-        self.token(b'T').and_then(parse_memcache_i64)
+        self.token(b'T').and_then(parse_exptime)
     }
 }
 
@@ -157,8 +177,9 @@ impl<'a> MetaFlags<'a> {
 /// were, counted in the same pass so that the caller can apply the token limit first.
 ///
 /// Precedence is memcached's: an unknown or repeated letter stops flag parsing at once;
-/// a bad token records its error and parsing goes on, a later bad token overwriting it;
-/// an over-long opaque is reported only when everything else was fine.
+/// a bad token records its error and parsing goes on, a later bad token overwriting it.
+/// An over-long opaque is not an error here: memcached finds it later, at a point that
+/// differs per command (see [`MetaFlags::opaque_too_long`]).
 pub(crate) fn parse_flags<'a>(
     flag_tokens: Tokens<'a>,
     key: &[u8],
@@ -191,17 +212,17 @@ pub(crate) fn parse_flags<'a>(
             }
         }
     }
-    let opaque_too_long = || {
-        flags
-            .opaque()
-            .is_some_and(|opaque| opaque.len() > MAX_OPAQUE_BYTES)
-    };
     let result = match fatal.or(token_error) {
         Some(kind) => Err(kind),
-        None if opaque_too_long() => Err(ParseErrorKind::OpaqueTooLong),
         None => Ok(flags),
     };
     (result, token_count)
+}
+
+/// memcached's `safe_strtol` for `N`, `T` and `R`: a 64-bit number, stored into 32 bits
+/// (`T4294967396` is `T100`).
+fn parse_exptime(token: &[u8]) -> Option<i64> {
+    parse_memcache_i64(token).map(|value| i64::from(value as i32))
 }
 
 enum FlagCheck {

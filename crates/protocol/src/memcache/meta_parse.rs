@@ -60,6 +60,7 @@ fn parse_keyed<'a>(
     }
     match letter {
         b'g' => {
+            // An over-long opaque is the executor's to report, after the read.
             let flags = flags?;
             let key = MetaKey::new(key, flags.base64_key());
             Ok(Request::MetaGet(MetaGet { key, flags }))
@@ -67,6 +68,9 @@ fn parse_keyed<'a>(
         b'd' => {
             // md reports every flag error with one message (opaque length aside).
             let flags = flags.map_err(generic_flag_error)?;
+            if flags.opaque_too_long() {
+                return Err(ParseErrorKind::OpaqueTooLong);
+            }
             let key = MetaKey::new(key, flags.base64_key());
             Ok(Request::MetaDelete(MetaDelete { key, flags }))
         }
@@ -74,7 +78,7 @@ fn parse_keyed<'a>(
     }
 }
 
-/// md and ma answer `invalid or duplicate flag` for any flag error but a long opaque.
+/// md and ma answer `invalid or duplicate flag` for any flag error.
 fn generic_flag_error(kind: ParseErrorKind) -> ParseErrorKind {
     match kind {
         ParseErrorKind::OpaqueTooLong => kind,
@@ -82,6 +86,7 @@ fn generic_flag_error(kind: ParseErrorKind) -> ParseErrorKind {
     }
 }
 
+/// ma; an over-long opaque is the executor's to report, after the arithmetic.
 fn arithmetic<'a>(key: &'a [u8], flags: MetaFlags<'a>) -> Result<Request<'a>, ParseErrorKind> {
     let mode = match flags.mode() {
         None | Some(b'I' | b'+') => ArithMode::Increment,
@@ -154,6 +159,9 @@ fn parse_set<'a>(
         Some(b'P') => SetMode::Prepend,
         Some(_) => return Err(swallow(ParseErrorKind::InvalidSetMode)),
     };
+    if flags.opaque_too_long() {
+        return Err(swallow(ParseErrorKind::OpaqueTooLong));
+    }
     if value_bytes > limits.max_value_bytes {
         return Err(swallow(ParseErrorKind::ObjectTooLarge));
     }

@@ -27,7 +27,9 @@ pub fn meta_debug(ctx: &ServerContext, debug: &MetaDebug<'_>, out: &mut Vec<u8>)
         Some(meta) => {
             let info = MetaDebugInfo {
                 exptime_secs: ttl::remaining_secs(meta.expiry, ttl::now_unix_secs(ctx)),
-                last_access_secs: 0,
+                last_access_secs: u64::from(
+                    ttl::now_unix_secs(ctx).saturating_sub(meta.last_access_unix_secs),
+                ),
                 cas: meta.cas,
                 fetched: meta.hit_before,
                 class_id: 1,

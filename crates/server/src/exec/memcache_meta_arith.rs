@@ -9,7 +9,7 @@ use tailcache_protocol::memcache::{
     ArithMode, MetaArithmetic, MetaCommand, MetaFlags, MAX_DECODED_KEY_BYTES,
 };
 use tailcache_protocol::number::Decimal;
-use tailcache_storage::{ArithOutcome, Arithmetic, CacheError};
+use tailcache_storage::{ArithOutcome, Arithmetic, CacheError, Expiry};
 
 use super::memcache_classic::store_error_reply;
 use super::memcache_meta_flags::item_flags;
@@ -27,25 +27,55 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
     let increment = arith.mode == ArithMode::Increment;
     let now = ttl::now_unix_secs(ctx);
     let expiry = |exptime| ttl::expiry_from_exptime(exptime, now);
-    let touch = flags.exptime().map(expiry);
-    // On a created counter, N and T both set the TTL; the later flag wins.
-    let vivify = flags.vivify_exptime().map(expiry).map(|vivify| {
-        let touch_last = flags.letters().filter(|&l| l == b'N' || l == b'T').last() == Some(b'T');
-        let expiry = match touch {
-            Some(touch) if touch_last => touch,
-            _ => vivify,
+    // memcached stops at an over-long opaque while writing the reply, after the
+    // arithmetic: only the T and N flags sent before the O were applied.
+    let opaque_too_long = flags.opaque_too_long();
+    let applied = |letter| !opaque_too_long || flags.before_opaque(letter);
+    let touch = flags.exptime().filter(|_| applied(b'T')).map(expiry);
+    // On a created counter, N and T both set the TTL; the later flag wins (a counter
+    // created before memcached reached its N never expires).
+    let vivify = flags.vivify_exptime().map(|vivify| {
+        let last = flags
+            .letters()
+            .take_while(|&l| !opaque_too_long || l != b'O')
+            .filter(|&l| l == b'N' || l == b'T')
+            .last();
+        let expiry = match (last, touch) {
+            (Some(b'T'), Some(touch)) => touch,
+            (Some(b'N'), _) => expiry(vivify),
+            _ => Expiry::Never,
         };
         (arith.initial_value, expiry)
     });
     let request = Arithmetic {
         delta: arith.delta,
         decrement: !increment,
-        compare_cas: flags.compare_cas(),
+        // memcached's ma compares only a non-zero cas.
+        compare_cas: flags.compare_cas().filter(|&cas| cas != 0),
         vivify,
         touch,
         new_cas: flags.new_cas(),
     };
-    let result = ctx.engine.arithmetic(key, request);
+    // A `t` before `T` shows the TTL before the touch, which the engine does not
+    // report for an existing counter: read it first (asked of storage).
+    let t_before_touch = touch.is_some()
+        && flags.letters().position(|l| l == b't') < flags.letters().position(|l| l == b'T');
+    let expiry_before = if t_before_touch {
+        ctx.engine
+            .get_meta(key)
+            .ok()
+            .flatten()
+            .map(|meta| meta.expiry)
+    } else {
+        None
+    };
+    let mut result = ctx.engine.arithmetic(key, request);
+    // memcached refuses an empty value as non-numeric before it compares the cas.
+    if matches!(result, Err(CacheError::Exists))
+        && matches!(ctx.engine.get_meta(key), Ok(Some(meta)) if meta.value_len == 0)
+    {
+        result = Err(CacheError::NonNumeric);
+    }
     let (hits, misses) = if increment {
         (Counter::IncrHits, Counter::IncrMisses)
     } else {
@@ -58,7 +88,17 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
         _ => {}
     }
     let outcome = match result {
+        Ok(_) if opaque_too_long => {
+            out.extend_from_slice(b"CLIENT_ERROR opaque token too long\r\n");
+            return record(ctx, CommandKind::Arithmetic, started);
+        }
         Ok(outcome) => outcome,
+        Err(CacheError::NotFound | CacheError::Exists | CacheError::NotStored)
+            if opaque_too_long =>
+        {
+            out.extend_from_slice(b"CLIENT_ERROR opaque token too long\r\n");
+            return record(ctx, CommandKind::Arithmetic, started);
+        }
         Err(error) => {
             let status = match error {
                 CacheError::NotFound => MetaStatus::Nf,
@@ -80,40 +120,51 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
             return record(ctx, CommandKind::Arithmetic, started);
         }
     };
-    let item = reply_flags(flags, &outcome, now);
-    if flags.return_value() {
+    let item = reply_flags(flags, &outcome, expiry_before, now);
+    if flags.quiet() && !outcome.created {
+        // memcached's `q` hides the whole reply of a changed counter, `VA` too; not
+        // that of a counter just created by N.
+    } else if flags.return_value() {
         let decimal = Decimal::from_u64(outcome.value);
         let digits = decimal.as_bytes();
         meta_encode::encode_meta_value_header(out, digits.len(), &arith.key, flags, &item);
         out.extend_from_slice(digits);
         encode::encode_data_trailer(out);
     } else {
-        meta_encode::encode_meta_status(
-            out,
-            MetaCommand::Arithmetic,
-            MetaStatus::Hd,
-            &arith.key,
-            flags,
-            &item,
-        );
+        out.extend_from_slice(b"HD");
+        meta_encode::encode_return_flags(out, &arith.key, flags, &item);
+        out.extend_from_slice(b"\r\n");
     }
     record(ctx, CommandKind::Arithmetic, started);
 }
 
-/// `c` and `t` after an ma. A `t` before `T` (or before `N` on a created counter)
-/// reports the TTL before it changed, as memcached reads the flags in order.
-fn reply_flags(flags: &MetaFlags<'_>, outcome: &ArithOutcome, now: u32) -> MetaItem {
+/// `c` and `t` after an ma. memcached applies `T` (and `N` on a created counter) and
+/// prints `t` in the order the flags came, so `t` shows the TTL as of its place.
+fn reply_flags(
+    flags: &MetaFlags<'_>,
+    outcome: &ArithOutcome,
+    expiry_before: Option<Expiry>,
+    now: u32,
+) -> MetaItem {
     let full = item_flags(&outcome.meta, now);
-    let changed_by = |letter| letter == b'T' || (letter == b'N' && outcome.created);
-    let t_sees_change = flags
-        .letters()
-        .take_while(|&letter| letter != b't')
-        .any(changed_by);
-    let ttl_remaining_secs = if t_sees_change {
-        full.ttl_remaining_secs
+    let expiry = |exptime| ttl::expiry_from_exptime(exptime, now);
+    let mut current = if outcome.created {
+        Expiry::Never
     } else {
-        Some(ttl::remaining_secs(outcome.expiry_before, now))
+        expiry_before.unwrap_or(outcome.meta.expiry)
     };
+    let mut ttl_remaining_secs = None;
+    for letter in flags.letters() {
+        match letter {
+            b'T' => current = flags.exptime().map_or(current, expiry),
+            b'N' if outcome.created => current = flags.vivify_exptime().map_or(current, expiry),
+            b't' => {
+                ttl_remaining_secs = Some(ttl::remaining_secs(current, now));
+                break;
+            }
+            _ => {}
+        }
+    }
     MetaItem {
         cas: full.cas,
         ttl_remaining_secs,

@@ -7,13 +7,16 @@ use tailcache_storage::ItemMeta;
 
 use super::ttl;
 
-/// Return-flag values for a live item (`l` is not tracked, so left out).
+/// Return-flag values for a live item; `l` is the seconds since its last access as
+/// the engine kept it (memcached's item time: set by writes and bumping reads).
 pub fn item_flags(meta: &ItemMeta, now_unix_secs: u32) -> MetaItem {
     MetaItem {
         cas: Some(meta.cas),
         client_flags: Some(meta.client_flags),
         hit_before: Some(meta.hit_before),
-        last_access_secs: None,
+        last_access_secs: Some(u64::from(
+            now_unix_secs.saturating_sub(meta.last_access_unix_secs),
+        )),
         size_bytes: Some(meta.value_len as u64),
         ttl_remaining_secs: Some(ttl::remaining_secs(meta.expiry, now_unix_secs)),
         ..MetaItem::default()

@@ -22,6 +22,9 @@ pub fn meta_get(ctx: &ServerContext, get: &MetaGet<'_>, out: &mut Vec<u8>) {
     let key = get.key.bytes(&mut scratch);
     let flags = &get.flags;
     let now = ttl::now_unix_secs(ctx);
+    if flags.opaque_too_long() {
+        return opaque_too_long(ctx, key, flags, now, out, started);
+    }
     let options = read_options(flags, now);
     let touching = options.touch.is_some();
     ctx.metrics.incr(if touching {
@@ -81,6 +84,49 @@ pub fn meta_get(ctx: &ServerContext, get: &MetaGet<'_>, out: &mut Vec<u8>) {
     record(ctx, CommandKind::Get, started);
 }
 
+/// An mg whose opaque is too long. memcached finds that only while writing the reply:
+/// the item was read (and created by `N`, touched by `T`, when those flags came before
+/// the `O`), but not bumped, marked hit or given a win token; the reply is the error.
+fn opaque_too_long(
+    ctx: &ServerContext,
+    key: &[u8],
+    flags: &MetaFlags<'_>,
+    now: u32,
+    out: &mut Vec<u8>,
+    started: Instant,
+) {
+    let expiry = |exptime| ttl::expiry_from_exptime(exptime, now);
+    let touch = flags
+        .exptime()
+        .filter(|_| flags.before_opaque(b'T'))
+        .map(expiry);
+    let vivify = flags.vivify_exptime().map(|exptime| {
+        let applied = |letter| flags.before_opaque(letter);
+        let last = flags
+            .letters()
+            .take_while(|&l| l != b'O')
+            .filter(|&l| l == b'N' || l == b'T')
+            .last();
+        match (last, touch) {
+            (Some(b'T'), Some(touch)) => touch,
+            _ if applied(b'N') => expiry(exptime),
+            // Created by the read, its TTL not yet set when memcached stopped.
+            _ => Expiry::Never,
+        }
+    });
+    let options = ReadOptions {
+        touch,
+        vivify_on_miss: vivify,
+        recache_before_unix_secs: None,
+        recache_after_touch: false,
+        win_tokens: false,
+        no_bump: true,
+    };
+    let _ = ctx.engine.read(key, options, None);
+    out.extend_from_slice(b"CLIENT_ERROR opaque token too long\r\n");
+    record(ctx, CommandKind::Get, started);
+}
+
 /// The engine read an mg asks for. When `N` and `T` both set a created item's TTL,
 /// the later flag wins, as memcached applies them in order.
 fn read_options(flags: &MetaFlags<'_>, now: u32) -> ReadOptions {
@@ -106,27 +152,37 @@ fn read_options(flags: &MetaFlags<'_>, now: u32) -> ReadOptions {
         touch,
         vivify_on_miss: vivify,
         recache_before_unix_secs: recache_before,
+        // memcached applies the flags in order: R after T sees the new TTL.
+        recache_after_touch: flags
+            .letters()
+            .position(|l| l == b'T')
+            .zip(flags.letters().position(|l| l == b'R'))
+            .is_some_and(|(t, r)| t < r),
         win_tokens: true,
         no_bump: flags.no_bump(),
     }
 }
 
-/// The return flags of a hit. A `t` before `T` (or before `N` on a created item)
-/// reports the TTL as it was, as memcached reads the flags in order.
+/// The return flags of a hit. memcached applies `T` (and `N` on a created item) and
+/// prints `t` in the order the flags came, so `t` shows the TTL as of its place.
 fn reply_flags(flags: &MetaFlags<'_>, outcome: &ReadOutcome, now: u32) -> MetaItem {
     let mut item = item_flags(&outcome.meta, now);
-    let changed_by = |letter| letter == b'T' || (letter == b'N' && outcome.created);
-    let t_sees_change = flags
-        .letters()
-        .take_while(|&letter| letter != b't')
-        .any(changed_by);
-    if !t_sees_change {
-        let before = if outcome.created {
-            Expiry::Never
-        } else {
-            outcome.expiry_before
-        };
-        item.ttl_remaining_secs = Some(ttl::remaining_secs(before, now));
+    let expiry = |exptime| ttl::expiry_from_exptime(exptime, now);
+    let mut current = if outcome.created {
+        Expiry::Never
+    } else {
+        outcome.expiry_before
+    };
+    for letter in flags.letters() {
+        match letter {
+            b'T' => current = flags.exptime().map_or(current, expiry),
+            b'N' if outcome.created => current = flags.vivify_exptime().map_or(current, expiry),
+            b't' => {
+                item.ttl_remaining_secs = Some(ttl::remaining_secs(current, now));
+                break;
+            }
+            _ => {}
+        }
     }
     item.won = outcome.won;
     item.stale = outcome.meta.stale;

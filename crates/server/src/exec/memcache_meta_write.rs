@@ -31,19 +31,19 @@ pub fn meta_set(ctx: &ServerContext, set: &MetaSet<'_>, out: &mut Vec<u8>) {
         SetMode::Append => StoreMode::Append,
         SetMode::Prepend => StoreMode::Prepend,
     };
-    let appending = matches!(mode, StoreMode::Append | StoreMode::Prepend);
     let options = StoreOptions {
         client_flags: flags.client_flags().unwrap_or(0),
         expiry: ttl::expiry_from_exptime(flags.exptime().unwrap_or(0), now),
-        compare_cas: flags.compare_cas(),
+        compare_cas: compare_cas(set.mode, flags.compare_cas()),
         // With I, a write carrying an older cas still lands, marked stale (memcached
         // applies it only in cas mode: set or replace with C).
-        stale_if_older: flags.invalidate() && matches!(mode, StoreMode::Set | StoreMode::Replace),
+        // A C0 is no cas at all there: memcached answers EX, never a stale store.
+        stale_if_older: flags.invalidate()
+            && matches!(mode, StoreMode::Set | StoreMode::Replace)
+            && flags.compare_cas() != Some(0),
         new_cas: flags.new_cas(),
-        vivify_on_miss: flags
-            .vivify_exptime()
-            .filter(|_| appending)
-            .map(|exptime| ttl::expiry_from_exptime(exptime, now)),
+        // memcached 1.6.18 parses N on ms but never vivifies: an append or prepend
+        // to a missing key is not stored.
         ..StoreOptions::default()
     };
     let result = ctx.engine.store(mode, key, set.value, options);
@@ -67,6 +67,17 @@ pub fn meta_set(ctx: &ServerContext, set: &MetaSet<'_>, out: &mut Vec<u8>) {
     };
     meta_encode::encode_meta_status(out, MetaCommand::Set, status, &set.key, flags, &item);
     record(ctx, CommandKind::Set, started);
+}
+
+/// The cas an ms compares, as memcached's `do_store_item`: set and replace with `C` are
+/// a cas command (`C0` matches nothing: EX, or NF on a miss); add ignores `C`; append
+/// and prepend compare a non-zero `C` only.
+fn compare_cas(mode: SetMode, cas: Option<u64>) -> Option<u64> {
+    match mode {
+        SetMode::Set | SetMode::Replace => cas,
+        SetMode::Add => None,
+        SetMode::Append | SetMode::Prepend => cas.filter(|&cas| cas != 0),
+    }
 }
 
 /// md: `HD` deleted (or marked stale with `I`, emptied with `x`), `NF` missing, `EX`

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each test file uses a different part.
 
+pub mod differential;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
