@@ -103,6 +103,7 @@ impl Found {
             stale: self.header.bits & item::BIT_STALE != 0,
             win_token_sent: self.header.bits & item::BIT_WIN != 0,
             last_access_unix_secs: self.last_access_unix_secs,
+            key_binary: self.header.bits & item::BIT_KEY_BINARY != 0,
         }
     }
 

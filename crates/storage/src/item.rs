@@ -33,8 +33,11 @@ pub(crate) const BIT_WIN: u8 = 16;
 /// item's bucket lock once it is, so a job emptying its segment passes it by without
 /// looking it up. Never cleared: an unlinked item is never linked again.
 pub(crate) const BIT_DEAD: u8 = 32;
+/// Meta protocol: the item was stored with a base64 (binary) key (`ms … b`), so `mg k`
+/// and `me` print its key in base64.
+pub(crate) const BIT_KEY_BINARY: u8 = 64;
 /// Bits that describe the item rather than the header's layout.
-pub(crate) const META_BITS: u8 = BIT_STALE | BIT_WIN;
+pub(crate) const META_BITS: u8 = BIT_STALE | BIT_WIN | BIT_KEY_BINARY;
 
 /// Smallest header: bits, key length, one varint byte, access time.
 pub(crate) const MIN_HEADER_BYTES: usize = 3 + ACCESS_BYTES;

@@ -27,6 +27,8 @@ pub struct ItemMeta {
     /// `l`): set when it is written and on its second read, as memcached's segmented
     /// LRU does. To the second, and coarse past 18 hours after its segment opened.
     pub last_access_unix_secs: u32,
+    /// The item was stored with a base64 key (meta `b`; see [`StoreOptions`]).
+    pub key_binary: bool,
 }
 
 /// How a store treats an existing item.
@@ -65,6 +67,9 @@ pub struct StoreOptions {
     pub new_cas: Option<u64>,
     /// Append/prepend on a missing key creates it with this expiry (meta `ms MA N`).
     pub vivify_on_miss: Option<Expiry>,
+    /// The key was given in base64 (meta `ms … b`): the item remembers it, as
+    /// memcached does, except through append and prepend.
+    pub key_binary: bool,
 }
 
 /// Options of a read; `Default` is a plain read that counts as a hit.
@@ -77,8 +82,13 @@ pub struct ReadOptions {
     pub vivify_on_miss: Option<Expiry>,
     /// Win the token when the item's expiry is before this unix second (meta `R`).
     pub recache_before_unix_secs: Option<u32>,
-    /// Take part in win tokens: a stale item's first such reader wins (meta `mg`).
+    /// Take part in win tokens: a stale item's first such reader wins (meta `mg`), and
+    /// a vivifying reader gets the new item's token. Without it, vivify creates the
+    /// item and hands out no token.
     pub win_tokens: bool,
+    /// Compare `recache_before_unix_secs` with the expiry `touch` sets, not the old
+    /// one (meta `mg … T… R…`: memcached applies the flags in order).
+    pub recache_after_touch: bool,
     /// Do not mark the item read (meta `u`).
     pub no_bump: bool,
 }

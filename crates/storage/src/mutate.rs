@@ -557,6 +557,7 @@ impl Cache {
             hit_before: freq > 0,
             stale: fields.meta_bits & item::BIT_STALE != 0,
             win_token_sent: fields.meta_bits & item::BIT_WIN != 0,
+            key_binary: fields.meta_bits & item::BIT_KEY_BINARY != 0,
             last_access_unix_secs: segment
                 .time_base_unix_secs
                 .load(Ordering::Relaxed)

@@ -11,10 +11,13 @@ use crate::meta::{
     ArithOutcome, Arithmetic, DeleteOptions, ItemMeta, ReadOptions, StoreMode, StoreOptions,
 };
 use crate::mutate::{Applied, Freq, Mutation, NewCas, NewItem, Part, Plan};
+use crate::sync::Ordering;
 
 /// Longest value incr/decr will read as a number: 20 digits with room for the spaces
 /// memcached pads shrunk numbers with.
 const MAX_NUMBER_TEXT_BYTES: usize = 64;
+/// Padding for a number rewritten shorter than it was (as memcached pads in place).
+const SPACES: [u8; MAX_NUMBER_TEXT_BYTES] = [b' '; MAX_NUMBER_TEXT_BYTES];
 
 impl Cache {
     /// Stores `value` under `key` as `mode` and `options` say; returns the new item's
@@ -36,6 +39,7 @@ impl Cache {
                 options,
                 key_len: key.len(),
                 stored_expired: false,
+                expired_cas: 0,
             },
         )
     }
@@ -56,6 +60,7 @@ impl Cache {
             Arith {
                 arithmetic,
                 digits: [0; decimal::MAX_DIGITS],
+                long_padding: Vec::new(),
                 outcome: ArithOutcome::default(),
             },
         )?
@@ -96,6 +101,8 @@ struct Store<'v> {
     key_len: usize,
     /// The store's expiry had passed: it removed the key and wrote nothing.
     stored_expired: bool,
+    /// The CAS such a store answers with.
+    expired_cas: u64,
 }
 
 impl Mutation for Store<'_> {
@@ -158,11 +165,22 @@ impl Mutation for Store<'_> {
         }
         self.stored_expired = expiry != 0 && expiry::has_expired(expiry, now.get());
         if self.stored_expired {
+            // memcached links the item, already expired, with a CAS of its own.
+            self.expired_cas = match options.new_cas {
+                Some(cas) => cas,
+                None if cache.config.cas_enabled => cache.next_cas.fetch_add(1, Ordering::Relaxed),
+                None => 0,
+            };
             // memcached stores it already expired: the old item is gone, nothing is readable.
             return Ok(match current {
                 Some(_) => Plan::Remove,
                 None => Plan::Keep { bump: false },
             });
+        }
+        // An append or prepend is a new item in memcached and does not carry the
+        // binary-key mark; the other modes take it from this store.
+        if options.key_binary && !matches!(self.mode, StoreMode::Append | StoreMode::Prepend) {
+            bits |= item::BIT_KEY_BINARY;
         }
         Ok(Plan::Write(NewItem {
             meta_bits: bits,
@@ -180,6 +198,7 @@ impl Mutation for Store<'_> {
             _ => ItemMeta {
                 client_flags: self.options.client_flags,
                 value_len: self.value.len(),
+                cas: self.expired_cas,
                 ..ItemMeta::default()
             },
         }
@@ -242,6 +261,8 @@ impl Mutation for Delete {
 struct Arith {
     arithmetic: Arithmetic,
     digits: [u8; decimal::MAX_DIGITS],
+    /// Padding past `SPACES` (a long number rewritten shorter).
+    long_padding: Vec<u8>,
     outcome: ArithOutcome,
 }
 
@@ -263,10 +284,16 @@ impl Mutation for Arith {
                 (initial, 0, expiry.stored(), Freq::Zero)
             }
             Some(found) => {
+                // memcached's order: an empty value is not a number before any CAS
+                // check; the CAS before the digits.
+                if found.header.value_len == 0 {
+                    return Err(CacheError::NonNumeric);
+                }
                 if arithmetic.compare_cas.is_some_and(|cas| cas != found.cas) {
                     return Err(CacheError::Exists);
                 }
                 let old = read_number(cache, found)?;
+                self.outcome.expiry_before = Expiry::from_stored(found.header.expiry_unix_secs);
                 let new = if arithmetic.decrement {
                     old.saturating_sub(arithmetic.delta)
                 } else {
@@ -289,12 +316,30 @@ impl Mutation for Arith {
         let len = decimal::format(value, &mut digits).len();
         self.digits = [0; decimal::MAX_DIGITS];
         self.digits[..len].copy_from_slice(&digits[decimal::MAX_DIGITS - len..]);
+        // memcached rewrites a number that got no longer in place, padded with
+        // spaces to the old length, keeping the item's binary-key bit; a longer one
+        // is a new item.
+        let old_len = current.map_or(0, |found| found.header.value_len);
+        let (pad, meta_bits) = match current {
+            Some(found) if len <= old_len => {
+                (old_len - len, found.header.bits & item::BIT_KEY_BINARY)
+            }
+            _ => (0, 0),
+        };
         Ok(Plan::Write(NewItem {
-            meta_bits: 0,
+            meta_bits,
             client_flags,
             expiry_unix_secs: expiry,
             cas: arithmetic.new_cas.map_or(NewCas::Fresh, NewCas::Given),
-            value: [Part::Bytes(&self.digits[..len]), Part::None],
+            value: [
+                Part::Bytes(&self.digits[..len]),
+                Part::Bytes(if pad <= SPACES.len() {
+                    &SPACES[..pad]
+                } else {
+                    self.long_padding.resize(pad, b' ');
+                    &self.long_padding
+                }),
+            ],
             freq,
         }))
     }
@@ -311,11 +356,15 @@ impl Mutation for Arith {
 /// The current value as a memcached number.
 fn read_number(cache: &Cache, found: &Found) -> Result<u64, CacheError> {
     let len = found.header.value_len;
-    if len > MAX_NUMBER_TEXT_BYTES {
-        return Err(CacheError::NonNumeric);
-    }
-    let mut text = [0u8; MAX_NUMBER_TEXT_BYTES];
     let at = cache.addr(found.segment, found.offset + found.header.value_start());
-    cache.heap.read(at, &mut text[..len]);
-    decimal::parse(&text[..len]).ok_or(CacheError::NonNumeric)
+    if len <= MAX_NUMBER_TEXT_BYTES {
+        let mut text = [0u8; MAX_NUMBER_TEXT_BYTES];
+        cache.heap.read(at, &mut text[..len]);
+        return decimal::parse(&text[..len]).ok_or(CacheError::NonNumeric);
+    }
+    // Leading white space or zeros can make a number long (memcached's strtoull
+    // reads any of them); the value is at most the item limit.
+    let mut text = Vec::with_capacity(len);
+    cache.heap.append_to(at, len, &mut text);
+    decimal::parse(&text).ok_or(CacheError::NonNumeric)
 }

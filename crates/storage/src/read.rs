@@ -237,9 +237,13 @@ fn wins_token(options: &ReadOptions, found: &Found) -> bool {
         return false;
     }
     let stale = options.win_tokens && header.bits & item::BIT_STALE != 0;
+    let expiry = match (options.recache_after_touch, options.touch) {
+        (true, Some(touch)) => touch.stored(),
+        _ => header.expiry_unix_secs,
+    };
     let recache = options
         .recache_before_unix_secs
-        .is_some_and(|before| header.expiry_unix_secs != 0 && header.expiry_unix_secs < before);
+        .is_some_and(|before| expiry != 0 && expiry < before);
     stale || recache
 }
 
@@ -271,11 +275,12 @@ impl Mutation for ReadAndChange<'_> {
             let Some(vivify) = options.vivify_on_miss else {
                 return Ok(Plan::Keep { bump: false });
             };
-            // A stub with an empty value; this reader wins the right to fill it.
+            // A stub with an empty value; this reader wins the right to fill it
+            // (unless it takes no part in win tokens).
             self.outcome.created = true;
-            self.outcome.won = true;
+            self.outcome.won = options.win_tokens;
             return Ok(Plan::Write(NewItem {
-                meta_bits: item::BIT_WIN,
+                meta_bits: if options.win_tokens { item::BIT_WIN } else { 0 },
                 client_flags: 0,
                 expiry_unix_secs: vivify.stored(),
                 cas: NewCas::Fresh,

@@ -97,12 +97,20 @@ impl Model {
     }
 }
 
+/// memcached's reading of a counter, for the values this model writes (digits and
+/// spaces): leading spaces, digits (any number of leading zeros), then a space or the
+/// end; the rest is ignored.
 fn parse_decimal(value: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(value).ok()?.trim_matches(' ');
-    if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    let text = std::str::from_utf8(value).ok()?.trim_start_matches(' ');
+    let digits = text.split(' ').next()?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    text.parse().ok()
+    let significant = digits.trim_start_matches('0');
+    if significant.is_empty() {
+        return Some(0);
+    }
+    significant.parse().ok()
 }
 
 fn op_strategy(keys: u16, max_value: usize) -> impl Strategy<Value = Op> {
@@ -367,10 +375,15 @@ fn apply(
                     };
                     prop_assert_eq!(outcome.value, new);
                     prop_assert!(outcome.meta.cas > entry.cas);
+                    // Rewritten in place, space-padded, when it got no longer.
+                    let mut value = new.to_string().into_bytes();
+                    if value.len() <= entry.value.len() {
+                        value.resize(entry.value.len(), b' ');
+                    }
                     model.items.insert(
                         *key,
                         Entry {
-                            value: new.to_string().into_bytes(),
+                            value,
                             cas: outcome.meta.cas,
                             ..entry
                         },
