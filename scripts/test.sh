@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The project's one test command. Installs what the tests need when it is missing,
-# then runs format, lint, every test, and short fuzz runs. Fails loudly on anything missing.
+# then runs format, lint, every test, and fuzzing (the committed corpus replayed, then a
+# fixed-seed bounded run: scripts/fuzz.sh). Fails loudly on anything missing.
 #
 # Environment:
-#   FUZZ_SECONDS   seconds per fuzz target (default 30; 0 skips fuzzing, and says so)
+#   FUZZ_RUNS      fixed-seed fuzzing runs per target after the corpus replay (default
+#                  50000; 0 skips fuzzing, and says so); FUZZ_SEED, FUZZ_TARGETS as in
+#                  scripts/fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
