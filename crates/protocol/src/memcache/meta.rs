@@ -27,12 +27,33 @@ pub enum MetaCommand {
 pub struct MetaKey<'a> {
     wire: &'a [u8],
     base64: bool,
+    /// Whether `k` (and `me`) print the key base64-encoded with a `b` flag.
+    echo_base64: bool,
 }
 
 impl<'a> MetaKey<'a> {
     /// A key as it appears on the wire; `base64` keys were checked to decode.
     pub(crate) fn new(wire: &'a [u8], base64: bool) -> Self {
-        MetaKey { wire, base64 }
+        MetaKey {
+            wire,
+            base64,
+            echo_base64: base64,
+        }
+    }
+
+    /// This key, echoed base64-encoded (with ` b` after a `k`) when `binary`, else
+    /// raw, whatever the request said: memcached prints a found item's key as the item
+    /// was stored (`ms ... b` marks it binary), so `mg` hits and `me` depend on the item.
+    pub fn echoed_as(self, binary: bool) -> Self {
+        MetaKey {
+            echo_base64: binary,
+            ..self
+        }
+    }
+
+    /// Whether [`echo`](Self::echo) writes base64 (and a `k` flag is followed by ` b`).
+    pub fn echoes_base64(&self) -> bool {
+        self.echo_base64
     }
 
     /// The key exactly as sent (base64 text when [`is_base64`](Self::is_base64)). A `k`
@@ -46,15 +67,17 @@ impl<'a> MetaKey<'a> {
         self.base64
     }
 
-    /// Appends what a `k` return flag echoes: the key as sent, or for a base64 key the
-    /// decoded bytes encoded again (memcached's canonical form, `Zm8=Zm9v` -> `Zm8=`).
+    /// Appends what a `k` return flag echoes: the key bytes, raw, or base64-encoded
+    /// when [`echoes_base64`](Self::echoes_base64) (memcached's canonical form:
+    /// `Zm8=Zm9v` -> `Zm8=`).
     pub fn echo(&self, out: &mut Vec<u8>) {
-        if !self.base64 {
-            out.extend_from_slice(self.wire);
-            return;
-        }
         let mut scratch = [0u8; MAX_DECODED_KEY_BYTES];
-        encode_base64(out, self.bytes(&mut scratch));
+        let bytes = self.bytes(&mut scratch);
+        if self.echo_base64 {
+            encode_base64(out, bytes);
+        } else {
+            out.extend_from_slice(bytes);
+        }
     }
 
     /// The key to look up: the wire bytes, or the decoded bytes written into `scratch`.

@@ -129,7 +129,7 @@ pub fn encode_return_flags(
             b'k' => {
                 out.extend_from_slice(b" k");
                 key.echo(out);
-                if key.is_base64() {
+                if key.echoes_base64() {
                     out.extend_from_slice(b" b");
                 }
             }
@@ -195,7 +195,7 @@ pub struct MetaDebugInfo {
 }
 
 /// Appends `ME <key> exp=.. la=.. cas=.. fetch=yes|no cls=.. size=..\r\n`; the key is
-/// echoed as sent (base64 when `b`).
+/// echoed as [`MetaKey::echo`] writes it (base64 for an item stored with a binary key).
 pub fn encode_meta_debug(out: &mut Vec<u8>, key: &MetaKey<'_>, info: &MetaDebugInfo) {
     out.extend_from_slice(b"ME ");
     key.echo(out);

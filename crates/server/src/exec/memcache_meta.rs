@@ -35,7 +35,9 @@ pub fn meta_debug(ctx: &ServerContext, debug: &MetaDebug<'_>, out: &mut Vec<u8>)
                 class_id: 1,
                 size_bytes: (key.len() + meta.value_len) as u64,
             };
-            meta_encode::encode_meta_debug(out, &debug.key, &info);
+            // memcached prints the key as the item was stored: base64 for `ms ... b`.
+            let key = debug.key.echoed_as(meta.key_binary);
+            meta_encode::encode_meta_debug(out, &key, &info);
         }
         None => out.extend_from_slice(b"EN\r\n"),
     }

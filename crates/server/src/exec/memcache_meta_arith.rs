@@ -56,26 +56,9 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
         touch,
         new_cas: flags.new_cas(),
     };
-    // A `t` before `T` shows the TTL before the touch, which the engine does not
-    // report for an existing counter: read it first (asked of storage).
-    let t_before_touch = touch.is_some()
-        && flags.letters().position(|l| l == b't') < flags.letters().position(|l| l == b'T');
-    let expiry_before = if t_before_touch {
-        ctx.engine
-            .get_meta(key)
-            .ok()
-            .flatten()
-            .map(|meta| meta.expiry)
-    } else {
-        None
-    };
-    let mut result = ctx.engine.arithmetic(key, request);
-    // memcached refuses an empty value as non-numeric before it compares the cas.
-    if matches!(result, Err(CacheError::Exists))
-        && matches!(ctx.engine.get_meta(key), Ok(Some(meta)) if meta.value_len == 0)
-    {
-        result = Err(CacheError::NonNumeric);
-    }
+    // The engine refuses an empty value as non-numeric before it compares the cas,
+    // and reports the expiry before a touch (for a `t` before `T`), as memcached.
+    let result = ctx.engine.arithmetic(key, request);
     let (hits, misses) = if increment {
         (Counter::IncrHits, Counter::IncrMisses)
     } else {
@@ -120,7 +103,7 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
             return record(ctx, CommandKind::Arithmetic, started);
         }
     };
-    let item = reply_flags(flags, &outcome, expiry_before, now);
+    let item = reply_flags(flags, &outcome, now);
     if flags.quiet() && !outcome.created {
         // memcached's `q` hides the whole reply of a changed counter, `VA` too; not
         // that of a counter just created by N.
@@ -140,18 +123,13 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
 
 /// `c` and `t` after an ma. memcached applies `T` (and `N` on a created counter) and
 /// prints `t` in the order the flags came, so `t` shows the TTL as of its place.
-fn reply_flags(
-    flags: &MetaFlags<'_>,
-    outcome: &ArithOutcome,
-    expiry_before: Option<Expiry>,
-    now: u32,
-) -> MetaItem {
+fn reply_flags(flags: &MetaFlags<'_>, outcome: &ArithOutcome, now: u32) -> MetaItem {
     let full = item_flags(&outcome.meta, now);
     let expiry = |exptime| ttl::expiry_from_exptime(exptime, now);
     let mut current = if outcome.created {
         Expiry::Never
     } else {
-        expiry_before.unwrap_or(outcome.meta.expiry)
+        outcome.expiry_before
     };
     let mut ttl_remaining_secs = None;
     for letter in flags.letters() {

@@ -62,31 +62,29 @@ pub fn meta_get(ctx: &ServerContext, get: &MetaGet<'_>, out: &mut Vec<u8>) {
         Counter::GetHits
     });
     let item = reply_flags(flags, &outcome, now);
+    // A hit's `k` shows the key as the item was stored (base64 for `ms ... b`),
+    // whatever this request said; a miss echoes the request's form.
+    let key = get.key.echoed_as(outcome.meta.key_binary);
     // `C` with `v`: the value only if the client's copy is out of date.
     let unchanged = flags.compare_cas() == Some(outcome.meta.cas);
     if flags.return_value() && !unchanged {
         // The value was copied first; its header moves in front in place.
         prepend_header(out, value_start, |out, value_len| {
-            meta_encode::encode_meta_value_header(out, value_len, &get.key, flags, &item);
+            meta_encode::encode_meta_value_header(out, value_len, &key, flags, &item);
         });
         encode::encode_data_trailer(out);
     } else {
         out.truncate(value_start);
-        meta_encode::encode_meta_status(
-            out,
-            MetaCommand::Get,
-            MetaStatus::Hd,
-            &get.key,
-            flags,
-            &item,
-        );
+        meta_encode::encode_meta_status(out, MetaCommand::Get, MetaStatus::Hd, &key, flags, &item);
     }
     record(ctx, CommandKind::Get, started);
 }
 
 /// An mg whose opaque is too long. memcached finds that only while writing the reply:
 /// the item was read (and created by `N`, touched by `T`, when those flags came before
-/// the `O`), but not bumped, marked hit or given a win token; the reply is the error.
+/// the `O`), but given no win token; the reply is the error. It was bumped (marked hit,
+/// its access time set) only when no flag made memcached delay the bump to the end of
+/// the command (`N`, `T`, `R`, `l`, `h`, anywhere in the flags) and there was no `u`.
 fn opaque_too_long(
     ctx: &ServerContext,
     key: &[u8],
@@ -120,7 +118,10 @@ fn opaque_too_long(
         recache_before_unix_secs: None,
         recache_after_touch: false,
         win_tokens: false,
-        no_bump: true,
+        no_bump: flags.no_bump()
+            || flags
+                .letters()
+                .any(|letter| matches!(letter, b'N' | b'T' | b'R' | b'l' | b'h')),
     };
     let _ = ctx.engine.read(key, options, None);
     out.extend_from_slice(b"CLIENT_ERROR opaque token too long\r\n");

@@ -42,6 +42,9 @@ pub fn meta_set(ctx: &ServerContext, set: &MetaSet<'_>, out: &mut Vec<u8>) {
             && matches!(mode, StoreMode::Set | StoreMode::Replace)
             && flags.compare_cas() != Some(0),
         new_cas: flags.new_cas(),
+        // The item remembers a base64 key, so `mg k` and `me` print it so (the
+        // engine leaves the mark off an append or prepend, as memcached).
+        key_binary: flags.base64_key(),
         // memcached 1.6.18 parses N on ms but never vivifies: an append or prepend
         // to a missing key is not stored.
         ..StoreOptions::default()

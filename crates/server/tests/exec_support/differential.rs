@@ -12,7 +12,9 @@
 //! - `STAT` lines: values and the set of names differ; only the framing is compared.
 //! - `ME <key> ...`: item internals (slab class, sizes) differ by design.
 //!
-//! Data blocks (after `VALUE` and `VA`) are skipped by their length, never rewritten.
+//! Data blocks (after `VALUE` and `VA`) are skipped by their length, never rewritten:
+//! values compare exactly (a shorter incr/decr result is space-padded to the old
+//! length on both servers).
 
 use std::collections::HashMap;
 
@@ -59,7 +61,7 @@ pub fn normalize_into(reply: &[u8], cas: &mut CasOrder, out: &mut String) {
         let line = String::from_utf8_lossy(&reply[at..at + end]).into_owned();
         at += end + 2;
         let mut data_len = None;
-        let mut normalized = if line.starts_with("STAT ") {
+        let normalized = if line.starts_with("STAT ") {
             continue;
         } else if line.starts_with("VERSION ") {
             "VERSION <version>".to_owned()
@@ -101,27 +103,8 @@ pub fn normalize_into(reply: &[u8], cas: &mut CasOrder, out: &mut String) {
             continue;
         };
         let data_end = (at + len + 2).min(reply.len());
-        let mut data = String::from_utf8_lossy(&reply[at..data_end]).into_owned();
+        let data = String::from_utf8_lossy(&reply[at..data_end]).into_owned();
         at = data_end;
-        // Kept difference: memcached writes a shorter incr/decr result over the old
-        // digits, padded with spaces (only when it updates the item in place, which
-        // depends on whether an unsent reply still holds it); tailcache stores exactly
-        // the digits. A number padded with spaces is compared without them.
-        // (An append or prepend keeps the padding, so any value ending in a digit and
-        // spaces is compared so.)
-        let digits = data.trim_end_matches("\r\n").trim_end_matches(' ');
-        if digits.len() + 2 < data.len() && digits.ends_with(|c: char| c.is_ascii_digit()) {
-            let trimmed = format!("{digits}\r\n");
-            let old_len = (len).to_string();
-            let new_len = digits.len().to_string();
-            let mut tokens: Vec<String> = normalized.split(' ').map(str::to_owned).collect();
-            let position = if normalized.starts_with("VA ") { 1 } else { 3 };
-            if tokens.get(position) == Some(&old_len) {
-                tokens[position] = new_len;
-            }
-            normalized = tokens.join(" ");
-            data = trimmed;
-        }
         out.push_str(&normalized);
         out.push_str(&format!("\r\n{data:?}\r\n"));
     }
