@@ -295,7 +295,11 @@ impl Config {
                 .max(DEFAULT_SEGMENT_SIZE_BYTES);
             let memory_bytes = self.memory_limit_mib << 20;
             let chosen = self.segment_size_bytes;
-            while self.segment_size_bytes > MIN_AUTO_SEGMENT_SIZE_BYTES
+            // Only a limit memcached would accept (at most half of -m) is adapted; a
+            // larger one is refused by `validate`, as memcached refuses it.
+            let memcached_valid = self.max_item_size_bytes <= memory_bytes / 2;
+            while memcached_valid
+                && self.segment_size_bytes > MIN_AUTO_SEGMENT_SIZE_BYTES
                 && memory_bytes / self.segment_size_bytes < MIN_AUTO_SEGMENTS
             {
                 self.segment_size_bytes /= 2;
@@ -633,12 +637,15 @@ mod tests {
         let small = load(&["-m", "2"]).unwrap();
         assert_eq!(small.segment_size_bytes, 256 << 10);
         assert_eq!(small.max_item_size_bytes, 256 << 10);
-        let tiny = load(&["-m", "1"]).unwrap();
-        assert_eq!(tiny.segment_size_bytes, 128 << 10);
+        let tiny = load(&["-m", "3"]).unwrap();
+        assert_eq!(tiny.segment_size_bytes, 256 << 10);
         // Explicit segment sizes are left alone (and may then be refused).
         let explicit = load(&["-m", "2", "--segment-size", "1m"]).unwrap();
         assert_eq!(explicit.segment_size_bytes, 1 << 20);
         assert_eq!(load(&["-m", "8"]).unwrap().segment_size_bytes, 1 << 20);
+        // An item limit over half of -m is refused, not adapted (memcached refuses it).
+        assert!(load(&["-I", "256m"]).is_err());
+        assert!(load(&["-m", "1"]).is_err(), "-I 1m is over half of -m 1");
     }
 
     #[test]
