@@ -317,13 +317,11 @@ impl Mutation for Arith {
         self.digits = [0; decimal::MAX_DIGITS];
         self.digits[..len].copy_from_slice(&digits[decimal::MAX_DIGITS - len..]);
         // memcached rewrites a number that got no longer in place, padded with
-        // spaces to the old length, keeping the item's binary-key bit; a longer one
-        // is a new item.
+        // spaces to the old length, keeping the item's marks (stale, win token,
+        // binary key); a longer one is a new item without them.
         let old_len = current.map_or(0, |found| found.header.value_len);
         let (pad, meta_bits) = match current {
-            Some(found) if len <= old_len => {
-                (old_len - len, found.header.bits & item::BIT_KEY_BINARY)
-            }
+            Some(found) if len <= old_len => (old_len - len, found.header.bits & item::META_BITS),
             _ => (0, 0),
         };
         Ok(Plan::Write(NewItem {

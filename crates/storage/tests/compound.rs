@@ -430,3 +430,34 @@ fn last_access_survives_merge_and_saturates() {
     let now = START_UNIX_SECS + 7 + 20 * 3600;
     assert!(late < now && late >= START_UNIX_SECS + 12 * 3600, "{late}");
 }
+
+/// A counter rewritten no longer than it was is memcached's in-place rewrite: padded
+/// with spaces, keeping its marks (stale here); a longer result is a new item
+/// without them.
+#[test]
+fn counters_rewritten_in_place_keep_their_marks() {
+    let (cache, _) = small_cache(EvictionPolicy::Merge);
+    set(&cache, b"n", b"100");
+    let invalidate = DeleteOptions {
+        invalidate: true,
+        ..DeleteOptions::default()
+    };
+    cache.delete(b"n", invalidate).unwrap();
+    let down = Arithmetic {
+        delta: 95,
+        decrement: true,
+        ..Arithmetic::default()
+    };
+    let outcome = cache.arithmetic(b"n", down).unwrap();
+    assert_eq!(outcome.value, 5);
+    assert!(outcome.meta.stale, "in place: still stale");
+    assert_eq!(get(&cache, b"n").unwrap(), b"5  ");
+    let up = Arithmetic {
+        delta: 99_995,
+        ..Arithmetic::default()
+    };
+    let outcome = cache.arithmetic(b"n", up).unwrap();
+    assert_eq!(outcome.value, 100_000);
+    assert!(!outcome.meta.stale, "a longer number is a new item");
+    assert_eq!(get(&cache, b"n").unwrap(), b"100000");
+}
