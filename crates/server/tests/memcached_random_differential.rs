@@ -714,16 +714,7 @@ impl Gen<'_> {
                 }
             }
         }
-        // AVOID: stale counters. memcached keeps an item's stale and win-token marks
-        // through an incr only when it rewrites the number in place (see ma `T`).
-        let key = self.meta_key(
-            base64,
-            if flags_have(&flags, b'I') || appends(&flags) {
-                Self::away_from_counter
-            } else {
-                |_| {}
-            },
-        );
+        let key = self.meta_key(base64, |_| {});
         let value = self.value();
         let len = match self.rng.below(40) {
             0 => "abc".to_owned(),
@@ -746,16 +737,7 @@ impl Gen<'_> {
 
     fn md(&mut self) -> Cmd {
         let (flags, base64) = self.meta_flags(b"bkOqCITT", b"");
-        // AVOID: stale counters. memcached keeps an item's stale and win-token marks
-        // through an incr only when it rewrites the number in place (see ma `T`).
-        let key = self.meta_key(
-            base64,
-            if flags_have(&flags, b'I') {
-                Self::away_from_counter
-            } else {
-                |_| {}
-            },
-        );
+        let key = self.meta_key(base64, |_| {});
         let mut cmd = B::default().s("md ").part(key).done();
         cmd.extend(flags);
         cmd.push(Part::Lit(b"\r\n".to_vec()));
@@ -840,13 +822,6 @@ fn split_counter_reads(batch: Vec<Cmd>) -> Vec<Vec<Cmd>> {
         batches.last_mut().expect("a batch").push(cmd);
     }
     batches
-}
-
-/// Whether an ms's flags ask for append or prepend mode.
-fn appends(flags: &[Part]) -> bool {
-    flags.iter().any(|part| {
-        matches!(part, Part::Lit(bytes) if bytes.starts_with(b"MA") || bytes.starts_with(b"MP"))
-    })
 }
 
 fn flags_have(flags: &[Part], letter: u8) -> bool {
