@@ -75,6 +75,9 @@ pub struct SharedState {
     started: Instant,
     started_unix_secs: u64,
     verbosity: AtomicU8,
+    /// memcached `stats` values as they were at the last `stats reset`, by name: the
+    /// memcache view subtracts them (Prometheus keeps the raw, monotonic counters).
+    stats_reset_baseline: std::sync::Mutex<std::collections::HashMap<&'static [u8], u64>>,
 }
 
 impl SharedState {
@@ -93,7 +96,27 @@ impl SharedState {
             started: Instant::now(),
             started_unix_secs,
             verbosity,
+            stats_reset_baseline: std::sync::Mutex::default(),
         }
+    }
+
+    /// Remembers `values` as the zero of memcached's resettable `stats` (`stats reset`).
+    pub fn reset_stats(&self, values: impl IntoIterator<Item = (&'static [u8], u64)>) {
+        let mut baseline = self
+            .stats_reset_baseline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        baseline.clear();
+        baseline.extend(values);
+    }
+
+    /// `value` of the stat `name` since the last `stats reset`.
+    pub fn since_stats_reset(&self, name: &[u8], value: u64) -> u64 {
+        let baseline = self
+            .stats_reset_baseline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        value.saturating_sub(baseline.get(name).copied().unwrap_or(0))
     }
 
     /// Seconds since start.

@@ -12,7 +12,7 @@
 //! A read that must change the item (touch, vivify, claiming a win token) is a write
 //! and goes through `mutate.rs`, decided under one hold.
 
-use crate::cache::{check_key, Cache, Found, Now};
+use crate::cache::{check_key, Cache, Found, Liveness, Now};
 use crate::error::CacheError;
 use crate::expiry::Expiry;
 use crate::index::{Index, Pair};
@@ -20,6 +20,7 @@ use crate::item;
 use crate::meta::{ItemMeta, ReadOptions, ReadOutcome};
 use crate::mutate::{Applied, Freq, Mutation, NewCas, NewItem, Part, Plan};
 use crate::slot;
+use crate::stats::Counter;
 
 /// Races lost before a read takes the buckets.
 const LOCK_FREE_ATTEMPTS: usize = 16;
@@ -157,7 +158,7 @@ impl Cache {
                 Ok(Some(found)) => {
                     let live = self.copy_if_live(&found, out.as_deref_mut(), header);
                     if self.index.read_valid(pair.first, first) {
-                        return Ok(live.then_some(found));
+                        return Ok(self.count_dead(found, live));
                     }
                     truncate(&mut out, start);
                     continue;
@@ -176,7 +177,7 @@ impl Cache {
                 Ok(Some(found)) => {
                     let live = self.copy_if_live(&found, out.as_deref_mut(), header);
                     if self.index.read_valid(pair.second, second) {
-                        return Ok(live.then_some(found));
+                        return Ok(self.count_dead(found, live));
                     }
                     truncate(&mut out, start);
                 }
@@ -194,9 +195,23 @@ impl Cache {
         let _held = self.index.lock(pair);
         let found = self
             .find_in_pair(pair, tag, key, &now)
-            .expect("an item under a held bucket is well formed")
-            .filter(|found| self.copy_if_live(found, out, header));
-        Ok(found)
+            .expect("an item under a held bucket is well formed");
+        Ok(found.and_then(|found| {
+            let live = self.copy_if_live(&found, out, header);
+            self.count_dead(found, live)
+        }))
+    }
+
+    /// `found` if it was live; otherwise counts the read as one that met an expired
+    /// or flushed item (memcached's `get_expired` and `get_flushed`).
+    fn count_dead(&self, found: Found, live: bool) -> Option<Found> {
+        match found.liveness {
+            _ if live => return Some(found),
+            Liveness::Expired => self.counters.incr(Counter::ReadsExpired),
+            Liveness::Flushed => self.counters.incr(Counter::ReadsFlushed),
+            Liveness::Live => {}
+        }
+        None
     }
 
     /// Appends a live item's header and value to `out`; whether it was live.

@@ -21,9 +21,11 @@ pub(crate) enum Counter {
     ExpiredSegments,
     FlushedItems,
     WriteRetries,
+    ReadsExpired,
+    ReadsFlushed,
 }
 
-const COUNTERS: usize = Counter::WriteRetries as usize + 1;
+const COUNTERS: usize = Counter::ReadsFlushed as usize + 1;
 
 #[repr(align(128))]
 struct Stripe([AtomicU64; COUNTERS]);
@@ -89,6 +91,10 @@ pub struct Stats {
     pub flushed_items: u64,
     /// Writes that started over because another writer changed their buckets first.
     pub write_retries: u64,
+    /// Reads that found their key's item expired (memcached `get_expired`).
+    pub reads_expired: u64,
+    /// Reads that found their key's item flushed (memcached `get_flushed`).
+    pub reads_flushed: u64,
     /// Live items (memcached `curr_items`); includes expired ones not yet reclaimed.
     pub items: u64,
     /// Bytes of live items, headers included.
@@ -125,5 +131,7 @@ impl Counters {
         stats.expired_segments = self.get(Counter::ExpiredSegments);
         stats.flushed_items = self.get(Counter::FlushedItems);
         stats.write_retries = self.get(Counter::WriteRetries);
+        stats.reads_expired = self.get(Counter::ReadsExpired);
+        stats.reads_flushed = self.get(Counter::ReadsFlushed);
     }
 }

@@ -555,3 +555,23 @@ fn memory_stays_inside_the_budget() {
         assert_eq!(stats.limit_bytes, heap as u64);
     }
 }
+
+/// A read that meets an expired or flushed item counts it (memcached's get_expired
+/// and get_flushed); a plain miss counts neither.
+#[test]
+fn reads_of_expired_and_flushed_items_are_counted() {
+    let (cache, clock) = small_cache(EvictionPolicy::Merge);
+    cache
+        .store(StoreMode::Set, b"short", b"v", opts(0, 10))
+        .unwrap();
+    set(&cache, b"kept", b"v");
+    assert_eq!(get(&cache, b"absent"), None);
+    clock.advance(11);
+    assert_eq!(get(&cache, b"short"), None);
+    let stats = cache.stats();
+    assert_eq!((stats.reads_expired, stats.reads_flushed), (1, 0));
+    cache.flush_all();
+    assert_eq!(get(&cache, b"kept"), None);
+    let stats = cache.stats();
+    assert_eq!((stats.reads_expired, stats.reads_flushed), (1, 1));
+}

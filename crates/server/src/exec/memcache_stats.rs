@@ -47,10 +47,14 @@ pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
         StatsGroup::Items => items(ctx, output),
         StatsGroup::Slabs => slabs(ctx, output),
         StatsGroup::Sizes | StatsGroup::Conns => encode::encode_reply(output, Reply::End),
-        // Counters are per worker and only ever grow; reset is accepted as
-        // memcached does, but does not zero them (Prometheus counters).
-        StatsGroup::Reset => encode::encode_reply(output, Reply::Reset),
+        // memcached zeroes its counters; ours only ever grow (Prometheus reads
+        // them), so the memcache view counts from here instead.
+        StatsGroup::Reset => {
+            ctx.shared.reset_stats(resettable(ctx));
+            encode::encode_reply(output, Reply::Reset)
+        }
         StatsGroup::Detail => detail(stats.args, output),
+        StatsGroup::Other(b"cachedump") => cachedump(ctx, stats.args, output),
         StatsGroup::Other(_) => encode::encode_reply(output, Reply::Error),
     }
     record(ctx, CommandKind::Stats, started);
@@ -66,11 +70,47 @@ fn detail(args: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The `stats` values memcached's `stats reset` zeroes, as they are now (counters
+/// that only grow, before subtracting the last reset).
+fn resettable(ctx: &ServerContext) -> Vec<(&'static [u8], u64)> {
+    let conns = ctx.shared.connections();
+    let totals = ctx.shared.totals();
+    let storage = ctx.engine.stats();
+    let mut values: Vec<(&'static [u8], u64)> = GENERAL_COUNTERS
+        .iter()
+        .map(|&counter| {
+            let value = match counter {
+                // The engine sees which reads met an expired or flushed item.
+                Counter::GetExpired => storage.reads_expired,
+                Counter::GetFlushed => storage.reads_flushed,
+                _ => totals.get(counter),
+            };
+            (counter.name().as_bytes(), value)
+        })
+        .collect();
+    values.extend([
+        (&b"total_connections"[..], conns.total_accepted),
+        (b"rejected_connections", conns.rejected),
+        (b"idle_kicks", conns.idle_closed),
+        (b"bytes_read", totals.get(Counter::BytesRead)),
+        (b"bytes_written", totals.get(Counter::BytesWritten)),
+        (b"total_items", storage.sets),
+        (b"expired_items", storage.expired_items),
+        (b"reclaimed", storage.expired_items),
+        (b"evictions", storage.evicted_items),
+    ]);
+    values
+}
+
 fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     let shared = &ctx.shared;
     let conns = shared.connections();
-    let totals = shared.totals();
     let storage = ctx.engine.stats();
+    let counted: std::collections::HashMap<&[u8], u64> = resettable(ctx)
+        .into_iter()
+        .map(|(name, value)| (name, shared.since_stats_reset(name, value)))
+        .collect();
+    let since = |name: &[u8]| counted.get(name).copied().unwrap_or(0);
     encode::encode_stat_u64(out, b"pid", u64::from(std::process::id()));
     encode::encode_stat_u64(out, b"uptime", shared.uptime_secs());
     encode::encode_stat_u64(out, b"time", u64::from(ttl::now_unix_secs(ctx)));
@@ -79,28 +119,35 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     rusage(out);
     encode::encode_stat_u64(out, b"max_connections", ctx.config.conn_limit as u64);
     encode::encode_stat_u64(out, b"curr_connections", conns.current as u64);
-    encode::encode_stat_u64(out, b"total_connections", conns.total_accepted);
-    encode::encode_stat_u64(out, b"rejected_connections", conns.rejected);
+    for name in [&b"total_connections"[..], b"rejected_connections"] {
+        encode::encode_stat_u64(out, name, since(name));
+    }
     for &counter in GENERAL_COUNTERS {
-        encode::encode_stat_u64(out, counter.name().as_bytes(), totals.get(counter));
+        let name = counter.name().as_bytes();
+        encode::encode_stat_u64(out, name, since(name));
     }
     // As memcached: present only when -o idle_timeout is set.
     if ctx.config.idle_timeout_secs > 0 {
-        encode::encode_stat_u64(out, b"idle_kicks", conns.idle_closed);
+        encode::encode_stat_u64(out, b"idle_kicks", since(b"idle_kicks"));
     }
-    encode::encode_stat_u64(out, b"bytes_read", totals.get(Counter::BytesRead));
-    encode::encode_stat_u64(out, b"bytes_written", totals.get(Counter::BytesWritten));
+    for name in [&b"bytes_read"[..], b"bytes_written"] {
+        encode::encode_stat_u64(out, name, since(name));
+    }
     encode::encode_stat_u64(out, b"limit_maxbytes", storage.limit_bytes);
     // A connection being served means the listeners are open.
     encode::encode_stat_u64(out, b"accepting_conns", 1);
     encode::encode_stat_u64(out, b"threads", shared.threads() as u64);
     encode::encode_stat_u64(out, b"hash_bytes", storage.index_bytes);
     encode::encode_stat_u64(out, b"curr_items", storage.items);
-    encode::encode_stat_u64(out, b"total_items", storage.sets);
-    encode::encode_stat_u64(out, b"expired_items", storage.expired_items);
-    // memcached's nearest name: memory taken back from expired items.
-    encode::encode_stat_u64(out, b"reclaimed", storage.expired_items);
-    encode::encode_stat_u64(out, b"evictions", storage.evicted_items);
+    // reclaimed is memcached's nearest name: memory taken back from expired items.
+    for name in [
+        &b"total_items"[..],
+        b"expired_items",
+        b"reclaimed",
+        b"evictions",
+    ] {
+        encode::encode_stat_u64(out, name, since(name));
+    }
     encode::encode_stat_u64(out, b"bytes", storage.bytes_used);
     encode::encode_stat_u64(out, b"segment_size_bytes", storage.segment_size_bytes);
     encode::encode_stat_u64(out, b"segments_free", storage.segments_free);
@@ -194,6 +241,69 @@ fn items(ctx: &ServerContext, out: &mut Vec<u8>) {
         encode::encode_stat_u64(out, b"items:1:number", storage.items);
         encode::encode_stat_u64(out, b"items:1:evicted", storage.evicted_items);
         encode::encode_stat_u64(out, b"items:1:reclaimed", storage.expired_items);
+    }
+    encode::encode_reply(out, Reply::End);
+}
+
+/// memcached's cap on a `stats cachedump` reply.
+const CACHEDUMP_MAX_BYTES: usize = 2 << 20;
+/// memcached's slab class ids are below this.
+const SLAB_CLASS_LIMIT: u32 = 64;
+/// Index buckets a cachedump lists between checks of its limits.
+const CACHEDUMP_BUCKETS_PER_STEP: usize = 1024;
+
+/// `stats cachedump <class> <limit>`: `ITEM <key> [<bytes> b; <expiry> s]` lines, as
+/// memcached. Everything is in class 1 here (as `stats items` says); other classes are
+/// empty. At most `limit` items (0: no limit) and 2 MiB, as memcached; items stored
+/// with a binary key are left out, as memcached leaves them out.
+fn cachedump(ctx: &ServerContext, args: &[u8], out: &mut Vec<u8>) {
+    if !ctx.config.dump_enabled {
+        out.extend_from_slice(b"CLIENT_ERROR stats cachedump not allowed\r\n");
+        return;
+    }
+    let mut tokens = args.split(|&b| b == b' ').filter(|token| !token.is_empty());
+    let (Some(class), Some(limit)) = (tokens.next(), tokens.next()) else {
+        out.extend_from_slice(b"CLIENT_ERROR bad command line\r\n");
+        return;
+    };
+    let number = |token: &[u8]| std::str::from_utf8(token).ok()?.parse::<u32>().ok();
+    let (Some(class), Some(limit)) = (number(class), number(limit)) else {
+        out.extend_from_slice(b"CLIENT_ERROR bad command line format\r\n");
+        return;
+    };
+    if class >= SLAB_CLASS_LIMIT {
+        out.extend_from_slice(b"CLIENT_ERROR Illegal slab id\r\n");
+        return;
+    }
+    let start = out.len();
+    let mut shown = 0u32;
+    let mut full = false;
+    let mut cursor = tailcache_storage::DumpCursor::default();
+    while class == 1 && !full && (limit == 0 || shown < limit) {
+        let done = ctx
+            .engine
+            .dump_step(&mut cursor, CACHEDUMP_BUCKETS_PER_STEP, |item| {
+                if full || (limit != 0 && shown >= limit) || item.meta.key_binary {
+                    return;
+                }
+                let expiry = match item.meta.expiry {
+                    tailcache_storage::Expiry::Never => 0,
+                    tailcache_storage::Expiry::At(unix_secs) => u64::from(unix_secs),
+                };
+                let tail = format!(" [{} b; {expiry} s]\r\n", item.meta.value_len);
+                let line_len = b"ITEM ".len() + item.key.len() + tail.len();
+                if out.len() - start + line_len + b"END\r\n".len() > CACHEDUMP_MAX_BYTES {
+                    full = true;
+                    return;
+                }
+                out.extend_from_slice(b"ITEM ");
+                out.extend_from_slice(item.key);
+                out.extend_from_slice(tail.as_bytes());
+                shown += 1;
+            });
+        if done {
+            break;
+        }
     }
     encode::encode_reply(out, Reply::End);
 }
