@@ -110,13 +110,22 @@ impl SharedState {
         baseline.extend(values);
     }
 
-    /// `value` of the stat `name` since the last `stats reset`.
-    pub fn since_stats_reset(&self, name: &[u8], value: u64) -> u64 {
+    /// Each stat of `values` as counted since the last `stats reset`.
+    pub fn since_stats_reset(
+        &self,
+        values: Vec<(&'static [u8], u64)>,
+    ) -> std::collections::HashMap<&'static [u8], u64> {
         let baseline = self
             .stats_reset_baseline
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        value.saturating_sub(baseline.get(name).copied().unwrap_or(0))
+        values
+            .into_iter()
+            .map(|(name, value)| {
+                let zero = baseline.get(name).copied().unwrap_or(0);
+                (name, value.saturating_sub(zero))
+            })
+            .collect()
     }
 
     /// Seconds since start.

@@ -420,3 +420,34 @@ fn stats_reset_zeroes_counters_and_dead_reads_are_counted() {
     assert_eq!(stat(&dead, "get_flushed"), 1);
     assert_eq!(stat(&dead, "cmd_get"), 1);
 }
+
+/// A client that asks for a 1 GB multiget and never reads costs the server no
+/// more than its write buffer: memory stays bounded and other clients are served.
+#[test]
+fn a_multiget_nobody_reads_holds_bounded_memory() {
+    let server = start_tailcache(&["-m", "64", "-t", "1"]);
+    let mut setter = connect(server.memcache);
+    let value = vec![b'v'; 500_000];
+    let request = [&b"set huge 0 0 500000\r\n"[..], &value, b"\r\n"].concat();
+    assert_eq!(exchange(&mut setter, &request, b"\r\n"), b"STORED\r\n");
+    let rss_before_kib = server.process.rss_kib();
+    let mut silent = connect(server.memcache);
+    let mut get = b"get".to_vec();
+    for _ in 0..2_000 {
+        get.extend_from_slice(b" huge");
+    }
+    get.extend_from_slice(b"\r\n");
+    silent.write_all(&get).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // Another client on the same worker is served while the first reads nothing.
+    assert_eq!(
+        exchange(&mut setter, b"get missing\r\n", b"END\r\n"),
+        b"END\r\n"
+    );
+    let grown_kib = server.process.rss_kib().saturating_sub(rss_before_kib);
+    assert!(
+        grown_kib < 64 * 1024,
+        "rss grew {grown_kib} KiB for a 1 GB reply nobody reads"
+    );
+    drop(silent);
+}

@@ -65,7 +65,9 @@ pub struct StoreOptions {
     pub stale_if_older: bool,
     /// The new item's CAS, instead of a fresh one (meta `E`).
     pub new_cas: Option<u64>,
-    /// Append/prepend on a missing key creates it with this expiry (meta `ms MA N`).
+    /// Append/prepend on a missing key creates it with this expiry (meta `ms MA N`
+    /// in later memcached versions; 1.6.18 parses `N` on ms but never vivifies, so
+    /// the server leaves this off).
     pub vivify_on_miss: Option<Expiry>,
     /// The key was given in base64 (meta `ms … b`): the item remembers it, as
     /// memcached does, except through append and prepend.

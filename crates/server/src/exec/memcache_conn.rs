@@ -55,6 +55,9 @@ struct GetInProgress {
     kind: GetKind,
     touch_exptime: Option<i64>,
     started: Instant,
+    /// Bytes left of its line, line end included: known from the parse, so a
+    /// long line is not searched for its end again at every piece.
+    line_left_bytes: usize,
 }
 
 impl MemcacheConn {
@@ -119,12 +122,14 @@ impl MemcacheConn {
                     memcache_classic::record_get(ctx, kind, started);
                     return Step::Next(consumed_bytes);
                 };
+                let served_bytes = bytes_through(rest, last_served);
                 self.get_in_progress = Some(GetInProgress {
                     kind,
                     touch_exptime,
                     started,
+                    line_left_bytes: consumed_bytes - served_bytes,
                 });
-                Step::Next(bytes_through(rest, last_served))
+                Step::Next(served_bytes)
             }
             Ok(Parsed::Complete {
                 request,
@@ -161,22 +166,27 @@ impl MemcacheConn {
 impl MemcacheConn {
     /// Serves more keys of a multiget whose first keys were served and
     /// consumed: `rest` starts with the rest of its line, already checked
-    /// whole by the parser (every key fits).
+    /// whole by the parser (every key fits), and the input buffer keeps
+    /// unconsumed bytes, so all `line_left_bytes` of it are there.
     fn go_on_with_get(
         &mut self,
         ctx: &ServerContext,
-        get: GetInProgress,
+        mut get: GetInProgress,
         rest: &[u8],
         output: &mut Vec<u8>,
     ) -> Step {
-        let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
-            // Cannot happen (the line was whole); wait rather than guess.
+        let Some(line_with_end) = rest.get(..get.line_left_bytes) else {
+            // The runtime keeps unconsumed input, so this cannot happen; wait
+            // rather than serve half a line.
+            debug_assert!(false, "a streamed get lost the rest of its line");
             self.get_in_progress = Some(get);
             return Step::NeedMore;
         };
-        let line = rest[..newline]
-            .strip_suffix(b"\r")
-            .unwrap_or(&rest[..newline]);
+        let line = line_with_end
+            .strip_suffix(b"\n")
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .unwrap_or(line_with_end);
+        // Split as the parser splits a get line: on spaces only.
         let keys = line.split(|&b| b == b' ').filter(|key| !key.is_empty());
         let last_served = memcache_classic::get_some(
             ctx,
@@ -188,12 +198,14 @@ impl MemcacheConn {
         );
         match last_served {
             Some(key) => {
+                let served_bytes = bytes_through(rest, key);
+                get.line_left_bytes -= served_bytes;
                 self.get_in_progress = Some(get);
-                Step::Next(bytes_through(rest, key))
+                Step::Next(served_bytes)
             }
             None => {
                 memcache_classic::record_get(ctx, get.kind, get.started);
-                Step::Next(newline + 1)
+                Step::Next(get.line_left_bytes)
             }
         }
     }

@@ -50,7 +50,7 @@ pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
         // memcached zeroes its counters; ours only ever grow (Prometheus reads
         // them), so the memcache view counts from here instead.
         StatsGroup::Reset => {
-            ctx.shared.reset_stats(resettable(ctx));
+            ctx.shared.reset_stats(resettable(ctx, &ctx.engine.stats()));
             encode::encode_reply(output, Reply::Reset)
         }
         StatsGroup::Detail => detail(stats.args, output),
@@ -72,10 +72,12 @@ fn detail(args: &[u8], out: &mut Vec<u8>) {
 
 /// The `stats` values memcached's `stats reset` zeroes, as they are now (counters
 /// that only grow, before subtracting the last reset).
-fn resettable(ctx: &ServerContext) -> Vec<(&'static [u8], u64)> {
+fn resettable(
+    ctx: &ServerContext,
+    storage: &tailcache_storage::Stats,
+) -> Vec<(&'static [u8], u64)> {
     let conns = ctx.shared.connections();
     let totals = ctx.shared.totals();
-    let storage = ctx.engine.stats();
     let mut values: Vec<(&'static [u8], u64)> = GENERAL_COUNTERS
         .iter()
         .map(|&counter| {
@@ -106,10 +108,7 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     let shared = &ctx.shared;
     let conns = shared.connections();
     let storage = ctx.engine.stats();
-    let counted: std::collections::HashMap<&[u8], u64> = resettable(ctx)
-        .into_iter()
-        .map(|(name, value)| (name, shared.since_stats_reset(name, value)))
-        .collect();
+    let counted = shared.since_stats_reset(resettable(ctx, &storage));
     let since = |name: &[u8]| counted.get(name).copied().unwrap_or(0);
     encode::encode_stat_u64(out, b"pid", u64::from(std::process::id()));
     encode::encode_stat_u64(out, b"uptime", shared.uptime_secs());
