@@ -25,7 +25,9 @@ mod runtime;
 mod service;
 mod session;
 mod slab;
+mod stack_capture;
 mod stream;
+mod watchdog;
 mod worker;
 
 pub use config::{AcceptMode, RuntimeConfig};
@@ -35,3 +37,4 @@ pub use listener::{
 };
 pub use runtime::{Runtime, Stopper};
 pub use service::{BackgroundProgress, Processed, Service, ServiceFactory};
+pub use watchdog::{Heartbeat, StallReport, Watchdog, WatchdogConfig, WatchdogStats};
