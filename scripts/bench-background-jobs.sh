@@ -135,11 +135,19 @@ if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$CORES" -ge 2 ]; then
     SERVER_CPUS=$((CORES - 1))
     CLIENT_CPUS="0-$((CORES - 2))"
 fi
-pinned() { # cpu list, then the command
+pinned() { # cpu list, then the command (foreground only)
     local cpus=$1
     shift
     if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi
 }
+# For background processes: a prefix, not a function, so that $! is the process itself
+# (taskset execs it) rather than a subshell whose death would leave it running.
+SERVER_PIN=()
+CLIENT_PIN=()
+if [ -n "$SERVER_CPUS" ]; then
+    SERVER_PIN=(taskset -c "$SERVER_CPUS")
+    CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
+fi
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -169,7 +177,7 @@ start_server() { # server, log name
     else
         cmd=(memcached -p "$SERVER_PORT" -l 127.0.0.1 -m "$MEMORY_MB" -t "$THREADS" -U 0 "${MEMCACHED_USER[@]}")
     fi
-    pinned "$SERVER_CPUS" "${cmd[@]}" >"$LOGS/$2.log" 2>&1 &
+    "${SERVER_PIN[@]}" "${cmd[@]}" >"$LOGS/$2.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     wait_listening "$2" "$SERVER_PORT" "$SERVER_PID"
@@ -230,13 +238,13 @@ run_cell() { # round job server
         at=$(python3 -c "print($exptime - $WARMUP - $DURATION / 3)")
         pinned "$CLIENT_CPUS" python3 "$JOBS_PY" wait-until --at "$at" >"$job_dir/wait.txt"
         window_start=$(python3 -c "import time; print(time.time() + $WARMUP)")
-        pinned "$CLIENT_CPUS" python3 "$JOBS_PY" job --kind expiry --port "$SERVER_PORT" --seconds "$job_seconds" \
+        "${CLIENT_PIN[@]}" python3 "$JOBS_PY" job --kind expiry --port "$SERVER_PORT" --seconds "$job_seconds" \
             --exptime "$exptime" --window-start "$window_start" --window "$DURATION" --out "$job_dir/job.json" &
     elif [ "$job" = dump ]; then
-        pinned "$CLIENT_CPUS" python3 "$JOBS_PY" job --kind dump --port "$SERVER_PORT" --seconds "$job_seconds" \
+        "${CLIENT_PIN[@]}" python3 "$JOBS_PY" job --kind dump --port "$SERVER_PORT" --seconds "$job_seconds" \
             --out "$job_dir/job.json" &
     else
-        pinned "$CLIENT_CPUS" python3 "$JOBS_PY" job --kind multiget --port "$SERVER_PORT" --seconds "$job_seconds" \
+        "${CLIENT_PIN[@]}" python3 "$JOBS_PY" job --kind multiget --port "$SERVER_PORT" --seconds "$job_seconds" \
             --prefix mg: --count "$MULTIGET_KEYS" --out "$job_dir/job.json" &
     fi
     driver=$!
