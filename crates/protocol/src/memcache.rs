@@ -57,8 +57,8 @@ pub use meta::{
 };
 pub use meta_flags::{MetaFlags, MAX_OPAQUE_BYTES};
 pub use request::{
-    Delete, FlushAll, Get, GetKind, Incr, Keys, Parsed, Request, Stats, StatsGroup, Store,
-    StoreMode, Touch, Verbosity,
+    ClassIds, CrawlTarget, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler, Parsed, Request,
+    Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
 };
 
 /// Parses the request at the front of `input`.

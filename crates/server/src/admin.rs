@@ -1,13 +1,15 @@
-//! The admin endpoint: `/metrics`, `/stats`, `/health` over HTTP/1.1 (the
-//! protocol crate's parser), on its own single-worker runtime so that it
-//! never competes with the data workers.
+//! The admin endpoint: `/metrics`, `/stats`, `/health` and
+//! `/lru_crawler/metadump` over HTTP/1.1 (the protocol crate's parser), on its
+//! own single-worker runtime so that it never competes with the data workers.
 
 use std::sync::Arc;
 
-use tailcache_protocol::http::{self, response, Method, Parsed, Status};
+use tailcache_protocol::http::{self, response, Method, Parsed, Status, Version};
+use tailcache_protocol::memcache::CrawlTarget;
 use tailcache_runtime::{Processed, Service, ServiceFactory};
 
-use crate::context::SharedState;
+use crate::context::{ServerContext, SharedState};
+use crate::exec::memcache_crawler::MetadumpJob;
 
 /// Largest admin request head; admin requests carry no body.
 pub const MAX_ADMIN_REQUEST_BYTES: usize = 8 * 1024;
@@ -35,6 +37,8 @@ impl ServiceFactory for AdminFactory {
             ..http::Limits::default()
         };
         AdminService {
+            // A dump only reads the engine; worker 0's metrics are never touched.
+            ctx: ServerContext::new(self.shared.clone(), 0),
             shared: self.shared.clone(),
             limits,
         }
@@ -43,16 +47,79 @@ impl ServiceFactory for AdminFactory {
 
 /// Answers admin requests.
 pub struct AdminService {
+    ctx: ServerContext,
     shared: Arc<SharedState>,
     limits: http::Limits,
 }
 
+/// An admin connection: the key dump it is streaming, if any.
+#[derive(Debug, Default)]
+pub struct AdminConn {
+    dump: Option<AdminDump>,
+}
+
+/// `GET /lru_crawler/metadump` in progress. Its request stays unconsumed until
+/// the dump ends, because the runtime calls `process` again only while input
+/// remains; each call appends one bounded piece.
+/// TODO(lead): run as a bulk job instead: a client that half-closes after its
+/// request, or that reads for longer than the request timeout, cuts the dump short
+/// (chunked encoding lets an HTTP/1.1 client tell, as no final chunk comes).
+#[derive(Debug)]
+struct AdminDump {
+    job: MetadumpJob,
+    /// Bytes of the request, consumed when the dump ends.
+    request_bytes: usize,
+    /// HTTP/1.1: pieces go out as chunks; HTTP/1.0: the close ends the body.
+    chunked: bool,
+    /// The piece being built, reused.
+    piece: Vec<u8>,
+}
+
+/// Dump output appended per `process` call, about (one step may go a little over):
+/// well under the high-water mark, so the client's reading paces the dump.
+const DUMP_PIECE_BYTES: usize = 64 * 1024;
+/// Index buckets per dump step.
+const DUMP_BUCKETS_PER_STEP: usize = 16;
+
+impl AdminDump {
+    /// Appends the next piece of the body; true once the body is complete.
+    fn go_on(&mut self, ctx: &ServerContext, output: &mut Vec<u8>) -> bool {
+        self.piece.clear();
+        let mut finished = false;
+        while !finished && self.piece.len() < DUMP_PIECE_BYTES {
+            finished = self.job.step(ctx, &mut self.piece, DUMP_BUCKETS_PER_STEP);
+        }
+        if !self.chunked {
+            output.extend_from_slice(&self.piece);
+            return finished;
+        }
+        if !self.piece.is_empty() {
+            output.extend_from_slice(format!("{:x}\r\n", self.piece.len()).as_bytes());
+            output.extend_from_slice(&self.piece);
+            output.extend_from_slice(b"\r\n");
+        }
+        if finished {
+            output.extend_from_slice(b"0\r\n\r\n");
+        }
+        finished
+    }
+}
+
 impl Service for AdminService {
-    type Conn = ();
+    type Conn = AdminConn;
 
-    fn new_conn(&mut self, _listener_tag: usize) {}
+    fn new_conn(&mut self, _listener_tag: usize) -> AdminConn {
+        AdminConn::default()
+    }
 
-    fn process(&mut self, _conn: &mut (), input: &[u8], output: &mut Vec<u8>) -> Processed {
+    fn process(&mut self, conn: &mut AdminConn, input: &[u8], output: &mut Vec<u8>) -> Processed {
+        if let Some(dump) = conn.dump.as_mut() {
+            let processed = self.go_on_with_dump(dump, output);
+            if processed.close_after_flush {
+                conn.dump = None;
+            }
+            return processed;
+        }
         match http::parse(input, &self.limits) {
             Ok(Parsed::Incomplete { .. }) => Processed::default(),
             Err(error) => {
@@ -76,6 +143,8 @@ impl Service for AdminService {
                         keep_alive,
                         false,
                     );
+                } else if request.path == b"/lru_crawler/metadump" {
+                    return self.start_dump(conn, &request, consumed, output);
                 } else {
                     let (status, kind, body) = self.page(request.path);
                     response::simple(output, status, kind, body.as_bytes(), keep_alive, head_only);
@@ -92,6 +161,76 @@ impl Service for AdminService {
 const TEXT: Option<&[u8]> = Some(b"text/plain; charset=utf-8");
 
 impl AdminService {
+    /// `GET /lru_crawler/metadump[?hash|?all]`: memcached's `lru_crawler metadump`
+    /// lines (`key=... exp=... la=... cas=... fetch=... cls=1 size=...`, then `END`),
+    /// refused under -X as memcached refuses it. The response closes the connection.
+    fn start_dump(
+        &mut self,
+        conn: &mut AdminConn,
+        request: &http::Request<'_>,
+        consumed: usize,
+        output: &mut Vec<u8>,
+    ) -> Processed {
+        let keep_alive = request.keep_alive;
+        let done = Processed {
+            consumed,
+            close_after_flush: !keep_alive,
+        };
+        if !self.ctx.config.dump_enabled {
+            let body = b"key dumps are disabled (-X)\n";
+            response::simple(output, Status::NotFound, TEXT, body, keep_alive, false);
+            return done;
+        }
+        let target = match request.query {
+            None | Some(b"" | b"all") => CrawlTarget::All,
+            Some(b"hash") => CrawlTarget::Hash,
+            Some(_) => {
+                let body = b"metadump takes ?all or ?hash\n";
+                response::simple(output, Status::BadRequest, TEXT, body, keep_alive, false);
+                return done;
+            }
+        };
+        let chunked = request.version == Version::Http11;
+        response::status_line(output, Status::Ok);
+        response::header(output, b"Content-Type", b"text/plain; charset=utf-8");
+        if chunked {
+            response::header(output, b"Transfer-Encoding", b"chunked");
+        }
+        // The length is not known before the end; the close ends an HTTP/1.0 body.
+        response::header(output, b"Connection", b"close");
+        response::end_head(output);
+        if request.is_head() {
+            return Processed {
+                consumed,
+                close_after_flush: true,
+            };
+        }
+        let mut dump = AdminDump {
+            job: MetadumpJob::new(target),
+            request_bytes: consumed,
+            chunked,
+            piece: Vec::with_capacity(DUMP_PIECE_BYTES + 8 * 1024),
+        };
+        let processed = self.go_on_with_dump(&mut dump, output);
+        if !processed.close_after_flush {
+            conn.dump = Some(dump);
+        }
+        processed
+    }
+
+    /// The next piece of `dump`; after the last, the request is consumed and the
+    /// connection closes once the output is flushed.
+    fn go_on_with_dump(&self, dump: &mut AdminDump, output: &mut Vec<u8>) -> Processed {
+        if !dump.go_on(&self.ctx, output) {
+            // Nothing consumed: the request's bytes keep the runtime calling back.
+            return Processed::default();
+        }
+        Processed {
+            consumed: dump.request_bytes,
+            close_after_flush: true,
+        }
+    }
+
     fn page(&self, path: &[u8]) -> (Status, Option<&'static [u8]>, String) {
         match path {
             b"/metrics" => (
@@ -108,8 +247,111 @@ impl AdminService {
             _ => (
                 Status::NotFound,
                 TEXT,
-                "not found: try /metrics, /stats, /health\n".to_owned(),
+                "not found: try /metrics, /stats, /health, /lru_crawler/metadump\n".to_owned(),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::build_engine;
+
+    fn service(keys: usize, dump_enabled: bool) -> AdminService {
+        let config = Config {
+            threads: 1,
+            memory_limit_mib: 16,
+            segment_size_bytes: 1 << 20,
+            dump_enabled,
+            ..Config::default()
+        };
+        let engine = Arc::new(build_engine(&config).expect("test engine"));
+        for n in 0..keys {
+            let options = tailcache_storage::StoreOptions::default();
+            let key = format!("admin:{n}");
+            engine
+                .store(
+                    tailcache_storage::StoreMode::Set,
+                    key.as_bytes(),
+                    b"v",
+                    options,
+                )
+                .expect("store");
+        }
+        let shared = Arc::new(SharedState::new(engine, Arc::new(config), 1));
+        AdminFactory::new(shared).new_worker(0)
+    }
+
+    /// Calls `process` as the runtime does while input remains; returns each call's output.
+    fn serve(svc: &mut AdminService, request: &[u8]) -> Vec<Vec<u8>> {
+        let mut conn = svc.new_conn(0);
+        let mut pieces = Vec::new();
+        for _ in 0..10_000 {
+            let mut output = Vec::new();
+            let processed = svc.process(&mut conn, request, &mut output);
+            pieces.push(output);
+            if processed.close_after_flush {
+                assert_eq!(processed.consumed, request.len());
+                return pieces;
+            }
+            assert_eq!(processed.consumed, 0, "the request stays until the end");
+        }
+        panic!("the dump never finished");
+    }
+
+    #[test]
+    fn metadump_streams_bounded_chunks_until_end() {
+        const KEYS: usize = 3000;
+        let mut svc = service(KEYS, true);
+        let pieces = serve(&mut svc, b"GET /lru_crawler/metadump HTTP/1.1\r\n\r\n");
+        assert!(pieces.len() > 2, "{} pieces", pieces.len());
+        for piece in &pieces {
+            assert!(
+                piece.len() < DUMP_PIECE_BYTES + 8 * 1024,
+                "{} bytes",
+                piece.len()
+            );
+        }
+        let all: Vec<u8> = pieces.concat();
+        let text = String::from_utf8(all).expect("ASCII");
+        let (head, mut chunked) = text.split_once("\r\n\r\n").expect("a head");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+        let mut body = String::new();
+        loop {
+            let (size, rest) = chunked.split_once("\r\n").expect("a chunk size");
+            let size = usize::from_str_radix(size, 16).expect("hex size");
+            if size == 0 {
+                assert_eq!(rest, "\r\n");
+                break;
+            }
+            body.push_str(&rest[..size]);
+            chunked = rest[size..].strip_prefix("\r\n").expect("chunk end");
+        }
+        let lines: Vec<&str> = body.split_inclusive('\n').collect();
+        assert_eq!(lines.last(), Some(&"END\r\n"));
+        assert_eq!(lines.len(), KEYS + 1);
+        assert!(lines[0].starts_with("key=admin%3A"), "{}", lines[0]);
+    }
+
+    #[test]
+    fn metadump_is_refused_under_minus_x_and_checks_its_query() {
+        let mut svc = service(3, false);
+        let pieces = serve(&mut svc, b"GET /lru_crawler/metadump HTTP/1.0\r\n\r\n");
+        let text = String::from_utf8(pieces.concat()).expect("ASCII");
+        assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+        let mut svc = service(3, true);
+        let pieces = serve(&mut svc, b"GET /lru_crawler/metadump?x HTTP/1.0\r\n\r\n");
+        let text = String::from_utf8(pieces.concat()).expect("ASCII");
+        assert!(text.contains(" 400 "), "{text}");
+        let pieces = serve(&mut svc, b"GET /lru_crawler/metadump?hash HTTP/1.0\r\n\r\n");
+        let text = String::from_utf8(pieces.concat()).expect("ASCII");
+        assert!(
+            !text.contains("chunked") && text.ends_with("\nEND\r\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("key=admin%3A").count(), 3);
     }
 }

@@ -4,8 +4,8 @@ use super::error::{ParseError, ParseErrorKind};
 use super::frame::{data_block, Line};
 use super::limits::Limits;
 use super::request::{
-    Delete, FlushAll, Get, GetKind, Incr, Keys, Parsed, Request, Stats, StatsGroup, Store,
-    StoreMode, Touch, Verbosity,
+    ClassIds, CrawlTarget, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler, Parsed, Request,
+    Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
 };
 use super::tokens::Tokens;
 use crate::number::{parse_client_flags, parse_memcache_i64, parse_memcache_u64};
@@ -37,6 +37,7 @@ pub(crate) fn parse_classic<'a>(
         b"version" => Ok(Request::Version),
         b"quit" => Ok(Request::Quit),
         b"stats" => Ok(parse_stats(tokens)),
+        b"lru_crawler" => parse_lru_crawler(tokens),
         b"slabs" => return Err(parse_slabs(tokens, line)),
         _ => return parse_fixed(command, tokens, line, limits),
     };
@@ -296,6 +297,61 @@ fn parse_stats(mut tokens: Tokens<'_>) -> Request<'_> {
         group,
         args: tokens.remainder(),
     })
+}
+
+/// `lru_crawler crawl|metadump|tocrawl|sleep <arg>` or `lru_crawler enable|disable`;
+/// any other shape is `ERROR`, as in memcached's `process_lru_crawler_command`.
+fn parse_lru_crawler(tokens: Tokens<'_>) -> Result<Request<'static>, ParseErrorKind> {
+    let mut args: [&[u8]; 3] = [b""; 3];
+    let arg_count = collect_args(tokens, &mut args);
+    let number = |token| safe_strtoul(token).ok_or(ParseErrorKind::BadCommandLine);
+    let command = match (arg_count, args[0]) {
+        (2, b"crawl") => LruCrawler::Crawl(crawl_target(args[1])),
+        (2, b"metadump") => LruCrawler::Metadump(crawl_target(args[1])),
+        (2, b"tocrawl") => LruCrawler::Tocrawl(number(args[1])?),
+        (2, b"sleep") => LruCrawler::Sleep(number(args[1])?),
+        (1, b"enable") => LruCrawler::Enable,
+        (1, b"disable") => LruCrawler::Disable,
+        _ => return Err(ParseErrorKind::UnknownCommand),
+    };
+    Ok(Request::LruCrawler(command))
+}
+
+/// memcached's `lru_crawler_crawl` argument: `all`, `hash`, or class ids split on `,`
+/// (empty pieces skipped, as `strtok_r` does); the first bad id makes it `BadClass`.
+fn crawl_target(token: &[u8]) -> CrawlTarget {
+    match token {
+        b"all" => CrawlTarget::All,
+        b"hash" => CrawlTarget::Hash,
+        _ => {
+            let mut ids = ClassIds::default();
+            for piece in token.split(|&b| b == b',').filter(|p| !p.is_empty()) {
+                match safe_strtoul(piece) {
+                    Some(id) if ids.insert(id) => {}
+                    _ => return CrawlTarget::BadClass,
+                }
+            }
+            CrawlTarget::Classes(ids)
+        }
+    }
+}
+
+/// memcached's `safe_strtoul` on a 64-bit build: `strtoul` (optional sign, u64
+/// overflow refused), a `-` refused only when the result looks negative as a long
+/// (`-0` passes), then truncated to 32 bits.
+fn safe_strtoul(token: &[u8]) -> Option<u32> {
+    let value = match token.split_first() {
+        Some((b'-', digits)) if !digits.starts_with(b"+") && !digits.starts_with(b"-") => {
+            let negated = parse_memcache_u64(digits)?.wrapping_neg();
+            if (negated as i64) < 0 {
+                return None;
+            }
+            negated
+        }
+        _ => parse_memcache_u64(token)?,
+    };
+    // Truncation is what memcached does with the unsigned long it parsed.
+    Some(value as u32)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

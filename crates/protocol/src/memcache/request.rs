@@ -57,6 +57,8 @@ pub enum Request<'a> {
     MetaNoop,
     /// me: meta debug, reply `ME <key> <k>=<v>*` or `EN`.
     MetaDebug(MetaDebug<'a>),
+    /// `lru_crawler <subcommand> ...`: crawls, key dumps and crawler settings.
+    LruCrawler(LruCrawler),
 }
 
 /// How a storage command combines the new value with an existing item.
@@ -241,4 +243,159 @@ pub struct Stats<'a> {
     pub group: StatsGroup<'a>,
     /// Everything after the group name, unsplit (e.g. `on` in `stats detail on`).
     pub args: &'a [u8],
+}
+
+/// `lru_crawler ...`, as memcached 1.6.18 reads it (no `noreply`: an extra token is `ERROR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LruCrawler {
+    /// `lru_crawler crawl <classids|all>`: reclaim expired items of those classes.
+    Crawl(CrawlTarget),
+    /// `lru_crawler metadump <classids|all|hash>`: one `key=... exp=...` line per item.
+    Metadump(CrawlTarget),
+    /// `lru_crawler tocrawl <n>`: items per class a crawl looks at (0: all).
+    Tocrawl(u32),
+    /// `lru_crawler sleep <microseconds>`; above 1 000 000 memcached answers
+    /// `CLIENT_ERROR sleep must be one second or less`, which the server decides.
+    Sleep(u32),
+    /// `lru_crawler enable`.
+    Enable,
+    /// `lru_crawler disable`.
+    Disable,
+}
+
+/// Which items a crawl or metadump covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrawlTarget {
+    /// `all`: every slab class.
+    All,
+    /// `hash`: walk the hash table (metadump only; `crawl hash` is an error in memcached).
+    Hash,
+    /// A comma-separated list of class ids, each in `1..=63`; may be empty (`,`).
+    Classes(ClassIds),
+    /// A list with a token that is not a class id: `BADCLASS invalid class id`.
+    BadClass,
+}
+
+/// A set of memcached slab class ids, `1..=`[`ClassIds::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClassIds(u64);
+
+impl ClassIds {
+    /// The largest class id memcached accepts (`MAX_NUMBER_OF_SLAB_CLASSES` - 1).
+    pub const MAX: u32 = 63;
+
+    /// Adds `id`; false (and no change) when it is not a valid class id.
+    pub fn insert(&mut self, id: u32) -> bool {
+        if !(1..=Self::MAX).contains(&id) {
+            return false;
+        }
+        self.0 |= 1 << id;
+        true
+    }
+
+    /// Whether `id` is in the set.
+    pub fn contains(self, id: u32) -> bool {
+        id <= Self::MAX && self.0 & (1 << id) != 0
+    }
+
+    /// Whether the set is empty (memcached: `NOTSTARTED no items to crawl`).
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The ids in increasing order.
+    pub fn iter(self) -> impl Iterator<Item = u32> {
+        (1..=Self::MAX).filter(move |&id| self.contains(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::request_encode::encode_request;
+    use super::super::{parse, Limits, ParseErrorKind};
+    use super::*;
+
+    fn crawler(line: &[u8]) -> Result<LruCrawler, ParseErrorKind> {
+        match parse(line, &Limits::default()) {
+            Ok(Parsed::Complete {
+                request: Request::LruCrawler(command),
+                consumed_bytes,
+            }) => {
+                assert_eq!(consumed_bytes, line.len());
+                Ok(command)
+            }
+            Err(error) => Err(error.kind()),
+            other => panic!("{line:?} parsed as {other:?}"),
+        }
+    }
+
+    fn classes(ids: &[u32]) -> CrawlTarget {
+        let mut set = ClassIds::default();
+        for &id in ids {
+            assert!(set.insert(id));
+        }
+        CrawlTarget::Classes(set)
+    }
+
+    #[test]
+    fn lru_crawler_forms_parse_as_memcached_reads_them() {
+        use CrawlTarget::{All, BadClass, Hash};
+        use LruCrawler::*;
+        let (unknown, bad) = (
+            Err(ParseErrorKind::UnknownCommand),
+            Err(ParseErrorKind::BadCommandLine),
+        );
+        let cases = [
+            ("crawl all", Ok(Crawl(All))),
+            ("crawl hash", Ok(Crawl(Hash))),
+            ("metadump 1,2,63", Ok(Metadump(classes(&[1, 2, 63])))),
+            ("metadump 1,,3,", Ok(Metadump(classes(&[1, 3])))),
+            ("metadump ,", Ok(Metadump(classes(&[])))),
+            ("metadump 0", Ok(Metadump(BadClass))),
+            ("crawl 64", Ok(Crawl(BadClass))),
+            ("crawl 1,abc", Ok(Crawl(BadClass))),
+            ("crawl ALL", Ok(Crawl(BadClass))),
+            // 2^32 + 1 truncates to class 1, as in memcached.
+            ("crawl 4294967297", Ok(Crawl(classes(&[1])))),
+            ("tocrawl 0", Ok(Tocrawl(0))),
+            ("sleep 1000001", Ok(Sleep(1_000_001))),
+            ("sleep +5", Ok(Sleep(5))),
+            ("sleep -0", Ok(Sleep(0))),
+            ("sleep 4294967296", Ok(Sleep(0))),
+            ("sleep -1", bad),
+            ("tocrawl abc", bad),
+            ("enable", Ok(Enable)),
+            ("disable", Ok(Disable)),
+            ("", unknown),
+            ("metadump", unknown),
+            ("bogus", unknown),
+            ("enable now", unknown),
+            ("metadump all x", unknown),
+            ("sleep 5 noreply", unknown),
+        ];
+        for (args, expected) in cases {
+            let line = format!("lru_crawler {args}\r\n");
+            assert_eq!(crawler(line.as_bytes()), expected, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn lru_crawler_requests_round_trip() {
+        for line in [
+            &b"lru_crawler crawl all\r\n"[..],
+            b"lru_crawler metadump hash\r\n",
+            b"lru_crawler metadump 1,5,63\r\n",
+            b"lru_crawler metadump ,\r\n",
+            b"lru_crawler crawl 0\r\n",
+            b"lru_crawler tocrawl 7\r\n",
+            b"lru_crawler sleep 100\r\n",
+            b"lru_crawler enable\r\n",
+            b"lru_crawler disable\r\n",
+        ] {
+            let command = crawler(line).expect("parses");
+            let mut encoded = Vec::new();
+            encode_request(&mut encoded, &Request::LruCrawler(command));
+            assert_eq!(encoded, line);
+        }
+    }
 }

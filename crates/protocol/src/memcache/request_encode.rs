@@ -3,7 +3,7 @@
 
 use super::meta::{ArithMode, MetaKey, SetMode};
 use super::meta_flags::MetaFlags;
-use super::request::{GetKind, Request, StatsGroup, Store, StoreMode};
+use super::request::{CrawlTarget, GetKind, LruCrawler, Request, StatsGroup, Store, StoreMode};
 use crate::number::{write_i64, write_u64};
 
 /// Appends `request` as a client would send it: single spaces, `\r\n` line ends,
@@ -60,6 +60,7 @@ pub fn encode_request(out: &mut Vec<u8>, request: &Request<'_>) {
             }
             out.extend_from_slice(b"\r\n");
         }
+        Request::LruCrawler(command) => encode_lru_crawler(out, *command),
     }
 }
 
@@ -202,6 +203,43 @@ fn encode_stats(out: &mut Vec<u8>, group: StatsGroup<'_>, args: &[u8]) {
             out.push(b' ');
             out.extend_from_slice(token);
         }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends an `lru_crawler` line; a bad class list is written as `0`, an empty one as `,`.
+pub fn encode_lru_crawler(out: &mut Vec<u8>, command: LruCrawler) {
+    out.extend_from_slice(b"lru_crawler ");
+    let target = |out: &mut Vec<u8>, name: &[u8], target: CrawlTarget| {
+        out.extend_from_slice(name);
+        match target {
+            CrawlTarget::All => out.extend_from_slice(b"all"),
+            CrawlTarget::Hash => out.extend_from_slice(b"hash"),
+            CrawlTarget::BadClass => out.push(b'0'),
+            CrawlTarget::Classes(ids) if ids.is_empty() => out.push(b','),
+            CrawlTarget::Classes(ids) => {
+                for (n, id) in ids.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    write_u64(out, u64::from(id));
+                }
+            }
+        }
+    };
+    match command {
+        LruCrawler::Crawl(to) => target(out, b"crawl ", to),
+        LruCrawler::Metadump(to) => target(out, b"metadump ", to),
+        LruCrawler::Tocrawl(n) => {
+            out.extend_from_slice(b"tocrawl ");
+            write_u64(out, u64::from(n));
+        }
+        LruCrawler::Sleep(n) => {
+            out.extend_from_slice(b"sleep ");
+            write_u64(out, u64::from(n));
+        }
+        LruCrawler::Enable => out.extend_from_slice(b"enable"),
+        LruCrawler::Disable => out.extend_from_slice(b"disable"),
     }
     out.extend_from_slice(b"\r\n");
 }

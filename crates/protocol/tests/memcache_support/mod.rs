@@ -9,7 +9,8 @@ use tailcache_protocol::memcache::meta_encode::{
     encode_meta_noop, encode_meta_status, MetaItem, MetaStatus,
 };
 use tailcache_protocol::memcache::{
-    parse, ErrorAction, Limits, MetaCommand, MetaFlags, MetaKey, Parsed, Request, StatsGroup,
+    parse, ErrorAction, Limits, LruCrawler, MetaCommand, MetaFlags, MetaKey, Parsed, Request,
+    StatsGroup,
 };
 
 /// What happened to a stream.
@@ -82,6 +83,8 @@ pub fn answer_on_empty_cache(request: &Request<'_>, out: &mut Vec<u8>) -> bool {
         ),
         Request::MetaNoop => encode_meta_noop(out),
         Request::MetaDebug(_) => out.extend_from_slice(b"EN\r\n"),
+        Request::LruCrawler(LruCrawler::Metadump(_)) => encode_reply(out, Reply::End),
+        Request::LruCrawler(_) => encode_reply(out, Reply::Ok),
     }
     false
 }

@@ -251,6 +251,13 @@ fn execute(ctx: &ServerContext, request: Request<'_>, output: &mut Vec<u8>) -> F
         Request::MetaArithmetic(arith) => memcache_meta_arith::meta_arithmetic(ctx, &arith, output),
         Request::MetaNoop => memcache_meta::meta_noop(ctx, output),
         Request::MetaDebug(debug) => memcache_meta::meta_debug(ctx, &debug, output),
+        Request::LruCrawler(command) => {
+            use super::memcache_crawler::{lru_crawler, CrawlerOutcome};
+            if let CrawlerOutcome::StartDump(mut job) = lru_crawler(ctx, command, output) {
+                // TODO(lead): run as a bulk job
+                while !job.step(ctx, output, 64) {}
+            }
+        }
     }
     Flow::Continue
 }

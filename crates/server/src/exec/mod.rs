@@ -49,6 +49,7 @@ mod conn_loop;
 mod http_keys;
 mod memcache_classic;
 mod memcache_conn;
+pub(crate) mod memcache_crawler;
 mod memcache_meta;
 mod memcache_meta_arith;
 mod memcache_meta_flags;
