@@ -1,6 +1,10 @@
 //! Tuning knobs of the event loop, each with its bound and reason.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::scheduler::GroupShares;
 
 /// How a TCP listener's connections reach the workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +37,12 @@ pub struct RuntimeConfig {
     pub write_buffer_high_water_bytes: usize,
     /// Bytes read from one connection in one turn before the others get theirs.
     pub turn_budget_bytes: usize,
+    /// Requests (keys, for a multi-key request) served to one connection in
+    /// one turn before the others get theirs.
+    pub turn_budget_requests: usize,
+    /// Reply bytes produced for one connection in one turn before the others
+    /// get theirs.
+    pub turn_budget_output_bytes: usize,
     /// Connections accepted per listener per turn before serving sessions.
     pub accepts_per_turn: usize,
     /// A connection with no traffic for this long is closed; `None` disables.
@@ -40,10 +50,24 @@ pub struct RuntimeConfig {
     /// A connection whose buffered input completes no request for this long
     /// (a slow or partial request) is closed; `None` disables.
     pub request_timeout: Option<Duration>,
-    /// Time given to one background step.
-    pub background_budget: Duration,
-    /// Longest sleep between background steps when nothing else happens.
+    /// Time background steps may take in one turn (Seastar's task quota):
+    /// a request that arrives meanwhile waits at most about this long.
+    pub task_quota: Duration,
+    /// How often each background group is asked whether it has work, when
+    /// nothing else wakes the worker.
     pub background_interval: Duration,
+    /// Shares of the background groups.
+    pub group_shares: GroupShares,
+    /// Percent of a worker's time background work gets even while
+    /// connections always have requests waiting, so that eviction keeps up.
+    pub background_min_share_percent: u8,
+    /// A worker that does not reach a scheduling point for this long is
+    /// reported as stalled by the watchdog; `None` runs no watchdog.
+    pub stall_threshold: Option<Duration>,
+    /// Whether the watchdog captures the stalled thread's stack (rate-limited).
+    pub stall_backtraces: bool,
+    /// Where the event loop reads the time.
+    pub clock: Arc<dyn Clock>,
     /// How a TCP listener hands connections to workers.
     pub accept_mode: AcceptMode,
     /// After a stop, how long workers may spend flushing before they close.
@@ -60,11 +84,19 @@ impl Default for RuntimeConfig {
             read_buffer_max_bytes: 1024 * 1024 + 64 * 1024,
             write_buffer_high_water_bytes: 1024 * 1024,
             turn_budget_bytes: 64 * 1024,
+            // About 50-150 us of small requests, or one slice of a large multiget.
+            turn_budget_requests: 128,
+            turn_budget_output_bytes: 256 * 1024,
             accepts_per_turn: 64,
             idle_timeout: None,
             request_timeout: Some(Duration::from_secs(60)),
-            background_budget: Duration::from_micros(500),
+            task_quota: Duration::from_micros(500),
             background_interval: Duration::from_millis(10),
+            group_shares: GroupShares::default(),
+            background_min_share_percent: 10,
+            stall_threshold: Some(Duration::from_millis(25)),
+            stall_backtraces: true,
+            clock: Arc::new(SystemClock),
             accept_mode: AcceptMode::ReusePort,
             shutdown_timeout: Duration::from_secs(5),
         }
@@ -85,8 +117,35 @@ impl RuntimeConfig {
         {
             return Err("read_buffer_initial_bytes must be in 1..=read_buffer_max_bytes".into());
         }
-        if self.turn_budget_bytes == 0 || self.accepts_per_turn == 0 {
-            return Err("turn_budget_bytes and accepts_per_turn must be at least 1".into());
+        if self.turn_budget_bytes == 0
+            || self.turn_budget_requests == 0
+            || self.turn_budget_output_bytes == 0
+            || self.accepts_per_turn == 0
+        {
+            return Err("turn_budget_bytes, turn_budget_requests, turn_budget_output_bytes and accepts_per_turn must be at least 1".into());
+        }
+        if self.task_quota.is_zero() {
+            return Err("task_quota must be above 0".into());
+        }
+        if self.background_min_share_percent > 50 {
+            return Err("background_min_share_percent must be at most 50".into());
+        }
+        let shares = self.group_shares;
+        if [
+            shares.maintenance,
+            shares.compaction,
+            shares.snapshot,
+            shares.bulk,
+        ]
+        .contains(&0)
+        {
+            return Err("group shares must be at least 1".into());
+        }
+        if self
+            .stall_threshold
+            .is_some_and(|t| t < Duration::from_millis(1))
+        {
+            return Err("stall_threshold must be at least 1 ms".into());
         }
         if self.write_buffer_high_water_bytes == 0 {
             return Err("write_buffer_high_water_bytes must be at least 1".into());

@@ -6,22 +6,42 @@
 //! accepted; a connection stays on its worker for its whole life.
 //!
 //! The caller plugs in a [`Service`]: per connection it gets
-//! `(&mut conn, input, &mut output)` and says how many bytes it consumed and
-//! whether to close after flushing. Between polls the worker runs the
-//! service's background step with a time budget.
+//! `(&mut conn, input, &mut output, &mut budget)` and says how many bytes it
+//! consumed and whether to close after flushing.
 //!
 //! One worker turn:
 //! 1. poll (timeout 0 when a connection or background work is pending),
-//! 2. accept, then serve ready connections, each with a byte budget per turn,
-//! 3. run one background step, close idle connections, and go back to 1.
+//! 2. accept, then serve ready connections in turn, each within a
+//!    [`TurnBudget`] of requests (keys of a multiget), bytes read and reply
+//!    bytes produced, so that a deep pipeline or a huge multiget is served in
+//!    slices and delays the others by one slice at most,
+//! 3. run background steps for at most the task quota (0.5 ms), the
+//!    [`TaskGroup`] with the lowest runtime divided by its shares first
+//!    (Seastar's virtual runtime); while connections have requests waiting,
+//!    only as much as the groups' minimum share owes them,
+//! 4. close idle connections, and go back to 1.
+//!
+//! Background work is resumable steps, never threads: the service's own work
+//! per group ([`Service::background_step`]), and connections' jobs (a key
+//! dump a client asked for: [`Service::job_group`], [`Service::job_step`]),
+//! which pause while their client's unread output is above the high-water
+//! mark. Per-group runtime, wait, steps, queue length and quota violations,
+//! and histograms of scheduling delay and turn duration, are in
+//! [`SchedulerStats`]. A [`Watchdog`] thread reports a worker that reaches no
+//! scheduling point for the stall threshold, with the task it was running.
+//! Time comes from an injectable [`Clock`], so timeouts are tested without
+//! sleeping.
 
 #![warn(missing_docs)]
 
+mod clock;
 mod config;
 mod conn_stats;
+mod histogram;
 mod listener;
 mod read_buf;
 mod runtime;
+mod scheduler;
 mod service;
 mod session;
 mod slab;
@@ -30,11 +50,16 @@ mod stream;
 mod watchdog;
 mod worker;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AcceptMode, RuntimeConfig};
 pub use conn_stats::{ConnStats, ConnStatsSnapshot};
+pub use histogram::{HistogramSnapshot, LatencyHistogram};
 pub use listener::{
     BindError, BoundListener, ListenAddr, ListenerSpec, LocalAddr, DEFAULT_LISTEN_BACKLOG,
 };
 pub use runtime::{Runtime, Stopper};
-pub use service::{BackgroundProgress, Processed, Service, ServiceFactory};
+pub use scheduler::{GroupShares, GroupStatsSnapshot, SchedulerStats, TaskGroup};
+pub use service::{
+    BackgroundProgress, JobProgress, Processed, Service, ServiceFactory, TurnBudget,
+};
 pub use watchdog::{Heartbeat, StallReport, Watchdog, WatchdogConfig, WatchdogStats};

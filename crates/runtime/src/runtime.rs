@@ -11,14 +11,19 @@ use mio::{Poll, Waker};
 use crate::config::RuntimeConfig;
 use crate::conn_stats::ConnStats;
 use crate::listener::{BoundListener, LocalAddr, WorkerListener};
+use crate::scheduler::SchedulerStats;
 use crate::service::ServiceFactory;
-use crate::worker::Worker;
+use crate::watchdog::{Heartbeat, Watchdog, WatchdogConfig, WatchdogStats};
+use crate::worker::{Worker, WorkerShared};
 
 /// Running worker threads.
 pub struct Runtime {
     threads: Vec<JoinHandle<()>>,
     stopper: Stopper,
     unix_paths: Vec<PathBuf>,
+    sched_stats: Arc<SchedulerStats>,
+    watchdog_stats: Arc<WatchdogStats>,
+    watchdog: Option<Watchdog>,
 }
 
 /// Asks every worker of a runtime to stop; cheap to clone, usable from any thread.
@@ -62,19 +67,30 @@ impl Runtime {
         let per_worker = split_per_worker(listeners, config.workers)?;
         let config = Arc::new(config);
         let stop = Arc::new(AtomicBool::new(false));
+        let sched_stats = Arc::new(SchedulerStats::default());
+        let watchdog_stats = Arc::new(WatchdogStats::default());
         let mut wakers = Vec::with_capacity(config.workers);
         let mut threads = Vec::with_capacity(config.workers);
+        let mut hearts = Vec::with_capacity(config.workers);
         for (index, listeners) in per_worker.into_iter().enumerate() {
             let poll = Poll::new()?;
             let token = Worker::<F::Service>::waker_token(listeners.len());
             wakers.push(Arc::new(Waker::new(poll.registry(), token)?));
-            let (config, stats, stop, factory) =
-                (config.clone(), stats.clone(), stop.clone(), factory.clone());
+            let heartbeat = Arc::new(Heartbeat::new(index));
+            hearts.push(heartbeat.clone());
+            let shared = WorkerShared {
+                config: config.clone(),
+                stats: stats.clone(),
+                sched_stats: sched_stats.clone(),
+                heartbeat,
+                stop: stop.clone(),
+            };
+            let factory = factory.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("{}-{index}", config.thread_name))
                 .spawn(move || {
                     let service = factory.new_worker(index);
-                    match Worker::new(poll, listeners, service, config, stats, stop) {
+                    match Worker::new(poll, listeners, service, shared) {
                         Ok(worker) => worker.run(),
                         Err(e) => {
                             tracing::error!(error = %e, worker = index, "worker failed to start")
@@ -83,11 +99,38 @@ impl Runtime {
                 })?;
             threads.push(thread);
         }
+        let watchdog = match config.stall_threshold {
+            Some(threshold) => {
+                let watchdog_config = WatchdogConfig {
+                    capture_backtraces: config.stall_backtraces,
+                    ..WatchdogConfig::with_threshold(threshold)
+                };
+                Some(Watchdog::start(
+                    watchdog_config,
+                    hearts,
+                    watchdog_stats.clone(),
+                )?)
+            }
+            None => None,
+        };
         Ok(Self {
             threads,
             stopper: Stopper { stop, wakers },
             unix_paths,
+            sched_stats,
+            watchdog_stats,
+            watchdog,
         })
+    }
+
+    /// The scheduler's figures (per background group, scheduling delay, turn duration).
+    pub fn scheduler_stats(&self) -> Arc<SchedulerStats> {
+        self.sched_stats.clone()
+    }
+
+    /// The stall detector's figures.
+    pub fn watchdog_stats(&self) -> Arc<WatchdogStats> {
+        self.watchdog_stats.clone()
     }
 
     /// A handle that stops this runtime.
@@ -101,6 +144,9 @@ impl Runtime {
         let mut clean = true;
         for thread in self.threads {
             clean &= thread.join().is_ok();
+        }
+        if let Some(watchdog) = self.watchdog {
+            watchdog.stop();
         }
         for path in &self.unix_paths {
             let _ = std::fs::remove_file(path);

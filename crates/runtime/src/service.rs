@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::scheduler::TaskGroup;
+
 /// What one call of [`Service::process`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Processed {
@@ -20,6 +22,42 @@ pub enum BackgroundProgress {
     MoreWork,
 }
 
+/// What a connection may still do in its turn; a service spends it as it
+/// goes and stops when either part runs out, so that one client's deep
+/// pipeline or huge multiget is served in slices between the others' requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TurnBudget {
+    /// Requests (or, for a multi-key request, keys) left this turn.
+    pub requests_left: usize,
+    /// Reply bytes that may still be produced this turn.
+    pub output_bytes_left: usize,
+}
+
+impl TurnBudget {
+    /// Whether nothing is left: the service should stop before the next request.
+    pub fn is_spent(&self) -> bool {
+        self.requests_left == 0 || self.output_bytes_left == 0
+    }
+
+    /// Charges `requests` requests (or keys) and `output_bytes` reply bytes.
+    pub fn charge(&mut self, requests: usize, output_bytes: usize) {
+        self.requests_left = self.requests_left.saturating_sub(requests);
+        self.output_bytes_left = self.output_bytes_left.saturating_sub(output_bytes);
+    }
+}
+
+/// Whether a connection's job has more steps to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobProgress {
+    /// Call [`Service::job_step`] again later.
+    More,
+    /// Finished: the connection's next requests are served again.
+    Done,
+    /// Finished, and the connection closes once its output is flushed (a
+    /// response whose end is the close).
+    DoneAndClose,
+}
+
 /// Per-worker protocol handler. Lives on its worker thread only.
 pub trait Service {
     /// Per-connection state.
@@ -34,10 +72,50 @@ pub trait Service {
     /// any request. Must not consume more than `input.len()`.
     fn process(&mut self, conn: &mut Self::Conn, input: &[u8], output: &mut Vec<u8>) -> Processed;
 
-    /// Background work for at most about `budget`; called between polls.
-    fn background_step(&mut self, budget: Duration) -> BackgroundProgress {
-        let _ = budget;
+    /// [`Service::process`] within what is left of the connection's turn:
+    /// a service that overrides it charges every request (or key) and the
+    /// reply bytes it produced to `budget`, and stops once it is spent. The
+    /// default charges one request per call.
+    fn process_within(
+        &mut self,
+        conn: &mut Self::Conn,
+        input: &[u8],
+        output: &mut Vec<u8>,
+        budget: &mut TurnBudget,
+    ) -> Processed {
+        let before = output.len();
+        let processed = self.process(conn, input, output);
+        budget.charge(1, output.len().saturating_sub(before));
+        processed
+    }
+
+    /// The service's own background work of `group` for at most about
+    /// `budget`; the scheduler calls it between polls when that group's turn comes.
+    fn background_step(&mut self, group: TaskGroup, budget: Duration) -> BackgroundProgress {
+        let _ = (group, budget);
         BackgroundProgress::Idle
+    }
+
+    /// Whether `conn` has a job (a key dump, say) to run as background steps of
+    /// this group before its next request is served; asked after each
+    /// [`Service::process_within`] call.
+    fn job_group(&self, conn: &Self::Conn) -> Option<TaskGroup> {
+        let _ = conn;
+        None
+    }
+
+    /// One step of `conn`'s job for at most about `budget`, appending what it
+    /// produces to `output`. Called only while `job_group` says there is a job
+    /// and the connection's unsent output is under the high-water mark, so a
+    /// client that does not read pauses its job instead of growing its buffer.
+    fn job_step(
+        &mut self,
+        conn: &mut Self::Conn,
+        output: &mut Vec<u8>,
+        budget: Duration,
+    ) -> JobProgress {
+        let _ = (conn, output, budget);
+        JobProgress::Done
     }
 
     /// The connection is gone (closed by either side); its state is dropped after.

@@ -3,10 +3,11 @@
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::read_buf::{ReadBuf, ReadOutcome};
-use crate::service::Service;
+use crate::scheduler::TaskGroup;
+use crate::service::{JobProgress, Service, TurnBudget};
 use crate::stream::Stream;
 
 /// Output capacity kept after a flush; more is given back so that one big
@@ -18,6 +19,8 @@ const WRITE_BUFFER_KEEP_BYTES: usize = 64 * 1024;
 pub(crate) struct SessionLimits {
     pub(crate) high_water_bytes: usize,
     pub(crate) turn_budget_bytes: usize,
+    pub(crate) turn_budget_requests: usize,
+    pub(crate) turn_budget_output_bytes: usize,
 }
 
 /// What the worker should do with a session after its turn.
@@ -27,19 +30,39 @@ pub(crate) enum TurnEnd {
     Wait,
     /// Budget spent with input still waiting: serve again next turn.
     Requeue,
+    /// Its job is ready for another step: queue it in this group.
+    Job(TaskGroup),
     /// Close it now.
     Close(CloseReason),
 }
 
 /// Why a session closed.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CloseReason {
     /// Peer closed, or the service asked to close, and all output went out.
     Done,
     /// A request outgrew the read buffer.
     Overflow,
+    /// The service panicked on this connection's input.
+    ServicePanic,
     /// The socket failed.
     Io,
+    /// No traffic for the idle timeout.
+    Idle,
+    /// A request stayed incomplete for the request timeout.
+    Stalled,
+}
+
+/// Where a session is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SessionState {
+    /// Serving requests.
+    Open,
+    /// Shutting down: read until the socket is empty, answer every complete
+    /// request, flush, close.
+    Draining,
+    /// Nothing more is processed: flush what is pending, then close.
+    Closing(CloseReason),
 }
 
 /// A connection and its state.
@@ -49,6 +72,9 @@ pub(crate) struct Session<C> {
     rbuf: ReadBuf,
     wbuf: Vec<u8>,
     written: usize,
+    state: SessionState,
+    /// Its job's group while the service runs a job for it; requests wait.
+    job: Option<TaskGroup>,
     /// Edge-triggered hints: may the socket have data / room now?
     pub(crate) readable: bool,
     pub(crate) writable: bool,
@@ -59,14 +85,12 @@ pub(crate) struct Session<C> {
     /// Nothing more will be read: the peer's end of stream, or (when
     /// draining) the socket said it had nothing more.
     input_ended: bool,
-    /// Shutting down: read until the socket is empty, answer every
-    /// complete request, flush, close.
-    draining: bool,
-    close_after_flush: bool,
-    overflowed: bool,
-    service_panicked: bool,
     /// Already in the worker's ready queue.
     pub(crate) queued: bool,
+    /// Since when it has been waiting in the ready queue.
+    pub(crate) ready_since: Option<Instant>,
+    /// Already in its job group's queue.
+    pub(crate) job_queued: bool,
     pub(crate) last_active: Instant,
     /// Since when input has waited with no request completing (a partial
     /// or stalled request); `None` while requests complete or none waits.
@@ -88,16 +112,16 @@ impl<C> Session<C> {
             rbuf,
             wbuf: Vec::new(),
             written: 0,
+            state: SessionState::Open,
+            job: None,
             readable: true,
             writable: true,
             watching_writable: false,
             peer_closed_hint: false,
             input_ended: false,
-            draining: false,
-            close_after_flush: false,
-            overflowed: false,
-            service_panicked: false,
             queued: false,
+            ready_since: None,
+            job_queued: false,
             last_active: now,
             stalled_since: None,
             overflow_reply,
@@ -106,11 +130,6 @@ impl<C> Session<C> {
 
     pub(crate) fn stream_mut(&mut self) -> &mut Stream {
         &mut self.stream
-    }
-
-    /// Whether the service panicked on this connection's input.
-    pub(crate) fn service_panicked(&self) -> bool {
-        self.service_panicked
     }
 
     /// Takes the service state out for `on_close`.
@@ -126,7 +145,9 @@ impl<C> Session<C> {
     /// has reported it, answers every complete request, flushes, then
     /// closes (serve ends with `Close`). A partial request is dropped.
     pub(crate) fn begin_drain(&mut self) {
-        self.draining = true;
+        if self.state == SessionState::Open {
+            self.state = SessionState::Draining;
+        }
         // An edge not yet dispatched must not leave bytes unread.
         self.readable = true;
     }
@@ -139,7 +160,7 @@ impl<C> Session<C> {
     {
         let mut completed_any = false;
         let end = self.serve_turn(svc, limits, now, &mut completed_any);
-        if self.rbuf.is_empty() {
+        if self.rbuf.is_empty() || self.job.is_some() {
             self.stalled_since = None;
         } else if completed_any || self.stalled_since.is_none() {
             // Bytes wait for a request that has not completed since now.
@@ -159,23 +180,50 @@ impl<C> Session<C> {
         S: Service<Conn = C>,
     {
         let mut read_budget = limits.turn_budget_bytes;
+        let mut budget = TurnBudget {
+            requests_left: limits.turn_budget_requests,
+            output_bytes_left: limits.turn_budget_output_bytes,
+        };
         loop {
-            let progressed = self.process(svc, limits.high_water_bytes);
+            let progressed = self.process(svc, limits.high_water_bytes, &mut budget);
             *completed_any |= progressed;
-            let Ok(flushed) = self.flush() else {
+            let Ok(flushed) = self.flush(now) else {
                 return TurnEnd::Close(CloseReason::Io);
             };
             let pending = self.pending_output_bytes();
-            if self.close_after_flush || (self.input_ended && !progressed) {
-                return match (pending, self.overflowed) {
-                    (0, true) => TurnEnd::Close(CloseReason::Overflow),
-                    (0, false) => TurnEnd::Close(CloseReason::Done),
-                    _ => TurnEnd::Wait,
+            if let SessionState::Closing(reason) = self.state {
+                return if pending == 0 {
+                    TurnEnd::Close(reason)
+                } else {
+                    TurnEnd::Wait
+                };
+            }
+            if let Some(group) = self.job {
+                // Requests wait for the job; it goes on while the client reads.
+                return if pending < limits.high_water_bytes && !self.job_queued {
+                    TurnEnd::Job(group)
+                } else {
+                    TurnEnd::Wait
+                };
+            }
+            if self.input_ended && !progressed {
+                return if pending == 0 {
+                    TurnEnd::Close(CloseReason::Done)
+                } else {
+                    TurnEnd::Wait
                 };
             }
             if pending >= limits.high_water_bytes {
                 // Backpressure: no reading until the client takes its replies.
                 return TurnEnd::Wait;
+            }
+            if budget.is_spent() {
+                // The others' turn; this one goes on next turn if it has more.
+                return if !self.rbuf.is_empty() || self.readable {
+                    TurnEnd::Requeue
+                } else {
+                    TurnEnd::Wait
+                };
             }
             if self.input_ended {
                 // Input ended but the last pass progressed: process the rest.
@@ -202,18 +250,74 @@ impl<C> Session<C> {
                     // so then keep reading until EOF. Draining reads on to
                     // EAGAIN itself: the read that emptied the queue may have
                     // let the peer send what its window held back.
-                    if short && !self.peer_closed_hint && !self.draining {
+                    let draining = self.state == SessionState::Draining;
+                    if short && !self.peer_closed_hint && !draining {
                         self.readable = false;
                     }
                 }
                 Ok(ReadOutcome::Eof) => self.input_ended = true,
                 Ok(ReadOutcome::WouldBlock) => {
                     self.readable = false;
-                    self.input_ended |= self.draining;
+                    self.input_ended |= self.state == SessionState::Draining;
                 }
                 Ok(ReadOutcome::Full) => self.overflow(),
                 Err(_) => return TurnEnd::Close(CloseReason::Io),
             }
+        }
+    }
+
+    /// One step of the connection's job for at most `budget`, then a flush.
+    pub(crate) fn run_job<S>(
+        &mut self,
+        svc: &mut S,
+        budget: Duration,
+        high_water_bytes: usize,
+        now: Instant,
+    ) -> TurnEnd
+    where
+        S: Service<Conn = C>,
+    {
+        self.job_queued = false;
+        if self.job.is_none() {
+            return TurnEnd::Requeue;
+        }
+        if self.pending_output_bytes() < high_water_bytes {
+            self.drop_written_output();
+            let Some(conn) = self.conn.as_mut() else {
+                return TurnEnd::Close(CloseReason::Done);
+            };
+            let wbuf = &mut self.wbuf;
+            let before = wbuf.len();
+            let call = panic::catch_unwind(AssertUnwindSafe(|| svc.job_step(conn, wbuf, budget)));
+            match call {
+                Ok(JobProgress::More) => {}
+                Ok(JobProgress::Done) => self.job = None,
+                Ok(JobProgress::DoneAndClose) => {
+                    self.job = None;
+                    self.state = SessionState::Closing(CloseReason::Done);
+                }
+                Err(_) => {
+                    self.wbuf.truncate(before.max(self.written));
+                    self.job = None;
+                    self.state = SessionState::Closing(CloseReason::ServicePanic);
+                }
+            }
+        }
+        let Ok(_) = self.flush(now) else {
+            return TurnEnd::Close(CloseReason::Io);
+        };
+        match (self.job, self.state) {
+            (_, SessionState::Closing(reason)) if self.pending_output_bytes() == 0 => {
+                TurnEnd::Close(reason)
+            }
+            (_, SessionState::Closing(_)) => TurnEnd::Wait,
+            // Finished: requests that waited behind it are served next turn.
+            (None, _) => TurnEnd::Requeue,
+            (Some(group), _) if self.pending_output_bytes() < high_water_bytes => {
+                TurnEnd::Job(group)
+            }
+            // The client has not read enough; a writable event resumes it.
+            (Some(_), _) => TurnEnd::Wait,
         }
     }
 
@@ -222,39 +326,49 @@ impl<C> Session<C> {
         self.stream.linger_close();
     }
 
-    /// Runs the service over buffered input; true if it consumed anything.
-    fn process<S>(&mut self, svc: &mut S, high_water_bytes: usize) -> bool
-    where
-        S: Service<Conn = C>,
-    {
-        let Some(conn) = self.conn.as_mut() else {
-            return false;
-        };
-        // `output` then holds exactly the pending replies, so a service that
-        // checks its length against the high-water mark sees what we see.
-        let pending = self.wbuf.len() - self.written;
-        let will_call = !self.rbuf.is_empty() && pending < high_water_bytes;
-        if self.written > 0 && will_call {
+    /// Drops output already written from the buffer's front, so `output`
+    /// handed to the service holds exactly the pending replies.
+    fn drop_written_output(&mut self) {
+        if self.written > 0 {
             self.wbuf.drain(..self.written);
             self.written = 0;
         }
+    }
+
+    /// Runs the service over buffered input; true if it consumed anything.
+    fn process<S>(&mut self, svc: &mut S, high_water_bytes: usize, budget: &mut TurnBudget) -> bool
+    where
+        S: Service<Conn = C>,
+    {
+        if !matches!(self.state, SessionState::Open | SessionState::Draining) || self.job.is_some()
+        {
+            return false;
+        }
+        let pending = self.pending_output_bytes();
+        if !self.rbuf.is_empty() && pending < high_water_bytes && !budget.is_spent() {
+            self.drop_written_output();
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
         let mut progressed = false;
-        while !self.close_after_flush
-            && !self.rbuf.is_empty()
+        while !self.rbuf.is_empty()
             && self.wbuf.len() - self.written < high_water_bytes
+            && !budget.is_spent()
         {
             let input = self.rbuf.data();
             let before = self.wbuf.len();
             let wbuf = &mut self.wbuf;
             // A panic is a bug in the service; it costs this connection,
             // not the worker and every other connection on it.
-            let call = panic::catch_unwind(AssertUnwindSafe(|| svc.process(conn, input, wbuf)));
+            let call = panic::catch_unwind(AssertUnwindSafe(|| {
+                svc.process_within(conn, input, wbuf, budget)
+            }));
             let Ok(result) = call else {
                 // Replies to earlier requests still go out; then it closes.
                 self.wbuf.truncate(before.max(self.written));
                 self.rbuf.clear();
-                self.service_panicked = true;
-                self.close_after_flush = true;
+                self.state = SessionState::Closing(CloseReason::ServicePanic);
                 return progressed;
             };
             debug_assert!(
@@ -264,9 +378,13 @@ impl<C> Session<C> {
             let consumed = result.consumed.min(input.len());
             self.rbuf.consume(consumed);
             if result.close_after_flush {
-                self.close_after_flush = true;
+                self.state = SessionState::Closing(CloseReason::Done);
                 self.rbuf.clear();
                 return true;
+            }
+            if let Some(group) = svc.job_group(conn) {
+                self.job = Some(group);
+                return progressed || consumed > 0;
             }
             if consumed == 0 {
                 break;
@@ -280,13 +398,12 @@ impl<C> Session<C> {
     fn overflow(&mut self) {
         self.rbuf.clear();
         self.wbuf.extend_from_slice(&self.overflow_reply);
-        self.close_after_flush = true;
-        self.overflowed = true;
+        self.state = SessionState::Closing(CloseReason::Overflow);
     }
 
     /// Writes pending output in as few syscalls as the socket allows;
     /// returns the bytes written.
-    fn flush(&mut self) -> io::Result<usize> {
+    fn flush(&mut self, now: Instant) -> io::Result<usize> {
         let mut flushed = 0;
         while self.written < self.wbuf.len() && self.writable {
             match self.stream.write(&self.wbuf[self.written..]) {
@@ -299,6 +416,10 @@ impl<C> Session<C> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        }
+        if flushed > 0 {
+            // A client reading a long reply is active, not idle.
+            self.last_active = now;
         }
         if self.written == self.wbuf.len() {
             self.wbuf.clear();

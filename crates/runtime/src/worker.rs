@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use crate::config::RuntimeConfig;
 use crate::conn_stats::ConnStats;
 use crate::listener::{PerWorkerSocket, WorkerListener};
 use crate::read_buf::ReadBuf;
+use crate::scheduler::{Pick, Scheduler, SchedulerStats, TaskGroup};
 use crate::service::{BackgroundProgress, Service};
 use crate::session::{CloseReason, Session, SessionLimits, TurnEnd};
 use crate::slab::Slab;
@@ -23,6 +25,11 @@ const EVENTS_PER_POLL: usize = 1024;
 const IDLE_SCAN_INTERVAL: Duration = Duration::from_secs(1);
 /// Poll timeout while flushing at shutdown.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(20);
+/// Background steps in one turn at most, whatever the clock says (a clock
+/// that does not move, in tests, must not make a turn endless).
+const MAX_BACKGROUND_STEPS_PER_TURN: usize = 64;
+/// The window over which background work's minimum share is measured.
+const SHARE_WINDOW: Duration = Duration::from_millis(100);
 
 /// What one poll event says about a session's socket.
 #[derive(Clone, Copy, Debug)]
@@ -49,9 +56,24 @@ pub(crate) struct Worker<S: Service> {
     config: Arc<RuntimeConfig>,
     stats: Arc<ConnStats>,
     stop: Arc<AtomicBool>,
-    background_pending: bool,
-    last_background: Instant,
+    scheduler: Scheduler,
+    sched_stats: Arc<SchedulerStats>,
+    heartbeat: Arc<crate::watchdog::Heartbeat>,
+    /// When the service groups were last asked for work.
+    last_background_poll: Instant,
+    /// Start of the current minimum-share window, and background time in it.
+    share_window_start: Instant,
+    background_in_window: Duration,
     last_idle_scan: Instant,
+}
+
+/// What a worker shares with the rest of its runtime.
+pub(crate) struct WorkerShared {
+    pub(crate) config: Arc<RuntimeConfig>,
+    pub(crate) stats: Arc<ConnStats>,
+    pub(crate) sched_stats: Arc<SchedulerStats>,
+    pub(crate) heartbeat: Arc<crate::watchdog::Heartbeat>,
+    pub(crate) stop: Arc<AtomicBool>,
 }
 
 impl<S: Service> Worker<S> {
@@ -59,10 +81,15 @@ impl<S: Service> Worker<S> {
         poll: Poll,
         listeners: Vec<WorkerListener>,
         service: S,
-        config: Arc<RuntimeConfig>,
-        stats: Arc<ConnStats>,
-        stop: Arc<AtomicBool>,
+        shared: WorkerShared,
     ) -> io::Result<Self> {
+        let WorkerShared {
+            config,
+            stats,
+            sched_stats,
+            heartbeat,
+            stop,
+        } = shared;
         let mut listeners = listeners;
         for (index, listener) in listeners.iter_mut().enumerate() {
             let token = Token(index);
@@ -75,7 +102,9 @@ impl<S: Service> Worker<S> {
                 }
             }
         }
-        let now = Instant::now();
+        let now = config.clock.now();
+        let mut scheduler = Scheduler::new(config.group_shares);
+        scheduler.poll_service_groups(now);
         Ok(Self {
             poll,
             events: Events::with_capacity(EVENTS_PER_POLL),
@@ -89,8 +118,12 @@ impl<S: Service> Worker<S> {
             config,
             stats,
             stop,
-            background_pending: true,
-            last_background: now,
+            scheduler,
+            sched_stats,
+            heartbeat,
+            last_background_poll: now,
+            share_window_start: now,
+            background_in_window: Duration::ZERO,
             last_idle_scan: now,
         })
     }
@@ -108,11 +141,14 @@ impl<S: Service> Worker<S> {
         SessionLimits {
             high_water_bytes: self.config.write_buffer_high_water_bytes,
             turn_budget_bytes: self.config.turn_budget_bytes,
+            turn_budget_requests: self.config.turn_budget_requests,
+            turn_budget_output_bytes: self.config.turn_budget_output_bytes,
         }
     }
 
     /// Runs turns until stopped, then drains and closes every session.
     pub(crate) fn run(mut self) {
+        self.heartbeat.bind_current_thread();
         while !self.stop.load(Ordering::Acquire) {
             if let Err(e) = self.turn() {
                 tracing::error!(error = %e, "worker poll failed; stopping worker");
@@ -120,36 +156,55 @@ impl<S: Service> Worker<S> {
             }
         }
         self.shutdown();
+        self.scheduler.retract_queues(&self.sched_stats);
+        self.heartbeat.idle();
+    }
+
+    fn now(&self) -> Instant {
+        self.config.clock.now()
     }
 
     fn turn(&mut self) -> io::Result<()> {
         let timeout = self.poll_timeout();
+        if timeout.is_zero() {
+            self.heartbeat.enter("poll");
+        } else {
+            // Blocking in poll with nothing to do is not a stall.
+            self.heartbeat.idle();
+        }
         if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
             }
         }
-        let now = Instant::now();
-        self.dispatch_events();
+        let now = self.now();
+        self.heartbeat.enter("accept");
+        self.dispatch_events(now);
         self.accept_ready(now);
-        self.serve_ready(now);
+        self.serve_ready();
         self.run_background(now);
+        self.heartbeat.enter("idle scan");
         self.close_idle(now);
+        self.scheduler.report_queues(&self.sched_stats);
+        let ended = self.now();
+        self.sched_stats
+            .turn_duration
+            .record(ended.saturating_duration_since(now));
         Ok(())
     }
 
     fn poll_timeout(&self) -> Duration {
         let busy = !self.ready.is_empty()
-            || self.background_pending
+            || self.scheduler.has_work()
             || self.listener_ready.iter().any(|&r| r);
         if busy {
             return Duration::ZERO;
         }
-        let next = self.last_background + self.config.background_interval;
-        next.saturating_duration_since(Instant::now())
+        let next = self.last_background_poll + self.config.background_interval;
+        next.saturating_duration_since(self.now())
     }
 
-    fn dispatch_events(&mut self) {
+    fn dispatch_events(&mut self, now: Instant) {
         let base = self.session_token_base;
         // Reused across turns: no allocation per poll.
         let mut touched = std::mem::take(&mut self.touched);
@@ -170,20 +225,29 @@ impl<S: Service> Worker<S> {
             }
         }
         for &(index, readiness) in &touched {
-            self.mark_ready(index, readiness);
+            self.mark_ready(index, readiness, now);
         }
         self.touched = touched;
     }
 
-    fn mark_ready(&mut self, index: usize, readiness: Readiness) {
+    fn mark_ready(&mut self, index: usize, readiness: Readiness, now: Instant) {
         let Some(session) = self.sessions.get_mut(index) else {
             return;
         };
         session.readable |= readiness.readable;
         session.writable |= readiness.writable;
         session.peer_closed_hint |= readiness.closed;
+        self.enqueue(index, now);
+    }
+
+    /// Puts a session at the back of the ready queue (once).
+    fn enqueue(&mut self, index: usize, now: Instant) {
+        let Some(session) = self.sessions.get_mut(index) else {
+            return;
+        };
         if !session.queued {
             session.queued = true;
+            session.ready_since = Some(now);
             self.ready.push_back(index);
         }
     }
@@ -256,38 +320,131 @@ impl<S: Service> Worker<S> {
         }
     }
 
-    fn serve_ready(&mut self, now: Instant) {
+    fn serve_ready(&mut self) {
         let limits = self.limits();
+        self.heartbeat.enter("serve");
         // Only those queued now: a requeued session waits for the next turn.
         for _ in 0..self.ready.len() {
             let Some(index) = self.ready.pop_front() else {
                 break;
             };
+            let now = self.now();
             let Some(session) = self.sessions.get_mut(index) else {
                 continue;
             };
             session.queued = false;
-            match session.serve(&mut self.service, limits, now) {
-                TurnEnd::Wait => self.watch_writable(index),
-                TurnEnd::Requeue => {
-                    self.watch_writable(index);
-                    let session = self.sessions.get_mut(index).expect("still open");
-                    session.queued = true;
-                    self.ready.push_back(index);
+            if let Some(since) = session.ready_since.take() {
+                self.sched_stats
+                    .scheduling_delay
+                    .record(now.saturating_duration_since(since));
+            }
+            let end = session.serve(&mut self.service, limits, now);
+            self.after_turn(index, end, now);
+        }
+    }
+
+    /// Acts on how a session's turn (or job step) ended.
+    fn after_turn(&mut self, index: usize, end: TurnEnd, now: Instant) {
+        match end {
+            TurnEnd::Wait => self.watch_writable(index),
+            TurnEnd::Requeue => {
+                self.watch_writable(index);
+                self.enqueue(index, now);
+            }
+            TurnEnd::Job(group) => {
+                self.watch_writable(index);
+                if let Some(session) = self.sessions.get_mut(index) {
+                    session.job_queued = true;
+                    self.scheduler.push_job(group, index, now);
                 }
-                TurnEnd::Close(reason) => self.close(index, reason),
+            }
+            TurnEnd::Close(reason) => self.close(index, reason),
+        }
+    }
+
+    /// Background steps for at most the task quota, the group with the lowest
+    /// virtual runtime first. While connections have requests waiting, only
+    /// as much as the minimum share owes.
+    fn run_background(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.last_background_poll)
+            >= self.config.background_interval
+        {
+            self.last_background_poll = now;
+            self.scheduler.poll_service_groups(now);
+        }
+        if !self.scheduler.has_work() {
+            return;
+        }
+        let in_window = now.saturating_duration_since(self.share_window_start);
+        if in_window >= SHARE_WINDOW {
+            self.share_window_start = now;
+            self.background_in_window = Duration::ZERO;
+        }
+        if !self.ready.is_empty() {
+            let owed = in_window * u32::from(self.config.background_min_share_percent) / 100;
+            if self.background_in_window >= owed {
+                self.sched_stats.count_deferred();
+                return;
+            }
+        }
+        let quota = self.config.task_quota;
+        let started = self.now();
+        for _ in 0..MAX_BACKGROUND_STEPS_PER_TURN {
+            let step_started = self.now();
+            let used = step_started.saturating_duration_since(started);
+            if used >= quota {
+                break;
+            }
+            let Some(pick) = self.scheduler.pick() else {
+                break;
+            };
+            let group = match pick {
+                Pick::Service(group) => {
+                    self.heartbeat.enter(group.name());
+                    let more = self.service_step(group, quota - used);
+                    self.scheduler
+                        .set_service_pending(group, more, step_started);
+                    group
+                }
+                Pick::Job(group, index) => {
+                    self.heartbeat.enter(group.name());
+                    self.job_step(group, index, quota - used, step_started);
+                    group
+                }
+            };
+            let step_ended = self.now();
+            let ran = step_ended.saturating_duration_since(step_started);
+            self.scheduler
+                .charge(group, step_started, ran, quota, &self.sched_stats);
+            self.scheduler.after_step(group, step_ended);
+        }
+        self.background_in_window += self.now().saturating_duration_since(started);
+    }
+
+    /// One step of the service's own work in `group`; whether more is left.
+    fn service_step(&mut self, group: TaskGroup, budget: Duration) -> bool {
+        let service = &mut self.service;
+        let call = panic::catch_unwind(AssertUnwindSafe(|| service.background_step(group, budget)));
+        match call {
+            Ok(progress) => progress == BackgroundProgress::MoreWork,
+            Err(_) => {
+                // The step's state is the service's; it runs again next interval.
+                tracing::error!(group = group.name(), "background step panicked");
+                self.stats.count_service_panic();
+                false
             }
         }
     }
 
-    fn run_background(&mut self, now: Instant) {
-        let due = now.duration_since(self.last_background) >= self.config.background_interval;
-        if !(self.background_pending || due) {
+    /// One step of connection `index`'s job.
+    fn job_step(&mut self, group: TaskGroup, index: usize, budget: Duration, now: Instant) {
+        let high_water = self.config.write_buffer_high_water_bytes;
+        let Some(session) = self.sessions.get_mut(index) else {
             return;
-        }
-        self.last_background = now;
-        let progress = self.service.background_step(self.config.background_budget);
-        self.background_pending = progress == BackgroundProgress::MoreWork;
+        };
+        let end = session.run_job(&mut self.service, budget, high_water, now);
+        tracing::trace!(session = index, group = group.name(), ?end, "job step");
+        self.after_turn(index, end, now);
     }
 
     fn close_idle(&mut self, now: Instant) {
@@ -308,12 +465,9 @@ impl<S: Service> Worker<S> {
                 .zip(session.stalled_since)
                 .is_some_and(|(t, since)| now.duration_since(since) >= t);
             if is_idle {
-                self.stats.count_idle_close();
+                self.close(index, CloseReason::Idle);
             } else if is_stalled {
-                self.stats.count_stalled_close();
-            }
-            if is_idle || is_stalled {
-                self.close(index, CloseReason::Done);
+                self.close(index, CloseReason::Stalled);
             }
         }
     }
@@ -353,22 +507,28 @@ impl<S: Service> Worker<S> {
             return;
         };
         tracing::debug!(session = index, ?reason, "connection closed");
+        if session.job_queued {
+            self.scheduler.forget_session(index);
+        }
         // Counted before the peer can see the close.
-        if reason == CloseReason::Overflow {
-            self.stats.count_overflow_close();
+        match reason {
+            CloseReason::Overflow => self.stats.count_overflow_close(),
+            CloseReason::Idle => self.stats.count_idle_close(),
+            CloseReason::Stalled => self.stats.count_stalled_close(),
+            CloseReason::ServicePanic => {
+                self.stats.count_service_panic();
+                tracing::error!(session = index, "service panicked; connection closed");
+            }
+            CloseReason::Done | CloseReason::Io => {}
         }
         let conn = session.take_conn();
-        if session.service_panicked() {
-            self.stats.count_service_panic();
-            tracing::error!(session = index, "service panicked; connection closed");
-        }
         if reason != CloseReason::Io {
             session.linger_close();
         }
         let _ = self.poll.registry().deregister(session.stream_mut());
         match conn {
             // State a panic left half-updated is dropped, not handed back.
-            Some(_) if session.service_panicked() => {}
+            Some(_) if reason == CloseReason::ServicePanic => {}
             Some(conn) => self.service.on_close(conn),
             None => {}
         }
@@ -384,9 +544,10 @@ impl<S: Service> Worker<S> {
         self.listener_ready
             .iter_mut()
             .for_each(|ready| *ready = true);
-        self.accept_ready(Instant::now());
+        self.accept_ready(self.now());
         self.listeners.clear();
         self.listener_ready.clear();
+        // Real time: a test clock that stands still must not hold shutdown forever.
         let deadline = Instant::now() + self.config.shutdown_timeout;
         self.begin_drain_all();
         while self.sessions.len() > 0 {
@@ -394,20 +555,25 @@ impl<S: Service> Worker<S> {
             if left.is_zero() {
                 break;
             }
-            // Sessions with input or budget left go on at once; the others
-            // wait for room to write.
-            let wait = if self.ready.is_empty() {
+            // Sessions with input, budget or a job step left go on at once;
+            // the others wait for room to write.
+            let wait = if self.ready.is_empty() && !self.scheduler.has_work() {
                 SHUTDOWN_POLL.min(left)
             } else {
                 Duration::ZERO
             };
+            self.heartbeat.idle();
             if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     break;
                 }
             }
-            self.dispatch_events();
-            self.serve_ready(Instant::now());
+            let now = self.now();
+            self.heartbeat.enter("shutdown");
+            self.dispatch_events(now);
+            self.serve_ready();
+            // A job a client started (a dump) finishes, like any request it sent.
+            self.run_background(now);
         }
         for index in self.sessions.indices() {
             self.close(index, CloseReason::Done);
@@ -417,15 +583,13 @@ impl<S: Service> Worker<S> {
     /// Puts every session in drain mode and queues it: its socket is read
     /// to EAGAIN whether or not poll has reported it readable yet.
     fn begin_drain_all(&mut self) {
+        let now = self.now();
         for index in self.sessions.indices() {
             let Some(session) = self.sessions.get_mut(index) else {
                 continue;
             };
             session.begin_drain();
-            if !session.queued {
-                session.queued = true;
-                self.ready.push_back(index);
-            }
+            self.enqueue(index, now);
         }
     }
 }

@@ -7,26 +7,64 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tailcache_runtime::{
-    AcceptMode, BoundListener, ConnStats, ListenAddr, ListenerSpec, LocalAddr, Processed, Runtime,
-    RuntimeConfig, Service, ServiceFactory,
+    AcceptMode, BoundListener, ConnStats, JobProgress, ListenAddr, ListenerSpec, LocalAddr,
+    ManualClock, Processed, Runtime, RuntimeConfig, SchedulerStats, Service, ServiceFactory,
+    TaskGroup, WatchdogStats,
 };
 
 /// Echoes each `\n`-terminated line; `quit` closes; `big N` replies N bytes;
-/// `wait` holds the worker inside the service until the gate opens.
+/// `wait` holds the worker inside the service until the gate opens; `hello`
+/// notes how many requests were processed before it; `dump N` starts a job
+/// that writes N lines in bulk steps of 100.
 struct Echo {
     processed: Arc<AtomicUsize>,
     gate: Arc<Gate>,
     /// Like a service that checks its output against the high-water mark:
     /// takes nothing while `output` is at least this long.
     refuse_output_over: usize,
+    /// `processed` when the last `hello` was processed.
+    hello_after: Arc<AtomicUsize>,
+    /// Job steps run, over all connections.
+    job_steps: Arc<AtomicUsize>,
 }
 
+/// An echo connection: the lines its dump job has left to write.
+#[derive(Default)]
+struct EchoConn {
+    dump_next: usize,
+    dump_end: usize,
+}
+
+/// Lines one job step writes.
+const DUMP_LINES_PER_STEP: usize = 100;
+
 impl Service for Echo {
-    type Conn = ();
+    type Conn = EchoConn;
 
-    fn new_conn(&mut self, _tag: usize) {}
+    fn new_conn(&mut self, _tag: usize) -> EchoConn {
+        EchoConn::default()
+    }
 
-    fn process(&mut self, _conn: &mut (), input: &[u8], output: &mut Vec<u8>) -> Processed {
+    fn job_group(&self, conn: &EchoConn) -> Option<TaskGroup> {
+        (conn.dump_next < conn.dump_end).then_some(TaskGroup::Bulk)
+    }
+
+    fn job_step(&mut self, conn: &mut EchoConn, output: &mut Vec<u8>, _: Duration) -> JobProgress {
+        self.job_steps.fetch_add(1, Ordering::Relaxed);
+        let end = conn.dump_end.min(conn.dump_next + DUMP_LINES_PER_STEP);
+        for i in conn.dump_next..end {
+            output.extend_from_slice(format!("item {i}\n").as_bytes());
+        }
+        conn.dump_next = end;
+        if end == conn.dump_end {
+            output.extend_from_slice(b"END\n");
+            JobProgress::Done
+        } else {
+            JobProgress::More
+        }
+    }
+
+    fn process(&mut self, conn: &mut EchoConn, input: &[u8], output: &mut Vec<u8>) -> Processed {
         let Some(end) = input.iter().position(|&b| b == b'\n') else {
             return Processed::default();
         };
@@ -44,6 +82,23 @@ impl Service for Echo {
         assert!(line != b"panic", "the test asked for a panic");
         if line == b"wait" {
             self.gate.pass();
+        }
+        if line == b"hello" {
+            self.hello_after
+                .store(self.processed.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        if let Some(n) = line.strip_prefix(b"dump ") {
+            let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
+            (conn.dump_next, conn.dump_end) = (0, n);
+            return Processed {
+                consumed: end + 1,
+                close_after_flush: false,
+            };
+        }
+        if line == b"spin" {
+            // The stall the watchdog must catch: 100 ms without a scheduling point.
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(100) {}
         }
         if line == b"slow" {
             // Stands in for an expensive request.
@@ -102,6 +157,8 @@ struct EchoFactory {
     processed: Arc<AtomicUsize>,
     gate: Arc<Gate>,
     refuse_output_over: usize,
+    hello_after: Arc<AtomicUsize>,
+    job_steps: Arc<AtomicUsize>,
 }
 
 impl ServiceFactory for EchoFactory {
@@ -112,6 +169,8 @@ impl ServiceFactory for EchoFactory {
             processed: self.processed.clone(),
             gate: self.gate.clone(),
             refuse_output_over: self.refuse_output_over,
+            hello_after: self.hello_after.clone(),
+            job_steps: self.job_steps.clone(),
         }
     }
 }
@@ -122,6 +181,10 @@ struct Harness {
     processed: Arc<AtomicUsize>,
     gate: Arc<Gate>,
     stats: Arc<ConnStats>,
+    hello_after: Arc<AtomicUsize>,
+    job_steps: Arc<AtomicUsize>,
+    sched: Arc<SchedulerStats>,
+    watchdog: Arc<WatchdogStats>,
 }
 
 impl Harness {
@@ -140,18 +203,28 @@ impl Harness {
         let processed = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(Gate::default());
         let stats = Arc::new(ConnStats::default());
+        let hello_after = Arc::new(AtomicUsize::new(usize::MAX));
+        let job_steps = Arc::new(AtomicUsize::new(0));
         let factory = Arc::new(EchoFactory {
             processed: processed.clone(),
             gate: gate.clone(),
             refuse_output_over: config.write_buffer_high_water_bytes,
+            hello_after: hello_after.clone(),
+            job_steps: job_steps.clone(),
         });
         let runtime = Runtime::start(config, vec![bound], factory, stats.clone()).unwrap();
+        let sched = runtime.scheduler_stats();
+        let watchdog = runtime.watchdog_stats();
         Self {
             runtime: Some(runtime),
             addr,
             processed,
             gate,
             stats,
+            hello_after,
+            job_steps,
+            sched,
+            watchdog,
         }
     }
 
@@ -465,4 +538,214 @@ fn half_closed_client_gets_all_replies() {
     c.write_all(b"a\nb\npartial").unwrap();
     c.shutdown(std::net::Shutdown::Write).unwrap();
     assert_eq!(read_to_eof(&mut c), b"a\nb\n");
+}
+
+/// Holds the worker in `wait`, queues `hog_requests` behind it on one
+/// connection and `hello` on another, then lets go: returns how many of the
+/// hog's requests were processed before `hello`.
+fn hog_requests_before_hello(config: RuntimeConfig, hog_requests: &[u8]) -> usize {
+    let h = Harness::start(config);
+    let mut hog = h.connect();
+    let mut sent = b"wait\n".to_vec();
+    sent.extend_from_slice(hog_requests);
+    hog.write_all(&sent).unwrap();
+    let hog_reader = std::thread::spawn(move || {
+        let mut sink = [0u8; 64 * 1024];
+        while hog.read(&mut sink).is_ok_and(|n| n > 0) {}
+    });
+    h.gate.wait_entered();
+    let mut other = h.connect();
+    other.write_all(b"hello\n").unwrap();
+    // Let the kernel finish the handshake and queue the bytes while the worker is held.
+    std::thread::sleep(Duration::from_millis(50));
+    h.gate.open();
+    let mut reply = [0u8; 6];
+    other.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"hello\n");
+    let before_hello = h.hello_after.load(Ordering::Relaxed);
+    drop(h);
+    hog_reader.join().unwrap();
+    before_hello
+}
+
+#[test]
+fn a_deep_pipeline_is_served_in_slices_counted_in_requests() {
+    // 20 000 two-byte requests arrive in one read (40 KB, under the read
+    // budget): without a request budget all run in one turn, before `hello`.
+    let before = hog_requests_before_hello(config(1), &b"x\n".repeat(20_000));
+    assert!(
+        before < 2_000,
+        "{before} of the hog's requests ran before another client's one"
+    );
+}
+
+#[test]
+fn large_replies_are_served_in_slices_counted_in_bytes_written() {
+    // Each request makes a 100 KB reply; the hog reads them all. Without a
+    // budget of bytes written, a turn goes on while the socket takes them.
+    let before = hog_requests_before_hello(
+        RuntimeConfig {
+            write_buffer_high_water_bytes: 64 << 20,
+            ..config(1)
+        },
+        &b"big 100000\n".repeat(500),
+    );
+    assert!(
+        before < 50,
+        "{before} large replies went out before another client's request"
+    );
+}
+
+#[test]
+fn a_job_runs_in_bulk_steps_and_the_requests_behind_it_wait_their_turn() {
+    let h = Harness::start(config(1));
+    let mut c = h.connect();
+    let lines = 5_000;
+    c.write_all(format!("a\ndump {lines}\nb\nquit\n").as_bytes())
+        .unwrap();
+    let got = read_to_eof(&mut c);
+    let mut expected = b"a\n".to_vec();
+    for i in 0..lines {
+        expected.extend_from_slice(format!("item {i}\n").as_bytes());
+    }
+    expected.extend_from_slice(b"END\nb\n");
+    assert!(got == expected, "the job's output or the order is wrong");
+    let bulk = h.sched.group(TaskGroup::Bulk);
+    assert_eq!(
+        h.job_steps.load(Ordering::Relaxed),
+        lines / DUMP_LINES_PER_STEP
+    );
+    // The job's steps, and the worker's look for its own bulk work.
+    assert!(bulk.tasks_run as usize >= lines / DUMP_LINES_PER_STEP);
+    assert!(bulk.runtime_ns > 0);
+    assert_eq!(bulk.queue_length, 0);
+    assert!(h.sched.scheduling_delay.snapshot().count() > 0);
+    assert!(h.sched.turn_duration.snapshot().count() > 0);
+}
+
+#[test]
+fn other_clients_are_served_while_a_job_runs() {
+    let h = Harness::start(config(1));
+    let mut dumper = h.connect();
+    dumper.write_all(b"dump 100000000\n").unwrap();
+    let dump_reader = std::thread::spawn(move || {
+        let mut sink = [0u8; 64 * 1024];
+        let mut total = 0;
+        while total < 20 << 20 {
+            match dumper.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+        total
+    });
+    while h.job_steps.load(Ordering::Relaxed) < 10 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut other = h.connect();
+    for i in 0..100 {
+        let started = Instant::now();
+        let line = format!("ping {i}\n");
+        other.write_all(line.as_bytes()).unwrap();
+        let mut reply = vec![0u8; line.len()];
+        other.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, line.as_bytes());
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "a request waited {:?} behind a job",
+            started.elapsed()
+        );
+    }
+    assert!(dump_reader.join().unwrap() >= 20 << 20, "the dump stalled");
+}
+
+#[test]
+fn a_job_whose_client_does_not_read_pauses_at_the_high_water_mark() {
+    let h = Harness::start(RuntimeConfig {
+        write_buffer_high_water_bytes: 64 << 10,
+        ..config(1)
+    });
+    let mut dumper = h.connect();
+    dumper.write_all(b"dump 100000000\n").unwrap();
+    // Never read: the socket buffers fill, then the job must stop stepping.
+    let mut last = 0;
+    let mut steady_checks = 0;
+    for _ in 0..400 {
+        std::thread::sleep(Duration::from_millis(10));
+        let steps = h.job_steps.load(Ordering::Relaxed);
+        if steps == last {
+            steady_checks += 1;
+            if steady_checks == 20 {
+                break;
+            }
+        } else {
+            steady_checks = 0;
+        }
+        last = steps;
+    }
+    assert_eq!(
+        steady_checks, 20,
+        "the job kept running for a client that reads nothing"
+    );
+    // About 1.5 MB of lines per 10 000 steps: far below the 100 M lines asked.
+    assert!(last < 20_000, "{last} steps ran without a reader");
+    // And the worker still serves others.
+    let mut other = h.connect();
+    other.write_all(b"ping\n").unwrap();
+    let mut reply = [0u8; 5];
+    other.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"ping\n");
+}
+
+#[test]
+fn idle_timeout_follows_the_injected_clock() {
+    let clock = Arc::new(ManualClock::new());
+    let h = Harness::start(RuntimeConfig {
+        idle_timeout: Some(Duration::from_secs(600)),
+        clock: clock.clone(),
+        ..config(1)
+    });
+    let mut c = h.connect();
+    c.write_all(b"hi\n").unwrap();
+    let mut reply = [0u8; 3];
+    c.read_exact(&mut reply).unwrap();
+    // Real time passes, the clock stands still: the connection stays.
+    std::thread::sleep(Duration::from_millis(100));
+    c.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let still_open =
+        matches!(c.read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    assert!(still_open, "closed before the clock moved");
+    // Ten minutes pass on the clock in an instant: the next scan closes it.
+    clock.advance(Duration::from_secs(601));
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(read_to_eof(&mut c), b"");
+    assert_eq!(h.stats.snapshot().idle_closed, 1);
+}
+
+#[test]
+fn a_worker_stuck_in_a_request_is_reported_with_its_task() {
+    let mut h = Harness::start(RuntimeConfig {
+        stall_threshold: Some(Duration::from_millis(20)),
+        stall_backtraces: false,
+        ..config(1)
+    });
+    let mut c = h.connect();
+    c.write_all(b"hi\n").unwrap();
+    let mut reply = [0u8; 3];
+    c.read_exact(&mut reply).unwrap();
+    assert_eq!(
+        h.watchdog.stalls_total(),
+        0,
+        "a quiet worker is not stalled"
+    );
+    c.write_all(b"spin\n").unwrap();
+    let mut reply = [0u8; 5];
+    c.read_exact(&mut reply).unwrap();
+    assert!(h.stop());
+    assert_eq!(h.watchdog.stalls_total(), 1);
+    let stall = h.watchdog.last_stall().expect("a report");
+    assert_eq!((stall.worker_index, stall.task), (0, "serve"));
+    assert!(stall.stalled_for >= Duration::from_millis(20), "{stall:?}");
 }

@@ -3,10 +3,11 @@
 //! own single-worker runtime so that it never competes with the data workers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tailcache_protocol::http::{self, response, Method, Parsed, Status, Version};
 use tailcache_protocol::memcache::CrawlTarget;
-use tailcache_runtime::{Processed, Service, ServiceFactory};
+use tailcache_runtime::{JobProgress, Processed, Service, ServiceFactory, TaskGroup};
 
 use crate::context::{ServerContext, SharedState};
 use crate::exec::memcache_crawler::MetadumpJob;
@@ -58,17 +59,12 @@ pub struct AdminConn {
     dump: Option<AdminDump>,
 }
 
-/// `GET /lru_crawler/metadump` in progress. Its request stays unconsumed until
-/// the dump ends, because the runtime calls `process` again only while input
-/// remains; each call appends one bounded piece.
-/// TODO(lead): run as a bulk job instead: a client that half-closes after its
-/// request, or that reads for longer than the request timeout, cuts the dump short
-/// (chunked encoding lets an HTTP/1.1 client tell, as no final chunk comes).
+/// `GET /lru_crawler/metadump` in progress: run by the runtime as bulk steps
+/// (the admin runtime's scheduler), each appending one bounded piece while the
+/// client keeps up; the connection closes after the last.
 #[derive(Debug)]
 struct AdminDump {
     job: MetadumpJob,
-    /// Bytes of the request, consumed when the dump ends.
-    request_bytes: usize,
     /// HTTP/1.1: pieces go out as chunks; HTTP/1.0: the close ends the body.
     chunked: bool,
     /// The piece being built, reused.
@@ -78,17 +74,14 @@ struct AdminDump {
 /// Dump output appended per `process` call, about (one step may go a little over):
 /// well under the high-water mark, so the client's reading paces the dump.
 const DUMP_PIECE_BYTES: usize = 64 * 1024;
-/// Index buckets per dump step.
-const DUMP_BUCKETS_PER_STEP: usize = 16;
-
 impl AdminDump {
-    /// Appends the next piece of the body; true once the body is complete.
-    fn go_on(&mut self, ctx: &ServerContext, output: &mut Vec<u8>) -> bool {
+    /// Appends the next piece of the body, for about `budget`; true once the
+    /// body is complete.
+    fn go_on(&mut self, ctx: &ServerContext, output: &mut Vec<u8>, budget: Duration) -> bool {
         self.piece.clear();
-        let mut finished = false;
-        while !finished && self.piece.len() < DUMP_PIECE_BYTES {
-            finished = self.job.step(ctx, &mut self.piece, DUMP_BUCKETS_PER_STEP);
-        }
+        let finished = self
+            .job
+            .run_for(ctx, &mut self.piece, budget, DUMP_PIECE_BYTES);
         if !self.chunked {
             output.extend_from_slice(&self.piece);
             return finished;
@@ -112,14 +105,27 @@ impl Service for AdminService {
         AdminConn::default()
     }
 
-    fn process(&mut self, conn: &mut AdminConn, input: &[u8], output: &mut Vec<u8>) -> Processed {
-        if let Some(dump) = conn.dump.as_mut() {
-            let processed = self.go_on_with_dump(dump, output);
-            if processed.close_after_flush {
-                conn.dump = None;
-            }
-            return processed;
+    fn job_group(&self, conn: &AdminConn) -> Option<TaskGroup> {
+        conn.dump.as_ref().map(|_| TaskGroup::Bulk)
+    }
+
+    fn job_step(
+        &mut self,
+        conn: &mut AdminConn,
+        output: &mut Vec<u8>,
+        budget: Duration,
+    ) -> JobProgress {
+        let Some(dump) = conn.dump.as_mut() else {
+            return JobProgress::DoneAndClose;
+        };
+        if dump.go_on(&self.ctx, output, budget) {
+            conn.dump = None;
+            return JobProgress::DoneAndClose;
         }
+        JobProgress::More
+    }
+
+    fn process(&mut self, conn: &mut AdminConn, input: &[u8], output: &mut Vec<u8>) -> Processed {
         match http::parse(input, &self.limits) {
             Ok(Parsed::Incomplete { .. }) => Processed::default(),
             Err(error) => {
@@ -205,29 +211,15 @@ impl AdminService {
                 close_after_flush: true,
             };
         }
-        let mut dump = AdminDump {
+        conn.dump = Some(AdminDump {
             job: MetadumpJob::new(target),
-            request_bytes: consumed,
             chunked,
             piece: Vec::with_capacity(DUMP_PIECE_BYTES + 8 * 1024),
-        };
-        let processed = self.go_on_with_dump(&mut dump, output);
-        if !processed.close_after_flush {
-            conn.dump = Some(dump);
-        }
-        processed
-    }
-
-    /// The next piece of `dump`; after the last, the request is consumed and the
-    /// connection closes once the output is flushed.
-    fn go_on_with_dump(&self, dump: &mut AdminDump, output: &mut Vec<u8>) -> Processed {
-        if !dump.go_on(&self.ctx, output) {
-            // Nothing consumed: the request's bytes keep the runtime calling back.
-            return Processed::default();
-        }
+        });
+        // The runtime runs the dump as bulk steps, then closes (`DoneAndClose`).
         Processed {
-            consumed: dump.request_bytes,
-            close_after_flush: true,
+            consumed,
+            close_after_flush: false,
         }
     }
 
@@ -284,19 +276,27 @@ mod tests {
         AdminFactory::new(shared).new_worker(0)
     }
 
-    /// Calls `process` as the runtime does while input remains; returns each call's output.
+    /// Serves `request` as the runtime does: `process`, then the job's bulk
+    /// steps while there is one; returns each call's output.
     fn serve(svc: &mut AdminService, request: &[u8]) -> Vec<Vec<u8>> {
         let mut conn = svc.new_conn(0);
-        let mut pieces = Vec::new();
+        let mut output = Vec::new();
+        let processed = svc.process(&mut conn, request, &mut output);
+        assert_eq!(processed.consumed, request.len());
+        let mut pieces = vec![output];
+        if processed.close_after_flush {
+            return pieces;
+        }
         for _ in 0..10_000 {
+            assert_eq!(svc.job_group(&conn), Some(TaskGroup::Bulk));
             let mut output = Vec::new();
-            let processed = svc.process(&mut conn, request, &mut output);
+            let progress = svc.job_step(&mut conn, &mut output, Duration::from_secs(1));
             pieces.push(output);
-            if processed.close_after_flush {
-                assert_eq!(processed.consumed, request.len());
+            if progress == JobProgress::DoneAndClose {
+                assert_eq!(svc.job_group(&conn), None);
                 return pieces;
             }
-            assert_eq!(processed.consumed, 0, "the request stays until the end");
+            assert_eq!(progress, JobProgress::More);
         }
         panic!("the dump never finished");
     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use tailcache_runtime::{GroupShares, RuntimeConfig};
+
 use crate::cli::{AcceptModeName, EvictionName, Flags, ProtocolName};
 use crate::extended::apply_extended;
 
@@ -74,8 +76,29 @@ pub struct Config {
     pub write_buffer_high_water_bytes: usize,
     /// Bytes read from one connection per turn before others are served.
     pub turn_budget_bytes: usize,
-    /// Time one background step may take, in microseconds.
-    pub background_budget_us: u64,
+    /// Requests (keys of a multiget) served to one connection per turn
+    /// before others are served (-R).
+    pub turn_budget_requests: usize,
+    /// Reply bytes produced for one connection per turn before others are served.
+    pub turn_budget_output_bytes: usize,
+    /// Time background steps may take in one worker turn, in microseconds
+    /// (the task quota).
+    #[serde(alias = "background_budget_us")]
+    pub task_quota_us: u64,
+    /// Percent of a worker's time background work gets even while requests
+    /// always wait.
+    pub background_min_share_percent: u8,
+    /// Shares of the maintenance group (eviction ahead, expiry, flush reclaim).
+    pub shares_maintenance: u32,
+    /// Shares of the compaction group.
+    pub shares_compaction: u32,
+    /// Shares of the snapshot group.
+    pub shares_snapshot: u32,
+    /// Shares of the bulk group (key dumps).
+    pub shares_bulk: u32,
+    /// A worker that reaches no scheduling point for this many milliseconds is
+    /// reported as stalled (log, `stalls_total`, a rate-limited backtrace); 0 off.
+    pub stall_threshold_ms: u64,
     /// Longest time to flush replies at shutdown, in seconds.
     pub shutdown_timeout_secs: u64,
     /// Answer flush_all and RESP FLUSHALL/FLUSHDB (-F turns off).
@@ -124,7 +147,15 @@ impl Default for Config {
             accept_mode: AcceptModeName::Reuseport,
             write_buffer_high_water_bytes: 1 << 20,
             turn_budget_bytes: 64 << 10,
-            background_budget_us: 500,
+            turn_budget_requests: RuntimeConfig::default().turn_budget_requests,
+            turn_budget_output_bytes: RuntimeConfig::default().turn_budget_output_bytes,
+            task_quota_us: 500,
+            background_min_share_percent: RuntimeConfig::default().background_min_share_percent,
+            shares_maintenance: GroupShares::default().maintenance,
+            shares_compaction: GroupShares::default().compaction,
+            shares_snapshot: GroupShares::default().snapshot,
+            shares_bulk: GroupShares::default().bulk,
+            stall_threshold_ms: 25,
             shutdown_timeout_secs: 5,
             flush_enabled: true,
             dump_enabled: true,
@@ -263,6 +294,9 @@ impl Config {
             self.flush_enabled = false;
         }
         set(&mut self.listen_backlog, flags.listen_backlog);
+        if let Some(requests) = flags.max_reqs_per_event {
+            self.turn_budget_requests = requests as usize;
+        }
         set(&mut self.binding_protocol, flags.protocol);
         if flags.disable_dumping {
             self.dump_enabled = false;
@@ -366,11 +400,35 @@ impl Config {
             1 << 30,
         )?;
         check_range(
-            "background_budget_us",
-            self.background_budget_us,
+            "-R (turn_budget_requests)",
+            self.turn_budget_requests as u64,
             1,
-            1_000_000,
+            1 << 30,
         )?;
+        check_range(
+            "turn_budget_output_bytes",
+            self.turn_budget_output_bytes as u64,
+            1 << 10,
+            1 << 30,
+        )?;
+        check_range("task_quota_us", self.task_quota_us, 1, 1_000_000)?;
+        check_range(
+            "background_min_share_percent",
+            u64::from(self.background_min_share_percent),
+            0,
+            50,
+        )?;
+        for (name, shares) in [
+            ("shares_maintenance", self.shares_maintenance),
+            ("shares_compaction", self.shares_compaction),
+            ("shares_snapshot", self.shares_snapshot),
+            ("shares_bulk", self.shares_bulk),
+        ] {
+            check_range(name, u64::from(shares), 1, 10_000)?;
+        }
+        if self.stall_threshold_ms != 0 {
+            check_range("stall_threshold_ms", self.stall_threshold_ms, 1, 3_600_000)?;
+        }
         check_range("shutdown_timeout_secs", self.shutdown_timeout_secs, 0, 3600)?;
         check_range("-v (verbosity)", u64::from(self.verbosity), 0, 3)?;
         check_range(
@@ -502,12 +560,6 @@ fn warn_no_effect(flags: &Flags, warnings: &mut Vec<String>) {
     }
     if flags.enable_largepages {
         warn("-L/--enable-largepages", "has no effect in tailcache");
-    }
-    if flags.max_reqs_per_event.is_some() {
-        warn(
-            "-R/--max-reqs-per-event",
-            "has no effect: each connection's turn is bounded in bytes read instead",
-        );
     }
     if flags.slab_growth_factor.is_some() {
         warn(

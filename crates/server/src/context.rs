@@ -78,6 +78,17 @@ pub struct SharedState {
     /// memcached `stats` values as they were at the last `stats reset`, by name: the
     /// memcache view subtracts them (Prometheus keeps the raw, monotonic counters).
     stats_reset_baseline: std::sync::Mutex<std::collections::HashMap<&'static [u8], u64>>,
+    /// The data runtime's scheduler and stall figures, once it has started.
+    runtime_figures: std::sync::OnceLock<RuntimeFigures>,
+}
+
+/// Figures the data runtime keeps about itself.
+#[derive(Debug, Clone)]
+pub struct RuntimeFigures {
+    /// Per background group, scheduling delay, turn duration.
+    pub scheduler: Arc<tailcache_runtime::SchedulerStats>,
+    /// The stall detector's counts.
+    pub watchdog: Arc<tailcache_runtime::WatchdogStats>,
 }
 
 impl SharedState {
@@ -97,7 +108,18 @@ impl SharedState {
             started_unix_secs,
             verbosity,
             stats_reset_baseline: std::sync::Mutex::default(),
+            runtime_figures: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records the data runtime's figures (once, after it started).
+    pub fn set_runtime_figures(&self, figures: RuntimeFigures) {
+        let _ = self.runtime_figures.set(figures);
+    }
+
+    /// The data runtime's figures; `None` before it started.
+    pub fn runtime_figures(&self) -> Option<&RuntimeFigures> {
+        self.runtime_figures.get()
     }
 
     /// Remembers `values` as the zero of memcached's resettable `stats` (`stats reset`).

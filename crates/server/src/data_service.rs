@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tailcache_runtime::{BackgroundProgress, Processed, Service, ServiceFactory};
+use tailcache_runtime::{
+    BackgroundProgress, JobProgress, Processed, Service, ServiceFactory, TaskGroup, TurnBudget,
+};
 
 use crate::context::{Protocol, ServerContext, SharedState};
 use crate::engine::run_maintenance;
@@ -53,8 +55,22 @@ impl Service for DataService {
         input: &[u8],
         output: &mut Vec<u8>,
     ) -> Processed {
+        let mut unbounded = TurnBudget {
+            requests_left: usize::MAX,
+            output_bytes_left: usize::MAX,
+        };
+        self.process_within(conn, input, output, &mut unbounded)
+    }
+
+    fn process_within(
+        &mut self,
+        conn: &mut exec::ConnState,
+        input: &[u8],
+        output: &mut Vec<u8>,
+        budget: &mut TurnBudget,
+    ) -> Processed {
         let before = output.len();
-        let processed = exec::process(conn, &self.ctx, input, output);
+        let processed = exec::process(conn, &self.ctx, input, output, budget);
         let metrics = &self.ctx.metrics;
         metrics.add(Counter::BytesRead, processed.consumed as u64);
         metrics.add(
@@ -64,7 +80,33 @@ impl Service for DataService {
         processed
     }
 
-    fn background_step(&mut self, budget: Duration) -> BackgroundProgress {
-        run_maintenance(&self.ctx.engine, budget)
+    fn job_group(&self, conn: &exec::ConnState) -> Option<TaskGroup> {
+        exec::job_group(conn)
+    }
+
+    fn job_step(
+        &mut self,
+        conn: &mut exec::ConnState,
+        output: &mut Vec<u8>,
+        budget: Duration,
+    ) -> JobProgress {
+        let before = output.len();
+        let progress = exec::job_step(conn, &self.ctx, output, budget);
+        self.ctx.metrics.add(
+            Counter::BytesWritten,
+            output.len().saturating_sub(before) as u64,
+        );
+        progress
+    }
+
+    fn background_step(&mut self, group: TaskGroup, budget: Duration) -> BackgroundProgress {
+        match group {
+            TaskGroup::Maintenance => run_maintenance(&self.ctx.engine, budget),
+            // Compaction (merge eviction) runs inside maintenance's jobs; there
+            // is no snapshot yet; bulk work is per connection (key dumps).
+            TaskGroup::Compaction | TaskGroup::Snapshot | TaskGroup::Bulk => {
+                BackgroundProgress::Idle
+            }
+        }
     }
 }

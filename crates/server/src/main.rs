@@ -15,6 +15,7 @@ mod metrics;
 mod process;
 mod prometheus;
 mod report;
+mod scheduler_metrics;
 mod server;
 mod signals;
 mod size;

@@ -23,6 +23,9 @@ pub fn render(shared: &SharedState) -> String {
     }
     render_latency(shared, &mut out);
     render_lock_holds(shared, &mut out);
+    if let Some(figures) = shared.runtime_figures() {
+        crate::scheduler_metrics::render(figures, &mut out);
+    }
     out
 }
 

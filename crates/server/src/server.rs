@@ -66,6 +66,10 @@ impl Server {
             shared.conn_stats.clone(),
         )
         .map_err(|e| StartError::Os(format!("cannot start workers: {e}")))?;
+        shared.set_runtime_figures(crate::context::RuntimeFigures {
+            scheduler: data.scheduler_stats(),
+            watchdog: data.watchdog_stats(),
+        });
         let admin = match admin_listener {
             Some(listener) => Some(start_admin(&config, listener, shared)?),
             None => None,
@@ -103,11 +107,22 @@ fn data_runtime_config(config: &Config) -> RuntimeConfig {
         read_buffer_max_bytes: read_max,
         write_buffer_high_water_bytes: config.write_buffer_high_water_bytes,
         turn_budget_bytes: config.turn_budget_bytes,
+        turn_budget_requests: config.turn_budget_requests,
+        turn_budget_output_bytes: config.turn_budget_output_bytes,
         idle_timeout: (config.idle_timeout_secs > 0)
             .then(|| std::time::Duration::from_secs(config.idle_timeout_secs)),
         request_timeout: (config.request_timeout_secs > 0)
             .then(|| std::time::Duration::from_secs(config.request_timeout_secs)),
-        background_budget: std::time::Duration::from_micros(config.background_budget_us),
+        task_quota: std::time::Duration::from_micros(config.task_quota_us),
+        background_min_share_percent: config.background_min_share_percent,
+        group_shares: tailcache_runtime::GroupShares {
+            maintenance: config.shares_maintenance,
+            compaction: config.shares_compaction,
+            snapshot: config.shares_snapshot,
+            bulk: config.shares_bulk,
+        },
+        stall_threshold: (config.stall_threshold_ms > 0)
+            .then(|| std::time::Duration::from_millis(config.stall_threshold_ms)),
         accept_mode: accept_mode(config),
         shutdown_timeout: std::time::Duration::from_secs(config.shutdown_timeout_secs),
         ..RuntimeConfig::default()
@@ -129,6 +144,8 @@ fn start_admin(
         idle_timeout: Some(std::time::Duration::from_secs(60)),
         // No background work here: wake only for the idle scan.
         background_interval: std::time::Duration::from_secs(1),
+        // Not on the request path; the data workers have the watchdog.
+        stall_threshold: None,
         shutdown_timeout: std::time::Duration::from_secs(config.shutdown_timeout_secs.min(1)),
         ..RuntimeConfig::default()
     };

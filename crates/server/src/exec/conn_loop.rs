@@ -1,9 +1,10 @@
 //! The request loop every protocol's connection runs: take complete
-//! requests from the front of the input until it runs out or the replies
-//! reach the shell's high-water mark, then say how much was used and
-//! whether to close. Each protocol supplies only how to handle one request.
+//! requests from the front of the input until it runs out, the turn's
+//! budget is spent or the replies reach the runtime's high-water mark, then
+//! say how much was used and whether to close. Each protocol supplies only
+//! how to handle one request.
 
-use tailcache_runtime::Processed;
+use tailcache_runtime::{Processed, TurnBudget};
 
 use crate::context::ServerContext;
 
@@ -14,26 +15,44 @@ pub enum Step {
     Next(usize),
     /// Used this many bytes (0 or more); flush the replies and close.
     Close(usize),
+    /// Used this many bytes and started a job (a key dump): stop here, so the
+    /// runtime runs the job before the requests behind it.
+    Pause(usize),
     /// The front of the input is an incomplete request: wait for more bytes.
     NeedMore,
 }
 
 /// Runs `step` on the input left after each request, appending replies to
 /// `output`, and returns what the shell needs (see the contract in the
-/// module above). Never reports more than `input.len()` bytes consumed.
+/// module above). Each step is charged one request and the bytes it
+/// replied; a step that serves many keys charges the others itself.
+/// Never reports more than `input.len()` bytes consumed.
 pub fn run_requests(
     ctx: &ServerContext,
     input: &[u8],
     output: &mut Vec<u8>,
-    mut step: impl FnMut(&[u8], &mut Vec<u8>) -> Step,
+    budget: &mut TurnBudget,
+    mut step: impl FnMut(&[u8], &mut Vec<u8>, &mut TurnBudget) -> Step,
 ) -> Processed {
     let output_start = output.len();
     let mut consumed = 0;
-    while consumed < input.len() && output_room_left(ctx, output_start, output) {
-        match step(&input[consumed..], output) {
+    while consumed < input.len()
+        && !budget.is_spent()
+        && output_room_left(ctx, output_start, output)
+    {
+        let before = output.len();
+        let result = step(&input[consumed..], output, budget);
+        if result != Step::NeedMore {
+            budget.charge(1, output.len() - before);
+        }
+        match result {
             // A zero-byte step would never progress; count it as one byte.
             Step::Next(bytes) => consumed += bytes.max(1),
             Step::Close(bytes) => return processed(input, consumed + bytes, true),
+            Step::Pause(bytes) => {
+                consumed += bytes;
+                break;
+            }
             Step::NeedMore => break,
         }
     }

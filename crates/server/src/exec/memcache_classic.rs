@@ -114,18 +114,46 @@ pub fn get(ctx: &ServerContext, get: Get<'_>, output: &mut Vec<u8>) {
         get.touch_exptime,
         get.keys,
         output,
-        usize::MAX,
+        GetSlice::UNBOUNDED,
     );
-    debug_assert!(served.is_none(), "an unbounded get serves every key");
+    debug_assert!(
+        served.rest_after.is_none(),
+        "an unbounded get serves every key"
+    );
     record_get(ctx, get.kind, started);
 }
 
+/// Where one call of [`get_some`] stops, with keys left.
+#[derive(Debug, Clone, Copy)]
+pub struct GetSlice {
+    /// Stop once `output` holds at least this many bytes.
+    pub stop_bytes: usize,
+    /// Stop after this many keys (at least one is always served).
+    pub max_keys: usize,
+}
+
+impl GetSlice {
+    /// Serve every key.
+    pub const UNBOUNDED: GetSlice = GetSlice {
+        stop_bytes: usize::MAX,
+        max_keys: usize::MAX,
+    };
+}
+
+/// What one call of [`get_some`] served.
+#[derive(Debug, Clone, Copy)]
+pub struct GetServed<'a> {
+    /// The last key served when keys are left; `None` once `END` is written.
+    pub rest_after: Option<&'a [u8]>,
+    /// Keys served by this call.
+    pub keys: usize,
+}
+
 /// Serves the keys of a get/gets/gat/gats in order, as memcached does
-/// (no limit on their number), until `output` holds at least `stop_bytes`
-/// bytes with keys left: then returns the last key served, and the caller
-/// goes on from the key after it once the replies have been written (so a
-/// multiget of any size needs only bounded memory). Returns `None` once
-/// every key is served and `END` is written. At least one key is served
+/// (no limit on their number), until `slice` says stop with keys left: then
+/// says the last key served, and the caller goes on from the key after it
+/// in a later turn (so a multiget of any size needs only bounded memory, and
+/// other clients are served between its slices). At least one key is served
 /// per call, so the reply always progresses.
 pub fn get_some<'a>(
     ctx: &ServerContext,
@@ -133,22 +161,31 @@ pub fn get_some<'a>(
     touch_exptime: Option<i64>,
     keys: impl Iterator<Item = &'a [u8]>,
     output: &mut Vec<u8>,
-    stop_bytes: usize,
-) -> Option<&'a [u8]> {
+    slice: GetSlice,
+) -> GetServed<'a> {
     let with_cas = kind.returns_cas();
     let mut keys = keys.peekable();
+    let mut served = 0;
     while let Some(key) = keys.next() {
         let hit = match touch_exptime {
             Some(exptime) => get_and_touch_one(ctx, key, exptime, with_cas, output),
             None => get_one(ctx, key, with_cas, output),
         };
         count_get(ctx, kind, hit);
-        if output.len() >= stop_bytes && keys.peek().is_some() {
-            return Some(key);
+        served += 1;
+        let stop = output.len() >= slice.stop_bytes || served >= slice.max_keys;
+        if stop && keys.peek().is_some() {
+            return GetServed {
+                rest_after: Some(key),
+                keys: served,
+            };
         }
     }
     encode::encode_reply(output, Reply::End);
-    None
+    GetServed {
+        rest_after: None,
+        keys: served,
+    }
 }
 
 /// Records the latency of a whole get/gets/gat/gats, from its first key to its `END`.

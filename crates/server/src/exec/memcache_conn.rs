@@ -7,9 +7,11 @@ use std::time::Instant;
 use tailcache_protocol::memcache::{
     self, ErrorAction, GetKind, Limits, ParseErrorKind, Parsed, Request,
 };
-use tailcache_runtime::Processed;
+use tailcache_runtime::{Processed, TurnBudget};
 
 use super::conn_loop::{run_requests, Step};
+use super::memcache_classic::{GetServed, GetSlice};
+use super::memcache_crawler::{lru_crawler, CrawlerOutcome, MetadumpJob};
 use super::{
     max_item_size_bytes, memcache_classic, memcache_meta, memcache_meta_arith, memcache_meta_get,
     memcache_meta_write, memcache_stats,
@@ -18,12 +20,14 @@ use crate::context::ServerContext;
 use crate::metrics::Counter;
 
 /// What happens to the connection after a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Flow {
     /// Go on with the next request.
     Continue,
     /// Flush the replies and close (quit).
     Close,
+    /// Run this key dump as background steps before the next request.
+    Dump(MetadumpJob),
 }
 
 /// memcached closes a connection whose buffered input holds more than this
@@ -47,6 +51,12 @@ pub struct MemcacheConn {
     /// A multiget served in part: the input then starts with the rest of
     /// its line (the keys not yet served).
     get_in_progress: Option<GetInProgress>,
+    /// The input's first this many bytes hold no line end: a line arriving
+    /// in pieces is searched only in its new bytes, not from its start again.
+    scanned_without_line_end_bytes: usize,
+    /// A key dump (`lru_crawler metadump`) the runtime runs in bulk steps;
+    /// the requests behind it wait.
+    pub dump: Option<MetadumpJob>,
 }
 
 /// What a multiget served in part needs to go on.
@@ -78,6 +88,8 @@ impl MemcacheConn {
             limits,
             discard_bytes: 0,
             get_in_progress: None,
+            scanned_without_line_end_bytes: 0,
+            dump: None,
         }
     }
 
@@ -88,20 +100,41 @@ impl MemcacheConn {
         ctx: &ServerContext,
         input: &[u8],
         output: &mut Vec<u8>,
+        budget: &mut TurnBudget,
     ) -> Processed {
         let discarded = self.discard_bytes.min(input.len());
         self.discard_bytes -= discarded;
-        let mut processed = run_requests(ctx, &input[discarded..], output, |rest, output| {
-            self.step(ctx, rest, output)
-        });
+        let mut processed = run_requests(
+            ctx,
+            &input[discarded..],
+            output,
+            budget,
+            |rest, output, budget| {
+                let step = self.step(ctx, rest, output, budget);
+                if step != Step::NeedMore {
+                    // The front of the input moves on: nothing scanned is known.
+                    self.scanned_without_line_end_bytes = 0;
+                }
+                step
+            },
+        );
         processed.consumed += discarded;
         processed
     }
 
     /// Handles the request at the front of `rest`.
-    fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
+    fn step(
+        &mut self,
+        ctx: &ServerContext,
+        rest: &[u8],
+        output: &mut Vec<u8>,
+        budget: &mut TurnBudget,
+    ) -> Step {
         if let Some(get) = self.get_in_progress.take() {
-            return self.go_on_with_get(ctx, get, rest, output);
+            return self.go_on_with_get(ctx, get, rest, output, budget);
+        }
+        if let Some(step) = self.line_still_arriving(rest) {
+            return step;
         }
         match memcache::parse(rest, &self.limits) {
             Ok(Parsed::Complete {
@@ -110,15 +143,16 @@ impl MemcacheConn {
             }) => {
                 let started = Instant::now();
                 let (kind, touch_exptime) = (get.kind, get.touch_exptime);
-                let last_served = memcache_classic::get_some(
+                let served = memcache_classic::get_some(
                     ctx,
                     kind,
                     touch_exptime,
                     get.keys,
                     output,
-                    ctx.config.write_buffer_high_water_bytes,
+                    get_slice(ctx, output, budget),
                 );
-                let Some(last_served) = last_served else {
+                charge_extra_keys(budget, served);
+                let Some(last_served) = served.rest_after else {
                     memcache_classic::record_get(ctx, kind, started);
                     return Step::Next(consumed_bytes);
                 };
@@ -137,8 +171,12 @@ impl MemcacheConn {
             }) => match execute(ctx, request, output) {
                 Flow::Continue => Step::Next(consumed_bytes),
                 Flow::Close => Step::Close(consumed_bytes),
+                Flow::Dump(job) => {
+                    self.dump = Some(job);
+                    Step::Pause(consumed_bytes)
+                }
             },
-            Ok(Parsed::Incomplete { .. }) if closes_like_memcached(rest) => {
+            Ok(Parsed::Incomplete { .. }) if closes_like_memcached(rest, None) => {
                 ctx.metrics.incr(Counter::ProtocolErrors);
                 Step::Close(0)
             }
@@ -164,6 +202,23 @@ impl MemcacheConn {
 }
 
 impl MemcacheConn {
+    /// While the line at the front has no `\n` yet, decides without parsing:
+    /// only the bytes that arrived since the last look are searched, so a
+    /// long line sent a few bytes at a time costs linear, not quadratic,
+    /// time. `None` when the parser must look (a line end arrived, or the
+    /// line outgrew what may be buffered and the parser says how to refuse it).
+    fn line_still_arriving(&mut self, rest: &[u8]) -> Option<Step> {
+        let scanned = self.scanned_without_line_end_bytes.min(rest.len());
+        if memchr::memchr(b'\n', &rest[scanned..]).is_some() {
+            return None;
+        }
+        self.scanned_without_line_end_bytes = rest.len();
+        if closes_like_memcached(rest, Some(false)) {
+            return Some(Step::Close(0));
+        }
+        (rest.len() <= self.limits.max_get_line_bytes).then_some(Step::NeedMore)
+    }
+
     /// Serves more keys of a multiget whose first keys were served and
     /// consumed: `rest` starts with the rest of its line, already checked
     /// whole by the parser (every key fits), and the input buffer keeps
@@ -174,6 +229,7 @@ impl MemcacheConn {
         mut get: GetInProgress,
         rest: &[u8],
         output: &mut Vec<u8>,
+        budget: &mut TurnBudget,
     ) -> Step {
         let Some(line_with_end) = rest.get(..get.line_left_bytes) else {
             // The runtime keeps unconsumed input, so this cannot happen; wait
@@ -188,15 +244,16 @@ impl MemcacheConn {
             .unwrap_or(line_with_end);
         // Split as the parser splits a get line: on spaces only.
         let keys = line.split(|&b| b == b' ').filter(|key| !key.is_empty());
-        let last_served = memcache_classic::get_some(
+        let served = memcache_classic::get_some(
             ctx,
             get.kind,
             get.touch_exptime,
             keys,
             output,
-            ctx.config.write_buffer_high_water_bytes,
+            get_slice(ctx, output, budget),
         );
-        match last_served {
+        charge_extra_keys(budget, served);
+        match served.rest_after {
             Some(key) => {
                 let served_bytes = bytes_through(rest, key);
                 get.line_left_bytes -= served_bytes;
@@ -211,6 +268,23 @@ impl MemcacheConn {
     }
 }
 
+/// How much of a multiget one turn serves: up to the turn's keys and reply
+/// bytes, and never past the high-water mark of pending replies.
+fn get_slice(ctx: &ServerContext, output: &[u8], budget: &TurnBudget) -> GetSlice {
+    GetSlice {
+        stop_bytes: ctx
+            .config
+            .write_buffer_high_water_bytes
+            .min(output.len().saturating_add(budget.output_bytes_left)),
+        max_keys: budget.requests_left.max(1),
+    }
+}
+
+/// The request loop charges a get one request; each further key is one more.
+fn charge_extra_keys(budget: &mut TurnBudget, served: GetServed<'_>) {
+    budget.charge(served.keys.saturating_sub(1), 0);
+}
+
 /// Bytes of `input` up to the end of `token`, a slice of it.
 fn bytes_through(input: &[u8], token: &[u8]) -> usize {
     let offset = token.as_ptr() as usize - input.as_ptr() as usize;
@@ -223,8 +297,10 @@ fn bytes_through(input: &[u8], token: &[u8]) -> usize {
 /// hangs up unless the line starts with at most 100 spaces and `get ` or
 /// `gets `. Like memcached's, the outcome depends on what has arrived when
 /// it looks: a longer line that came whole with its `\n` is parsed.
-fn closes_like_memcached(input: &[u8]) -> bool {
-    if input.len() <= MEMCACHED_LINE_BYTES || input.contains(&b'\n') {
+/// `has_line_end` is passed when the caller already knows it.
+fn closes_like_memcached(input: &[u8], has_line_end: Option<bool>) -> bool {
+    if input.len() <= MEMCACHED_LINE_BYTES || has_line_end.unwrap_or_else(|| input.contains(&b'\n'))
+    {
         return false;
     }
     let spaces = input.iter().take_while(|&&b| b == b' ').count();
@@ -252,10 +328,8 @@ fn execute(ctx: &ServerContext, request: Request<'_>, output: &mut Vec<u8>) -> F
         Request::MetaNoop => memcache_meta::meta_noop(ctx, output),
         Request::MetaDebug(debug) => memcache_meta::meta_debug(ctx, &debug, output),
         Request::LruCrawler(command) => {
-            use super::memcache_crawler::{lru_crawler, CrawlerOutcome};
-            if let CrawlerOutcome::StartDump(mut job) = lru_crawler(ctx, command, output) {
-                // TODO(lead): run as a bulk job
-                while !job.step(ctx, output, 64) {}
+            if let CrawlerOutcome::StartDump(job) = lru_crawler(ctx, command, output) {
+                return Flow::Dump(job);
             }
         }
     }

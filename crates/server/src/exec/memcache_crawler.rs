@@ -80,7 +80,31 @@ impl MetadumpJob {
         }
         done
     }
+
+    /// Runs steps for about `budget`, or until about `max_bytes` were appended to
+    /// `out`; true when finished. This is one step of the scheduler's bulk group.
+    pub fn run_for(
+        &mut self,
+        ctx: &ServerContext,
+        out: &mut Vec<u8>,
+        budget: std::time::Duration,
+        max_bytes: usize,
+    ) -> bool {
+        let started = std::time::Instant::now();
+        let start_len = out.len();
+        loop {
+            if self.step(ctx, out, BUCKETS_PER_STEP) {
+                return true;
+            }
+            if out.len() - start_len >= max_bytes || started.elapsed() >= budget {
+                return false;
+            }
+        }
+    }
 }
+
+/// Index buckets listed between two looks at the clock: about 100 items.
+const BUCKETS_PER_STEP: usize = 16;
 
 /// What `lru_crawler ...` asks for.
 #[derive(Debug)]

@@ -7,7 +7,11 @@
 //! pub struct ConnState                      // per-connection state, defined here
 //! pub fn new_conn(protocol: Protocol, ctx: &ServerContext) -> ConnState
 //! pub fn process(state: &mut ConnState, ctx: &ServerContext,
-//!                input: &[u8], output: &mut Vec<u8>) -> Processed
+//!                input: &[u8], output: &mut Vec<u8>,
+//!                budget: &mut TurnBudget) -> Processed
+//! pub fn job_group(state: &ConnState) -> Option<TaskGroup>
+//! pub fn job_step(state: &mut ConnState, ctx: &ServerContext,
+//!                 output: &mut Vec<u8>, budget: Duration) -> JobProgress
 //! ```
 //!
 //! - `new_conn` runs on the worker that accepted the connection, once.
@@ -18,7 +22,10 @@
 //!   input; 0 means "need more bytes" (an incomplete request is never an
 //!   error). The shell calls it again while it consumed something, input
 //!   remains and pending output is under `write_buffer_high_water_bytes`, so
-//!   it may return after any number of complete requests. It must never
+//!   it may return after any number of complete requests. Each request (each
+//!   key of a multiget) and the reply bytes it made are charged to `budget`,
+//!   the rest of the connection's turn; once it is spent `process` returns,
+//!   and a multiget goes on from its next key in a later turn. It must never
 //!   consume more than `input.len()`. `close_after_flush: true` flushes what
 //!   is in `output`, drops the rest of the input and closes (quit, or a
 //!   request that can no longer be framed).
@@ -38,7 +45,12 @@
 //!   `started_unix_secs()`, `threads()`, `verbosity()`/`set_verbosity()`,
 //!   `ctx.engine.stats()` (storage), `ctx.config` (limits, -I, -m, ...).
 //! - Background maintenance (`Engine::maintenance_step`) is run by the shell
-//!   between polls; `process` need not call it.
+//!   between polls, as the scheduler's maintenance group; `process` need not
+//!   call it.
+//! - A request that starts a job (`lru_crawler metadump`) stops `process`;
+//!   while `job_group` names a group, the shell runs `job_step` as that
+//!   group's background steps (only while the client reads its output), and
+//!   serves the requests behind it once the job is done.
 //!
 //! Each protocol keeps its own connection state: [`memcache_conn`],
 //! [`resp_conn`] and [`http_keys`], all driven by the one request loop in
@@ -62,9 +74,9 @@ mod resp_exec;
 mod resp_info;
 mod ttl;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tailcache_runtime::Processed;
+use tailcache_runtime::{JobProgress, Processed, TaskGroup, TurnBudget};
 
 use self::conn_loop::run_requests;
 use crate::context::{Protocol, ServerContext};
@@ -97,18 +109,51 @@ pub fn process(
     ctx: &ServerContext,
     input: &[u8],
     output: &mut Vec<u8>,
+    budget: &mut TurnBudget,
 ) -> Processed {
     let processed = match state {
-        ConnState::Memcache(conn) => conn.process(ctx, input, output),
-        ConnState::Resp(conn) => run_requests(ctx, input, output, |rest, output| {
+        ConnState::Memcache(conn) => conn.process(ctx, input, output, budget),
+        ConnState::Resp(conn) => run_requests(ctx, input, output, budget, |rest, output, _| {
             conn.step(ctx, rest, output)
         }),
-        ConnState::Http(conn) => run_requests(ctx, input, output, |rest, output| {
+        ConnState::Http(conn) => run_requests(ctx, input, output, budget, |rest, output, _| {
             conn.step(ctx, rest, output)
         }),
     };
     debug_assert!(processed.consumed <= input.len());
     processed
+}
+
+/// Key dump output one bulk step appends at most (about): far under the
+/// high-water mark, so that a client's reading paces its dump.
+const DUMP_STEP_BYTES: usize = 64 * 1024;
+
+/// The group of the job `state` is waiting on (a key dump), if any.
+pub fn job_group(state: &ConnState) -> Option<TaskGroup> {
+    match state {
+        ConnState::Memcache(conn) if conn.dump.is_some() => Some(TaskGroup::Bulk),
+        _ => None,
+    }
+}
+
+/// One bulk step of the job of `state`, for about `budget`.
+pub fn job_step(
+    state: &mut ConnState,
+    ctx: &ServerContext,
+    output: &mut Vec<u8>,
+    budget: Duration,
+) -> JobProgress {
+    let ConnState::Memcache(conn) = state else {
+        return JobProgress::Done;
+    };
+    let Some(job) = conn.dump.as_mut() else {
+        return JobProgress::Done;
+    };
+    if job.run_for(ctx, output, budget, DUMP_STEP_BYTES) {
+        conn.dump = None;
+        return JobProgress::Done;
+    }
+    JobProgress::More
 }
 
 /// The configured item size limit, as a parser limit in bytes.

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use tailcache_protocol::resp::{
-    self, command_table, encode, Command, Limits, Parsed, ProtocolVersion, ServerError,
+    self, command_table, encode, Command, FrameProgress, Limits, Parsed, ProtocolVersion,
+    ServerError,
 };
 
 use super::conn_loop::Step;
@@ -26,6 +27,9 @@ pub struct RespConn {
     /// `CLIENT SETNAME`; bounded by the parser's argument limits.
     name: Option<Vec<u8>>,
     id: u64,
+    /// How far the request still arriving at the front has been checked, so
+    /// that it is not parsed again from its start at every read.
+    progress: FrameProgress,
 }
 
 impl RespConn {
@@ -40,11 +44,17 @@ impl RespConn {
             version: ProtocolVersion::Resp2,
             name: None,
             id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
+            progress: FrameProgress::default(),
         }
     }
 
     /// Handles the command (or empty line, or framing error) at the front of `rest`.
     pub fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
+        if self.progress.still_arriving(rest, &self.limits) {
+            return Step::NeedMore;
+        }
+        // Whatever the parser says, the front of the input moves on or is parsed whole.
+        self.progress.reset();
         match resp::parse(rest, &self.limits) {
             Ok(Parsed::Complete { command, consumed }) => {
                 if self.execute(ctx, command, output) {

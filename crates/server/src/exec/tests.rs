@@ -9,6 +9,14 @@ use crate::config::Config;
 use crate::context::{Protocol, ServerContext, SharedState};
 use crate::engine::build_engine;
 
+/// A budget that never runs out: these tests are about protocol, not turns.
+fn unbounded() -> tailcache_runtime::TurnBudget {
+    tailcache_runtime::TurnBudget {
+        requests_left: usize::MAX,
+        output_bytes_left: usize::MAX,
+    }
+}
+
 fn test_ctx(high_water_bytes: usize) -> ServerContext {
     test_ctx_with(high_water_bytes, 1024)
 }
@@ -40,7 +48,7 @@ fn feed(
     for chunk in input.chunks(chunk_bytes) {
         buffered.extend_from_slice(chunk);
         loop {
-            let processed = process(conn, ctx, &buffered, &mut output);
+            let processed = process(conn, ctx, &buffered, &mut output, &mut unbounded());
             assert!(processed.consumed <= buffered.len());
             buffered.drain(..processed.consumed);
             if processed.close_after_flush {
@@ -94,7 +102,7 @@ fn one_call_stops_near_the_high_water_mark_and_the_next_resumes() {
     assert_eq!(feed(&ctx, &mut conn, &set, usize::MAX).0, b"STORED\r\n");
     let gets = b"get v\r\n".repeat(100);
     let mut output = Vec::new();
-    let first = process(&mut conn, &ctx, &gets, &mut output);
+    let first = process(&mut conn, &ctx, &gets, &mut output, &mut unbounded());
     assert!(
         first.consumed > 0 && first.consumed < gets.len(),
         "stopped early: {}",
@@ -135,18 +143,18 @@ fn http_sends_continue_once_then_stores() {
     let mut conn = new_conn(Protocol::Http, &ctx);
     let head = b"PUT /keys/k HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
     let mut output = Vec::new();
-    let waiting = process(&mut conn, &ctx, head, &mut output);
+    let waiting = process(&mut conn, &ctx, head, &mut output, &mut unbounded());
     assert_eq!(waiting.consumed, 0);
     assert_eq!(output, b"HTTP/1.1 100 Continue\r\n\r\n");
     let mut partial = head.to_vec();
     partial.extend_from_slice(b"bo");
-    process(&mut conn, &ctx, &partial, &mut output);
+    process(&mut conn, &ctx, &partial, &mut output, &mut unbounded());
     assert_eq!(
         output, b"HTTP/1.1 100 Continue\r\n\r\n",
         "Continue is sent once"
     );
     partial.extend_from_slice(b"dy");
-    let done = process(&mut conn, &ctx, &partial, &mut output);
+    let done = process(&mut conn, &ctx, &partial, &mut output, &mut unbounded());
     assert_eq!(done.consumed, partial.len());
     assert!(output.ends_with(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"));
     let mut value = Vec::new();
@@ -187,7 +195,7 @@ fn a_multiget_larger_than_the_high_water_mark_is_served_in_pieces() {
     request.extend_from_slice(b"\r\n");
     let mut conn = new_conn(Protocol::Memcache, &ctx);
     let mut output = Vec::new();
-    let first = process(&mut conn, &ctx, &request, &mut output);
+    let first = process(&mut conn, &ctx, &request, &mut output, &mut unbounded());
     assert!(
         output.len() >= high_water_bytes && output.len() < high_water_bytes + 8100,
         "one call wrote {} bytes",
@@ -220,16 +228,20 @@ fn the_request_loop_counts_bytes_and_stops_where_told() {
     let ctx = test_ctx(1 << 20);
     let mut output = Vec::new();
     // A zero-byte step still advances, so the loop ends.
-    let processed = run_requests(&ctx, b"abc", &mut output, |_, _| Step::Next(0));
+    let processed = run_requests(&ctx, b"abc", &mut output, &mut unbounded(), |_, _, _| {
+        Step::Next(0)
+    });
     assert_eq!(
         (processed.consumed, processed.close_after_flush),
         (3, false)
     );
     // A close reports the bytes used so far plus the step's, never past the input.
     let mut steps = [Step::Next(1), Step::Close(5)].into_iter();
-    let processed = run_requests(&ctx, b"abc", &mut output, |_, _| steps.next().unwrap());
+    let processed = run_requests(&ctx, b"abc", &mut output, &mut unbounded(), |_, _, _| {
+        steps.next().unwrap()
+    });
     assert_eq!((processed.consumed, processed.close_after_flush), (3, true));
-    let processed = run_requests(&ctx, b"abc", &mut output, |rest, _| {
+    let processed = run_requests(&ctx, b"abc", &mut output, &mut unbounded(), |rest, _, _| {
         if rest.len() == 3 {
             Step::Next(2)
         } else {
@@ -242,12 +254,78 @@ fn the_request_loop_counts_bytes_and_stops_where_told() {
     );
     // Replies past the high-water mark stop the loop until the next call.
     let ctx = test_ctx(4);
-    let processed = run_requests(&ctx, b"abcdef", &mut output, |_, output| {
-        output.extend_from_slice(b"reply");
-        Step::Next(1)
-    });
+    let processed = run_requests(
+        &ctx,
+        b"abcdef",
+        &mut output,
+        &mut unbounded(),
+        |_, output, _| {
+            output.extend_from_slice(b"reply");
+            Step::Next(1)
+        },
+    );
     assert_eq!(
         (processed.consumed, processed.close_after_flush),
         (1, false)
+    );
+}
+
+/// A context whose get lines may be 4 MiB long (memcached bounds them by the read buffer).
+fn long_line_ctx() -> ServerContext {
+    let config = Config {
+        threads: 1,
+        memory_limit_mib: 64,
+        max_item_size_bytes: 4 << 20,
+        segment_size_bytes: 4 << 20,
+        ..Config::default()
+    };
+    let engine = Arc::new(build_engine(&config).expect("test engine"));
+    let shared = Arc::new(SharedState::new(engine, Arc::new(config), 1));
+    ServerContext::new(shared, 0)
+}
+
+#[test]
+fn a_long_get_line_sent_in_pieces_is_searched_once() {
+    let ctx = long_line_ctx();
+    let mut conn = new_conn(Protocol::Memcache, &ctx);
+    let mut line = b"get ".to_vec();
+    line.resize(4_000_000, b' ');
+    line.extend_from_slice(b"k\r\nmn\r\n");
+    let started = std::time::Instant::now();
+    let (replies, closed) = feed(&ctx, &mut conn, &line, 512);
+    let took = started.elapsed();
+    assert_eq!(
+        (replies.as_slice(), closed),
+        (b"END\r\nMN\r\n".as_slice(), false)
+    );
+    // Searching the whole line again at each of its 7 813 pieces scans 16 GB.
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "took {took:?}: the line was searched from its start at every piece"
+    );
+}
+
+#[test]
+fn a_resp_request_with_64k_arguments_sent_in_pieces_is_parsed_once() {
+    let ctx = long_line_ctx();
+    let mut conn = new_conn(Protocol::Resp, &ctx);
+    let keys = 65_535;
+    let mut request = format!("*{}\r\n$4\r\nMGET\r\n", keys + 1).into_bytes();
+    for i in 0..keys {
+        let key = format!("k{i}");
+        request.extend_from_slice(format!("${}\r\n{key}\r\n", key.len()).as_bytes());
+    }
+    request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+    let started = std::time::Instant::now();
+    let (replies, closed) = feed(&ctx, &mut conn, &request, 64);
+    let took = started.elapsed();
+    assert!(!closed);
+    let expected_start = format!("*{keys}\r\n$-1\r\n");
+    assert!(replies.starts_with(expected_start.as_bytes()));
+    assert!(replies.ends_with(b"$-1\r\n+PONG\r\n"));
+    // Parsing the arguments again at each of its 12 000 pieces takes minutes.
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "took {took:?}: the request was parsed from its start at every piece"
     );
 }
