@@ -22,7 +22,18 @@
 #   --keys N           keys of the measured load, prefilled (default 100000)
 #   --connections N    connections of the measured load (default 16)
 #   --mix MIX          tailcache-bench mix of the measured load (default get=90,set=10)
+#   --threads N        worker threads of both servers (-t; default 1: the server is
+#                      pinned to one core, and two workers on one core would be
+#                      scheduled by the kernel against each other, not by tailcache)
 #   --no-pin           do not pin with taskset
+#   --no-awake         let idle cores halt (default: a SCHED_IDLE spinner on every core
+#                      keeps the VM's cores awake in every run, baseline and job
+#                      alike; without it an idle core's wake-up costs milliseconds
+#                      here, so a run with a busy job measured *better* than its
+#                      baseline on both servers)
+#   --no-rt            run the load generator at normal priority (default: `chrt -f 10`
+#                      when allowed, so that its own wake-up delays do not swamp the
+#                      tail being measured; the servers always run at normal priority)
 #   --no-build         use the binaries already in target/release
 #   --doc FILE         write into FILE instead of docs/benchmarks.md (charts: DIR(FILE)/bench)
 # Environment: TAILCACHE_BIN (default: build target/release/tailcache), CARGO_TARGET_DIR.
@@ -41,6 +52,9 @@ KEYS=100000
 CONNECTIONS=16
 MIX=get=90,set=10
 PIN=1
+RT=1
+AWAKE=1
+THREADS=1
 BUILD=1
 DOC=
 need() { [ $# -ge 2 ] || { echo "option $1 needs a value" >&2; exit 64; }; }
@@ -57,10 +71,13 @@ while [ $# -gt 0 ]; do
         --keys) need "$@"; KEYS=$2; shift ;;
         --connections) need "$@"; CONNECTIONS=$2; shift ;;
         --mix) need "$@"; MIX=$2; shift ;;
+        --threads) need "$@"; THREADS=$2; shift ;;
         --no-pin) PIN=0 ;;
+        --no-rt) RT=0 ;;
+        --no-awake) AWAKE=0 ;;
         --no-build) BUILD=0 ;;
         --doc) need "$@"; DOC=$2; shift ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
@@ -69,7 +86,7 @@ if [ "$QUICK" = 1 ]; then
     ROUNDS=1; DURATION=3; WARMUP=1; ITEMS=${ITEMS:-200000}
 fi
 ITEMS=${ITEMS:-1000000}
-for v in ROUNDS DURATION WARMUP ITEMS MULTIGET_KEYS KEYS CONNECTIONS; do
+for v in ROUNDS DURATION WARMUP ITEMS MULTIGET_KEYS KEYS CONNECTIONS THREADS; do
     if ! [[ ${!v} =~ ^[0-9]+$ ]] || [ "${!v}" -eq 0 ]; then echo "$v must be a positive integer" >&2; exit 64; fi
 done
 [[ $RATE =~ ^([0-9]+|auto)$ ]] || { echo "--rate is a number or auto" >&2; exit 64; }
@@ -78,7 +95,6 @@ for job in ${JOBS//,/ }; do
 done
 
 MEMORY_MB=1024
-THREADS=2
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 BENCH="$TARGET_DIR/release/tailcache-bench"
 OUT=$TARGET_DIR/bench-background-jobs
@@ -149,6 +165,21 @@ if [ -n "$SERVER_CPUS" ]; then
     CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
 fi
 
+GENERATOR_RT=()
+if [ "$RT" = 1 ] && chrt -f 10 true 2>/dev/null; then
+    GENERATOR_RT=(chrt -f 10)
+fi
+
+# Spinners that run only when nothing else wants their core (SCHED_IDLE).
+if [ "$AWAKE" = 1 ] && chrt -i 0 true 2>/dev/null; then
+    for ((cpu = 0; cpu < CORES; cpu++)); do
+        taskset -c "$cpu" chrt -i 0 sh -c 'while :; do :; done' &
+        PIDS+=("$!")
+    done
+else
+    AWAKE=0
+fi
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -198,7 +229,7 @@ fill() { # run dir, then bench_jobs.py fill flags; appends its JSON line to DIR/
 
 bench() { # run dir; the measured load (no --prefill: the keys are stored by fill)
     local dir=$1
-    if ! pinned "$CLIENT_CPUS" "$BENCH" --target "127.0.0.1:$SERVER_PORT" --label "$(basename "$dir")" \
+    if ! pinned "$CLIENT_CPUS" "${GENERATOR_RT[@]}" "$BENCH" --target "127.0.0.1:$SERVER_PORT" --label "$(basename "$dir")" \
         --rate "$RATE" --arrival poisson --connections "$CONNECTIONS" \
         --duration "${DURATION}s" --warmup "${WARMUP}s" --keys "$KEYS" --key-prefix load: \
         --value-size 100 --mix "$MIX" --quiet --out "$dir" >"$dir/bench.log" 2>&1; then
@@ -223,6 +254,12 @@ run_cell() { # round job server
         dump) fill "$base" --prefix dump: --count "$ITEMS" >/dev/null ;;
         multiget) fill "$base" --prefix mg: --count "$MULTIGET_KEYS" >/dev/null ;;
     esac
+    # The first load run after a fill measured several times worse than any later
+    # one on both servers (a fresh process and a machine settling after the fill), so
+    # a first, unrecorded run takes that hit and both recorded runs come after one.
+    log "  settling run (not recorded)"
+    mkdir -p "$OUT/runs/settle"
+    bench "$OUT/runs/settle" 2>/dev/null
     log "  baseline"
     bench "$base"
     job_seconds=$((WARMUP + DURATION + 1))
@@ -284,8 +321,10 @@ done
 
 ELAPSED=$(($(date +%s) - SCRIPT_START))
 HEADER=$OUT/header.md
-FLAGS="--rounds $ROUNDS --duration $DURATION --warmup $WARMUP --rate $RATE --jobs $JOBS --items $ITEMS --multiget-keys $MULTIGET_KEYS --keys $KEYS --connections $CONNECTIONS --mix $MIX"
+FLAGS="--rounds $ROUNDS --duration $DURATION --warmup $WARMUP --rate $RATE --jobs $JOBS --items $ITEMS --multiget-keys $MULTIGET_KEYS --keys $KEYS --connections $CONNECTIONS --mix $MIX --threads $THREADS"
 [ -n "$SERVER_CPUS" ] || FLAGS="$FLAGS --no-pin"
+[ ${#GENERATOR_RT[@]} -gt 0 ] || FLAGS="$FLAGS --no-rt"
+[ "$AWAKE" = 1 ] || FLAGS="$FLAGS --no-awake"
 {
     echo "## Background jobs vs request latency ($(date -u +%Y-%m-%d))"
     echo
@@ -297,9 +336,18 @@ FLAGS="--rounds $ROUNDS --duration $DURATION --warmup $WARMUP --rate $RATE --job
     echo
     echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), Linux $(uname -r)."
     if [ -n "$SERVER_CPUS" ]; then
-        echo "Pinned with taskset: the server (both threads) on CPU $SERVER_CPUS; the load generator,"
+        echo "Pinned with taskset: the server (all its threads) on CPU $SERVER_CPUS; the load generator,"
         echo "the job driver and the fills on CPU $CLIENT_CPUS. The job's client work therefore shares"
         echo "the generator's core: the send-lag column shows how late the generator got."
+        if [ ${#GENERATOR_RT[@]} -gt 0 ]; then
+            echo "The generator runs under \`chrt -f 10\` (its floor: docs/bench-floor.md); the servers and"
+            echo "the job driver at normal priority."
+        fi
+        if [ "$AWAKE" = 1 ]; then
+            echo "A \`SCHED_IDLE\` spinner on each core keeps the VM's cores from halting in every run"
+            echo "(an idle vCPU's wake-up costs milliseconds here, which made runs with a busy job"
+            echo "measure better than their baselines)."
+        fi
     else
         echo "Not pinned: servers, generator and job driver share every core."
     fi

@@ -125,7 +125,7 @@ def recv_until_end(sock, deadline, first_chunk_check=None):
                 return newlines, size + len(chunk), True, head
         newlines += chunk.count(b"\n")
         size += len(chunk)
-        tail = (tail + chunk)[-7:]
+        tail = (tail + chunk[-7:])[-7:]
         if tail.endswith(b"\nEND\r\n") or (size == 5 and tail == b"END\r\n"):
             return newlines, size, True, head
 

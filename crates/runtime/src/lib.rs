@@ -37,6 +37,7 @@
 mod clock;
 mod config;
 mod conn_stats;
+mod heartbeat;
 mod histogram;
 mod listener;
 mod read_buf;
@@ -53,6 +54,7 @@ mod worker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AcceptMode, RuntimeConfig};
 pub use conn_stats::{ConnStats, ConnStatsSnapshot};
+pub use heartbeat::Heartbeat;
 pub use histogram::{HistogramSnapshot, LatencyHistogram};
 pub use listener::{
     BindError, BoundListener, ListenAddr, ListenerSpec, LocalAddr, DEFAULT_LISTEN_BACKLOG,
@@ -62,4 +64,4 @@ pub use scheduler::{GroupShares, GroupStatsSnapshot, SchedulerStats, TaskGroup};
 pub use service::{
     BackgroundProgress, JobProgress, Processed, Service, ServiceFactory, TurnBudget,
 };
-pub use watchdog::{Heartbeat, StallReport, Watchdog, WatchdogConfig, WatchdogStats};
+pub use watchdog::{StallReport, Watchdog, WatchdogConfig, WatchdogStats};

@@ -10,10 +10,11 @@ use mio::{Poll, Waker};
 
 use crate::config::RuntimeConfig;
 use crate::conn_stats::ConnStats;
+use crate::heartbeat::Heartbeat;
 use crate::listener::{BoundListener, LocalAddr, WorkerListener};
 use crate::scheduler::SchedulerStats;
 use crate::service::ServiceFactory;
-use crate::watchdog::{Heartbeat, Watchdog, WatchdogConfig, WatchdogStats};
+use crate::watchdog::{Watchdog, WatchdogConfig, WatchdogStats};
 use crate::worker::{Worker, WorkerShared};
 
 /// Running worker threads.

@@ -28,8 +28,10 @@ pub(crate) struct SessionLimits {
 pub(crate) enum TurnEnd {
     /// Wait for the next readiness event.
     Wait,
-    /// Budget spent with input still waiting: serve again next turn.
+    /// Read budget spent, or more to do after a job: serve again next turn.
     Requeue,
+    /// Request budget spent with input still waiting: the others' turn first.
+    Yield,
     /// Its job is ready for another step: queue it in this group.
     Job(TaskGroup),
     /// Close it now.
@@ -219,7 +221,9 @@ impl<C> Session<C> {
             }
             if budget.is_spent() {
                 // The others' turn; this one goes on next turn if it has more.
-                return if !self.rbuf.is_empty() || self.readable {
+                return if !self.rbuf.is_empty() {
+                    TurnEnd::Yield
+                } else if self.readable {
                     TurnEnd::Requeue
                 } else {
                     TurnEnd::Wait

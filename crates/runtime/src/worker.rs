@@ -58,7 +58,7 @@ pub(crate) struct Worker<S: Service> {
     stop: Arc<AtomicBool>,
     scheduler: Scheduler,
     sched_stats: Arc<SchedulerStats>,
-    heartbeat: Arc<crate::watchdog::Heartbeat>,
+    heartbeat: Arc<crate::heartbeat::Heartbeat>,
     /// When the service groups were last asked for work.
     last_background_poll: Instant,
     /// Start of the current minimum-share window, and background time in it.
@@ -72,7 +72,7 @@ pub(crate) struct WorkerShared {
     pub(crate) config: Arc<RuntimeConfig>,
     pub(crate) stats: Arc<ConnStats>,
     pub(crate) sched_stats: Arc<SchedulerStats>,
-    pub(crate) heartbeat: Arc<crate::watchdog::Heartbeat>,
+    pub(crate) heartbeat: Arc<crate::heartbeat::Heartbeat>,
     pub(crate) stop: Arc<AtomicBool>,
 }
 
@@ -351,6 +351,11 @@ impl<S: Service> Worker<S> {
                 self.watch_writable(index);
                 self.enqueue(index, now);
             }
+            TurnEnd::Yield => {
+                self.stats.count_yield();
+                self.watch_writable(index);
+                self.enqueue(index, now);
+            }
             TurnEnd::Job(group) => {
                 self.watch_writable(index);
                 if let Some(session) = self.sessions.get_mut(index) {
@@ -389,7 +394,12 @@ impl<S: Service> Worker<S> {
         }
         let quota = self.config.task_quota;
         let started = self.now();
-        for _ in 0..MAX_BACKGROUND_STEPS_PER_TURN {
+        for step in 0..MAX_BACKGROUND_STEPS_PER_TURN {
+            // Requests that arrived during the last step go first: they wait for
+            // one step at most, not for the whole quota.
+            if step > 0 && self.io_arrived() {
+                break;
+            }
             let step_started = self.now();
             let used = step_started.saturating_duration_since(started);
             if used >= quota {
@@ -419,6 +429,22 @@ impl<S: Service> Worker<S> {
             self.scheduler.after_step(group, step_ended);
         }
         self.background_in_window += self.now().saturating_duration_since(started);
+    }
+
+    /// Polls without waiting; if a connection or listener became ready, marks
+    /// it (so nothing polled is lost) and says so.
+    fn io_arrived(&mut self) -> bool {
+        if let Err(e) = self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
+            // The next turn's poll reports a lasting failure.
+            tracing::debug!(error = %e, "poll between background steps failed");
+            return false;
+        }
+        if self.events.is_empty() {
+            return false;
+        }
+        let now = self.now();
+        self.dispatch_events(now);
+        true
     }
 
     /// One step of the service's own work in `group`; whether more is left.

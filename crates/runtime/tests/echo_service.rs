@@ -33,6 +33,8 @@ struct Echo {
 struct EchoConn {
     dump_next: usize,
     dump_end: usize,
+    /// Each job step spins this long first (`slowdump N`).
+    step_spin: Duration,
 }
 
 /// Lines one job step writes.
@@ -51,6 +53,8 @@ impl Service for Echo {
 
     fn job_step(&mut self, conn: &mut EchoConn, output: &mut Vec<u8>, _: Duration) -> JobProgress {
         self.job_steps.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        while started.elapsed() < conn.step_spin {}
         let end = conn.dump_end.min(conn.dump_next + DUMP_LINES_PER_STEP);
         for i in conn.dump_next..end {
             output.extend_from_slice(format!("item {i}\n").as_bytes());
@@ -86,6 +90,15 @@ impl Service for Echo {
         if line == b"hello" {
             self.hello_after
                 .store(self.processed.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        if let Some(n) = line.strip_prefix(b"slowdump ") {
+            let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
+            (conn.dump_next, conn.dump_end) = (0, n);
+            conn.step_spin = Duration::from_millis(1);
+            return Processed {
+                consumed: end + 1,
+                close_after_flush: false,
+            };
         }
         if let Some(n) = line.strip_prefix(b"dump ") {
             let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
@@ -748,4 +761,48 @@ fn a_worker_stuck_in_a_request_is_reported_with_its_task() {
     let stall = h.watchdog.last_stall().expect("a report");
     assert_eq!((stall.worker_index, stall.task), (0, "serve"));
     assert!(stall.stalled_for >= Duration::from_millis(20), "{stall:?}");
+}
+
+#[test]
+fn a_request_arriving_during_background_work_waits_one_step_not_the_quota() {
+    // A quota of 200 ms and job steps of 1 ms each: a request that arrives
+    // mid-quota is served after the step in progress.
+    let h = Harness::start(RuntimeConfig {
+        task_quota: Duration::from_millis(200),
+        ..config(1)
+    });
+    let mut dumper = h.connect();
+    dumper.write_all(b"slowdump 100000000\n").unwrap();
+    let dump_reader = std::thread::spawn(move || {
+        let mut sink = [0u8; 64 * 1024];
+        let mut total = 0;
+        while total < 2 << 20 {
+            match dumper.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    });
+    while h.job_steps.load(Ordering::Relaxed) < 5 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut other = h.connect();
+    let mut waits = Vec::new();
+    for i in 0..20 {
+        let line = format!("ping {i}\n");
+        let started = Instant::now();
+        other.write_all(line.as_bytes()).unwrap();
+        let mut reply = vec![0u8; line.len()];
+        other.read_exact(&mut reply).unwrap();
+        waits.push(started.elapsed());
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    waits.sort();
+    let median = waits[waits.len() / 2];
+    assert!(
+        median < Duration::from_millis(50),
+        "median wait {median:?} behind 1 ms job steps (quota 200 ms): {waits:?}"
+    );
+    drop(h);
+    dump_reader.join().unwrap();
 }

@@ -144,7 +144,7 @@ pub struct Flags {
     #[arg(short = 'b', long = "listen-backlog", value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
     pub listen_backlog: Option<i32>,
 
-    /// Requests (multiget keys) served to one connection per turn before others [default: 128]
+    /// Requests (multiget keys) served to one connection per turn before others [default: 32]
     #[arg(short = 'R', long = "max-reqs-per-event", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_reqs_per_event: Option<u32>,
 

@@ -87,6 +87,12 @@ fn server_figures(shared: &SharedState) -> Vec<Figure> {
             conns.stalled_closed,
         ),
         figure(
+            "conn_yields",
+            C,
+            "Turns a connection ended on its request or reply budget with requests waiting (-R).",
+            conns.yields,
+        ),
+        figure(
             "service_panics",
             C,
             "Connections closed because command execution panicked (a bug).",

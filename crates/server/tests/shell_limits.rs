@@ -134,6 +134,12 @@ fn admin_endpoint_serves_metrics_stats_health() {
         "# TYPE tailcache_command_duration_seconds histogram",
         "tailcache_command_duration_seconds_bucket{command=\"get\",le=\"+Inf\"}",
         "tailcache_limit_maxbytes 67108864",
+        "# TYPE tailcache_scheduler_group_runtime_seconds_total counter",
+        "tailcache_scheduler_group_tasks_total{group=\"maintenance\"}",
+        "tailcache_scheduler_group_queue_length{group=\"bulk\"} 0",
+        "# TYPE tailcache_scheduling_delay_seconds histogram",
+        "tailcache_worker_turn_seconds_bucket{le=\"+Inf\"}",
+        "# TYPE tailcache_stalls_total counter",
     ] {
         assert!(metrics.contains(needle), "/metrics lacks {needle}");
     }
@@ -183,4 +189,54 @@ fn a_thousand_connections_at_once_are_all_served() {
         "{metrics}"
     );
     assert!(metrics.contains("tailcache_rejected_connections_total 0"));
+}
+
+/// Gets of one 100 KB value pipelined without waiting: the replies stream out
+/// whole and in order. 3 000 here (300 MB); the 300 000 (30 GB) with
+/// `TAILCACHE_DEEP_PIPELINE_GETS=300000`.
+#[test]
+fn a_deep_pipeline_of_large_gets_streams_every_reply() {
+    let gets: usize = std::env::var("TAILCACHE_DEEP_PIPELINE_GETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000);
+    let server = Server::start(&[]);
+    let mut client = server.connect("memcache");
+    let value = vec![b'v'; 100_000];
+    client.write_all(b"set big 0 0 100000\r\n").unwrap();
+    client.write_all(&value).unwrap();
+    client.write_all(b"\r\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(&mut client).read_line(&mut line).unwrap();
+    assert_eq!(line, "STORED\r\n");
+    let mut writer = client.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let batch = b"get big\r\n".repeat(1_000);
+        for _ in 0..gets / 1_000 {
+            writer.write_all(&batch).unwrap();
+        }
+        writer.write_all(b"quit\r\n").unwrap();
+    });
+    let reply_bytes = "VALUE big 0 100000\r\n".len() + 100_000 + "\r\nEND\r\n".len();
+    client
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut received = 0usize;
+    let mut tail = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match std::io::Read::read(&mut client, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                received += n;
+                tail.extend_from_slice(&buf[..n]);
+                let keep = tail.len().saturating_sub(reply_bytes);
+                tail.drain(..keep);
+            }
+            Err(e) => panic!("read failed after {received} bytes: {e}"),
+        }
+    }
+    sender.join().unwrap();
+    assert_eq!(received, gets / 1_000 * 1_000 * reply_bytes);
+    assert!(tail.starts_with(b"VALUE big 0 100000\r\n") && tail.ends_with(b"\r\nEND\r\n"));
 }

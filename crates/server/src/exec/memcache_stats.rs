@@ -94,6 +94,7 @@ fn resettable(
         (&b"total_connections"[..], conns.total_accepted),
         (b"rejected_connections", conns.rejected),
         (b"idle_kicks", conns.idle_closed),
+        (b"conn_yields", conns.yields),
         (b"bytes_read", totals.get(Counter::BytesRead)),
         (b"bytes_written", totals.get(Counter::BytesWritten)),
         (b"total_items", storage.sets),
@@ -136,6 +137,8 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     // A connection being served means the listeners are open.
     encode::encode_stat_u64(out, b"accepting_conns", 1);
     encode::encode_stat_u64(out, b"threads", shared.threads() as u64);
+    // Turns that ended on the -R budget with requests still waiting.
+    encode::encode_stat_u64(out, b"conn_yields", since(b"conn_yields"));
     encode::encode_stat_u64(out, b"hash_bytes", storage.index_bytes);
     encode::encode_stat_u64(out, b"curr_items", storage.items);
     // reclaimed is memcached's nearest name: memory taken back from expired items.

@@ -125,8 +125,9 @@ pub fn process(
 }
 
 /// Key dump output one bulk step appends at most (about): far under the
-/// high-water mark, so that a client's reading paces its dump.
-const DUMP_STEP_BYTES: usize = 64 * 1024;
+/// high-water mark, so that a client's reading paces its dump, and about
+/// 0.1 ms of work, the most a request arriving meanwhile waits for.
+const DUMP_STEP_BYTES: usize = 16 * 1024;
 
 /// The group of the job `state` is waiting on (a key dump), if any.
 pub fn job_group(state: &ConnState) -> Option<TaskGroup> {
