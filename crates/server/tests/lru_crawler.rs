@@ -332,6 +332,22 @@ fn requests_pipelined_after_a_metadump_are_served() {
     assert!(text.contains(" fetch=no cls=1 size="), "{text}");
 }
 
+#[test]
+fn a_metadump_behind_unsent_replies_is_refused_as_memcached_does() {
+    // memcached's lru-crawler.t: a reply still queued refuses the dump.
+    let tailcache = start_tailcache(&[]);
+    let mut stream = connect(tailcache.memcache);
+    let reply = exchange(
+        &mut stream,
+        b"mg foo v\r\nlru_crawler metadump all\r\n",
+        b"before metadump\r\n",
+    );
+    assert_eq!(
+        reply,
+        b"EN\r\nERROR cannot pipeline other commands before metadump\r\n"
+    );
+}
+
 /// tailcache with an admin port; (process, memcache port, admin port).
 fn start_with_admin(extra: &[&str]) -> (Process, SocketAddr, SocketAddr) {
     let (port, admin) = (free_port(), free_port());

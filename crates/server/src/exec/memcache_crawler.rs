@@ -8,7 +8,9 @@
 //! memcached's replies (with its argument checks, and the enabled state that
 //! `crawl`/`metadump` check); `metadump` lists keys in bounded steps ([`MetadumpJob`]).
 //!
-//! Differences from memcached, by design: several dumps may run at once (memcached
+//! As in memcached, a metadump pipelined behind other requests whose replies have
+//! not gone out yet is refused (`ERROR cannot pipeline other commands before
+//! metadump`). Differences from memcached, by design: several dumps may run at once (memcached
 //! has one crawler and answers `BUSY currently processing crawler request`);
 //! requests pipelined after a metadump are served after it (memcached hands the
 //! connection to its crawler thread and drops them); every item is in class 1, as
@@ -130,6 +132,11 @@ fn answer(ctx: &ServerContext, command: LruCrawler, out: &mut Vec<u8>) -> Crawle
             b"CLIENT_ERROR lru crawler disabled\r\n"
         }
         LruCrawler::Metadump(_) if !ctx.config.dump_enabled => b"ERROR metadump not allowed\r\n",
+        // As memcached: replies still waiting to go out (requests pipelined before
+        // it) refuse the dump, so its lines never mix with them.
+        LruCrawler::Metadump(_) if !out.is_empty() => {
+            b"ERROR cannot pipeline other commands before metadump\r\n"
+        }
         LruCrawler::Crawl(target) | LruCrawler::Metadump(target) => match target {
             CrawlTarget::BadClass => b"BADCLASS invalid class id\r\n",
             CrawlTarget::Classes(ids) if ids.is_empty() => b"NOTSTARTED no items to crawl\r\n",
