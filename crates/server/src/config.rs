@@ -105,6 +105,9 @@ pub struct Config {
     pub flush_enabled: bool,
     /// Serve key dumps (`stats cachedump`, `lru_crawler metadump`); -X turns off.
     pub dump_enabled: bool,
+    /// Whether `lru_crawler crawl`/`metadump` are served at start (-o
+    /// no_lru_crawler or no_modern turns off; `lru_crawler enable` turns on).
+    pub lru_crawler_enabled: bool,
     /// TCP accept queue length of the data ports (-b).
     pub listen_backlog: i32,
     /// The protocol the memcache port speaks (-B): `auto` and `ascii` both mean text
@@ -159,6 +162,7 @@ impl Default for Config {
             shutdown_timeout_secs: 5,
             flush_enabled: true,
             dump_enabled: true,
+            lru_crawler_enabled: true,
             listen_backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
             binding_protocol: ProtocolName::Auto,
             user: None,

@@ -78,6 +78,8 @@ pub struct SharedState {
     /// memcached `stats` values as they were at the last `stats reset`, by name: the
     /// memcache view subtracts them (Prometheus keeps the raw, monotonic counters).
     stats_reset_baseline: std::sync::Mutex<std::collections::HashMap<&'static [u8], u64>>,
+    /// Whether the LRU crawler commands are served (`lru_crawler enable|disable`).
+    pub lru_crawler_enabled: std::sync::atomic::AtomicBool,
     /// The data runtime's scheduler and stall figures, once it has started.
     runtime_figures: std::sync::OnceLock<RuntimeFigures>,
 }
@@ -99,6 +101,7 @@ impl SharedState {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let verbosity = AtomicU8::new(config.verbosity);
+        let lru_crawler_enabled = std::sync::atomic::AtomicBool::new(config.lru_crawler_enabled);
         Self {
             engine,
             config,
@@ -109,6 +112,7 @@ impl SharedState {
             verbosity,
             stats_reset_baseline: std::sync::Mutex::default(),
             runtime_figures: std::sync::OnceLock::new(),
+            lru_crawler_enabled,
         }
     }
 

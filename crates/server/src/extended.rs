@@ -25,8 +25,6 @@ const IGNORED: &[&str] = &[
     "no_hashexpand",
     "tail_repair_time",
     "hash_algorithm",
-    "lru_crawler",
-    "no_lru_crawler",
     "lru_crawler_sleep",
     "lru_crawler_tocrawl",
     "lru_maintainer",
@@ -47,7 +45,6 @@ const IGNORED: &[&str] = &[
     "slab_sizes",
     "no_chunked_items",
     "track_sizes",
-    "no_modern",
     "watcher_logbuf_size",
     "worker_logbuf_size",
     "resp_obj_mem_limit",
@@ -80,6 +77,16 @@ pub fn apply_extended(
                         format!("'{value}' is not a number of seconds"),
                     )
                 })?;
+            }
+            "lru_crawler" => config.lru_crawler_enabled = true,
+            "no_lru_crawler" => config.lru_crawler_enabled = false,
+            "no_modern" => {
+                // memcached 1.4's defaults: of them only "no crawler" means anything here.
+                config.lru_crawler_enabled = false;
+                warnings.push(
+                    "-o no_modern starts lru_crawler disabled; its other 1.4 defaults have no effect in tailcache"
+                        .to_owned(),
+                );
             }
             "proxy_config" => {
                 return Err(ConfigError::new(

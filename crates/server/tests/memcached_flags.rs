@@ -90,6 +90,8 @@ const SILENT_O_OPTIONS: &[&str] = &[
     "inline_ascii_resp",
     "no_inline_ascii_resp",
     "idle_timeout",
+    "lru_crawler",
+    "no_lru_crawler",
 ];
 
 fn temp_path(name: &str) -> PathBuf {

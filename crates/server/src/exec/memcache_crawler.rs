@@ -16,7 +16,7 @@
 //! connection to its crawler thread and drops them); every item is in class 1, as
 //! `stats items` and `stats cachedump` say.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tailcache_protocol::memcache::{CrawlTarget, LruCrawler};
@@ -30,11 +30,6 @@ use crate::metrics::CommandKind;
 const ITEM_CLASS: u32 = 1;
 /// memcached refuses an `lru_crawler sleep` above one second (in microseconds).
 const MAX_SLEEP_MICROS: u32 = 1_000_000;
-
-/// Whether `lru_crawler enable` is in effect. memcached starts its crawler at boot,
-/// so it starts enabled. Process-wide (one server per process); it only changes
-/// what `crawl` and `metadump` answer, never what maintenance does.
-static CRAWLER_ENABLED: AtomicBool = AtomicBool::new(true);
 
 /// A key dump in progress: resumable, bounded output per step.
 #[derive(Debug, Clone)]
@@ -126,7 +121,7 @@ pub fn lru_crawler(ctx: &ServerContext, command: LruCrawler, out: &mut Vec<u8>) 
 }
 
 fn answer(ctx: &ServerContext, command: LruCrawler, out: &mut Vec<u8>) -> CrawlerOutcome {
-    let enabled = CRAWLER_ENABLED.load(Ordering::Relaxed);
+    let enabled = ctx.shared.lru_crawler_enabled.load(Ordering::Relaxed);
     let reply: &[u8] = match command {
         LruCrawler::Crawl(_) | LruCrawler::Metadump(_) if !enabled => {
             b"CLIENT_ERROR lru crawler disabled\r\n"
@@ -156,12 +151,14 @@ fn answer(ctx: &ServerContext, command: LruCrawler, out: &mut Vec<u8>) -> Crawle
         }
         LruCrawler::Sleep(_) | LruCrawler::Tocrawl(_) => b"OK\r\n",
         // memcached refuses to start a crawler thread that is running.
-        LruCrawler::Enable if CRAWLER_ENABLED.swap(true, Ordering::Relaxed) => {
+        LruCrawler::Enable if ctx.shared.lru_crawler_enabled.swap(true, Ordering::Relaxed) => {
             b"ERROR failed to start lru crawler thread\r\n"
         }
         LruCrawler::Enable => b"OK\r\n",
         LruCrawler::Disable => {
-            CRAWLER_ENABLED.store(false, Ordering::Relaxed);
+            ctx.shared
+                .lru_crawler_enabled
+                .store(false, Ordering::Relaxed);
             b"OK\r\n"
         }
     };

@@ -2,6 +2,7 @@
 //! about memcached's slab allocator report the segment store's nearest
 //! equivalent, or only END where nothing corresponds.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tailcache_protocol::memcache::encode::{self, Reply};
@@ -224,6 +225,8 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
         b"eviction_policy",
         format!("{:?}", config.eviction).to_lowercase().as_bytes(),
     );
+    let crawler = ctx.shared.lru_crawler_enabled.load(Ordering::Relaxed);
+    encode::encode_stat(out, b"lru_crawler", yes_no(crawler));
     encode::encode_stat_u64(out, b"segment_size_bytes", config.segment_size_bytes);
     encode::encode_reply(out, Reply::End);
 }
