@@ -16,12 +16,9 @@ mod exec_support;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use exec_support::{
-    connect, exchange, free_port, start_memcached, start_tailcache, wait_until_accepting, Process,
-};
+use exec_support::{connect, exchange, start_memcached, start_tailcache, Process};
 
 /// One command on a fresh connection; the reply, which always ends in `\r\n`
 /// (metadump's key lines end in a bare `\n`, its `END` in `\r\n`).
@@ -348,30 +345,6 @@ fn a_metadump_behind_unsent_replies_is_refused_as_memcached_does() {
     );
 }
 
-/// tailcache with an admin port; (process, memcache port, admin port).
-fn start_with_admin(extra: &[&str]) -> (Process, SocketAddr, SocketAddr) {
-    let (port, admin) = (free_port(), free_port());
-    let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    let mut args = vec![
-        "-p".to_owned(),
-        port.to_string(),
-        "--admin-addr".to_owned(),
-        format!("127.0.0.1:{admin}"),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let child = Command::new(env!("CARGO_BIN_EXE_tailcache"))
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn tailcache");
-    let process = Process::new(child, "tailcache");
-    wait_until_accepting(addr(port), "tailcache");
-    wait_until_accepting(addr(admin), "tailcache admin");
-    (process, addr(port), addr(admin))
-}
-
 /// The whole HTTP response to `request` (the admin closes after a dump).
 fn http(addr: SocketAddr, request: &str) -> (String, Vec<u8>) {
     let mut stream = connect(addr);
@@ -408,7 +381,8 @@ fn dechunk(mut chunked: &[u8]) -> Vec<u8> {
 #[test]
 fn admin_metadump_streams_the_same_lines() {
     const KEYS: usize = 5000;
-    let (_process, memcache, admin) = start_with_admin(&[]);
+    let tailcache = start_tailcache(&[]);
+    let (memcache, admin) = (tailcache.memcache, tailcache.admin);
     let mut script = Vec::new();
     for n in 0..KEYS {
         script.extend_from_slice(format!("set adm%{n} 0 0 1 noreply\r\nx\r\n").as_bytes());
@@ -438,7 +412,8 @@ fn admin_metadump_streams_the_same_lines() {
 
 #[test]
 fn admin_metadump_is_refused_under_minus_x() {
-    let (_process, _memcache, admin) = start_with_admin(&["-X"]);
+    let tailcache = start_tailcache(&["-X"]);
+    let admin = tailcache.admin;
     let (head, body) = http(admin, "GET /lru_crawler/metadump HTTP/1.0\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
     assert_eq!(body, b"key dumps are disabled (-X)\n");

@@ -101,6 +101,8 @@ pub struct Tailcache {
     pub resp: SocketAddr,
     /// HTTP port.
     pub http: SocketAddr,
+    /// Admin endpoint.
+    pub admin: SocketAddr,
 }
 
 /// Starts the built binary on free ports plus `extra` flags.
@@ -136,8 +138,9 @@ pub fn start_tailcache(extra: &[&str]) -> Tailcache {
         memcache: addr(memcache),
         resp: addr(resp),
         http: addr(http),
+        admin: addr(admin),
     };
-    for target in [server.memcache, server.resp, server.http] {
+    for target in [server.memcache, server.resp, server.http, server.admin] {
         wait_until_accepting(target, "tailcache");
     }
     server
