@@ -296,7 +296,19 @@ impl<S: Service> Worker<S> {
             stream.linger_close();
             return;
         }
-        let conn = self.service.new_conn(listener.tag);
+        let service = &mut self.service;
+        let tag = listener.tag;
+        // A panic is the service's bug; it costs this connection, not the worker.
+        let Ok(conn) = panic::catch_unwind(AssertUnwindSafe(|| service.new_conn(tag))) else {
+            tracing::error!(
+                listener = tag,
+                "service panicked on a new connection; closed"
+            );
+            self.stats.count_service_panic();
+            self.stats.close();
+            stream.linger_close();
+            return;
+        };
         let rbuf = ReadBuf::new(
             self.config.read_buffer_initial_bytes,
             self.config.read_buffer_max_bytes,
@@ -555,7 +567,13 @@ impl<S: Service> Worker<S> {
         match conn {
             // State a panic left half-updated is dropped, not handed back.
             Some(_) if reason == CloseReason::ServicePanic => {}
-            Some(conn) => self.service.on_close(conn),
+            Some(conn) => {
+                let service = &mut self.service;
+                if panic::catch_unwind(AssertUnwindSafe(|| service.on_close(conn))).is_err() {
+                    tracing::error!(session = index, "service panicked closing a connection");
+                    self.stats.count_service_panic();
+                }
+            }
             None => {}
         }
         self.stats.close();

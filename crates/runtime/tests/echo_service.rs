@@ -26,6 +26,8 @@ struct Echo {
     hello_after: Arc<AtomicUsize>,
     /// Job steps run, over all connections.
     job_steps: Arc<AtomicUsize>,
+    /// The next `new_conn` panics (taken back by it).
+    panic_next_conn: Arc<AtomicBool>,
 }
 
 /// An echo connection: the lines its dump job has left to write.
@@ -44,6 +46,10 @@ impl Service for Echo {
     type Conn = EchoConn;
 
     fn new_conn(&mut self, _tag: usize) -> EchoConn {
+        assert!(
+            !self.panic_next_conn.swap(false, Ordering::Relaxed),
+            "the test asked new_conn to panic"
+        );
         EchoConn::default()
     }
 
@@ -172,6 +178,7 @@ struct EchoFactory {
     refuse_output_over: usize,
     hello_after: Arc<AtomicUsize>,
     job_steps: Arc<AtomicUsize>,
+    panic_next_conn: Arc<AtomicBool>,
 }
 
 impl ServiceFactory for EchoFactory {
@@ -184,6 +191,7 @@ impl ServiceFactory for EchoFactory {
             refuse_output_over: self.refuse_output_over,
             hello_after: self.hello_after.clone(),
             job_steps: self.job_steps.clone(),
+            panic_next_conn: self.panic_next_conn.clone(),
         }
     }
 }
@@ -198,6 +206,7 @@ struct Harness {
     job_steps: Arc<AtomicUsize>,
     sched: Arc<SchedulerStats>,
     watchdog: Arc<WatchdogStats>,
+    panic_next_conn: Arc<AtomicBool>,
 }
 
 impl Harness {
@@ -218,7 +227,9 @@ impl Harness {
         let stats = Arc::new(ConnStats::default());
         let hello_after = Arc::new(AtomicUsize::new(usize::MAX));
         let job_steps = Arc::new(AtomicUsize::new(0));
+        let panic_next_conn = Arc::new(AtomicBool::new(false));
         let factory = Arc::new(EchoFactory {
+            panic_next_conn: panic_next_conn.clone(),
             processed: processed.clone(),
             gate: gate.clone(),
             refuse_output_over: config.write_buffer_high_water_bytes,
@@ -238,6 +249,7 @@ impl Harness {
             job_steps,
             sched,
             watchdog,
+            panic_next_conn,
         }
     }
 
@@ -805,4 +817,17 @@ fn a_request_arriving_during_background_work_waits_one_step_not_the_quota() {
     );
     drop(h);
     dump_reader.join().unwrap();
+}
+
+#[test]
+fn a_panic_accepting_a_connection_closes_only_it() {
+    let h = Harness::start(config(1));
+    h.panic_next_conn.store(true, Ordering::Relaxed);
+    let mut refused = h.connect();
+    assert_eq!(read_to_eof(&mut refused), b"");
+    assert_eq!(h.stats.snapshot().service_panics, 1);
+    assert_eq!(h.stats.snapshot().current, 0, "the slot is given back");
+    let mut c = h.connect();
+    c.write_all(b"still\nquit\n").unwrap();
+    assert_eq!(read_to_eof(&mut c), b"still\n");
 }
