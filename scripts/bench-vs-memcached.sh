@@ -86,11 +86,15 @@ if [ "$PIN" != 0 ] && command -v taskset >/dev/null && [ "$CORES" -gt "$THREADS"
     SERVER_CPUS="$((CORES - THREADS))-$((CORES - 1))"
     BENCH_CPUS="0-$((CORES - THREADS - 1))"
 fi
-pinned() { # cpu list, then the command
+pinned() { # cpu list, then the command (foreground only)
     local cpus=$1
     shift
     if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi
 }
+# For the servers, started in the background: a prefix, not the function, so that $! is
+# the server itself (taskset execs it), not a subshell whose death leaves it running.
+SERVER_PIN=()
+if [ -n "$SERVER_CPUS" ]; then SERVER_PIN=(taskset -c "$SERVER_CPUS"); fi
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -111,14 +115,14 @@ MEMCACHED_USER=()
 if [ "$(id -u)" = 0 ]; then MEMCACHED_USER=(-u root); fi
 
 start_memcached() { # name port
-    pinned "$SERVER_CPUS" memcached -p "$2" -l 127.0.0.1 -m "$MEMORY_MB" -t "$THREADS" -U 0 "${MEMCACHED_USER[@]}" >"$LOGS/$1.log" 2>&1 &
+    "${SERVER_PIN[@]}" memcached -p "$2" -l 127.0.0.1 -m "$MEMORY_MB" -t "$THREADS" -U 0 "${MEMCACHED_USER[@]}" >"$LOGS/$1.log" 2>&1 &
     PIDS+=($!)
     wait_listening "$1" "$2" "$!"
     STARTED_CMD="memcached -p $2 -l 127.0.0.1 -m $MEMORY_MB -t $THREADS -U 0 ${MEMCACHED_USER[*]}"
 }
 
 start_tailcache() { # name port admin_port
-    pinned "$SERVER_CPUS" "$TAILCACHE_BIN" -p "$2" -l 127.0.0.1 -m "$MEMORY_MB" -t "$THREADS" --admin-addr "127.0.0.1:$3" >"$LOGS/$1.log" 2>&1 &
+    "${SERVER_PIN[@]}" "$TAILCACHE_BIN" -p "$2" -l 127.0.0.1 -m "$MEMORY_MB" -t "$THREADS" --admin-addr "127.0.0.1:$3" >"$LOGS/$1.log" 2>&1 &
     PIDS+=($!)
     wait_listening "$1" "$2" "$!"
     STARTED_CMD="$TAILCACHE_BIN -p $2 -l 127.0.0.1 -m $MEMORY_MB -t $THREADS --admin-addr 127.0.0.1:$3"
