@@ -24,19 +24,14 @@ pub struct FrameProgress {
 impl FrameProgress {
     /// Whether the request at the front of `input` is certainly incomplete; if
     /// so, remembers how far it checked, so that the next call looks only at
-    /// what arrived since. `false` means: run the parser. Call [`Self::reset`]
-    /// whenever the front of the input moves (a request was consumed).
+    /// what arrived since. `false` means: run the parser. A progress belongs to
+    /// one request: start a new one when the front of the input moves.
     pub fn still_arriving(&mut self, input: &[u8], limits: &Limits) -> bool {
         match input.first() {
             None => true,
             Some(b'*') => self.multibulk_still_arriving(input, limits),
             Some(_) => self.line_still_arriving(input, limits.max_inline_len_bytes),
         }
-    }
-
-    /// Forgets what was checked: the input now starts with another request.
-    pub fn reset(&mut self) {
-        *self = FrameProgress::default();
     }
 
     fn line_still_arriving(&mut self, input: &[u8], max_line_bytes: usize) -> bool {

@@ -133,8 +133,12 @@ impl MemcacheConn {
         if let Some(get) = self.get_in_progress.take() {
             return self.go_on_with_get(ctx, get, rest, output, budget);
         }
-        if let Some(step) = self.line_still_arriving(rest) {
-            return step;
+        // Only once a line was found incomplete: a whole request is parsed
+        // without searching its line end twice.
+        if self.scanned_without_line_end_bytes > 0 {
+            if let Some(step) = self.line_still_arriving(rest) {
+                return step;
+            }
         }
         match memcache::parse(rest, &self.limits) {
             Ok(Parsed::Complete {
@@ -180,7 +184,12 @@ impl MemcacheConn {
                 ctx.metrics.incr(Counter::ProtocolErrors);
                 Step::Close(0)
             }
-            Ok(Parsed::Incomplete { .. }) => Step::NeedMore,
+            Ok(Parsed::Incomplete { .. }) => {
+                if memchr::memchr(b'\n', rest).is_none() {
+                    self.scanned_without_line_end_bytes = rest.len();
+                }
+                Step::NeedMore
+            }
             Err(error) => {
                 ctx.metrics.incr(Counter::ProtocolErrors);
                 if error.kind() == ParseErrorKind::ObjectTooLarge {

@@ -28,8 +28,9 @@ pub struct RespConn {
     name: Option<Vec<u8>>,
     id: u64,
     /// How far the request still arriving at the front has been checked, so
-    /// that it is not parsed again from its start at every read.
-    progress: FrameProgress,
+    /// that it is not parsed again from its start at every read; `None` until
+    /// the parser finds a request incomplete.
+    progress: Option<FrameProgress>,
 }
 
 impl RespConn {
@@ -44,17 +45,19 @@ impl RespConn {
             version: ProtocolVersion::Resp2,
             name: None,
             id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
-            progress: FrameProgress::default(),
+            progress: None,
         }
     }
 
     /// Handles the command (or empty line, or framing error) at the front of `rest`.
     pub fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
-        if self.progress.still_arriving(rest, &self.limits) {
-            return Step::NeedMore;
+        if let Some(progress) = self.progress.as_mut() {
+            if progress.still_arriving(rest, &self.limits) {
+                return Step::NeedMore;
+            }
+            // Whatever the parser says now, the request is whole or refused.
+            self.progress = None;
         }
-        // Whatever the parser says, the front of the input moves on or is parsed whole.
-        self.progress.reset();
         match resp::parse(rest, &self.limits) {
             Ok(Parsed::Complete { command, consumed }) => {
                 if self.execute(ctx, command, output) {
@@ -64,7 +67,13 @@ impl RespConn {
                 }
             }
             Ok(Parsed::Empty { consumed }) => Step::Next(consumed),
-            Ok(Parsed::Incomplete) => Step::NeedMore,
+            Ok(Parsed::Incomplete) => {
+                // Checked once here; later reads look only at the new bytes.
+                let mut progress = FrameProgress::default();
+                progress.still_arriving(rest, &self.limits);
+                self.progress = Some(progress);
+                Step::NeedMore
+            }
             Err(error) => {
                 ctx.metrics.incr(Counter::ProtocolErrors);
                 error.encode(output);
