@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tailcache_runtime::{
-    AcceptMode, BoundListener, ConnStats, JobProgress, ListenAddr, ListenerSpec, LocalAddr,
-    ManualClock, Processed, Runtime, RuntimeConfig, SchedulerStats, Service, ServiceFactory,
-    TaskGroup, WatchdogStats,
+    AcceptMode, BackgroundProgress, BoundListener, ConnStats, JobProgress, ListenAddr,
+    ListenerSpec, LocalAddr, ManualClock, Processed, Runtime, RuntimeConfig, SchedulerStats,
+    Service, ServiceFactory, TaskGroup, WatchdogStats,
 };
 
 /// Echoes each `\n`-terminated line; `quit` closes; `big N` replies N bytes;
@@ -28,6 +28,10 @@ struct Echo {
     job_steps: Arc<AtomicUsize>,
     /// The next `new_conn` panics (taken back by it).
     panic_next_conn: Arc<AtomicBool>,
+    /// While set, maintenance always has more work; `maintenance_seen_at`
+    /// keeps the least `processed` any of its steps saw.
+    maintenance_busy: Arc<AtomicBool>,
+    maintenance_seen_at: Arc<AtomicUsize>,
 }
 
 /// An echo connection: the lines its dump job has left to write.
@@ -51,6 +55,16 @@ impl Service for Echo {
             "the test asked new_conn to panic"
         );
         EchoConn::default()
+    }
+
+    fn background_step(&mut self, group: TaskGroup, _budget: Duration) -> BackgroundProgress {
+        if group != TaskGroup::Maintenance || !self.maintenance_busy.load(Ordering::Relaxed) {
+            return BackgroundProgress::Idle;
+        }
+        let processed = self.processed.load(Ordering::Relaxed);
+        self.maintenance_seen_at
+            .fetch_min(processed, Ordering::Relaxed);
+        BackgroundProgress::MoreWork
     }
 
     fn job_group(&self, conn: &EchoConn) -> Option<TaskGroup> {
@@ -179,6 +193,8 @@ struct EchoFactory {
     hello_after: Arc<AtomicUsize>,
     job_steps: Arc<AtomicUsize>,
     panic_next_conn: Arc<AtomicBool>,
+    maintenance_busy: Arc<AtomicBool>,
+    maintenance_seen_at: Arc<AtomicUsize>,
 }
 
 impl ServiceFactory for EchoFactory {
@@ -192,6 +208,8 @@ impl ServiceFactory for EchoFactory {
             hello_after: self.hello_after.clone(),
             job_steps: self.job_steps.clone(),
             panic_next_conn: self.panic_next_conn.clone(),
+            maintenance_busy: self.maintenance_busy.clone(),
+            maintenance_seen_at: self.maintenance_seen_at.clone(),
         }
     }
 }
@@ -207,6 +225,8 @@ struct Harness {
     sched: Arc<SchedulerStats>,
     watchdog: Arc<WatchdogStats>,
     panic_next_conn: Arc<AtomicBool>,
+    maintenance_busy: Arc<AtomicBool>,
+    maintenance_seen_at: Arc<AtomicUsize>,
 }
 
 impl Harness {
@@ -228,8 +248,12 @@ impl Harness {
         let hello_after = Arc::new(AtomicUsize::new(usize::MAX));
         let job_steps = Arc::new(AtomicUsize::new(0));
         let panic_next_conn = Arc::new(AtomicBool::new(false));
+        let maintenance_busy = Arc::new(AtomicBool::new(false));
+        let maintenance_seen_at = Arc::new(AtomicUsize::new(usize::MAX));
         let factory = Arc::new(EchoFactory {
             panic_next_conn: panic_next_conn.clone(),
+            maintenance_busy: maintenance_busy.clone(),
+            maintenance_seen_at: maintenance_seen_at.clone(),
             processed: processed.clone(),
             gate: gate.clone(),
             refuse_output_over: config.write_buffer_high_water_bytes,
@@ -250,6 +274,8 @@ impl Harness {
             sched,
             watchdog,
             panic_next_conn,
+            maintenance_busy,
+            maintenance_seen_at,
         }
     }
 
@@ -828,4 +854,59 @@ fn a_panic_accepting_a_connection_closes_only_it() {
     let mut c = h.connect();
     c.write_all(b"still\nquit\n").unwrap();
     assert_eq!(read_to_eof(&mut c), b"still\n");
+}
+
+/// Maintenance that always has work, behind a connection that always has
+/// requests waiting: it still gets its minimum share of the worker, and only
+/// that (`background_deferred` counts the turns it waited).
+fn maintenance_runs_during_a_saturating_pipeline(min_share_percent: u8) -> (usize, usize, u64) {
+    let h = Harness::start(RuntimeConfig {
+        background_min_share_percent: min_share_percent,
+        ..config(1)
+    });
+    let requests = 200_000;
+    let mut hog = h.connect();
+    let mut reader = hog.try_clone().unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut sink = [0u8; 64 * 1024];
+        let mut total = 0;
+        while total < requests * 2 {
+            match reader.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    });
+    // Held in `wait` while the whole pipeline is queued, so that requests
+    // are always waiting once it lets go.
+    let mut sent = b"wait\n".to_vec();
+    sent.extend_from_slice(&b"x\n".repeat(requests));
+    let writer = std::thread::spawn(move || hog.write_all(&sent).unwrap());
+    h.gate.wait_entered();
+    h.maintenance_busy.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(100));
+    h.gate.open();
+    writer.join().unwrap();
+    drain.join().unwrap();
+    let seen_at = h.maintenance_seen_at.load(Ordering::Relaxed);
+    let deferred = h.sched.background_deferred();
+    let total = h.processed.load(Ordering::Relaxed);
+    h.maintenance_busy.store(false, Ordering::Relaxed);
+    (seen_at, total, deferred)
+}
+
+#[test]
+fn background_work_gets_its_minimum_share_while_requests_always_wait() {
+    let (seen_at, total, deferred) = maintenance_runs_during_a_saturating_pipeline(10);
+    assert!(
+        seen_at < total - 1_000,
+        "maintenance first ran at request {seen_at} of {total}: only after the pipeline"
+    );
+    assert!(deferred > 0, "background never waited for requests");
+    // Without a minimum share it waits for the pipeline to drain.
+    let (seen_at, total, _) = maintenance_runs_during_a_saturating_pipeline(0);
+    assert!(
+        seen_at >= total - 1_000,
+        "maintenance ran at request {seen_at} of {total} without a share"
+    );
 }
