@@ -38,30 +38,19 @@ const LOCK_HOLD_BUCKETS_SECS: &[f64] = &[
 /// The engine's bucket-lock holds (every hold by a writer or a background job).
 fn render_lock_holds(shared: &SharedState, out: &mut String) {
     let holds = shared.engine.lock_holds();
-    let name = format!("{PREFIX}storage_lock_hold_seconds");
-    let _ = writeln!(
-        out,
-        "# HELP {name} How long writers and background jobs hold an index bucket lock."
-    );
-    let _ = writeln!(out, "# TYPE {name} histogram");
-    for &bound in LOCK_HOLD_BUCKETS_SECS {
-        let bound_ns = (bound * 1e9) as u64;
-        let count: u64 = holds
-            .buckets
-            .iter()
-            .filter(|&&(upper_ns, _)| upper_ns <= bound_ns)
-            .map(|&(_, count)| count)
-            .sum();
-        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
-    }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", holds.count());
     let sum_secs: f64 = holds
         .buckets
         .iter()
         .map(|&(upper_ns, count)| upper_ns as f64 * count as f64 / 1e9)
         .sum();
-    let _ = writeln!(out, "{name}_sum {sum_secs}");
-    let _ = writeln!(out, "{name}_count {}", holds.count());
+    render_histogram(
+        out,
+        "storage_lock_hold_seconds",
+        "How long writers and background jobs hold an index bucket lock.",
+        &holds.buckets,
+        sum_secs,
+        LOCK_HOLD_BUCKETS_SECS,
+    );
     let max = format!("{PREFIX}storage_lock_hold_max_seconds");
     let _ = writeln!(
         out,
@@ -69,6 +58,40 @@ fn render_lock_holds(shared: &SharedState, out: &mut String) {
     );
     let _ = writeln!(out, "# TYPE {max} gauge");
     let _ = writeln!(out, "{max} {}", holds.max_ns as f64 / 1e9);
+}
+
+/// A histogram from power-of-two buckets (`(upper bound in ns, count)`): each
+/// `le` bound counts the buckets whose upper bound is at most it, so a count is
+/// never too high.
+pub fn render_histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    buckets: &[(u64, u64)],
+    sum_secs: f64,
+    bounds_secs: &[f64],
+) {
+    let name = format!("{PREFIX}{name}");
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    let below = |bound_ns: u64| -> u64 {
+        buckets
+            .iter()
+            .filter(|&&(upper_ns, _)| upper_ns <= bound_ns)
+            .map(|&(_, count)| count)
+            .sum()
+    };
+    for &bound in bounds_secs {
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"{bound}\"}} {}",
+            below((bound * 1e9) as u64)
+        );
+    }
+    let count: u64 = buckets.iter().map(|&(_, count)| count).sum();
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum {sum_secs}");
+    let _ = writeln!(out, "{name}_count {count}");
 }
 
 fn render_latency(shared: &SharedState, out: &mut String) {

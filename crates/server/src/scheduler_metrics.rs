@@ -7,12 +7,10 @@ use std::fmt::Write;
 use tailcache_runtime::{HistogramSnapshot, TaskGroup};
 
 use crate::context::RuntimeFigures;
-use crate::prometheus::PREFIX;
+use crate::prometheus::{render_histogram, PREFIX};
 
 /// Histogram bounds, in seconds: from a microsecond (a turn with one small
-/// request) to the stall threshold and beyond. The runtime counts in
-/// power-of-two buckets, so each bound counts the values below the largest
-/// power of two under it: a count is never too high.
+/// request) to the stall threshold and beyond.
 const TURN_BUCKETS_SECS: &[f64] = &[
     1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2,
     1e-1,
@@ -117,14 +115,13 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: f64) {
 }
 
 fn histogram(out: &mut String, name: &str, help: &str, snapshot: &HistogramSnapshot) {
-    let name = format!("{PREFIX}{name}");
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} histogram");
-    for &bound in TURN_BUCKETS_SECS {
-        let count = snapshot.count_below((bound * 1e9) as u64);
-        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
-    }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", snapshot.count());
-    let _ = writeln!(out, "{name}_sum {}", snapshot.sum_ns as f64 / 1e9);
-    let _ = writeln!(out, "{name}_count {}", snapshot.count());
+    let sum_secs = snapshot.sum_ns as f64 / 1e9;
+    render_histogram(
+        out,
+        name,
+        help,
+        &snapshot.buckets,
+        sum_secs,
+        TURN_BUCKETS_SECS,
+    );
 }
