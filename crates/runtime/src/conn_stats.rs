@@ -13,7 +13,6 @@ pub struct ConnStats {
     stalled_closed: AtomicU64,
     overflow_closed: AtomicU64,
     service_panics: AtomicU64,
-    yields: AtomicU64,
 }
 
 /// A point-in-time copy of [`ConnStats`].
@@ -33,9 +32,6 @@ pub struct ConnStatsSnapshot {
     pub overflow_closed: u64,
     /// Connections closed because the service panicked on their input.
     pub service_panics: u64,
-    /// Turns that ended with a connection's budget spent and requests still
-    /// waiting (memcached's `conn_yields`).
-    pub yields: u64,
 }
 
 impl ConnStats {
@@ -69,10 +65,6 @@ impl ConnStats {
         self.overflow_closed.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn count_yield(&self) {
-        self.yields.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub(crate) fn count_service_panic(&self) {
         self.service_panics.fetch_add(1, Ordering::Relaxed);
     }
@@ -87,7 +79,6 @@ impl ConnStats {
             stalled_closed: self.stalled_closed.load(Ordering::Relaxed),
             overflow_closed: self.overflow_closed.load(Ordering::Relaxed),
             service_panics: self.service_panics.load(Ordering::Relaxed),
-            yields: self.yields.load(Ordering::Relaxed),
         }
     }
 }

@@ -26,6 +26,25 @@ pub struct HistogramSnapshot {
 }
 
 impl HistogramSnapshot {
+    /// The bucket-by-bucket sum of `snapshots` (of histograms of this type).
+    pub fn sum(snapshots: impl IntoIterator<Item = HistogramSnapshot>) -> HistogramSnapshot {
+        let mut total = HistogramSnapshot::default();
+        for snapshot in snapshots {
+            if total.buckets.is_empty() {
+                total.buckets = snapshot
+                    .buckets
+                    .iter()
+                    .map(|&(upper, _)| (upper, 0))
+                    .collect();
+            }
+            for (sum, (_, count)) in total.buckets.iter_mut().zip(&snapshot.buckets) {
+                sum.1 += count;
+            }
+            total.sum_ns += snapshot.sum_ns;
+        }
+        total
+    }
+
     /// Values recorded.
     pub fn count(&self) -> u64 {
         self.buckets.iter().map(|&(_, count)| count).sum()
@@ -91,5 +110,8 @@ mod tests {
         assert_eq!(s.count_below(1024), 3, "1000 ns is below 1024 ns");
         assert_eq!(s.buckets.last().unwrap().1, 1, "the longest is clamped");
         assert_eq!(s.sum_ns, 1001 + 100_000 * 1_000_000_000);
+        let twice = HistogramSnapshot::sum([s.clone(), s.clone()]);
+        assert_eq!((twice.count(), twice.count_below(2)), (8, 4));
+        assert_eq!(twice.sum_ns, 2 * s.sum_ns);
     }
 }

@@ -68,7 +68,7 @@ impl Runtime {
         let per_worker = split_per_worker(listeners, config.workers)?;
         let config = Arc::new(config);
         let stop = Arc::new(AtomicBool::new(false));
-        let sched_stats = Arc::new(SchedulerStats::default());
+        let sched_stats = Arc::new(SchedulerStats::new(config.workers));
         let watchdog_stats = Arc::new(WatchdogStats::default());
         let mut wakers = Vec::with_capacity(config.workers);
         let mut threads = Vec::with_capacity(config.workers);
@@ -83,6 +83,7 @@ impl Runtime {
                 config: config.clone(),
                 stats: stats.clone(),
                 sched_stats: sched_stats.clone(),
+                index,
                 heartbeat,
                 stop: stop.clone(),
             };

@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::histogram::LatencyHistogram;
+use crate::histogram::{HistogramSnapshot, LatencyHistogram};
 
 /// A kind of background work, scheduled with its own shares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -115,22 +115,26 @@ pub struct GroupStatsSnapshot {
     pub quota_violations: u64,
 }
 
-/// The scheduler's figures for one runtime: per group, and the histograms of
-/// scheduling delay and turn duration.
+/// One worker's scheduler figures: written by that worker only, so the
+/// request path never writes a cache line another core writes (the aligned
+/// type keeps neighbours apart); [`SchedulerStats`] sums them on read.
 #[derive(Debug, Default)]
-pub struct SchedulerStats {
+#[repr(align(128))]
+pub(crate) struct WorkerStats {
     groups: [GroupStats; 4],
     /// From a connection's readiness (or requeue) to its turn.
-    pub scheduling_delay: LatencyHistogram,
+    pub(crate) scheduling_delay: LatencyHistogram,
     /// One worker turn: everything between two polls.
-    pub turn_duration: LatencyHistogram,
+    pub(crate) turn_duration: LatencyHistogram,
     /// Turns in which background work was skipped because connections waited.
     background_deferred: AtomicU64,
+    /// Turns a connection ended on its budget with requests waiting.
+    yields: AtomicU64,
 }
 
-impl SchedulerStats {
-    /// The figures of `group`.
-    pub fn group(&self, group: TaskGroup) -> GroupStatsSnapshot {
+impl WorkerStats {
+    /// The figures of `group` on this worker.
+    pub(crate) fn group(&self, group: TaskGroup) -> GroupStatsSnapshot {
         let g = &self.groups[group.index()];
         GroupStatsSnapshot {
             runtime_ns: g.runtime_ns.load(Ordering::Relaxed),
@@ -141,13 +145,70 @@ impl SchedulerStats {
         }
     }
 
-    /// Turns that skipped background work because connections had requests waiting.
-    pub fn background_deferred(&self) -> u64 {
-        self.background_deferred.load(Ordering::Relaxed)
-    }
-
     pub(crate) fn count_deferred(&self) {
         self.background_deferred.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_yield(&self) {
+        self.yields.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The scheduler's figures for one runtime: per group, the histograms of
+/// scheduling delay and turn duration, and counts, summed over its workers.
+#[derive(Debug)]
+pub struct SchedulerStats {
+    workers: Box<[WorkerStats]>,
+}
+
+impl SchedulerStats {
+    /// Figures for `workers` workers, all zero.
+    pub(crate) fn new(workers: usize) -> SchedulerStats {
+        SchedulerStats {
+            workers: (0..workers).map(|_| WorkerStats::default()).collect(),
+        }
+    }
+
+    /// Worker `index`'s own figures.
+    pub(crate) fn worker(&self, index: usize) -> &WorkerStats {
+        &self.workers[index]
+    }
+
+    /// The figures of `group`, over all workers.
+    pub fn group(&self, group: TaskGroup) -> GroupStatsSnapshot {
+        self.workers
+            .iter()
+            .map(|w| w.group(group))
+            .fold(GroupStatsSnapshot::default(), |sum, g| GroupStatsSnapshot {
+                runtime_ns: sum.runtime_ns + g.runtime_ns,
+                wait_ns: sum.wait_ns + g.wait_ns,
+                tasks_run: sum.tasks_run + g.tasks_run,
+                queue_length: sum.queue_length + g.queue_length,
+                quota_violations: sum.quota_violations + g.quota_violations,
+            })
+    }
+
+    /// From a connection's readiness (or requeue) to its turn, over all workers.
+    pub fn scheduling_delay(&self) -> HistogramSnapshot {
+        HistogramSnapshot::sum(self.workers.iter().map(|w| w.scheduling_delay.snapshot()))
+    }
+
+    /// Worker turns (everything between two polls), over all workers.
+    pub fn turn_duration(&self) -> HistogramSnapshot {
+        HistogramSnapshot::sum(self.workers.iter().map(|w| w.turn_duration.snapshot()))
+    }
+
+    /// Turns that skipped background work because connections had requests waiting.
+    pub fn background_deferred(&self) -> u64 {
+        let counts = self.workers.iter().map(|w| &w.background_deferred);
+        counts.map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Turns a connection ended on its request or reply budget with requests
+    /// still waiting (memcached's `conn_yields`).
+    pub fn conn_yields(&self) -> u64 {
+        let counts = self.workers.iter().map(|w| &w.yields);
+        counts.map(|c| c.load(Ordering::Relaxed)).sum()
     }
 }
 
@@ -280,7 +341,7 @@ impl Scheduler {
         started: Instant,
         ran: Duration,
         quota: Duration,
-        stats: &SchedulerStats,
+        stats: &WorkerStats,
     ) {
         let ran_ns = u64::try_from(ran.as_nanos()).unwrap_or(u64::MAX);
         self.running = None;
@@ -311,7 +372,7 @@ impl Scheduler {
     }
 
     /// Publishes this worker's queue lengths into the shared gauges.
-    pub(crate) fn report_queues(&mut self, stats: &SchedulerStats) {
+    pub(crate) fn report_queues(&mut self, stats: &WorkerStats) {
         for (index, state) in self.groups.iter_mut().enumerate() {
             let length = state.jobs.len() as i64 + i64::from(state.service_pending);
             let delta = length - state.queue_reported;
@@ -325,7 +386,7 @@ impl Scheduler {
     }
 
     /// Takes this worker's queue lengths back out of the shared gauges (it stops).
-    pub(crate) fn retract_queues(&mut self, stats: &SchedulerStats) {
+    pub(crate) fn retract_queues(&mut self, stats: &WorkerStats) {
         for (index, state) in self.groups.iter_mut().enumerate() {
             stats.groups[index]
                 .queue_length
@@ -339,7 +400,7 @@ impl Scheduler {
 mod tests {
     use super::*;
 
-    fn run(s: &mut Scheduler, stats: &SchedulerStats, now: Instant, step: Duration) -> TaskGroup {
+    fn run(s: &mut Scheduler, stats: &WorkerStats, now: Instant, step: Duration) -> TaskGroup {
         let group = match s.pick().expect("work") {
             Pick::Service(group) => group,
             Pick::Job(group, session) => {
@@ -354,7 +415,7 @@ mod tests {
 
     #[test]
     fn busy_groups_share_time_by_their_shares() {
-        let stats = SchedulerStats::default();
+        let stats = WorkerStats::default();
         let mut s = Scheduler::new(GroupShares {
             maintenance: 300,
             compaction: 100,
@@ -376,7 +437,7 @@ mod tests {
 
     #[test]
     fn a_waking_group_cannot_claim_time_it_did_not_use() {
-        let stats = SchedulerStats::default();
+        let stats = WorkerStats::default();
         let mut s = Scheduler::new(GroupShares::default());
         let now = Instant::now();
         s.set_service_pending(TaskGroup::Bulk, true, now);
@@ -397,7 +458,7 @@ mod tests {
 
     #[test]
     fn wait_time_and_quota_violations_are_counted() {
-        let stats = SchedulerStats::default();
+        let stats = WorkerStats::default();
         let mut s = Scheduler::new(GroupShares::default());
         let t0 = Instant::now();
         s.push_job(TaskGroup::Bulk, 1, t0);
@@ -420,7 +481,7 @@ mod tests {
 
     #[test]
     fn queue_lengths_are_published_and_retracted() {
-        let stats = SchedulerStats::default();
+        let stats = WorkerStats::default();
         let mut s = Scheduler::new(GroupShares::default());
         let now = Instant::now();
         s.push_job(TaskGroup::Bulk, 1, now);

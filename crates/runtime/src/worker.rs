@@ -60,6 +60,8 @@ pub(crate) struct Worker<S: Service> {
     stop: Arc<AtomicBool>,
     scheduler: Scheduler,
     sched_stats: Arc<SchedulerStats>,
+    /// This worker's index (its slot in `sched_stats`).
+    index: usize,
     heartbeat: Arc<crate::heartbeat::Heartbeat>,
     /// When the service groups were last asked for work.
     last_background_poll: Instant,
@@ -74,6 +76,8 @@ pub(crate) struct WorkerShared {
     pub(crate) config: Arc<RuntimeConfig>,
     pub(crate) stats: Arc<ConnStats>,
     pub(crate) sched_stats: Arc<SchedulerStats>,
+    /// This worker's index among the runtime's (its slot in `sched_stats`).
+    pub(crate) index: usize,
     pub(crate) heartbeat: Arc<crate::heartbeat::Heartbeat>,
     pub(crate) stop: Arc<AtomicBool>,
 }
@@ -89,6 +93,7 @@ impl<S: Service> Worker<S> {
             config,
             stats,
             sched_stats,
+            index,
             heartbeat,
             stop,
         } = shared;
@@ -122,6 +127,7 @@ impl<S: Service> Worker<S> {
             stop,
             scheduler,
             sched_stats,
+            index,
             heartbeat,
             last_background_poll: now,
             share_window_start: now,
@@ -158,7 +164,8 @@ impl<S: Service> Worker<S> {
             }
         }
         self.shutdown();
-        self.scheduler.retract_queues(&self.sched_stats);
+        self.scheduler
+            .retract_queues(self.sched_stats.worker(self.index));
         self.heartbeat.idle();
     }
 
@@ -187,9 +194,10 @@ impl<S: Service> Worker<S> {
         self.run_background(now);
         self.heartbeat.enter("idle scan");
         self.close_idle(now);
-        self.scheduler.report_queues(&self.sched_stats);
+        let my_stats = self.sched_stats.worker(self.index);
+        self.scheduler.report_queues(my_stats);
         let ended = self.now();
-        self.sched_stats
+        my_stats
             .turn_duration
             .record(ended.saturating_duration_since(now));
         Ok(())
@@ -349,6 +357,7 @@ impl<S: Service> Worker<S> {
             session.queued = false;
             if let Some(since) = session.ready_since.take() {
                 self.sched_stats
+                    .worker(self.index)
                     .scheduling_delay
                     .record(now.saturating_duration_since(since));
             }
@@ -366,7 +375,7 @@ impl<S: Service> Worker<S> {
                 self.enqueue(index, now);
             }
             TurnEnd::Yield => {
-                self.stats.count_yield();
+                self.sched_stats.worker(self.index).count_yield();
                 self.watch_writable(index);
                 self.enqueue(index, now);
             }

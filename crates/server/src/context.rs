@@ -121,6 +121,13 @@ impl SharedState {
         let _ = self.runtime_figures.set(figures);
     }
 
+    /// Turns a data connection ended on its `-R`/reply budget with requests
+    /// still waiting (memcached's `conn_yields`); 0 before the runtime started.
+    pub fn conn_yields(&self) -> u64 {
+        self.runtime_figures()
+            .map_or(0, |figures| figures.scheduler.conn_yields())
+    }
+
     /// The data runtime's figures; `None` before it started.
     pub fn runtime_figures(&self) -> Option<&RuntimeFigures> {
         self.runtime_figures.get()

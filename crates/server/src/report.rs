@@ -90,7 +90,7 @@ fn server_figures(shared: &SharedState) -> Vec<Figure> {
             "conn_yields",
             C,
             "Turns a connection ended on its request or reply budget with requests waiting (-R).",
-            conns.yields,
+            shared.conn_yields(),
         ),
         figure(
             "service_panics",

@@ -23,13 +23,13 @@ pub fn render(figures: &RuntimeFigures, out: &mut String) {
         out,
         "scheduling_delay_seconds",
         "From a connection's readiness (or its requeue after a spent budget) to its turn.",
-        &figures.scheduler.scheduling_delay.snapshot(),
+        &figures.scheduler.scheduling_delay(),
     );
     histogram(
         out,
         "worker_turn_seconds",
         "One worker turn: serving ready connections and background steps between two polls.",
-        &figures.scheduler.turn_duration.snapshot(),
+        &figures.scheduler.turn_duration(),
     );
     let watchdog = &figures.watchdog;
     single(

@@ -30,7 +30,7 @@ impl<S: Service> Worker<S> {
         if !self.ready.is_empty() {
             let owed = in_window * u32::from(self.config.background_min_share_percent) / 100;
             if self.background_in_window >= owed {
-                self.sched_stats.count_deferred();
+                self.sched_stats.worker(self.index).count_deferred();
                 return;
             }
         }
@@ -66,8 +66,13 @@ impl<S: Service> Worker<S> {
             };
             let step_ended = self.now();
             let ran = step_ended.saturating_duration_since(step_started);
-            self.scheduler
-                .charge(group, step_started, ran, quota, &self.sched_stats);
+            self.scheduler.charge(
+                group,
+                step_started,
+                ran,
+                quota,
+                self.sched_stats.worker(self.index),
+            );
             self.scheduler.after_step(group, step_ended);
         }
         self.background_in_window += self.now().saturating_duration_since(started);

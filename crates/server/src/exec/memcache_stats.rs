@@ -95,7 +95,7 @@ fn resettable(
         (&b"total_connections"[..], conns.total_accepted),
         (b"rejected_connections", conns.rejected),
         (b"idle_kicks", conns.idle_closed),
-        (b"conn_yields", conns.yields),
+        (b"conn_yields", ctx.shared.conn_yields()),
         (b"bytes_read", totals.get(Counter::BytesRead)),
         (b"bytes_written", totals.get(Counter::BytesWritten)),
         (b"total_items", storage.sets),
