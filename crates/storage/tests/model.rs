@@ -97,20 +97,33 @@ impl Model {
     }
 }
 
-/// memcached's reading of a counter, for the values this model writes (digits and
-/// spaces): leading spaces, digits (any number of leading zeros), then a space or the
-/// end; the rest is ignored.
+/// memcached's reading of a counter (C's `strtoull`, then memcached's checks), for
+/// any bytes the model writes: leading C white space, an optional sign, digits (any
+/// number of leading zeros, fitting a u64), then white space, a NUL or the end; the
+/// rest is ignored (`0 \x80` and `0\t` count as 0). A minus is only allowed on 0.
 fn parse_decimal(value: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(value).ok()?.trim_start_matches(' ');
-    let digits = text.split(' ').next()?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let is_c_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let start = value.iter().position(|b| !is_c_space(b))?;
+    let mut rest = &value[start..];
+    let negative = rest.first() == Some(&b'-');
+    if matches!(rest.first(), Some(b'+' | b'-')) {
+        rest = &rest[1..];
+    }
+    let end = rest
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (digits, after) = rest.split_at(end);
+    if digits.is_empty() || !(after.is_empty() || after[0] == 0 || is_c_space(&after[0])) {
         return None;
     }
-    let significant = digits.trim_start_matches('0');
-    if significant.is_empty() {
-        return Some(0);
+    let mut number: u64 = 0;
+    for &digit in digits {
+        number = number
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
     }
-    significant.parse().ok()
+    (!negative || number == 0).then_some(number)
 }
 
 fn op_strategy(keys: u16, max_value: usize) -> impl Strategy<Value = Op> {
@@ -489,5 +502,23 @@ proptest! {
             ..Config::default()
         };
         run(config, &ops, false)?;
+    }
+}
+
+/// Values random runs found the model misreading: bytes after the number that
+/// are not UTF-8, and a tab after it (C white space) end the number.
+#[test]
+fn the_model_reads_counters_as_memcached_does() {
+    for (value, expected) in [
+        (&b"0 \x80"[..], Some(0)),
+        (b"0\t", Some(0)),
+        (b" \t+12\x00junk", Some(12)),
+        (b"-0", Some(0)),
+        (b"-1", None),
+        (b"1x", None),
+        (b"18446744073709551616", None),
+        (b"", None),
+    ] {
+        assert_eq!(parse_decimal(value), expected, "{value:?}");
     }
 }
