@@ -73,6 +73,7 @@ fn start(mode: AcceptMode) -> (Runtime, SocketAddr, Vec<Arc<AtomicU64>>) {
         reject_reply: Vec::new(),
         overflow_reply: Vec::new(),
         backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
+        tls: None,
     };
     let bound = BoundListener::bind(spec, WORKERS, mode).unwrap();
     let LocalAddr::Tcp(addr) = bound.local_addr().clone() else {

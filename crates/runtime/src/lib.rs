@@ -48,6 +48,7 @@ mod session;
 mod slab;
 mod stack_capture;
 mod stream;
+mod tls;
 mod watchdog;
 mod worker;
 
@@ -64,4 +65,5 @@ pub use scheduler::{GroupShares, GroupStatsSnapshot, SchedulerStats, TaskGroup};
 pub use service::{
     BackgroundProgress, JobProgress, Processed, Service, ServiceFactory, TurnBudget,
 };
+pub use tls::TlsAcceptor;
 pub use watchdog::{StallReport, Watchdog, WatchdogConfig, WatchdogStats};

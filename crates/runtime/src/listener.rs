@@ -12,6 +12,7 @@ use mio::net::{TcpListener, UnixListener};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::AcceptMode;
+use crate::tls::TlsAcceptor;
 
 /// Kernel accept queue length by default, as memcached's `-b 1024`.
 pub const DEFAULT_LISTEN_BACKLOG: i32 = 1024;
@@ -43,6 +44,8 @@ pub struct ListenerSpec {
     pub overflow_reply: Vec<u8>,
     /// Connections the kernel queues before they are accepted (TCP; memcached `-b`).
     pub backlog: i32,
+    /// Speak TLS on this listener's connections (TCP only); `None` is plain.
+    pub tls: Option<Arc<TlsAcceptor>>,
 }
 
 /// The address a listener actually got.
@@ -98,6 +101,7 @@ pub(crate) struct WorkerListener {
     pub(crate) tag: usize,
     pub(crate) reject_reply: Arc<[u8]>,
     pub(crate) overflow_reply: Arc<[u8]>,
+    pub(crate) tls: Option<Arc<TlsAcceptor>>,
 }
 
 impl BoundListener {
@@ -111,6 +115,12 @@ impl BoundListener {
             addr: shown.clone(),
             source,
         };
+        if spec.tls.is_some() && matches!(spec.addr, ListenAddr::Unix { .. }) {
+            return Err(wrap(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "TLS is served on TCP listeners only",
+            )));
+        }
         let (local, sockets) = match &spec.addr {
             ListenAddr::Tcp(addr) => {
                 bind_tcp(*addr, workers.max(1), mode, spec.backlog).map_err(wrap)?
@@ -146,6 +156,7 @@ impl BoundListener {
                 tag: self.spec.tag,
                 reject_reply: reject_reply.clone(),
                 overflow_reply: overflow_reply.clone(),
+                tls: self.spec.tls.clone(),
             })
             .collect()
     }
@@ -239,6 +250,7 @@ mod tests {
             reject_reply: b"no\r\n".to_vec(),
             overflow_reply: Vec::new(),
             backlog: DEFAULT_LISTEN_BACKLOG,
+            tls: None,
         }
     }
 

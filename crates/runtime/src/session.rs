@@ -139,8 +139,10 @@ impl<C> Session<C> {
         self.conn.take()
     }
 
+    /// Replies not yet taken by the socket, including encrypted records a
+    /// TLS stream holds.
     pub(crate) fn pending_output_bytes(&self) -> usize {
-        self.wbuf.len() - self.written
+        self.wbuf.len() - self.written + self.stream.buffered_output_bytes()
     }
 
     /// Shutdown: reads whatever the socket holds now, whether or not poll
@@ -416,6 +418,14 @@ impl<C> Session<C> {
                     self.written += n;
                     flushed += n;
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.writable && self.stream.buffered_output_bytes() > 0 {
+            match self.stream.flush_buffered() {
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

@@ -1,4 +1,4 @@
-//! One connected socket, TCP or unix, behind a single type.
+//! One connected socket, TCP, TLS over TCP, or unix, behind a single type.
 
 use std::io::{self, Read, Write};
 
@@ -6,10 +6,13 @@ use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
 
+use crate::tls::TlsStream;
+
 /// An accepted connection.
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream>),
 }
 
 /// Reads of unread input before a close: bounds the work one close can cost.
@@ -17,10 +20,42 @@ const LINGER_READS: usize = 16;
 
 impl Stream {
     /// Shuts down the sending side.
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tls(s) => {
+                s.send_close_notify();
+                s.socket().shutdown(std::net::Shutdown::Write)
+            }
+        }
+    }
+
+    /// Output the stream itself holds (encrypted TLS records the socket
+    /// has not taken yet); plain sockets hold none.
+    pub(crate) fn buffered_output_bytes(&self) -> usize {
+        match self {
+            Stream::Tls(s) => s.buffered_output_bytes(),
+            Stream::Tcp(_) | Stream::Unix(_) => 0,
+        }
+    }
+
+    /// Sends what [`Stream::buffered_output_bytes`] counts; `WouldBlock`
+    /// when the socket is full.
+    pub(crate) fn flush_buffered(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tls(s) => s.flush_buffered(),
+            Stream::Tcp(_) | Stream::Unix(_) => Ok(()),
+        }
+    }
+
+    /// Reads raw bytes from the socket underneath (no TLS): for draining
+    /// before a close, where the bytes are thrown away anyway.
+    fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.socket_mut().read(buf),
         }
     }
 
@@ -30,7 +65,7 @@ impl Stream {
         let _ = self.shutdown_write();
         let mut scratch = [0u8; 4096];
         for _ in 0..LINGER_READS {
-            match self.read(&mut scratch) {
+            match self.read_raw(&mut scratch) {
                 Ok(n) if n > 0 => {}
                 _ => break,
             }
@@ -43,6 +78,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -52,6 +88,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
@@ -65,6 +102,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.register(r, t, i),
             Stream::Unix(s) => s.register(r, t, i),
+            Stream::Tls(s) => s.socket_mut().register(r, t, i),
         }
     }
 
@@ -72,6 +110,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.reregister(r, t, i),
             Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Tls(s) => s.socket_mut().reregister(r, t, i),
         }
     }
 
@@ -79,6 +118,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.deregister(r),
             Stream::Unix(s) => s.deregister(r),
+            Stream::Tls(s) => s.socket_mut().deregister(r),
         }
     }
 }

@@ -302,9 +302,25 @@ impl<S: Service> Worker<S> {
         let listener = &self.listeners[listener];
         if !self.stats.try_open(self.config.max_connections) {
             // Fresh socket, empty send buffer: one short write goes through.
-            let _ = stream.write(&listener.reject_reply);
+            // A TLS client gets no plaintext it could not read: only the close.
+            if listener.tls.is_none() {
+                let _ = stream.write(&listener.reject_reply);
+            }
             stream.linger_close();
             return;
+        }
+        if let Some(tls) = &listener.tls {
+            stream = match stream {
+                Stream::Tcp(socket) => match tls.accept(socket) {
+                    Ok(tls_stream) => Stream::Tls(Box::new(tls_stream)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start a TLS session");
+                        self.stats.close();
+                        return;
+                    }
+                },
+                other => other,
+            };
         }
         let service = &mut self.service;
         let tag = listener.tag;

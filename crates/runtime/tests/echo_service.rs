@@ -237,6 +237,7 @@ impl Harness {
             reject_reply: b"ERROR Too many open connections\r\n".to_vec(),
             overflow_reply: b"TOO BIG\r\n".to_vec(),
             backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
+            tls: None,
         };
         let bound = BoundListener::bind(spec, config.workers, config.accept_mode).unwrap();
         let LocalAddr::Tcp(addr) = bound.local_addr().clone() else {
