@@ -65,5 +65,5 @@ pub use scheduler::{GroupShares, GroupStatsSnapshot, SchedulerStats, TaskGroup};
 pub use service::{
     BackgroundProgress, JobProgress, Processed, Service, ServiceFactory, TurnBudget,
 };
-pub use tls::TlsAcceptor;
+pub use tls::{TlsAcceptor, TlsCounters};
 pub use watchdog::{StallReport, Watchdog, WatchdogConfig, WatchdogStats};

@@ -141,6 +141,11 @@ impl BoundListener {
         &self.local
     }
 
+    /// Whether its connections speak TLS.
+    pub fn speaks_tls(&self) -> bool {
+        self.spec.tls.is_some()
+    }
+
     /// The caller's tag for this listener.
     pub fn tag(&self) -> usize {
         self.spec.tag

@@ -3,6 +3,7 @@
 //! connections stay open (certificate reload).
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use mio::net::TcpStream;
@@ -13,6 +14,27 @@ use rustls::{ServerConfig, ServerConnection};
 /// negotiated), which is how certificates reload without dropping anyone.
 pub struct TlsAcceptor {
     current: RwLock<Arc<ServerConfig>>,
+    counters: Arc<TlsCounters>,
+}
+
+/// Handshake outcomes over every connection of one acceptor.
+#[derive(Debug, Default)]
+pub struct TlsCounters {
+    handshakes: AtomicU64,
+    handshake_errors: AtomicU64,
+}
+
+impl TlsCounters {
+    /// Handshakes completed.
+    pub fn handshakes(&self) -> u64 {
+        self.handshakes.load(Ordering::Relaxed)
+    }
+
+    /// Connections that failed before their handshake completed (bad
+    /// certificate, plaintext or garbage on a TLS port, a version refused).
+    pub fn handshake_errors(&self) -> u64 {
+        self.handshake_errors.load(Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for TlsAcceptor {
@@ -26,7 +48,13 @@ impl TlsAcceptor {
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Self {
             current: RwLock::new(config),
+            counters: Arc::default(),
         }
+    }
+
+    /// Handshake counts of the connections this acceptor started.
+    pub fn counters(&self) -> &TlsCounters {
+        &self.counters
     }
 
     /// Connections accepted from now on use `config`.
@@ -46,7 +74,12 @@ impl TlsAcceptor {
     pub(crate) fn accept(&self, socket: TcpStream) -> io::Result<TlsStream> {
         let mut conn = ServerConnection::new(self.current()).map_err(io::Error::other)?;
         conn.set_buffer_limit(Some(TLS_BUFFER_LIMIT_BYTES));
-        Ok(TlsStream { conn, socket })
+        Ok(TlsStream {
+            conn,
+            socket,
+            counters: self.counters.clone(),
+            handshake_counted: false,
+        })
     }
 }
 
@@ -65,6 +98,9 @@ const TLS_BUFFER_LIMIT_BYTES: usize = 64 * 1024;
 pub(crate) struct TlsStream {
     conn: ServerConnection,
     socket: TcpStream,
+    counters: Arc<TlsCounters>,
+    /// Its handshake's outcome has been counted.
+    handshake_counted: bool,
 }
 
 impl TlsStream {
@@ -118,9 +154,19 @@ impl TlsStream {
             }
         }
         if let Err(error) = self.conn.process_new_packets() {
+            if !self.handshake_counted {
+                self.handshake_counted = true;
+                self.counters
+                    .handshake_errors
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             // Tell the peer why (the alert rustls queued), then fail the read.
             let _ = self.flush_buffered();
             return Err(io::Error::new(io::ErrorKind::InvalidData, error));
+        }
+        if !self.handshake_counted && !self.conn.is_handshaking() {
+            self.handshake_counted = true;
+            self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
         }
         // Handshake replies go out now, not only when the session next flushes.
         match self.flush_buffered() {

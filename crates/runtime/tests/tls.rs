@@ -236,4 +236,7 @@ fn plaintext_and_garbage_on_a_tls_port_close_only_that_connection() {
     let mut good = BufReader::new(client(harness.addr, &cert));
     good.get_mut().write_all(b"fine\n").unwrap();
     assert_eq!(read_line(&mut good), "fine\n");
+    let counters = harness.acceptor.counters();
+    assert_eq!(counters.handshake_errors(), 2, "plaintext and garbage");
+    assert_eq!(counters.handshakes(), 1);
 }

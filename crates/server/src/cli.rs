@@ -190,9 +190,9 @@ pub struct Flags {
     #[arg(short = 'S', long = "enable-sasl", hide = true)]
     pub enable_sasl: bool,
 
-    /// TLS; not served yet, so refused
-    #[arg(short = 'Z', long = "enable-ssl", hide = true)]
-    pub enable_ssl: bool,
+    /// TLS flags (-Z, --tls-*)
+    #[command(flatten)]
+    pub tls: crate::tls::TlsFlags,
 
     /// Print the license and exit
     #[arg(short = 'i', long = "license")]

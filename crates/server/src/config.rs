@@ -12,6 +12,7 @@ use tailcache_runtime::{GroupShares, RuntimeConfig};
 
 use crate::cli::{AcceptModeName, EvictionName, Flags, ProtocolName};
 use crate::extended::apply_extended;
+use crate::tls::TlsSettings;
 
 /// Default memcache port, memcached's.
 pub const DEFAULT_PORT: u16 = 11211;
@@ -125,6 +126,8 @@ pub struct Config {
     pub enable_coredumps: bool,
     /// Lock memory with mlockall (-k).
     pub lock_memory: bool,
+    /// TLS listeners and certificates (`[tls]`; -Z, --tls-*, -o ssl_*).
+    pub tls: TlsSettings,
 }
 
 impl Default for Config {
@@ -170,6 +173,7 @@ impl Default for Config {
             daemonize: false,
             enable_coredumps: false,
             lock_memory: false,
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -208,6 +212,8 @@ pub struct DataAddr {
     pub protocol: crate::context::Protocol,
     /// Where.
     pub addr: crate::context::DataListenAddr,
+    /// Speaks TLS.
+    pub tls: bool,
 }
 
 impl Config {
@@ -314,6 +320,7 @@ impl Config {
         self.daemonize |= flags.daemon;
         self.enable_coredumps |= flags.enable_coredumps;
         self.lock_memory |= flags.lock_memory;
+        self.tls.apply_flags(&flags.tls);
         warn_no_effect(flags, warnings);
         apply_extended(self, &flags.extended, warnings)
     }
@@ -359,6 +366,7 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.data_addrs()?;
         self.admin_socket_addr()?;
+        self.tls.validate()?;
         self.unix_mode()?;
         check_range(
             "-m/--memory-limit (memory_limit_mib)",
@@ -457,6 +465,8 @@ impl Config {
             addrs.push(DataAddr {
                 protocol: Protocol::Memcache,
                 addr,
+                // A local socket's access is its file mode; TLS is for the network.
+                tls: false,
             });
         }
         if self.listen.is_empty() {
@@ -465,22 +475,29 @@ impl Config {
                 "no interface given",
             ));
         }
+        let tls_only = self.tls.data_ports_tls_only;
+        // (protocol, port, TLS, whether `-l ADDR:PORT`'s port replaces it)
         let ports = [
             (
                 Protocol::Memcache,
                 self.unix_socket.is_none().then_some(self.port),
-                "-p/--port",
+                tls_only,
+                true,
             ),
-            (Protocol::Resp, self.resp_port, "--resp-port"),
-            (Protocol::Http, self.http_port, "--http-port"),
+            (Protocol::Resp, self.resp_port, tls_only, false),
+            (Protocol::Http, self.http_port, tls_only, false),
+            (Protocol::Memcache, self.tls.port, true, false),
+            (Protocol::Resp, self.tls.resp_port, true, false),
+            (Protocol::Http, self.tls.http_port, true, false),
         ];
-        for (protocol, port, _) in ports {
+        for (protocol, port, tls, interface_port_wins) in ports {
             let Some(port) = port else { continue };
             for interface in &self.listen {
-                for addr in resolve_interface(interface, port, protocol)? {
+                for addr in resolve_interface(interface, port, interface_port_wins)? {
                     addrs.push(DataAddr {
                         protocol,
                         addr: DataListenAddr::Tcp(addr),
+                        tls,
                     });
                 }
             }
@@ -530,12 +547,6 @@ fn refuse_unserved(flags: &Flags) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "-S/--enable-sasl",
             "SASL authentication (a binary-protocol feature) is not served by tailcache",
-        ));
-    }
-    if flags.enable_ssl {
-        return Err(ConfigError::new(
-            "-Z/--enable-ssl",
-            "TLS is not served by tailcache yet; refusing to serve plain text instead",
         ));
     }
     if flags.auth_file.is_some() {
@@ -612,7 +623,7 @@ fn check_range(setting: &str, value: u64, min: u64, max: u64) -> Result<(), Conf
 fn resolve_interface(
     interface: &str,
     port: u16,
-    protocol: crate::context::Protocol,
+    interface_port_wins: bool,
 ) -> Result<Vec<SocketAddr>, ConfigError> {
     let setting = "-l/--listen (listen)";
     let text = interface.trim();
@@ -623,7 +634,7 @@ fn resolve_interface(
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     if let Ok(addr) = text.parse::<SocketAddr>() {
-        let port = if protocol == crate::context::Protocol::Memcache {
+        let port = if interface_port_wins {
             addr.port()
         } else {
             port
@@ -651,10 +662,13 @@ fn check_port_clash(addrs: &[DataAddr]) -> Result<(), ConfigError> {
     for (i, a) in addrs.iter().enumerate() {
         for b in &addrs[i + 1..] {
             if let (DataListenAddr::Tcp(x), DataListenAddr::Tcp(y)) = (&a.addr, &b.addr) {
-                if x == y && x.port() != 0 && a.protocol != b.protocol {
+                if x == y && x.port() != 0 && (a.protocol != b.protocol || a.tls != b.tls) {
+                    let name = |d: &DataAddr| {
+                        format!("{:?}{}", d.protocol, if d.tls { " over TLS" } else { "" })
+                    };
                     return Err(ConfigError::new(
-                        "--resp-port/--http-port",
-                        format!("{x} is given to both {:?} and {:?}", a.protocol, b.protocol),
+                        "--resp-port/--http-port/--tls-port",
+                        format!("{x} is given to both {} and {}", name(a), name(b)),
                     ));
                 }
             }

@@ -82,6 +82,8 @@ pub struct SharedState {
     pub lru_crawler_enabled: std::sync::atomic::AtomicBool,
     /// The data runtime's scheduler and stall figures, once it has started.
     runtime_figures: std::sync::OnceLock<RuntimeFigures>,
+    /// Certificates of the TLS listeners, when there are any.
+    tls: std::sync::OnceLock<Arc<crate::tls::TlsState>>,
 }
 
 /// Figures the data runtime keeps about itself.
@@ -112,11 +114,22 @@ impl SharedState {
             verbosity,
             stats_reset_baseline: std::sync::Mutex::default(),
             runtime_figures: std::sync::OnceLock::new(),
+            tls: std::sync::OnceLock::new(),
             lru_crawler_enabled,
         }
     }
 
-    /// Records the data runtime's figures (once, after it started).
+    /// Records the TLS listeners' certificates (once, at start).
+    pub fn set_tls(&self, tls: Arc<crate::tls::TlsState>) {
+        let _ = self.tls.set(tls);
+    }
+
+    /// The TLS listeners' certificates; `None` when no listener speaks TLS.
+    pub fn tls(&self) -> Option<&Arc<crate::tls::TlsState>> {
+        self.tls.get()
+    }
+
+    /// Records the data runtime's figures once it has started.
     pub fn set_runtime_figures(&self, figures: RuntimeFigures) {
         let _ = self.runtime_figures.set(figures);
     }

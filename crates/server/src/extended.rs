@@ -17,8 +17,8 @@ const ALWAYS_SO: &[&str] = &[
 ];
 
 /// memcached `-o` options about its slab allocator, LRU threads, hash table,
-/// logging buffers, seccomp, extstore (`ext_*`) and TLS (`ssl_*`, which only
-/// -Z would use, and -Z is refused); tailcache has none of these.
+/// logging buffers, seccomp and extstore (`ext_*`); tailcache has none of
+/// these. TLS's `ssl_*` options are read by [`crate::tls::TlsSettings`].
 const IGNORED: &[&str] = &[
     "no_maxconns_fast",
     "hashpower",
@@ -94,11 +94,19 @@ pub fn apply_extended(
                     "memcached's proxy mode is not served by tailcache",
                 ));
             }
+            _ if name.starts_with("ssl_") => {
+                match config.tls.apply_memcached_option(name, value, warnings) {
+                    Some(result) => result?,
+                    None => {
+                        return Err(ConfigError::new(
+                            format!("-o {name}"),
+                            "unknown extended option",
+                        ))
+                    }
+                }
+            }
             _ if ALWAYS_SO.contains(&name) => {}
-            _ if IGNORED.contains(&name)
-                || name.starts_with("ext_")
-                || name.starts_with("ssl_") =>
-            {
+            _ if IGNORED.contains(&name) || name.starts_with("ext_") => {
                 warnings.push(format!("-o {name} has no effect in tailcache; ignored"));
             }
             _ => {

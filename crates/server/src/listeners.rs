@@ -2,8 +2,11 @@
 //! with each protocol's reply for "too many connections" and "too large".
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use tailcache_runtime::{AcceptMode, BindError, BoundListener, ListenAddr, ListenerSpec};
+use tailcache_runtime::{
+    AcceptMode, BindError, BoundListener, ListenAddr, ListenerSpec, TlsAcceptor,
+};
 
 use crate::cli::AcceptModeName;
 use crate::config::Config;
@@ -28,8 +31,12 @@ pub fn accept_mode(config: &Config) -> AcceptMode {
     }
 }
 
-/// Binds every data listener of `config`, one socket per worker.
-pub fn bind_data(config: &Config) -> Result<Vec<(Protocol, BoundListener)>, String> {
+/// Binds every data listener of `config`, one socket per worker; those
+/// that speak TLS take their sessions from `tls`.
+pub fn bind_data(
+    config: &Config,
+    tls: Option<&Arc<TlsAcceptor>>,
+) -> Result<Vec<(Protocol, BoundListener)>, String> {
     let addrs = config.data_addrs().map_err(|e| e.to_string())?;
     let mut bound = Vec::with_capacity(addrs.len());
     for data in addrs {
@@ -44,22 +51,33 @@ pub fn bind_data(config: &Config) -> Result<Vec<(Protocol, BoundListener)>, Stri
             reject_reply: reject_reply.to_vec(),
             overflow_reply: overflow_reply.to_vec(),
             backlog: config.listen_backlog,
+            tls: if data.tls { tls.cloned() } else { None },
         };
+        if data.tls && spec.tls.is_none() {
+            return Err(format!(
+                "{} listener: TLS asked but not loaded",
+                data.protocol.name()
+            ));
+        }
         let listener = BoundListener::bind(spec, config.threads, accept_mode(config))
-            .map_err(|e| describe(data.protocol, &e))?;
+            .map_err(|e| describe(data.protocol, data.tls, &e))?;
         bound.push((data.protocol, listener));
     }
     Ok(bound)
 }
 
-/// Binds the admin endpoint for a single admin worker.
-pub fn bind_admin(addr: SocketAddr) -> Result<BoundListener, String> {
+/// Binds the admin endpoint for a single admin worker, over TLS with `tls`.
+pub fn bind_admin(
+    addr: SocketAddr,
+    tls: Option<Arc<TlsAcceptor>>,
+) -> Result<BoundListener, String> {
     let spec = ListenerSpec {
         addr: ListenAddr::Tcp(addr),
         tag: 0,
         reject_reply: HTTP_REJECT.to_vec(),
         overflow_reply: HTTP_OVERFLOW.to_vec(),
         backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
+        tls,
     };
     BoundListener::bind(spec, 1, AcceptMode::Shared).map_err(|e| format!("admin endpoint: {e}"))
 }
@@ -72,6 +90,7 @@ fn replies(protocol: Protocol) -> (&'static [u8], &'static [u8]) {
     }
 }
 
-fn describe(protocol: Protocol, error: &BindError) -> String {
-    format!("{} listener: {error}", protocol.name())
+fn describe(protocol: Protocol, tls: bool, error: &BindError) -> String {
+    let over = if tls { " (TLS)" } else { "" };
+    format!("{}{over} listener: {error}", protocol.name())
 }

@@ -20,6 +20,7 @@ mod server;
 mod signals;
 mod size;
 mod stats_json;
+mod tls;
 
 use std::io::Write;
 use std::process::ExitCode;

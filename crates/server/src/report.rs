@@ -33,7 +33,41 @@ pub fn figures(shared: &SharedState) -> Vec<Figure> {
     let mut out = server_figures(shared);
     counter_figures(&shared.totals(), &mut out);
     storage_figures(&shared.engine.stats(), &mut out);
+    if let Some(tls) = shared.tls() {
+        tls_figures(tls, &mut out);
+    }
     out
+}
+
+fn tls_figures(tls: &crate::tls::TlsState, out: &mut Vec<Figure>) {
+    use Kind::{Counter as C, Gauge as G};
+    let counters = tls.counters();
+    out.extend([
+        figure(
+            "tls_handshakes",
+            C,
+            "TLS handshakes completed.",
+            counters.handshakes(),
+        ),
+        figure(
+            "tls_handshake_errors",
+            C,
+            "TLS connections that failed before their handshake completed.",
+            counters.handshake_errors(),
+        ),
+        figure(
+            "tls_cert_reload_failures",
+            C,
+            "Certificate reloads (SIGHUP, refresh_certs) that failed; the old certificates stayed.",
+            tls.reload_failures(),
+        ),
+        figure(
+            "tls_cert_age_seconds",
+            G,
+            "Seconds since the TLS certificates were last loaded.",
+            tls.secs_since_refresh(),
+        ),
+    ]);
 }
 
 fn figure(name: &'static str, kind: Kind, help: &'static str, value: u64) -> Figure {

@@ -10,6 +10,7 @@ use crate::context::SharedState;
 use crate::data_service::DataServiceFactory;
 use crate::engine::build_engine;
 use crate::listeners::{accept_mode, bind_admin, bind_data};
+use crate::tls::TlsState;
 
 /// Read buffer headroom beyond the largest item: the command line and a
 /// pipelined request or two around the value.
@@ -32,6 +33,7 @@ pub struct Server {
     admin: Option<Runtime>,
     /// What listens where, for the start-up message: (what, address).
     pub listening: Vec<(String, String)>,
+    tls: Option<Arc<TlsState>>,
 }
 
 impl Server {
@@ -43,22 +45,35 @@ impl Server {
         after_bind: impl FnOnce() -> Result<(), StartError>,
     ) -> Result<Self, StartError> {
         let engine = Arc::new(build_engine(&config).map_err(StartError::Config)?);
-        let data_listeners = bind_data(&config).map_err(StartError::Os)?;
+        let tls = config
+            .tls
+            .any_listener()
+            .then(|| TlsState::load(&config.tls))
+            .transpose()
+            .map_err(|e| StartError::Config(ConfigError::new("--tls-cert/--tls-key/--tls-ca", e)))?
+            .map(Arc::new);
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
+        let data_listeners = bind_data(&config, acceptor.as_ref()).map_err(StartError::Os)?;
         let admin_addr = config.admin_socket_addr().map_err(StartError::Config)?;
+        let admin_tls = acceptor.filter(|_| config.tls.admin);
         let admin_listener = admin_addr
-            .map(bind_admin)
+            .map(|addr| bind_admin(addr, admin_tls))
             .transpose()
             .map_err(StartError::Os)?;
         let mut listening: Vec<(String, String)> = data_listeners
             .iter()
-            .map(|(p, l)| (p.name().to_owned(), l.local_addr().to_string()))
+            .map(|(p, l)| (listener_label(p.name(), l), l.local_addr().to_string()))
             .collect();
         if let Some(admin) = &admin_listener {
-            listening.push(("admin".to_owned(), admin.local_addr().to_string()));
+            let label = listener_label("admin", admin);
+            listening.push((label, admin.local_addr().to_string()));
         }
         after_bind()?;
         let config = Arc::new(config);
         let shared = Arc::new(SharedState::new(engine, config.clone(), config.threads));
+        if let Some(tls) = &tls {
+            shared.set_tls(tls.clone());
+        }
         let data = Runtime::start(
             data_runtime_config(&config),
             data_listeners.into_iter().map(|(_, l)| l).collect(),
@@ -78,7 +93,13 @@ impl Server {
             data,
             admin,
             listening,
+            tls,
         })
+    }
+
+    /// The TLS certificates' state, when any listener speaks TLS.
+    pub fn tls(&self) -> Option<Arc<TlsState>> {
+        self.tls.clone()
     }
 
     /// Handles that stop the data and admin runtimes.
@@ -93,6 +114,15 @@ impl Server {
         let data_clean = self.data.join();
         let admin_clean = self.admin.map(Runtime::join).unwrap_or(true);
         data_clean && admin_clean
+    }
+}
+
+/// What the start-up line calls a listener: `memcache`, or `memcache+tls`.
+fn listener_label(name: &str, listener: &BoundListener) -> String {
+    if listener.speaks_tls() {
+        format!("{name}+tls")
+    } else {
+        name.to_owned()
     }
 }
 

@@ -1,11 +1,12 @@
 //! SIGTERM/SIGINT: the first starts a graceful stop bounded in time; a
-//! second one during the stop exits at once.
+//! second one during the stop exits at once. SIGHUP reloads the TLS
+//! certificates (and is otherwise ignored, so it never stops the server).
 
 use std::io;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::server::Server;
@@ -17,7 +18,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// Registers the handlers; call before binding so no signal is missed.
 pub fn register() -> io::Result<Signals> {
-    Signals::new([SIGTERM, SIGINT])
+    Signals::new([SIGTERM, SIGINT, SIGHUP])
 }
 
 /// How the server ended.
@@ -31,7 +32,18 @@ pub enum Stopped {
 
 /// Blocks until a signal, then stops `server` within `flush_timeout` plus a grace.
 pub fn wait_and_stop(mut signals: Signals, server: Server, flush_timeout: Duration) -> Stopped {
-    let signal = signals.forever().next();
+    let tls = server.tls();
+    let signal = signals.forever().find(|&signal| {
+        if signal != SIGHUP {
+            return true;
+        }
+        match &tls {
+            // A failed reload is logged and counted by `reload`; the old certificates stay.
+            Some(tls) => drop(tls.reload()),
+            None => tracing::info!("SIGHUP: no TLS certificates to reload"),
+        }
+        false
+    });
     tracing::info!(?signal, "stopping: no new connections, flushing replies");
     for stopper in server.stoppers() {
         stopper.stop();
@@ -48,7 +60,7 @@ pub fn wait_and_stop(mut signals: Signals, server: Server, flush_timeout: Durati
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return Stopped::Forced,
         }
-        if signals.pending().next().is_some() {
+        if signals.pending().any(|signal| signal != SIGHUP) {
             tracing::warn!("second signal: exiting without waiting");
             return Stopped::Forced;
         }

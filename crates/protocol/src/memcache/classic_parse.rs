@@ -36,6 +36,9 @@ pub(crate) fn parse_classic<'a>(
         b"cas" => return parse_store(StoreKind::Cas, tokens, input, line, limits),
         b"version" => Ok(Request::Version),
         b"quit" => Ok(Request::Quit),
+        b"refresh_certs" => Ok(Request::RefreshCerts {
+            noreply: tokens.last() == Some(&b"noreply"[..]),
+        }),
         b"stats" => Ok(parse_stats(tokens)),
         b"lru_crawler" => parse_lru_crawler(tokens),
         b"slabs" => return Err(parse_slabs(tokens, line)),
@@ -146,6 +149,7 @@ fn looks_like_http(command: &[u8], line: &[u8]) -> bool {
         b"version",
         b"quit",
         b"lru_crawler",
+        b"refresh_certs",
         b"watch",
         b"verbosity",
         b"lru",

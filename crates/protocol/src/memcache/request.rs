@@ -43,6 +43,12 @@ pub enum Request<'a> {
     Verbosity(Verbosity),
     /// quit: close the connection without a reply.
     Quit,
+    /// `refresh_certs [noreply]`: reload the TLS certificates; `OK`, or
+    /// memcached's error line.
+    RefreshCerts {
+        /// Reply suppressed (memcached looks only at the last token).
+        noreply: bool,
+    },
     /// `stats [group]`: `STAT <name> <value>` lines then `END`.
     Stats(Stats<'a>),
     /// mg: meta get.

@@ -42,6 +42,10 @@ pub fn encode_request(out: &mut Vec<u8>, request: &Request<'_>) {
             end_line(out, verbosity.noreply);
         }
         Request::Quit => out.extend_from_slice(b"quit\r\n"),
+        Request::RefreshCerts { noreply } => {
+            out.extend_from_slice(b"refresh_certs");
+            end_line(out, *noreply);
+        }
         Request::Stats(stats) => encode_stats(out, stats.group, stats.args),
         Request::MetaGet(get) => encode_meta(out, b"mg", &get.key, None, &get.flags),
         Request::MetaSet(set) => {

@@ -53,6 +53,12 @@ pub fn answer_on_empty_cache(request: &Request<'_>, out: &mut Vec<u8>) -> bool {
         Request::Verbosity(verbosity) => silent(verbosity.noreply, Reply::Ok, out),
         Request::Version => encode_version(out, b"1.6.18"),
         Request::Quit => return true,
+        // No TLS in this reference server: memcached's answer then.
+        Request::RefreshCerts { noreply } => {
+            if !noreply {
+                out.extend_from_slice(b"Error TLS not enabled\r\n");
+            }
+        }
         Request::Stats(stats) => match stats.group {
             StatsGroup::Reset => encode_reply(out, Reply::Reset),
             StatsGroup::Detail if stats.args.is_empty() => {

@@ -348,6 +348,31 @@ pub fn version(ctx: &ServerContext, output: &mut Vec<u8>) {
     record(ctx, CommandKind::Other, started);
 }
 
+/// refresh_certs: reloads the TLS certificates as SIGHUP does; memcached's
+/// error text when it fails or no listener speaks TLS.
+pub fn refresh_certs(ctx: &ServerContext, noreply: bool, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    let result = match ctx.shared.tls() {
+        Some(tls) => tls.reload(),
+        None => Err("Error TLS not enabled".to_owned()),
+    };
+    if !noreply {
+        match result {
+            Ok(()) => output.extend_from_slice(b"OK\r\n"),
+            Err(message) => {
+                // One line, whatever the file's error said.
+                output.extend(
+                    message
+                        .bytes()
+                        .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+                );
+                output.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    record(ctx, CommandKind::Other, started);
+}
+
 /// verbosity: kept for `stats settings`; logging itself is set at start.
 pub fn verbosity(ctx: &ServerContext, verbosity: Verbosity, output: &mut Vec<u8>) {
     let started = Instant::now();

@@ -163,6 +163,13 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
         b"segments_reserve_target",
         storage.segments_reserve_target,
     );
+    if let Some(tls) = shared.tls() {
+        // memcached's, present only with TLS on.
+        let errors = tls.counters().handshake_errors();
+        encode::encode_stat_u64(out, b"ssl_handshake_errors", errors);
+        let age_secs = tls.secs_since_refresh();
+        encode::encode_stat_u64(out, b"time_since_server_cert_refresh", age_secs);
+    }
     let holds = ctx.engine.lock_holds();
     encode::encode_stat_u64(out, b"lock_hold_ns_p9999", holds.quantile_ns(0.9999));
     encode::encode_stat_u64(out, b"lock_hold_ns_max", holds.max_ns);
@@ -227,8 +234,32 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     );
     let crawler = ctx.shared.lru_crawler_enabled.load(Ordering::Relaxed);
     encode::encode_stat(out, b"lru_crawler", yes_no(crawler));
+    tls_settings(&config.tls, out);
     encode::encode_stat_u64(out, b"segment_size_bytes", config.segment_size_bytes);
     encode::encode_reply(out, Reply::End);
+}
+
+/// memcached's TLS settings lines (a TLS-enabled build prints them always).
+fn tls_settings(tls: &crate::tls::TlsSettings, out: &mut Vec<u8>) {
+    let path = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map_or_else(|| "NULL".to_owned(), |p| p.display().to_string())
+    };
+    encode::encode_stat(out, b"ssl_enabled", yes_no(tls.any_listener()));
+    encode::encode_stat(out, b"ssl_chain_cert", path(&tls.cert).as_bytes());
+    encode::encode_stat(out, b"ssl_key", path(&tls.key).as_bytes());
+    let verify_mode: u64 = match tls.verify_mode {
+        crate::tls::TlsVerifyMode::None => 0,
+        crate::tls::TlsVerifyMode::Request => 1,
+        crate::tls::TlsVerifyMode::Require => 2,
+    };
+    encode::encode_stat_u64(out, b"ssl_verify_mode", verify_mode);
+    encode::encode_stat(out, b"ssl_ca_cert", path(&tls.ca).as_bytes());
+    let min_version: &[u8] = match tls.min_version {
+        crate::tls::TlsMinVersion::Tls12 => b"tlsv1.2",
+        crate::tls::TlsMinVersion::Tls13 => b"tlsv1.3",
+    };
+    encode::encode_stat(out, b"ssl_min_version", min_version);
 }
 
 fn yes_no(value: bool) -> &'static [u8] {
