@@ -108,6 +108,9 @@ impl<C> Session<C> {
         overflow_reply: Arc<[u8]>,
         now: Instant,
     ) -> Self {
+        // A TLS handshake is input part-way from the first byte: its
+        // timeout runs from accept, even if the client never sends one.
+        let stalled_since = stream.has_partial_input().then_some(now);
         Self {
             stream,
             conn: Some(conn),
@@ -125,7 +128,7 @@ impl<C> Session<C> {
             ready_since: None,
             job_queued: false,
             last_active: now,
-            stalled_since: None,
+            stalled_since,
             overflow_reply,
         }
     }
@@ -164,7 +167,8 @@ impl<C> Session<C> {
     {
         let mut completed_any = false;
         let end = self.serve_turn(svc, limits, now, &mut completed_any);
-        if self.rbuf.is_empty() || self.job.is_some() {
+        let input_waiting = !self.rbuf.is_empty() || self.stream.has_partial_input();
+        if !input_waiting || self.job.is_some() {
             self.stalled_since = None;
         } else if completed_any || self.stalled_since.is_none() {
             // Bytes wait for a request that has not completed since now.

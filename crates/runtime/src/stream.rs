@@ -40,6 +40,15 @@ impl Stream {
         }
     }
 
+    /// Whether the stream itself holds part of the peer's input (a TLS
+    /// handshake or record still arriving); plain sockets never do.
+    pub(crate) fn has_partial_input(&self) -> bool {
+        match self {
+            Stream::Tls(s) => s.has_partial_input(),
+            Stream::Tcp(_) | Stream::Unix(_) => false,
+        }
+    }
+
     /// Sends what [`Stream::buffered_output_bytes`] counts; `WouldBlock`
     /// when the socket is full.
     pub(crate) fn flush_buffered(&mut self) -> io::Result<()> {

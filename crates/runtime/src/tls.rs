@@ -79,6 +79,7 @@ impl TlsAcceptor {
             socket,
             counters: self.counters.clone(),
             handshake_counted: false,
+            raw_bytes_since_plaintext: 0,
         })
     }
 }
@@ -101,6 +102,9 @@ pub(crate) struct TlsStream {
     counters: Arc<TlsCounters>,
     /// Its handshake's outcome has been counted.
     handshake_counted: bool,
+    /// Bytes taken from the socket since the last plaintext or the end of
+    /// the handshake: a record still arriving (or one that carried none).
+    raw_bytes_since_plaintext: usize,
 }
 
 impl TlsStream {
@@ -110,6 +114,13 @@ impl TlsStream {
 
     pub(crate) fn socket_mut(&mut self) -> &mut TcpStream {
         &mut self.socket
+    }
+
+    /// Whether input is part-way: a handshake not finished, or record bytes
+    /// that have not yet given plaintext. A client that sends a TLS record
+    /// a byte at a time is then as stalled as one that sends a request so.
+    pub(crate) fn has_partial_input(&self) -> bool {
+        self.conn.is_handshaking() || self.raw_bytes_since_plaintext > 0
     }
 
     /// Encrypted bytes waiting for room in the socket.
@@ -148,7 +159,10 @@ impl TlsStream {
         loop {
             match self.conn.read_tls(&mut self.socket) {
                 Ok(0) => return Ok(false),
-                Ok(_) => break,
+                Ok(n) => {
+                    self.raw_bytes_since_plaintext += n;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -167,6 +181,7 @@ impl TlsStream {
         if !self.handshake_counted && !self.conn.is_handshaking() {
             self.handshake_counted = true;
             self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
+            self.raw_bytes_since_plaintext = 0;
         }
         // Handshake replies go out now, not only when the session next flushes.
         match self.flush_buffered() {
@@ -183,6 +198,9 @@ impl Read for TlsStream {
             match self.conn.reader().read(&mut buf[filled..]) {
                 Ok(n) => {
                     filled += n;
+                    if n > 0 {
+                        self.raw_bytes_since_plaintext = 0;
+                    }
                     if n == 0 {
                         // close_notify received: a clean end of stream.
                         return Ok(filled);

@@ -100,6 +100,10 @@ struct Harness {
 
 impl Harness {
     fn start(config: Arc<ServerConfig>) -> Self {
+        Self::start_with(config, RuntimeConfig::default())
+    }
+
+    fn start_with(config: Arc<ServerConfig>, runtime_config: RuntimeConfig) -> Self {
         let acceptor = Arc::new(TlsAcceptor::new(config));
         let spec = ListenerSpec {
             addr: ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
@@ -112,7 +116,7 @@ impl Harness {
         let runtime_config = RuntimeConfig {
             workers: 1,
             write_buffer_high_water_bytes: 256 * 1024,
-            ..RuntimeConfig::default()
+            ..runtime_config
         };
         let bound = BoundListener::bind(spec, 1, runtime_config.accept_mode).unwrap();
         let LocalAddr::Tcp(addr) = bound.local_addr().clone() else {
@@ -239,4 +243,36 @@ fn plaintext_and_garbage_on_a_tls_port_close_only_that_connection() {
     let counters = harness.acceptor.counters();
     assert_eq!(counters.handshake_errors(), 2, "plaintext and garbage");
     assert_eq!(counters.handshakes(), 1);
+}
+
+#[test]
+fn a_handshake_that_never_finishes_is_closed_at_the_request_timeout() {
+    let (config, cert) = server_config("first");
+    let harness = Harness::start_with(
+        config,
+        RuntimeConfig {
+            request_timeout: Some(Duration::from_millis(500)),
+            ..RuntimeConfig::default()
+        },
+    );
+    // One silent, one that sends the first bytes of a ClientHello and stops.
+    let mut silent = TcpStream::connect(harness.addr).unwrap();
+    let mut partial = TcpStream::connect(harness.addr).unwrap();
+    partial
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    for stream in [&mut silent, &mut partial] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 64];
+        // Closed: end of stream (or a reset), well before the read timeout.
+        let _ = stream.read(&mut buf);
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    // A client that completes its handshake is served meanwhile and after.
+    let mut good = BufReader::new(client(harness.addr, &cert));
+    good.get_mut().write_all(b"still here\n").unwrap();
+    assert_eq!(read_line(&mut good), "still here\n");
 }
