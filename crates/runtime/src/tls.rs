@@ -15,6 +15,7 @@ use rustls::{ServerConfig, ServerConnection};
 pub struct TlsAcceptor {
     current: RwLock<Arc<ServerConfig>>,
     counters: Arc<TlsCounters>,
+    write_buffer_bytes: usize,
 }
 
 /// Handshake outcomes over every connection of one acceptor.
@@ -49,7 +50,15 @@ impl TlsAcceptor {
         Self {
             current: RwLock::new(config),
             counters: Arc::default(),
+            write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
         }
+    }
+
+    /// Sets how much plaintext a connection's TLS layer holds before it must
+    /// be sent (memcached's `ssl_wbuf_size`); at least one byte.
+    pub fn with_write_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.write_buffer_bytes = bytes.max(1);
+        self
     }
 
     /// Handshake counts of the connections this acceptor started.
@@ -73,20 +82,22 @@ impl TlsAcceptor {
 
     pub(crate) fn accept(&self, socket: TcpStream) -> io::Result<TlsStream> {
         let mut conn = ServerConnection::new(self.current()).map_err(io::Error::other)?;
-        conn.set_buffer_limit(Some(TLS_BUFFER_LIMIT_BYTES));
+        conn.set_buffer_limit(Some(self.write_buffer_bytes));
         Ok(TlsStream {
             conn,
             socket,
             counters: self.counters.clone(),
             handshake_counted: false,
             raw_bytes_since_plaintext: 0,
+            write_buffer_bytes: self.write_buffer_bytes,
         })
     }
 }
 
-/// Plaintext rustls holds before it must be encrypted and sent: bounds a
-/// TLS connection's hidden output beside the session's own buffer.
-const TLS_BUFFER_LIMIT_BYTES: usize = 64 * 1024;
+/// Plaintext rustls holds before it must be encrypted and sent, unless set:
+/// bounds a TLS connection's hidden output beside the session's own buffer
+/// (memcached's `ssl_wbuf_size` default).
+const DEFAULT_WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// A server-side TLS connection over a non-blocking TCP socket.
 ///
@@ -105,6 +116,7 @@ pub(crate) struct TlsStream {
     /// Bytes taken from the socket since the last plaintext or the end of
     /// the handshake: a record still arriving (or one that carried none).
     raw_bytes_since_plaintext: usize,
+    write_buffer_bytes: usize,
 }
 
 impl TlsStream {
@@ -233,7 +245,7 @@ impl Write for TlsStream {
         let accepted = self
             .conn
             .writer()
-            .write(&buf[..buf.len().min(TLS_BUFFER_LIMIT_BYTES)])?;
+            .write(&buf[..buf.len().min(self.write_buffer_bytes)])?;
         if accepted == 0 && !buf.is_empty() {
             // The handshake has not finished and its buffer is full.
             return Err(io::ErrorKind::WouldBlock.into());

@@ -476,23 +476,37 @@ impl Config {
             ));
         }
         let tls_only = self.tls.data_ports_tls_only;
-        // (protocol, port, TLS, whether `-l ADDR:PORT`'s port replaces it)
+        // (protocol, port, TLS port of its own, whether `-l ADDR:PORT`'s port replaces it);
+        // the plain ports speak TLS under -Z.
         let ports = [
             (
                 Protocol::Memcache,
                 self.unix_socket.is_none().then_some(self.port),
-                tls_only,
+                false,
                 true,
             ),
-            (Protocol::Resp, self.resp_port, tls_only, false),
-            (Protocol::Http, self.http_port, tls_only, false),
+            (Protocol::Resp, self.resp_port, false, false),
+            (Protocol::Http, self.http_port, false, false),
             (Protocol::Memcache, self.tls.port, true, false),
             (Protocol::Resp, self.tls.resp_port, true, false),
             (Protocol::Http, self.tls.http_port, true, false),
         ];
-        for (protocol, port, tls, interface_port_wins) in ports {
+        for (protocol, port, tls_port, interface_port_wins) in ports {
             let Some(port) = port else { continue };
             for interface in &self.listen {
+                // memcached's `-l notls:ADDR:PORT`: this interface stays plain under -Z.
+                let (interface, plain) = match interface.trim().strip_prefix("notls:") {
+                    Some(_) if !tls_only => {
+                        return Err(ConfigError::new(
+                            "-l/--listen (listen)",
+                            "'notls' option is valid only when SSL is enabled (-Z)",
+                        ))
+                    }
+                    Some(rest) => (rest, true),
+                    None => (interface.as_str(), false),
+                };
+                // Only -Z's TLS yields to notls; a TLS port was asked for by itself.
+                let tls = tls_port || (tls_only && !plain);
                 for addr in resolve_interface(interface, port, interface_port_wins)? {
                     addrs.push(DataAddr {
                         protocol,
@@ -686,6 +700,24 @@ mod tests {
         let mut argv = vec!["tailcache"];
         argv.extend_from_slice(args);
         Config::load(&Flags::try_parse_from(argv).expect("flags parse"))
+    }
+
+    #[test]
+    fn notls_keeps_an_interface_plain_under_minus_z_only() {
+        let tls_of = |config: &Config| -> Vec<bool> {
+            config.data_addrs().unwrap().iter().map(|a| a.tls).collect()
+        };
+        let config = load(&[
+            "-Z",
+            "-o",
+            "ssl_chain_cert=/c.pem",
+            "-l",
+            "notls:127.0.0.1:11311,127.0.0.1:11411",
+        ])
+        .unwrap();
+        assert_eq!(tls_of(&config), [false, true]);
+        let error = load(&["-l", "notls:127.0.0.1:11311"]).unwrap_err();
+        assert!(error.reason.contains("only when SSL is enabled"), "{error}");
     }
 
     #[test]

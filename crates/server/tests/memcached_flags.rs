@@ -98,6 +98,8 @@ const SILENT_O_OPTIONS: &[&str] = &[
     "ssl_verify_mode",
     "ssl_ca_cert",
     "ssl_min_version",
+    "ssl_wbuf_size",
+    "ssl_session_cache",
 ];
 
 fn temp_path(name: &str) -> PathBuf {

@@ -164,7 +164,10 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
         storage.segments_reserve_target,
     );
     if let Some(tls) = shared.tls() {
-        // memcached's, present only with TLS on.
+        // memcached's, present only with TLS on (and the session cache).
+        if let Some(sessions) = tls.new_sessions() {
+            encode::encode_stat_u64(out, b"ssl_new_sessions", sessions);
+        }
         let errors = tls.counters().handshake_errors();
         encode::encode_stat_u64(out, b"ssl_handshake_errors", errors);
         let age_secs = tls.secs_since_refresh();
@@ -254,7 +257,15 @@ fn tls_settings(tls: &crate::tls::TlsSettings, out: &mut Vec<u8>) {
         crate::tls::TlsVerifyMode::Require => 2,
     };
     encode::encode_stat_u64(out, b"ssl_verify_mode", verify_mode);
+    // Keys are read as PEM (1) whatever -o ssl_keyformat says (it warns).
+    encode::encode_stat_u64(out, b"ssl_keyformat", 1);
+    // rustls's own cipher suites: memcached's "NULL" means "the library's default".
+    encode::encode_stat(out, b"ssl_ciphers", b"NULL");
     encode::encode_stat(out, b"ssl_ca_cert", path(&tls.ca).as_bytes());
+    let wbuf_bytes = u64::from(tls.write_buffer_kib) * 1024;
+    encode::encode_stat_u64(out, b"ssl_wbuf_size", wbuf_bytes);
+    encode::encode_stat(out, b"ssl_session_cache", yes_no(tls.session_cache));
+    encode::encode_stat(out, b"ssl_kernel_tls", b"no");
     let min_version: &[u8] = match tls.min_version {
         crate::tls::TlsMinVersion::Tls12 => b"tlsv1.2",
         crate::tls::TlsMinVersion::Tls13 => b"tlsv1.3",

@@ -1,6 +1,7 @@
 //! TLS: the server configuration built from the certificate files, and its
 //! reload (SIGHUP, memcached's `refresh_certs`) without dropping connections.
 
+mod session_cache;
 mod settings;
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use tailcache_runtime::TlsAcceptor;
 
+use session_cache::SessionCache;
 pub use settings::{TlsFlags, TlsMinVersion, TlsSettings, TlsVerifyMode};
 
 /// Largest PEM file read: a certificate chain or key is a few KiB; a wrong
@@ -22,7 +24,10 @@ const MAX_PEM_FILE_BYTES: u64 = 1 << 20;
 
 /// Builds the rustls configuration `settings` describe, reading the files.
 /// The error names the file and what is wrong, as memcached's does.
-pub fn load_server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
+pub fn load_server_config(
+    settings: &TlsSettings,
+    sessions: Option<Arc<SessionCache>>,
+) -> Result<Arc<ServerConfig>, String> {
     let cert_path = settings.cert.as_deref().ok_or("Error TLS not enabled")?;
     let chain = read_pem(cert_path, "certificate chain", |bytes| {
         CertificateDer::pem_slice_iter(bytes).collect::<Result<Vec<_>, _>>()
@@ -76,6 +81,14 @@ pub fn load_server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, S
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| format!("Error validating the certificate: {e}"))?;
+    // As memcached: no resumption unless `-o ssl_session_cache` asks for it.
+    config.session_storage = match sessions {
+        Some(cache) => cache,
+        None => {
+            config.send_tls13_tickets = 0;
+            Arc::new(rustls::server::NoServerSessionStorage {})
+        }
+    };
     // Every protocol here is a single byte stream; no ALPN is negotiated.
     config.alpn_protocols.clear();
     Ok(Arc::new(config))
@@ -99,6 +112,8 @@ fn read_pem<T, E: std::fmt::Display>(
 /// acceptor connections take their configuration from, and reload figures.
 pub struct TlsState {
     settings: TlsSettings,
+    /// Resumable sessions, shared by every configuration a reload makes.
+    sessions: Option<Arc<SessionCache>>,
     acceptor: Arc<TlsAcceptor>,
     /// Serializes reloads (a signal and a `refresh_certs` at once).
     reloading: Mutex<()>,
@@ -109,10 +124,13 @@ pub struct TlsState {
 impl TlsState {
     /// Loads the files once; an error stops the start-up.
     pub fn load(settings: &TlsSettings) -> Result<Self, String> {
-        let config = load_server_config(settings)?;
+        let sessions = settings.session_cache.then(|| Arc::new(SessionCache::new()));
+        let config = load_server_config(settings, sessions.clone())?;
+        let write_buffer_bytes = settings.write_buffer_kib as usize * 1024;
         Ok(Self {
             settings: settings.clone(),
-            acceptor: Arc::new(TlsAcceptor::new(config)),
+            sessions,
+            acceptor: Arc::new(TlsAcceptor::new(config).with_write_buffer_bytes(write_buffer_bytes)),
             reloading: Mutex::new(()),
             last_refresh_unix_secs: AtomicU64::new(unix_now_secs()),
             reload_failures: AtomicU64::new(0),
@@ -133,7 +151,7 @@ impl TlsState {
     /// ones keep their session. On failure the old certificates stay.
     pub fn reload(&self) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
-        match load_server_config(&self.settings) {
+        match load_server_config(&self.settings, self.sessions.clone()) {
             Ok(config) => {
                 self.acceptor.replace(config);
                 self.last_refresh_unix_secs
@@ -153,6 +171,12 @@ impl TlsState {
     /// `time_since_server_cert_refresh`).
     pub fn secs_since_refresh(&self) -> u64 {
         unix_now_secs().saturating_sub(self.last_refresh_unix_secs.load(Ordering::Relaxed))
+    }
+
+    /// TLS sessions stored for resumption (memcached's `ssl_new_sessions`);
+    /// `None` without `-o ssl_session_cache`.
+    pub fn new_sessions(&self) -> Option<u64> {
+        self.sessions.as_ref().map(|cache| cache.stored())
     }
 
     /// Reloads that failed since start.

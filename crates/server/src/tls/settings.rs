@@ -37,7 +37,7 @@ pub enum TlsMinVersion {
 }
 
 /// The `[tls]` table. Field names are the TOML keys.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsSettings {
     /// memcached's `-Z`: every data TCP port (-p, --resp-port, --http-port)
@@ -68,6 +68,35 @@ pub struct TlsSettings {
     pub http_port: Option<u16>,
     /// The admin endpoint speaks TLS only (`--admin-tls`).
     pub admin: bool,
+    /// Keep TLS sessions so that clients can resume them (`-o ssl_session_cache`).
+    pub session_cache: bool,
+    /// Plaintext a connection's TLS layer holds before it must be sent, in
+    /// KiB (`-o ssl_wbuf_size`, memcached's default 16).
+    pub write_buffer_kib: u32,
+}
+
+/// memcached's `ssl_wbuf_size` default, in KiB.
+const DEFAULT_WRITE_BUFFER_KIB: u32 = 16;
+/// Largest `ssl_wbuf_size`: a bound on what one connection's TLS layer holds.
+const MAX_WRITE_BUFFER_KIB: u32 = 1024;
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            data_ports_tls_only: false,
+            cert: None,
+            key: None,
+            ca: None,
+            verify_mode: TlsVerifyMode::None,
+            min_version: TlsMinVersion::Tls12,
+            port: None,
+            resp_port: None,
+            http_port: None,
+            admin: false,
+            session_cache: false,
+            write_buffer_kib: DEFAULT_WRITE_BUFFER_KIB,
+        }
+    }
 }
 
 /// The TLS flags of the command line.
@@ -115,12 +144,8 @@ pub struct TlsFlags {
 }
 
 /// memcached `-o ssl_*` options that tune OpenSSL itself: accepted, no effect.
-const IGNORED_SSL_OPTIONS: &[&str] = &[
-    "ssl_ciphers",
-    "ssl_session_cache",
-    "ssl_kernel_tls",
-    "ssl_wbuf_size",
-];
+/// (rustls has its own fixed set of safe cipher suites, and no kernel TLS here.)
+const IGNORED_SSL_OPTIONS: &[&str] = &["ssl_ciphers", "ssl_kernel_tls"];
 
 impl TlsSettings {
     /// Overlays the command line's TLS flags.
@@ -207,6 +232,17 @@ impl TlsSettings {
                     _ => return refuse(format!("'{value}' is not 2 (TLS 1.2) or 3 (TLS 1.3)")),
                 }
             }
+            "ssl_session_cache" => self.session_cache = true,
+            "ssl_wbuf_size" => match value.parse::<u32>() {
+                Ok(kib) if (1..=MAX_WRITE_BUFFER_KIB).contains(&kib) => {
+                    self.write_buffer_kib = kib;
+                }
+                _ => {
+                    return refuse(format!(
+                        "'{value}' is not a size in KiB from 1 to {MAX_WRITE_BUFFER_KIB}"
+                    ))
+                }
+            },
             // 1 is SSL_FILETYPE_PEM, memcached's default and the only one read here.
             "ssl_keyformat" if value.is_empty() || value == "1" => {}
             "ssl_keyformat" => {
