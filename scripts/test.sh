@@ -22,6 +22,7 @@ install_system_tools() {
         [nutcracker]=nutcracker
         [memccat]=libmemcached-tools
         [curl]=curl
+        [openssl]=openssl
         [valgrind]=valgrind
     )
     local missing=()
