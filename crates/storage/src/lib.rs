@@ -33,6 +33,8 @@ mod error;
 mod evict;
 mod expiry;
 mod flush;
+#[cfg(all(test, not(loom)))]
+mod hash_flood_tests;
 mod heap;
 mod index;
 #[cfg(not(loom))]
