@@ -2,6 +2,7 @@
 
 use crate::protocol::Protocol;
 use crate::schedule::Arrival;
+use crate::tls::TlsClient;
 use crate::workload::Workload;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -67,6 +68,9 @@ pub struct RunConfig {
     pub max_inflight_per_connection: usize,
     /// Seed of every random choice; the same seed gives the same schedule and keys.
     pub seed: u64,
+    /// TLS to the target (every connection handshakes before it is used); plain if none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsClient>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -147,6 +151,7 @@ impl RunConfig {
             timeout: Duration::from_secs(2),
             max_inflight_per_connection: 4096,
             seed: 1,
+            tls: None,
         }
     }
 }

@@ -2,8 +2,10 @@
 //! `END`, `set` answers `STORED`, `delete` answers `NOT_FOUND`. It does no work, so the
 //! latency measured against it is the generator's own floor. With a [`Pause`] it stops
 //! answering for a while at a fixed period, which is how the tests prove that open-loop
-//! measurement sees a stall and closed-loop measurement hides it.
+//! measurement sees a stall and closed-loop measurement hides it. With a rustls server
+//! configuration it answers over TLS, which is how the tests load the generator's TLS.
 
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +38,15 @@ pub struct EchoServer {
 impl EchoServer {
     /// Starts on 127.0.0.1 at a free port.
     pub fn start(pause: Option<Pause>) -> io::Result<Self> {
+        Self::start_with(pause, None)
+    }
+
+    /// Starts on 127.0.0.1 at a free port, speaking TLS with `tls`.
+    pub fn start_tls(pause: Option<Pause>, tls: Arc<ServerConfig>) -> io::Result<Self> {
+        Self::start_with(pause, Some(tls))
+    }
+
+    fn start_with(pause: Option<Pause>, tls: Option<Arc<ServerConfig>>) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -44,7 +55,7 @@ impl EchoServer {
         let flag = stop.clone();
         let acceptor = std::thread::Builder::new()
             .name("echo-accept".into())
-            .spawn(move || accept_loop(listener, flag, pause, epoch))?;
+            .spawn(move || accept_loop(listener, flag, pause, epoch, tls))?;
         Ok(Self {
             addr,
             stop,
@@ -67,15 +78,22 @@ impl Drop for EchoServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, pause: Option<Pause>, epoch: Instant) {
+fn accept_loop(
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    pause: Option<Pause>,
+    epoch: Instant,
+    tls: Option<Arc<ServerConfig>>,
+) {
     let mut conns = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, _)) => {
                 let flag = stop.clone();
+                let tls = tls.clone();
                 if let Ok(h) = std::thread::Builder::new()
                     .name("echo-conn".into())
-                    .spawn(move || serve(stream, flag, pause, epoch))
+                    .spawn(move || serve_socket(stream, flag, pause, epoch, tls))
                 {
                     conns.push(h);
                 }
@@ -91,13 +109,38 @@ fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, pause: Option<Pause
     }
 }
 
-fn serve(mut stream: TcpStream, stop: Arc<AtomicBool>, pause: Option<Pause>, epoch: Instant) {
+fn serve_socket(
+    stream: TcpStream,
+    stop: Arc<AtomicBool>,
+    pause: Option<Pause>,
+    epoch: Instant,
+    tls: Option<Arc<ServerConfig>>,
+) {
     if stream.set_nonblocking(false).is_err()
         || stream.set_nodelay(true).is_err()
         || stream.set_read_timeout(Some(STOP_CHECK)).is_err()
     {
         return;
     }
+    match tls {
+        None => serve(stream, stop, pause, epoch),
+        Some(config) => {
+            let Ok(session) = ServerConnection::new(config) else {
+                return;
+            };
+            // The handshake happens inside the first reads; a read timeout there is
+            // retried like any other.
+            serve(StreamOwned::new(session, stream), stop, pause, epoch)
+        }
+    }
+}
+
+fn serve(
+    mut stream: impl Read + Write,
+    stop: Arc<AtomicBool>,
+    pause: Option<Pause>,
+    epoch: Instant,
+) {
     let mut input = Vec::with_capacity(64 * 1024);
     let mut out = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];

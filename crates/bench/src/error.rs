@@ -16,6 +16,8 @@ pub enum BenchError {
     ConnectionRefused(SocketAddr),
     /// Connecting failed for another reason.
     Connect(SocketAddr, std::io::Error),
+    /// The TLS handshake with the target failed (certificate, name, protocol).
+    Tls(SocketAddr, String),
     /// The prefill phase did not finish in its time limit.
     PrefillTimeout {
         /// Keys stored before the limit.
@@ -44,6 +46,11 @@ impl fmt::Display for BenchError {
                 write!(f, "connection refused by {a}: is the server running?")
             }
             Self::Connect(a, e) => write!(f, "cannot connect to {a}: {e}"),
+            Self::Tls(a, why) => write!(
+                f,
+                "TLS handshake with {a} failed: {why} (check --tls-ca, --tls-server-name, \
+                 --tls-cert/--tls-key, and that the port speaks TLS)"
+            ),
             Self::PrefillTimeout { stored, wanted } => {
                 write!(
                     f,
@@ -90,6 +97,10 @@ mod tests {
             (
                 BenchError::Connect(addr, io()),
                 "cannot connect to 127.0.0.1:1: boom",
+            ),
+            (
+                BenchError::Tls(addr, "UnknownIssuer".into()),
+                "TLS handshake with 127.0.0.1:1 failed: UnknownIssuer",
             ),
             (
                 BenchError::PrefillTimeout {

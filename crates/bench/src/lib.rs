@@ -18,5 +18,6 @@ pub mod protocol;
 pub mod schedule;
 pub mod sweep;
 pub mod target;
+pub mod tls;
 pub mod units;
 pub mod workload;

@@ -4,6 +4,7 @@ use crate::config::{Load, RunConfig};
 use crate::error::BenchError;
 use crate::protocol::Protocol;
 use crate::schedule::Arrival;
+use crate::tls::{default_server_name, TlsClient, TlsOptions};
 use crate::units::{parse_count, parse_duration, parse_u64};
 use crate::workload::{Mix, Popularity, ValueSizes, Workload};
 use clap::Parser;
@@ -99,6 +100,27 @@ pub struct Args {
     /// No live per-second progress.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Speak TLS to every target (rustls, TLS 1.2 and 1.3); each connection handshakes
+    /// when it connects, before any request is timed. Needs --tls-ca or --tls-insecure.
+    #[arg(long)]
+    pub tls: bool,
+    /// PEM file of the CA certificate(s) that verify the server's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// Accept any server certificate (no verification); only when asked for, never by
+    /// default.
+    #[arg(long)]
+    pub tls_insecure: bool,
+    /// Name sent in SNI and verified in the server's certificate [default: the first
+    /// target's host when it is a name, else localhost].
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+    /// PEM client certificate chain for mutual TLS (with --tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn bad(e: String) -> BenchError {
@@ -174,9 +196,42 @@ impl Args {
             timeout: parse_duration(&self.timeout).map_err(flag("--timeout"))?,
             max_inflight_per_connection: self.max_inflight,
             seed: self.seed,
+            tls: self.tls_client()?,
         };
         config.validate().map_err(bad)?;
         Ok(config)
+    }
+}
+
+impl Args {
+    /// The TLS configuration the `--tls*` flags describe, `None` without `--tls`; a
+    /// `--tls-*` flag without `--tls` is an error rather than silently plain.
+    pub fn tls_client(&self) -> Result<Option<TlsClient>, BenchError> {
+        if !self.tls {
+            let stray = [
+                (self.tls_ca.is_some(), "--tls-ca"),
+                (self.tls_insecure, "--tls-insecure"),
+                (self.tls_server_name.is_some(), "--tls-server-name"),
+                (self.tls_cert.is_some(), "--tls-cert"),
+                (self.tls_key.is_some(), "--tls-key"),
+            ];
+            return match stray.iter().find(|(given, _)| *given) {
+                Some((_, name)) => Err(bad(format!("{name} needs --tls"))),
+                None => Ok(None),
+            };
+        }
+        let server_name = match &self.tls_server_name {
+            Some(name) => name.clone(),
+            None => default_server_name(self.targets.first().map_or("", String::as_str)),
+        };
+        let options = TlsOptions {
+            ca_file: self.tls_ca.clone(),
+            insecure: self.tls_insecure,
+            server_name,
+            cert_file: self.tls_cert.clone(),
+            key_file: self.tls_key.clone(),
+        };
+        TlsClient::new(&options).map(Some).map_err(bad)
     }
 }
 
@@ -220,6 +275,17 @@ mod tests {
             .to_config(addr(), "a".into())
             .unwrap();
         assert_eq!(c.load, Load::Closed { pipeline: 16 });
+        assert!(c.tls.is_none());
+        let c = args(&["--tls", "--tls-insecure"])
+            .to_config(addr(), "a".into())
+            .unwrap();
+        assert!(c.tls.is_some());
+    }
+
+    #[test]
+    fn tls_without_a_ca_says_how_to_skip_verification() {
+        let e = args(&["--tls"]).to_config(addr(), "a".into()).unwrap_err();
+        assert!(e.to_string().contains("--tls-insecure"), "{e}");
     }
 
     #[test]
@@ -234,6 +300,10 @@ mod tests {
             &["--duration", "0s"],
             &["--protocol", "http", "--mix", "multiget=1"],
             &["--rate", "0", "--pipeline", "0"],
+            &["--tls"],
+            &["--tls-insecure"],
+            &["--tls", "--tls-insecure", "--tls-ca", "ca.pem"],
+            &["--tls", "--tls-insecure", "--tls-key", "key.pem"],
         ] {
             assert!(
                 matches!(

@@ -57,6 +57,11 @@ fn command_line() -> String {
 
 fn execute(args: &Args) -> Result<Report, BenchError> {
     // Kept alive for the whole run; stopped when dropped.
+    if args.echo_server && args.tls {
+        return Err(BenchError::BadArgument(
+            "--echo-server speaks plain TCP; it cannot be loaded with --tls".into(),
+        ));
+    }
     let echo = if args.echo_server {
         Some(EchoServer::start(None)?)
     } else {

@@ -4,14 +4,14 @@
 use super::read_buffer::ReadBuffer;
 use super::recorder::Recorder;
 use super::stats::Counters;
+use super::stream::Stream;
 use crate::config::{Load, RunConfig};
 use crate::protocol::{self, Expect, RequestContext};
 use crate::schedule::Schedule;
 use crate::workload::{Op, OpGenerator, OpKind};
-use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io;
 use std::time::Duration;
 
 /// Wait before reconnecting a dropped connection, so a dead server is not hammered.
@@ -56,7 +56,7 @@ pub struct Env<'a> {
 #[derive(Debug)]
 pub struct Connection {
     token: Token,
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     out: Vec<u8>,
     out_pos: usize,
     input: ReadBuffer,
@@ -136,9 +136,9 @@ impl Connection {
 
     /// Opens and registers the socket; a failure is counted and retried later.
     pub fn connect(&mut self, now_ns: u64, env: &Env<'_>, rec: &mut Recorder) {
-        match open_stream(env.config.target) {
+        match Stream::connect(env.config.target, CONNECT_TIMEOUT, env.config.tls.as_ref()) {
             Ok(mut stream) => match env.registry.register(
-                &mut stream,
+                stream.socket_mut(),
                 self.token,
                 Interest::READABLE | Interest::WRITABLE,
             ) {
@@ -205,6 +205,12 @@ impl Connection {
         let Some(stream) = self.stream.as_mut() else {
             return;
         };
+        // TLS output left behind by an earlier write or read goes first, in order.
+        match stream.send_pending() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => return self.fail(now_ns, env, rec, |c| &mut c.disconnects),
+        }
         while self.out_pos < self.out.len() {
             match stream.write(&self.out[self.out_pos..]) {
                 Ok(0) => return self.fail(now_ns, env, rec, |c| &mut c.disconnects),
@@ -294,7 +300,7 @@ impl Connection {
         self.input.clear();
         if let Some(mut stream) = self.stream.take() {
             // The stream is dropped (closed) right after; a failed deregister changes nothing.
-            let _ = env.registry.deregister(&mut stream);
+            let _ = env.registry.deregister(stream.socket_mut());
         }
         self.reconnect_at_ns = now_ns + RECONNECT_DELAY_NS;
     }
@@ -343,12 +349,4 @@ impl Connection {
             }
         }
     }
-}
-
-/// A connected, non-blocking, no-delay stream.
-fn open_stream(addr: std::net::SocketAddr) -> io::Result<TcpStream> {
-    let stream = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
-    stream.set_nodelay(true)?;
-    stream.set_nonblocking(true)?;
-    Ok(TcpStream::from_std(stream))
 }

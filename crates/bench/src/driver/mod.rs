@@ -6,6 +6,7 @@ pub mod prefill;
 pub mod read_buffer;
 pub mod recorder;
 pub mod stats;
+pub mod stream;
 pub mod timer;
 pub mod worker;
 
@@ -52,7 +53,7 @@ pub fn run(
     on_second: &mut dyn FnMut(&IntervalReport),
 ) -> Result<RunResult, BenchError> {
     config.validate().map_err(BenchError::BadArgument)?;
-    probe(config.target)?;
+    probe(config)?;
     if config.prefill {
         prefill::prefill(config)?;
     }
@@ -103,10 +104,18 @@ pub fn run(
     })
 }
 
-/// Fails fast, with a clear error, when nothing listens at the target.
-pub fn probe(target: std::net::SocketAddr) -> Result<(), BenchError> {
+/// Fails fast, with a clear error, when nothing listens at the target or (with TLS)
+/// the handshake fails.
+pub fn probe(config: &RunConfig) -> Result<(), BenchError> {
+    let target = config.target;
     match std::net::TcpStream::connect_timeout(&target, connection::CONNECT_TIMEOUT) {
-        Ok(_) => Ok(()),
+        Ok(mut socket) => match &config.tls {
+            Some(tls) => tls
+                .handshake(&mut socket)
+                .map(drop)
+                .map_err(|e| BenchError::Tls(target, e.to_string())),
+            None => Ok(()),
+        },
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             Err(BenchError::ConnectionRefused(target))
         }

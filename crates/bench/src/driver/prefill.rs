@@ -1,6 +1,7 @@
 //! Storing every key once before the measured run, with plain blocking sockets:
 //! speed does not matter here, only that it finishes, and within a bound.
 
+use super::stream::BlockingStream;
 use crate::config::RunConfig;
 use crate::error::BenchError;
 use crate::protocol::{self, RequestContext};
@@ -8,7 +9,6 @@ use crate::workload::{Op, OpKind};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// Sets sent per batch before the replies are read.
@@ -49,13 +49,13 @@ fn fill_range(
     deadline: Instant,
 ) -> Result<u64, BenchError> {
     let addr = config.target;
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).map_err(|e| match e.kind() {
+    let tls = config.tls.as_ref();
+    let mut stream = BlockingStream::connect(addr, Duration::from_secs(1), config.timeout, tls)
+        .map_err(|e| match e.kind() {
             std::io::ErrorKind::ConnectionRefused => BenchError::ConnectionRefused(addr),
+            _ if tls.is_some() => BenchError::Tls(addr, e.to_string()),
             _ => BenchError::Connect(addr, e),
         })?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(config.timeout))?;
     let value_bytes = vec![b'v'; config.workload.value_sizes.max()];
     let ctx = RequestContext {
         key_prefix: config.workload.key_prefix.as_bytes(),
@@ -103,7 +103,7 @@ fn fill_range(
 }
 
 fn read_reply(
-    stream: &mut TcpStream,
+    stream: &mut impl Read,
     input: &mut Vec<u8>,
     parse: impl Fn(&[u8]) -> Result<Option<(usize, protocol::Outcome)>, protocol::ProtocolError>,
 ) -> Result<(protocol::Outcome, String), BenchError> {
