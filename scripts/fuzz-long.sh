@@ -34,7 +34,7 @@ for arg in "$@"; do
         *) die "unknown argument '$arg' (see --help)" ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(memcache resp http)
+[ ${#targets[@]} -gt 0 ] || targets=(memcache resp http session)
 case "$duration" in
     *h) seconds=$(( ${duration%h} * 3600 )) ;;
     *m) seconds=$(( ${duration%m} * 60 )) ;;

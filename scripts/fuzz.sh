@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CI fuzzing of every protocol parser (memcache, resp, http), reproducible: for each
+# CI fuzzing of every protocol parser (memcache, resp, http) and of a whole session
+# through the server (session), reproducible: for each
 # target it
 #   1. replays the committed corpus (crates/protocol/fuzz/corpus/<target>), every input
 #      once; any crash fails;
@@ -14,10 +15,12 @@
 # toolchain has to be installed.
 #
 # Environment:
-#   FUZZ_RUNS      fuzzing runs per target after the replay (default 50000; 0 skips
-#                  fuzzing, replay included, and says so)
+#   FUZZ_RUNS      fuzzing runs per parser target after the replay (default 50000; 0
+#                  skips fuzzing, replay included, and says so)
+#   FUZZ_SESSION_RUNS  runs of the whole-session target (default 20000: a session
+#                  builds a real engine and runs the server's service, ~250 runs/s)
 #   FUZZ_SEED      libFuzzer seed (default 20240917)
-#   FUZZ_TARGETS   space-separated targets (default: "memcache resp http")
+#   FUZZ_TARGETS   space-separated targets (default: "memcache resp http session")
 #   FUZZ_SECONDS   old name: FUZZ_SECONDS=0 still skips; any other value is ignored
 #   FUZZ_KEEP_WORK set: keep the temporary directory (logs, new inputs) and print it
 set -euo pipefail
@@ -33,7 +36,8 @@ show_failure() {
 
 runs="${FUZZ_RUNS:-50000}"
 seed="${FUZZ_SEED:-20240917}"
-targets="${FUZZ_TARGETS:-memcache resp http}"
+session_runs="${FUZZ_SESSION_RUNS:-20000}"
+targets="${FUZZ_TARGETS:-memcache resp http session}"
 if [ "${FUZZ_SECONDS:-}" = "0" ] && [ -z "${FUZZ_RUNS:-}" ]; then
     echo "fuzzing SKIPPED: FUZZ_SECONDS=0 (the variable is now FUZZ_RUNS)"
     exit 0
@@ -42,6 +46,7 @@ if [ -n "${FUZZ_SECONDS:-}" ] && [ "${FUZZ_SECONDS}" != "0" ]; then
     echo "note: FUZZ_SECONDS is ignored; CI fuzzing is bounded by FUZZ_RUNS (=$runs)"
 fi
 [[ "$runs" =~ ^[0-9]+$ ]] || die "FUZZ_RUNS must be a number, got '$runs'"
+[[ "$session_runs" =~ ^[0-9]+$ ]] || die "FUZZ_SESSION_RUNS must be a number, got '$session_runs'"
 [[ "$seed" =~ ^[0-9]+$ && "$seed" != 0 ]] || die "FUZZ_SEED must be a positive number"
 if [ "$runs" = "0" ]; then
     echo "fuzzing SKIPPED: FUZZ_RUNS=0"
@@ -130,16 +135,18 @@ for target in $targets; do
     grep -q "seed corpus: files: $count " "$scratch/replay.log" \
         || die "fuzz target $target did not load its $count committed inputs"
 
-    echo "==> $target: fuzzing $runs runs, seed $seed"
-    run_fuzzer "$scratch" "$scratch/fuzz.log" -runs="$runs" -seed="$seed" new || {
+    target_runs="$runs"
+    [ "$target" = session ] && target_runs="$session_runs"
+    echo "==> $target: fuzzing $target_runs runs, seed $seed"
+    run_fuzzer "$scratch" "$scratch/fuzz.log" -runs="$target_runs" -seed="$seed" new || {
         show_failure "$scratch/fuzz.log"
         die "fuzz target $target failed with seed $seed within $runs runs (input under" \
             "crates/protocol/fuzz/artifacts/$target). Reproduce: FUZZ_TARGETS=$target" \
-            "FUZZ_SEED=$seed FUZZ_RUNS=$runs scripts/fuzz.sh. Minimize it (cargo fuzz tmin)," \
+            "FUZZ_SEED=$seed FUZZ_RUNS=$runs FUZZ_SESSION_RUNS=$session_runs scripts/fuzz.sh. Minimize it (cargo fuzz tmin)," \
             "fix the bug, add the input to crates/protocol/fuzz/corpus/$target and a" \
             "regression test to crates/protocol/tests/fuzz_regressions.rs"
     }
     grep -E '^#[0-9]+[[:space:]]+DONE' "$scratch/fuzz.log" | tail -n 1 || true
     echo "    $(find "$scratch/new" -type f | wc -l) new inputs (discarded; scripts/fuzz-long.sh grows the corpus)"
 done
-echo "fuzzing passed: $targets (replay + $runs runs each, seed $seed)"
+echo "fuzzing passed: $targets (replay + $runs runs each, session $session_runs, seed $seed)"

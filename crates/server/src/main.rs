@@ -1,26 +1,6 @@
 //! `tailcache`: a memcached-compatible cache server with low tail latency.
+//! The server is the `tailcache` library; this is its start-up.
 
-mod admin;
-mod cli;
-mod config;
-mod context;
-mod data_service;
-mod engine;
-mod exec;
-mod extended;
-mod fd_limit;
-mod listeners;
-mod logging;
-mod metrics;
-mod process;
-mod prometheus;
-mod report;
-mod scheduler_metrics;
-mod server;
-mod signals;
-mod size;
-mod stats_json;
-mod tls;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -29,10 +9,10 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::Parser;
 
-use crate::cli::Flags;
-use crate::config::Config;
-use crate::process::{Daemon, PidFile};
-use crate::server::{Server, StartError};
+use tailcache::cli::Flags;
+use tailcache::config::Config;
+use tailcache::process::{Daemon, PidFile};
+use tailcache::server::{Server, StartError};
 
 /// sysexits.h EX_USAGE: a bad flag or setting.
 const EXIT_USAGE: u8 = 64;
@@ -69,7 +49,7 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
-    logging::init(config.verbosity);
+    tailcache::logging::init(config.verbosity);
     run(config)
 }
 
@@ -88,7 +68,7 @@ fn warn_line(message: &str) {
 fn run(config: Config) -> ExitCode {
     let mut daemon = None;
     if config.daemonize {
-        match process::daemonize() {
+        match tailcache::process::daemonize() {
             Ok(child) => daemon = Some(child),
             Err(e) => {
                 eprintln!("tailcache: cannot run in the background: {e}");
@@ -104,7 +84,7 @@ fn run(config: Config) -> ExitCode {
 }
 
 fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
-    let signals = match signals::register() {
+    let signals = match tailcache::signals::register() {
         Ok(signals) => signals,
         Err(e) => {
             eprintln!("tailcache: cannot install signal handlers: {e}");
@@ -112,17 +92,17 @@ fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
         }
     };
     if config.enable_coredumps {
-        if let Some(warning) = process::raise_core_limit() {
+        if let Some(warning) = tailcache::process::raise_core_limit() {
             warn_line(&warning);
         }
     }
     // -u applies only when started as root, as in memcached.
-    let identity = match (&config.user, process::is_root()) {
-        (Some(name), true) => match process::lookup_user(name) {
+    let identity = match (&config.user, tailcache::process::is_root()) {
+        (Some(name), true) => match tailcache::process::lookup_user(name) {
             Ok(identity) => Some(identity),
             Err(message) => {
                 eprintln!("tailcache: {message}");
-                return process::EXIT_NO_USER;
+                return tailcache::process::EXIT_NO_USER;
             }
         },
         (Some(name), false) => {
@@ -131,7 +111,7 @@ fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
         }
         (None, _) => None,
     };
-    match fd_limit::ensure_fd_limit(config.conn_limit as u64) {
+    match tailcache::fd_limit::ensure_fd_limit(config.conn_limit as u64) {
         Ok(limit) if limit < config.conn_limit as u64 => tracing::warn!(
             limit,
             conn_limit = config.conn_limit,
@@ -148,13 +128,13 @@ fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
     let lock_memory = config.lock_memory;
     let after_bind = || {
         if lock_memory {
-            if let Some(warning) = process::lock_memory() {
+            if let Some(warning) = tailcache::process::lock_memory() {
                 warn_line(&warning);
             }
         }
         let Some(who) = &identity else { return Ok(()) };
         if let Some(path) = &unix_socket {
-            process::chown_socket(path, who).map_err(|e| {
+            tailcache::process::chown_socket(path, who).map_err(|e| {
                 StartError::Os(format!(
                     "cannot give the unix socket {} to {}: {e}",
                     path.display(),
@@ -162,7 +142,7 @@ fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
                 ))
             })?;
         }
-        process::switch_user(who, keep_cwd).map_err(StartError::Os)?;
+        tailcache::process::switch_user(who, keep_cwd).map_err(StartError::Os)?;
         tracing::info!(user = %who.name, uid = who.uid, "switched user");
         Ok(())
     };
@@ -192,7 +172,7 @@ fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
     if let Some(daemon) = daemon.take() {
         daemon.serving(keep_stdio, keep_cwd);
     }
-    let stopped = signals::wait_and_stop(signals, server, flush_timeout);
+    let stopped = tailcache::signals::wait_and_stop(signals, server, flush_timeout);
     if let Some(file) = pid_file {
         let path = file.path().to_owned();
         if let Err(e) = file.remove() {
@@ -200,8 +180,8 @@ fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
         }
     }
     match stopped {
-        signals::Stopped::Clean => 0,
-        signals::Stopped::Forced => 1,
+        tailcache::signals::Stopped::Clean => 0,
+        tailcache::signals::Stopped::Forced => 1,
     }
 }
 

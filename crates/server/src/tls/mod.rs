@@ -124,13 +124,17 @@ pub struct TlsState {
 impl TlsState {
     /// Loads the files once; an error stops the start-up.
     pub fn load(settings: &TlsSettings) -> Result<Self, String> {
-        let sessions = settings.session_cache.then(|| Arc::new(SessionCache::new()));
+        let sessions = settings
+            .session_cache
+            .then(|| Arc::new(SessionCache::new()));
         let config = load_server_config(settings, sessions.clone())?;
         let write_buffer_bytes = settings.write_buffer_kib as usize * 1024;
         Ok(Self {
             settings: settings.clone(),
             sessions,
-            acceptor: Arc::new(TlsAcceptor::new(config).with_write_buffer_bytes(write_buffer_bytes)),
+            acceptor: Arc::new(
+                TlsAcceptor::new(config).with_write_buffer_bytes(write_buffer_bytes),
+            ),
             reloading: Mutex::new(()),
             last_refresh_unix_secs: AtomicU64::new(unix_now_secs()),
             reload_failures: AtomicU64::new(0),

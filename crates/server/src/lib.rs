@@ -1,0 +1,26 @@
+//! The tailcache server as a library: configuration, the data and admin
+//! services, command execution over the storage engine, and observability.
+//! The `tailcache` binary starts it; tests and fuzz targets drive a
+//! connection's service in-process (bytes in, bytes out, a real engine).
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod data_service;
+pub mod engine;
+pub mod exec;
+pub mod extended;
+pub mod fd_limit;
+pub mod listeners;
+pub mod logging;
+pub mod metrics;
+pub mod process;
+pub mod prometheus;
+pub mod report;
+pub mod scheduler_metrics;
+pub mod server;
+pub mod signals;
+pub mod size;
+pub mod stats_json;
+pub mod tls;
