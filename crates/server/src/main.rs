@@ -1,7 +1,6 @@
 //! `tailcache`: a memcached-compatible cache server with low tail latency.
 //! The server is the `tailcache` library; this is its start-up.
 
-
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
