@@ -125,6 +125,8 @@ pub struct Config {
     pub enable_coredumps: bool,
     /// Lock memory with mlockall (-k).
     pub lock_memory: bool,
+    /// Authentication of every protocol (the `[access]` table; access.rs).
+    pub access: crate::access::AccessConfig,
 }
 
 impl Default for Config {
@@ -170,6 +172,7 @@ impl Default for Config {
             daemonize: false,
             enable_coredumps: false,
             lock_memory: false,
+            access: crate::access::AccessConfig::default(),
         }
     }
 }
@@ -228,6 +231,7 @@ impl Config {
         config.apply_flags(flags, &mut warnings)?;
         config.resolve(&mut warnings);
         config.validate()?;
+        config.access.load()?;
         let mut seen = std::collections::HashSet::new();
         warnings.retain(|w| seen.insert(w.clone()));
         Ok((config, warnings))
@@ -314,6 +318,8 @@ impl Config {
         self.daemonize |= flags.daemon;
         self.enable_coredumps |= flags.enable_coredumps;
         self.lock_memory |= flags.lock_memory;
+        self.access
+            .apply_flags(&flags.access, flags.auth_file.as_deref());
         warn_no_effect(flags, warnings);
         apply_extended(self, &flags.extended, warnings)
     }
@@ -536,12 +542,6 @@ fn refuse_unserved(flags: &Flags) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "-Z/--enable-ssl",
             "TLS is not served by tailcache yet; refusing to serve plain text instead",
-        ));
-    }
-    if flags.auth_file.is_some() {
-        return Err(ConfigError::new(
-            "-Y/--auth-file",
-            "ascii authentication is not served by tailcache; refusing to serve without it",
         ));
     }
     if flags.protocol == Some(ProtocolName::Binary) {

@@ -1,5 +1,7 @@
 //! `tailcache`: a memcached-compatible cache server with low tail latency.
 
+mod access;
+mod access_files;
 mod admin;
 mod cli;
 mod config;
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
+    warn_if_exposed(&config);
     logging::init(config.verbosity);
     run(config)
 }
@@ -75,6 +78,16 @@ fn main() -> ExitCode {
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("tailcache: {message}");
     ExitCode::from(EXIT_USAGE)
+}
+
+/// Redis's protected-mode notice: one warning when a non-loopback address
+/// serves without any authentication. TLS is not served yet, hence `false`.
+fn warn_if_exposed(config: &Config) {
+    let tls_enabled = false;
+    let addrs = config.data_addrs().unwrap_or_default();
+    if access::exposed_without_auth(&config.access.credentials, &addrs, tls_enabled) {
+        warn_line(access::EXPOSED_WARNING);
+    }
 }
 
 /// One warning line on stderr, before logging or the terminal may be gone.

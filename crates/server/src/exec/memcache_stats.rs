@@ -37,6 +37,8 @@ const GENERAL_COUNTERS: &[Counter] = &[
     Counter::TouchMisses,
     Counter::StoreTooLarge,
     Counter::StoreNoMemory,
+    Counter::AuthCmds,
+    Counter::AuthErrors,
 ];
 
 /// `stats [group]`.
