@@ -11,6 +11,7 @@ mod engine;
 mod exec;
 mod extended;
 mod fd_limit;
+mod http_auth;
 mod listeners;
 mod logging;
 mod metrics;
