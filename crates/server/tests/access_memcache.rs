@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use exec_support::{connect, exchange, start_memcached, start_tailcache};
 
-/// The auth file of memcached's t/ascii-auth.t.
-fn auth_file() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("tailcache-authfile-{}", std::process::id()));
+/// The auth file of memcached's t/ascii-auth.t, one per test (tests run
+/// in parallel, and a file rewritten while a server reads it is half there).
+fn auth_file(test: &str) -> PathBuf {
+    let name = format!("tailcache-authfile-{}-{test}", std::process::id());
+    let path = std::env::temp_dir().join(name);
     std::fs::write(&path, "foo:bar\nbaaaz:quux\n").unwrap();
     path
 }
@@ -57,7 +59,7 @@ fn conversation(addr: SocketAddr) -> Vec<String> {
 
 #[test]
 fn ascii_auth_matches_memcached() {
-    let path = auth_file();
+    let path = auth_file("differential");
     let path_text = path.to_str().unwrap();
     let (_memcached, memcached_addr) = start_memcached(&["-Y", path_text]);
     let tailcache = start_tailcache(&["-Y", path_text]);
@@ -75,7 +77,7 @@ fn ascii_auth_matches_memcached() {
 
 #[test]
 fn second_user_authenticates_its_own_connection_only() {
-    let path = auth_file();
+    let path = auth_file("second_user");
     let tailcache = start_tailcache(&["-Y", path.to_str().unwrap()]);
     let mut first = connect(tailcache.memcache);
     let mut second = connect(tailcache.memcache);
@@ -91,7 +93,7 @@ fn second_user_authenticates_its_own_connection_only() {
 
 #[test]
 fn unauthenticated_connection_meets_the_auth_timeout() {
-    let path = auth_file();
+    let path = auth_file("timeout");
     let tailcache = start_tailcache(&["-Y", path.to_str().unwrap(), "--auth-timeout", "1"]);
     let mut stream = connect(tailcache.memcache);
     std::thread::sleep(Duration::from_millis(1200));
@@ -114,8 +116,27 @@ fn unauthenticated_connection_meets_the_auth_timeout() {
 }
 
 #[test]
+fn stats_settings_names_the_auth_file_as_memcached() {
+    let path = auth_file("bounded");
+    let path_text = path.to_str().unwrap();
+    let tailcache = start_tailcache(&["-Y", path_text]);
+    let mut stream = connect(tailcache.memcache);
+    exchange(&mut stream, b"set a 0 0 7\r\nfoo bar\r\n", b"\r\n");
+    let settings = exchange(&mut stream, b"stats settings\r\n", b"END\r\n");
+    let line = format!("STAT auth_enabled_ascii {path_text}\r\n");
+    assert!(String::from_utf8_lossy(&settings).contains(&line));
+    let open = start_tailcache(&[]);
+    let settings = exchange(
+        &mut connect(open.memcache),
+        b"stats settings\r\n",
+        b"END\r\n",
+    );
+    assert!(String::from_utf8_lossy(&settings).contains("STAT auth_enabled_ascii no\r\n"));
+}
+
+#[test]
 fn auth_data_block_is_bounded() {
-    let path = auth_file();
+    let path = auth_file("settings");
     let tailcache = start_tailcache(&["-Y", path.to_str().unwrap()]);
     let mut stream = connect(tailcache.memcache);
     // memcached would wait for all 100 MB; tailcache refuses at the line.

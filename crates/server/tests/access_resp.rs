@@ -38,8 +38,11 @@ fn start_redis(extra: &[&str]) -> (Process, SocketAddr) {
     (process, addr)
 }
 
-fn acl_file() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("tailcache-acl-{}", std::process::id()));
+/// One file per test: tests run in parallel, and a file rewritten while a
+/// server reads it is half there.
+fn acl_file(test: &str) -> PathBuf {
+    let name = format!("tailcache-acl-{}-{test}", std::process::id());
+    let path = std::env::temp_dir().join(name);
     let text = "user default on >defpass ~* +@all\nuser ro on >ropass ~* +@read\n";
     std::fs::write(&path, text).unwrap();
     path
@@ -96,7 +99,7 @@ const ACL_SCRIPTS: &[(&str, &[u8])] = &[
 
 #[test]
 fn acl_file_users_behave_as_redis() {
-    let path = acl_file();
+    let path = acl_file("users");
     let path = path.to_str().unwrap();
     let (_redis, redis) = start_redis(&["--aclfile", path]);
     let tailcache = start_tailcache(&["--aclfile", path]);
@@ -105,7 +108,7 @@ fn acl_file_users_behave_as_redis() {
 
 #[test]
 fn hello_auth_checks_the_password() {
-    let path = acl_file();
+    let path = acl_file("hello");
     let tailcache = start_tailcache(&["--aclfile", path.to_str().unwrap()]);
     // Before the fix HELLO's AUTH was accepted whatever it said.
     let wrong = run_script(tailcache.resp, b"HELLO 3 AUTH default nope\r\nQUIT\r\n");
