@@ -145,3 +145,32 @@ fn auth_data_block_is_bounded() {
     let _ = stream.read_to_end(&mut reply);
     assert_eq!(reply, b"CLIENT_ERROR authentication failure\r\n");
 }
+
+/// pymemcache authenticates with a plain `set` of "user password", as with
+/// memcached, and is refused before.
+#[test]
+fn pymemcache_authenticates_with_a_set() {
+    let path = auth_file("pymemcache");
+    let tailcache = start_tailcache(&["-Y", path.to_str().unwrap()]);
+    let script = format!(
+        "from pymemcache.client.base import Client\n\
+         from pymemcache.exceptions import MemcacheClientError\n\
+         c = Client(('127.0.0.1', {port}))\n\
+         try:\n    c.get('k'); raise SystemExit('served before auth')\n\
+         except MemcacheClientError as e: assert b'unauthenticated' in str(e).encode(), e\n\
+         c = Client(('127.0.0.1', {port}))\n\
+         assert c.set('auth', 'baaaz quux', noreply=False)\n\
+         assert c.set('k', 'v', noreply=False) and c.get('k') == b'v'\n",
+        port = tailcache.memcache.port()
+    );
+    let python = exec_support::require_tool("python3");
+    let output = std::process::Command::new(python)
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

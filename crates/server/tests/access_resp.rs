@@ -162,3 +162,34 @@ fn unauthenticated_connection_meets_the_auth_timeout() {
     let _ = stream.read_to_end(&mut reply);
     assert_eq!(reply, b"");
 }
+
+/// redis-py with a username and password: the read-only user reads and is
+/// refused writes; a wrong password is an authentication error (`once`:
+/// redis-py retries a failed AUTH with seconds of backoff by default).
+#[test]
+fn redis_py_authenticates_as_each_user() {
+    let path = acl_file("redis_py");
+    let tailcache = start_tailcache(&["--aclfile", path.to_str().unwrap()]);
+    let script = format!(
+        "import redis, redis.retry, redis.backoff\n\
+         once = dict(retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))\n\
+         rw = redis.Redis(port={port}, username='default', password='defpass')\n\
+         assert rw.set('k', 'v') and rw.get('k') == b'v'\n\
+         ro = redis.Redis(port={port}, username='ro', password='ropass')\n\
+         assert ro.get('k') == b'v'\n\
+         try:\n    ro.set('k', 'w'); raise SystemExit('read-only user wrote')\n\
+         except redis.exceptions.NoPermissionError: pass\n\
+         try:\n    redis.Redis(port={port}, password='nope', **once).get('k'); raise SystemExit('wrong password served')\n\
+         except redis.exceptions.AuthenticationError: pass\n\
+         try:\n    redis.Redis(port={port}, **once).get('k'); raise SystemExit('no password served')\n\
+         except redis.exceptions.AuthenticationError: pass\n",
+        port = tailcache.resp.port()
+    );
+    let python = require_tool("python3");
+    let output = Command::new(python).args(["-c", &script]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
