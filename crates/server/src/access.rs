@@ -276,6 +276,22 @@ pub fn exposed_without_auth(
     exposed && !any_auth && !tls_enabled
 }
 
+/// Whether the admin endpoint (whose `/lru_crawler/metadump` lists every
+/// key) listens beyond loopback with no token and no TLS.
+pub fn admin_exposed_without_token(
+    credentials: &Credentials,
+    admin_addr: Option<std::net::SocketAddr>,
+    tls_enabled: bool,
+) -> bool {
+    let exposed = admin_addr.is_some_and(|addr| !addr.ip().is_loopback());
+    exposed && credentials.admin_token.is_none() && !tls_enabled
+}
+
+/// The start-up warning for [`admin_exposed_without_token`].
+pub const ADMIN_EXPOSED_WARNING: &str = "the admin endpoint listens on a non-loopback address \
+    with no --admin-token and no TLS: anyone who can reach it can read metrics and dump every \
+    key (docs/security.md)";
+
 /// The start-up warning for [`exposed_without_auth`].
 pub const EXPOSED_WARNING: &str = "listening on a non-loopback address with no authentication \
     (-Y, --requirepass/--aclfile, --http-token) and no TLS: anyone who can reach this host can \
@@ -314,6 +330,37 @@ mod tests {
             "--http-token",
         );
         assert_eq!(good.unwrap(), Some(Secret::new("0123456789abcdef")));
+    }
+
+    #[test]
+    fn exposure_needs_a_non_loopback_address_and_no_protection() {
+        use crate::config::DataAddr;
+        use crate::context::{DataListenAddr, Protocol};
+        let tcp = |addr: &str| DataAddr {
+            protocol: Protocol::Memcache,
+            addr: DataListenAddr::Tcp(addr.parse().unwrap()),
+        };
+        let open = Credentials::default();
+        let loopback = [tcp("127.0.0.1:11211"), tcp("[::1]:11211")];
+        assert!(!exposed_without_auth(&open, &loopback, false));
+        let any = [tcp("127.0.0.1:11211"), tcp("0.0.0.0:11211")];
+        assert!(exposed_without_auth(&open, &any, false));
+        assert!(!exposed_without_auth(&open, &any, true));
+        let with_token = Credentials {
+            http_token: Some(Secret::new("0123456789")),
+            ..Credentials::default()
+        };
+        assert!(!exposed_without_auth(&with_token, &any, false));
+        let admin = Some("0.0.0.0:9911".parse().unwrap());
+        assert!(admin_exposed_without_token(&open, admin, false));
+        assert!(!admin_exposed_without_token(&open, admin, true));
+        let admin_token = Credentials {
+            admin_token: Some(Secret::new("0123456789")),
+            ..Credentials::default()
+        };
+        assert!(!admin_exposed_without_token(&admin_token, admin, false));
+        let local_admin = Some("127.0.0.1:9911".parse().unwrap());
+        assert!(!admin_exposed_without_token(&open, local_admin, false));
     }
 
     #[test]

@@ -82,12 +82,18 @@ fn usage_error(message: &str) -> ExitCode {
 }
 
 /// Redis's protected-mode notice: one warning when a non-loopback address
-/// serves without any authentication. TLS is not served yet, hence `false`.
+/// serves without any authentication (and one for an open admin endpoint).
+/// TLS is not served yet, hence `false`; a TLS listener will pass its state.
 fn warn_if_exposed(config: &Config) {
     let tls_enabled = false;
     let addrs = config.data_addrs().unwrap_or_default();
-    if access::exposed_without_auth(&config.access.credentials, &addrs, tls_enabled) {
+    let credentials = &config.access.credentials;
+    if access::exposed_without_auth(credentials, &addrs, tls_enabled) {
         warn_line(access::EXPOSED_WARNING);
+    }
+    let admin_addr = config.admin_socket_addr().ok().flatten();
+    if access::admin_exposed_without_token(credentials, admin_addr, tls_enabled) {
+        warn_line(access::ADMIN_EXPOSED_WARNING);
     }
 }
 

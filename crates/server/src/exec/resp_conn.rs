@@ -24,7 +24,7 @@ pub struct RespConn {
     limits: Limits,
     /// RESP2 until `HELLO 3`.
     pub version: ProtocolVersion,
-    /// `CLIENT SETNAME`; bounded by the parser's argument limits.
+    /// `CLIENT SETNAME`; at most `MAX_CLIENT_NAME_BYTES` (the parser refuses longer).
     name: Option<Vec<u8>>,
     id: u64,
     /// How far the request still arriving at the front has been checked, so
