@@ -15,7 +15,7 @@
 //! ```
 //! use tailcache_protocol::http::{parse, route, Limits, Parsed, Route, KeyMethod};
 //! let limits = Limits::default();
-//! let input = b"PUT /keys/a%20b?ttl=60 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
+//! let input = b"PUT /keys/a%20b?ttl=60 HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi";
 //! let Ok(Parsed::Complete { request, consumed }) = parse(input, &limits) else { panic!() };
 //! assert_eq!(consumed, input.len());
 //! let Ok(Route::Key(key)) = route(&request, &limits) else { panic!() };

@@ -9,17 +9,17 @@ fn request() -> impl Strategy<Value = Vec<u8>> {
     let body = proptest::collection::vec(any::<u8>(), 0..64);
     prop_oneof![
         key.prop_map(|key| format!("GET /keys/{key} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes()),
-        key.prop_map(|key| format!("HEAD /keys/{key} HTTP/1.1\n\n").into_bytes()),
+        key.prop_map(|key| format!("HEAD /keys/{key} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes()),
         (key, body, 0u64..100_000).prop_map(|(key, body, ttl)| {
             let head = format!(
-                "PUT /keys/{key}?ttl={ttl} HTTP/1.1\r\nContent-Length: {}\r\nX-Flags: 3\r\n\r\n",
+                "PUT /keys/{key}?ttl={ttl} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nX-Flags: 3\r\n\r\n",
                 body.len()
             );
             [head.into_bytes(), body].concat()
         }),
-        key.prop_map(|key| format!("DELETE /keys/{key} HTTP/1.1\r\n\r\n").into_bytes()),
-        Just(b"GET /metrics HTTP/1.1\r\nAccept: */*\r\n\r\n".to_vec()),
-        Just(b"POST /keys/x HTTP/1.1\r\nContent-Length: 2\r\n\r\nab".to_vec()),
+        key.prop_map(|key| format!("DELETE /keys/{key} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes()),
+        Just(b"GET /metrics HTTP/1.1\r\nHost: t\r\nAccept: */*\r\n\r\n".to_vec()),
+        Just(b"POST /keys/x HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nab".to_vec()),
     ]
 }
 

@@ -196,3 +196,23 @@ fn incomplete_requests_are_not_errors() {
         Ok(Parsed::Incomplete)
     );
 }
+
+/// A client name is at most 512 bytes (CLIENT SETNAME and HELLO SETNAME):
+/// before the bound, a 1 MiB name was kept by every connection that sent one.
+#[test]
+fn client_names_are_bounded() {
+    let setname = |name_len: usize| {
+        let name = "n".repeat(name_len);
+        format!("*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n${name_len}\r\n{name}\r\n").into_bytes()
+    };
+    let name = "n".repeat(513);
+    let hello = format!("*4\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$7\r\nSETNAME\r\n$513\r\n{name}\r\n");
+    for request in [setname(513), hello.into_bytes()] {
+        let error = parse_error(&request).expect("a 513-byte name is refused");
+        let mut reply = Vec::new();
+        error.encode(&mut reply);
+        assert_eq!(reply, b"-ERR Client names are limited to 512 bytes\r\n");
+        assert!(!error.must_close());
+    }
+    assert!(parse_error(&setname(512)).is_none());
+}

@@ -137,6 +137,17 @@ impl Service for AdminService {
                 }
             }
             Ok(Parsed::Complete { request, consumed }) => {
+                let token = self.shared.config.access.credentials.admin_token.as_ref();
+                if !crate::http_auth::authorized(&request, token) {
+                    self.shared
+                        .admin_auth_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    crate::http_auth::encode_unauthorized(output, request.is_head());
+                    return Processed {
+                        consumed,
+                        close_after_flush: true,
+                    };
+                }
                 let head_only = request.is_head();
                 let keep_alive = request.keep_alive;
                 if !matches!(request.method, Method::Get | Method::Head) {
@@ -305,7 +316,10 @@ mod tests {
     fn metadump_streams_bounded_chunks_until_end() {
         const KEYS: usize = 3000;
         let mut svc = service(KEYS, true);
-        let pieces = serve(&mut svc, b"GET /lru_crawler/metadump HTTP/1.1\r\n\r\n");
+        let pieces = serve(
+            &mut svc,
+            b"GET /lru_crawler/metadump HTTP/1.1\r\nHost: t\r\n\r\n",
+        );
         assert!(pieces.len() > 2, "{} pieces", pieces.len());
         for piece in &pieces {
             assert!(

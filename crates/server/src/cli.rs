@@ -172,7 +172,7 @@ pub struct Flags {
     #[arg(short = 'W', long = "disable-watch")]
     pub disable_watch: bool,
 
-    /// memcached's ascii authentication file; not served, so refused
+    /// memcached's ascii authentication file: `user:password` lines (docs/security.md)
     #[arg(short = 'Y', long = "auth-file", value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
 
@@ -229,6 +229,10 @@ pub struct Flags {
     /// Print the effective configuration as TOML and exit
     #[arg(long = "print-config")]
     pub print_config: bool,
+
+    /// Access control flags (access.rs).
+    #[command(flatten)]
+    pub access: crate::access::AccessFlags,
 }
 
 fn parse_octal_mode(text: &str) -> Result<u32, String> {

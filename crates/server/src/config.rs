@@ -128,6 +128,8 @@ pub struct Config {
     pub lock_memory: bool,
     /// TLS listeners and certificates (`[tls]`; -Z, --tls-*, -o ssl_*).
     pub tls: TlsSettings,
+    /// Authentication of every protocol (the `[access]` table; access.rs).
+    pub access: crate::access::AccessConfig,
 }
 
 impl Default for Config {
@@ -174,6 +176,7 @@ impl Default for Config {
             enable_coredumps: false,
             lock_memory: false,
             tls: TlsSettings::default(),
+            access: crate::access::AccessConfig::default(),
         }
     }
 }
@@ -234,6 +237,7 @@ impl Config {
         config.apply_flags(flags, &mut warnings)?;
         config.resolve(&mut warnings);
         config.validate()?;
+        config.access.load()?;
         let mut seen = std::collections::HashSet::new();
         warnings.retain(|w| seen.insert(w.clone()));
         Ok((config, warnings))
@@ -321,6 +325,8 @@ impl Config {
         self.enable_coredumps |= flags.enable_coredumps;
         self.lock_memory |= flags.lock_memory;
         self.tls.apply_flags(&flags.tls);
+        self.access
+            .apply_flags(&flags.access, flags.auth_file.as_deref());
         warn_no_effect(flags, warnings);
         apply_extended(self, &flags.extended, warnings)
     }
@@ -561,12 +567,6 @@ fn refuse_unserved(flags: &Flags) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "-S/--enable-sasl",
             "SASL authentication (a binary-protocol feature) is not served by tailcache",
-        ));
-    }
-    if flags.auth_file.is_some() {
-        return Err(ConfigError::new(
-            "-Y/--auth-file",
-            "ascii authentication is not served by tailcache; refusing to serve without it",
         ));
     }
     if flags.protocol == Some(ProtocolName::Binary) {

@@ -80,6 +80,9 @@ pub struct SharedState {
     stats_reset_baseline: std::sync::Mutex<std::collections::HashMap<&'static [u8], u64>>,
     /// Whether the LRU crawler commands are served (`lru_crawler enable|disable`).
     pub lru_crawler_enabled: std::sync::atomic::AtomicBool,
+    /// Admin endpoint requests refused for a missing or wrong token (the
+    /// admin thread is not a worker, so it has no per-worker counters).
+    pub admin_auth_failures: std::sync::atomic::AtomicU64,
     /// The data runtime's scheduler and stall figures, once it has started.
     runtime_figures: std::sync::OnceLock<RuntimeFigures>,
     /// Certificates of the TLS listeners, when there are any.
@@ -116,6 +119,7 @@ impl SharedState {
             runtime_figures: std::sync::OnceLock::new(),
             tls: std::sync::OnceLock::new(),
             lru_crawler_enabled,
+            admin_auth_failures: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

@@ -3,6 +3,8 @@
 //! The `tailcache` binary starts it; tests and fuzz targets drive a
 //! connection's service in-process (bytes in, bytes out, a real engine).
 
+pub mod access;
+pub mod access_files;
 pub mod admin;
 pub mod cli;
 pub mod config;
@@ -12,6 +14,7 @@ pub mod engine;
 pub mod exec;
 pub mod extended;
 pub mod fd_limit;
+pub mod http_auth;
 pub mod listeners;
 pub mod logging;
 pub mod metrics;

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
+    warn_if_exposed(&config);
     tailcache::logging::init(config.verbosity);
     run(config)
 }
@@ -55,6 +56,28 @@ fn main() -> ExitCode {
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("tailcache: {message}");
     ExitCode::from(EXIT_USAGE)
+}
+
+/// Redis's protected-mode notice: one warning when a non-loopback address
+/// serves without any authentication (and one for an open admin endpoint).
+/// TLS is not served yet, hence `false`; a TLS listener will pass its state.
+fn warn_if_exposed(config: &Config) {
+    use tailcache::access;
+    use tailcache::context::DataListenAddr;
+    let addrs = config.data_addrs().unwrap_or_default();
+    // TLS counts only when every listener reachable from elsewhere speaks it.
+    let exposed_all_tls = addrs.iter().all(|data| match &data.addr {
+        DataListenAddr::Tcp(socket) => socket.ip().is_loopback() || data.tls,
+        DataListenAddr::Unix { .. } => true,
+    });
+    let credentials = &config.access.credentials;
+    if access::exposed_without_auth(credentials, &addrs, exposed_all_tls) {
+        warn_line(access::EXPOSED_WARNING);
+    }
+    let admin_addr = config.admin_socket_addr().ok().flatten();
+    if access::admin_exposed_without_token(credentials, admin_addr, config.tls.admin) {
+        warn_line(access::ADMIN_EXPOSED_WARNING);
+    }
 }
 
 /// One warning line on stderr, before logging or the terminal may be gone.

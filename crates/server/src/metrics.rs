@@ -61,6 +61,10 @@ counters! {
     TouchMisses => "touch_misses", "touch on absent keys.";
     StoreTooLarge => "store_too_large", "Writes refused as larger than the item size limit.";
     StoreNoMemory => "store_no_memory", "Writes refused for lack of memory.";
+    AuthCmds => "auth_cmds", "memcache authentication attempts (-Y).";
+    AuthErrors => "auth_errors", "memcache authentication attempts refused (-Y).";
+    RespAuthErrors => "resp_auth_errors", "RESP AUTH and HELLO AUTH refused.";
+    HttpAuthErrors => "http_auth_errors", "HTTP data API requests refused for a missing or wrong token.";
     ProtocolErrors => "protocol_errors", "Requests answered with a protocol error.";
     BytesRead => "bytes_read", "Request bytes consumed from clients.";
     BytesWritten => "bytes_written", "Reply bytes produced for clients.";

@@ -22,11 +22,35 @@ pub fn render(shared: &SharedState) -> String {
         let _ = writeln!(out, "{name} {}", figure.value);
     }
     render_latency(shared, &mut out);
+    render_auth_failures(shared, &mut out);
     render_lock_holds(shared, &mut out);
     if let Some(figures) = shared.runtime_figures() {
         crate::scheduler_metrics::render(figures, &mut out);
     }
     out
+}
+
+/// Failed authentication attempts per protocol, one family with a label.
+fn render_auth_failures(shared: &SharedState, out: &mut String) {
+    use crate::metrics::Counter;
+    let totals = shared.totals();
+    let name = format!("{PREFIX}auth_failures_total");
+    let _ = writeln!(
+        out,
+        "# HELP {name} Authentication attempts refused (wrong or missing credentials)."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let admin = shared
+        .admin_auth_failures
+        .load(std::sync::atomic::Ordering::Relaxed);
+    for (protocol, value) in [
+        ("memcache", totals.get(Counter::AuthErrors)),
+        ("resp", totals.get(Counter::RespAuthErrors)),
+        ("http", totals.get(Counter::HttpAuthErrors)),
+        ("admin", admin),
+    ] {
+        let _ = writeln!(out, "{name}{{protocol=\"{protocol}\"}} {value}");
+    }
 }
 
 /// Bounds of the lock-hold histogram, in seconds: finer than the command one, since

@@ -43,7 +43,7 @@ fn a_key_set_through_one_protocol_reads_through_the_others() {
     assert_eq!(resp(&server, b"GET from:mc\r\n", 2), b"$5\r\nhello\r\n");
     let reply = http(
         &server,
-        "GET /keys/from:mc HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /keys/from:mc HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     );
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
     assert!(
@@ -65,11 +65,11 @@ fn a_key_set_through_one_protocol_reads_through_the_others() {
     );
     let reply = http(
         &server,
-        "GET /keys/from:resp HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /keys/from:resp HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     );
     assert!(reply.ends_with("\r\n\r\nabc"), "{reply}");
 
-    let put = "PUT /keys/from:http?ttl=100&flags=9 HTTP/1.1\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody";
+    let put = "PUT /keys/from:http?ttl=100&flags=9 HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody";
     assert!(http(&server, put).starts_with("HTTP/1.1 201 Created\r\n"));
     assert_eq!(
         memcache_get(&server, "from:http"),
@@ -90,7 +90,7 @@ fn a_key_set_through_one_protocol_reads_through_the_others() {
     assert_eq!(exchange(&mut mc, b"incr n 1\r\n", b"\r\n"), b"43\r\n");
     let reply = http(
         &server,
-        "DELETE /keys/n HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "DELETE /keys/n HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     );
     assert!(reply.starts_with("HTTP/1.1 204 No Content\r\n"), "{reply}");
     assert_eq!(exchange(&mut mc, b"get n\r\n", b"END\r\n"), b"END\r\n");
@@ -101,7 +101,7 @@ fn http_answers_every_method_and_error() {
     let server = start_tailcache(&[]);
     let get_missing = http(
         &server,
-        "GET /keys/none HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /keys/none HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     );
     assert!(
         get_missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
@@ -109,7 +109,7 @@ fn http_answers_every_method_and_error() {
     );
     let head = http(
         &server,
-        "HEAD /keys/none HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "HEAD /keys/none HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     );
     assert!(
         head.starts_with("HTTP/1.1 404") && head.ends_with("\r\n\r\n"),
@@ -117,26 +117,29 @@ fn http_answers_every_method_and_error() {
     );
     let bad_method = http(
         &server,
-        "POST /keys/a HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "POST /keys/a HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     );
     assert!(
         bad_method.starts_with("HTTP/1.1 405")
             && bad_method.contains("Allow: GET, HEAD, PUT, DELETE"),
         "{bad_method}"
     );
-    let no_path = http(&server, "GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let no_path = http(
+        &server,
+        "GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     assert!(no_path.starts_with("HTTP/1.1 404"), "{no_path}");
     let long_key = format!(
-        "GET /keys/{} HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /keys/{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
         "k".repeat(251)
     );
     assert!(http(&server, &long_key).starts_with("HTTP/1.1 400"));
-    let too_large = "PUT /keys/big HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n";
+    let too_large = "PUT /keys/big HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n";
     assert!(http(&server, too_large).starts_with("HTTP/1.1 413"));
     // Keep-alive and pipelining: two requests, two responses, in order.
     let mut stream = connect(server.http);
     let pipelined =
-        "PUT /keys/p HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /keys/p HTTP/1.1\r\n\r\n";
+        "PUT /keys/p HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nxGET /keys/p HTTP/1.1\r\nHost: t\r\n\r\n";
     stream.write_all(pipelined.as_bytes()).unwrap();
     let replies = String::from_utf8_lossy(&read_until(&mut stream, b"\r\n\r\nx")).into_owned();
     assert!(

@@ -165,7 +165,7 @@ fn admin_endpoint_serves_metrics_stats_health() {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     stream
-        .write_all(b"GET /health HTTP/1.1\r\n\r\nGET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
     let text = String::from_utf8(read_all(&mut stream)).unwrap();
     assert_eq!(text.matches("200 OK").count(), 2, "{text}");

@@ -4,7 +4,8 @@
 use super::request::Request;
 use crate::number::write_u64;
 
-/// Appends `<method> <target> HTTP/1.1`, the given headers, a `Content-Length` when
+/// Appends `<method> <target> HTTP/1.1`, `Host: localhost` unless the given headers
+/// name a host (HTTP/1.1 requires one), the given headers, a `Content-Length` when
 /// `body` is non-empty or the method is PUT, and the body.
 pub fn encode_request(
     out: &mut Vec<u8>,
@@ -14,6 +15,12 @@ pub fn encode_request(
     body: &[u8],
 ) {
     write_request_line(out, method, target);
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case(b"host"))
+    {
+        write_field(out, b"Host", b"localhost");
+    }
     for (name, value) in headers {
         write_field(out, name, value);
     }

@@ -1,8 +1,11 @@
 //! Framing one HTTP/1.1 request: request line, bounded headers, `Content-Length` body.
 //!
-//! Lines end in `\r\n`; a bare `\n` is accepted too (RFC 9112 allows it). Empty lines
-//! before the request line are skipped. Obsolete header folding, a transfer coding, a
-//! malformed or conflicting `Content-Length` are refused and close the connection.
+//! Lines end in `\r\n`: a bare `\n` is refused (RFC 9112 lets a server accept it, but
+//! a proxy in front that reads lines differently could then be sent a second, smuggled
+//! request). Empty lines before the request line are skipped. Obsolete header folding,
+//! control characters in a header value, an HTTP/1.1 request without exactly one
+//! `Host`, a transfer coding, a malformed or conflicting `Content-Length` are refused
+//! (400, or 501 for a transfer coding) and close the connection.
 
 use super::error::HttpError;
 use super::headers::{is_token_byte, split_field, strip_cr, Headers};
@@ -118,6 +121,7 @@ struct HeadFacts<'a> {
     connection_close: bool,
     connection_keep_alive: bool,
     expect_continue: bool,
+    host_fields: usize,
     ttl: Seen<'a>,
     flags: Seen<'a>,
 }
@@ -154,6 +158,12 @@ pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpErr
             expect_continue: false,
         });
     };
+    if version == Version::Http11 && facts.host_fields != 1 {
+        return Err(HttpError::fatal(
+            Status::BadRequest,
+            "an HTTP/1.1 request needs exactly one Host header field",
+        ));
+    }
     if facts.transfer_encoding {
         return Err(HttpError::fatal(
             Status::NotImplemented,
@@ -211,6 +221,10 @@ fn find_line(
         .len()
         .min(start.saturating_add(max_len).saturating_add(1));
     match memchr::memchr(b'\n', &input[start..window_end]) {
+        Some(offset) if offset == 0 || input[start + offset - 1] != b'\r' => Err(HttpError::fatal(
+            Status::BadRequest,
+            "a line must end with CRLF, not a bare LF",
+        )),
         Some(offset) => Ok(Some(start + offset)),
         None if input.len() - start > max_len => {
             Err(HttpError::fatal(too_long, too_long_message(too_long)))
@@ -322,8 +336,13 @@ fn note_field<'a>(line: &'a [u8], facts: &mut HeadFacts<'a>) -> Result<(), HttpE
     if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
         return Err(bad);
     }
-    if value.iter().any(|&b| b == b'\r' || b == 0) {
-        return Err(bad);
+    // RFC 9110 field-value: visible bytes, obs-text, space and tab; a CR, LF, NUL
+    // or other control byte could end the line for another parser.
+    if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+        return Err(HttpError::fatal(
+            Status::BadRequest,
+            "control character in a header field value",
+        ));
     }
     if name.eq_ignore_ascii_case(b"content-length") {
         let length = parse_u64_digits(value)
@@ -350,6 +369,8 @@ fn note_field<'a>(line: &'a [u8], facts: &mut HeadFacts<'a>) -> Result<(), HttpE
             facts.connection_close |= option.eq_ignore_ascii_case(b"close");
             facts.connection_keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
         }
+    } else if name.eq_ignore_ascii_case(b"host") {
+        facts.host_fields += 1;
     } else if name.eq_ignore_ascii_case(b"x-ttl") {
         facts.ttl.note(value);
     } else if name.eq_ignore_ascii_case(b"x-flags") {

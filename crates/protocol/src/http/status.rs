@@ -13,6 +13,9 @@ pub enum Status {
     NoContent,
     /// 400.
     BadRequest,
+    /// 401: a bearer token is required and was missing or wrong (send
+    /// `WWW-Authenticate: Bearer`).
+    Unauthorized,
     /// 404: no such key, or no such path.
     NotFound,
     /// 405: the path exists but not with this method (send `Allow`).
@@ -44,6 +47,7 @@ impl Status {
             Status::Created => 201,
             Status::NoContent => 204,
             Status::BadRequest => 400,
+            Status::Unauthorized => 401,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::LengthRequired => 411,
@@ -65,6 +69,7 @@ impl Status {
             Status::Created => "Created",
             Status::NoContent => "No Content",
             Status::BadRequest => "Bad Request",
+            Status::Unauthorized => "Unauthorized",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::LengthRequired => "Length Required",

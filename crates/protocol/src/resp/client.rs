@@ -170,8 +170,17 @@ fn is_valid_client_name(name: &[u8]) -> bool {
     name.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
+/// Longest client name (CLIENT SETNAME, HELLO SETNAME). Redis has no bound of
+/// its own; names are labels for `CLIENT INFO` and logs, and without a bound
+/// every connection could keep up to an argument's size (1 MiB) as its name.
+pub const MAX_CLIENT_NAME_BYTES: usize = 512;
+
 fn checked_client_name<'a>(name: &'a [u8]) -> Result<&'a [u8], CommandError<'a>> {
-    if is_valid_client_name(name) {
+    if name.len() > MAX_CLIENT_NAME_BYTES {
+        Err(CommandError::ClientNameTooLong {
+            max_bytes: MAX_CLIENT_NAME_BYTES,
+        })
+    } else if is_valid_client_name(name) {
         Ok(name)
     } else {
         Err(CommandError::InvalidClientName)

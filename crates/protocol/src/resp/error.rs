@@ -125,6 +125,11 @@ pub enum CommandError<'a> {
     DbIndexOutOfRange,
     /// `-ERR Client names cannot contain spaces, newlines or special characters.`.
     InvalidClientName,
+    /// `-ERR Client names are limited to N bytes` (tailcache's own limit; Redis has none).
+    ClientNameTooLong {
+        /// The limit.
+        max_bytes: usize,
+    },
     /// `-ERR Unrecognized option '<option>'` (CLIENT SETINFO, as Redis 7.2).
     UnrecognizedClientInfoOption(&'a [u8]),
     /// `-ERR key too long (max N bytes)` (tailcache's own limit; Redis has none).
@@ -197,6 +202,11 @@ impl CommandError<'_> {
             CommandError::InvalidClientName => out.extend_from_slice(
                 b"-ERR Client names cannot contain spaces, newlines or special characters.",
             ),
+            CommandError::ClientNameTooLong { max_bytes } => {
+                out.extend_from_slice(b"-ERR Client names are limited to ");
+                out.extend_from_slice(max_bytes.to_string().as_bytes());
+                out.extend_from_slice(b" bytes");
+            }
             CommandError::UnrecognizedClientInfoOption(option) => {
                 out.extend_from_slice(b"-ERR Unrecognized option '");
                 push_sanitized(out, option);

@@ -40,6 +40,12 @@ impl HttpConn {
         match http::parse(rest, &self.limits) {
             Ok(Parsed::Complete { request, consumed }) => {
                 self.continue_sent = false;
+                let token = ctx.config.access.credentials.http_token.as_ref();
+                if !crate::http_auth::authorized(&request, token) {
+                    ctx.metrics.incr(Counter::HttpAuthErrors);
+                    crate::http_auth::encode_unauthorized(output, request.is_head());
+                    return Step::Close(consumed.max(1));
+                }
                 if self.answer(ctx, &request, output) {
                     Step::Next(consumed)
                 } else {

@@ -10,6 +10,7 @@ use tailcache_protocol::memcache::{
 use tailcache_runtime::{Processed, TurnBudget};
 
 use super::conn_loop::{run_requests, Step};
+use super::memcache_auth::Unauthenticated;
 use super::memcache_classic::{GetServed, GetSlice};
 use super::memcache_crawler::{lru_crawler, CrawlerOutcome, MetadumpJob};
 use super::{
@@ -57,6 +58,8 @@ pub struct MemcacheConn {
     /// A key dump (`lru_crawler metadump`) the runtime runs in bulk steps;
     /// the requests behind it wait.
     pub dump: Option<MetadumpJob>,
+    /// Set while the connection must still authenticate (-Y).
+    unauthenticated: Option<Unauthenticated>,
 }
 
 /// What a multiget served in part needs to go on.
@@ -90,6 +93,11 @@ impl MemcacheConn {
             get_in_progress: None,
             scanned_without_line_end_bytes: 0,
             dump: None,
+            unauthenticated: ctx.config.access.credentials.memcache.as_ref().map(|_| {
+                Unauthenticated::new(std::time::Duration::from_secs(
+                    ctx.config.access.auth_timeout_secs,
+                ))
+            }),
         }
     }
 
@@ -130,6 +138,16 @@ impl MemcacheConn {
         output: &mut Vec<u8>,
         budget: &mut TurnBudget,
     ) -> Step {
+        if let (Some(pending), Some(users)) = (
+            self.unauthenticated,
+            ctx.config.access.credentials.memcache.as_ref(),
+        ) {
+            let (step, authenticated) = pending.step(ctx, users, rest, output);
+            if authenticated {
+                self.unauthenticated = None;
+            }
+            return step;
+        }
         if let Some(get) = self.get_in_progress.take() {
             return self.go_on_with_get(ctx, get, rest, output, budget);
         }

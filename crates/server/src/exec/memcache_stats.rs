@@ -37,6 +37,8 @@ const GENERAL_COUNTERS: &[Counter] = &[
     Counter::TouchMisses,
     Counter::StoreTooLarge,
     Counter::StoreNoMemory,
+    Counter::AuthCmds,
+    Counter::AuthErrors,
 ];
 
 /// `stats [group]`.
@@ -229,6 +231,11 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
         crate::cli::ProtocolName::Binary => b"binary",
     };
     encode::encode_stat(out, b"binding_protocol", binding_protocol);
+    // memcached names the -Y file here, or says no.
+    let auth_file = config.access.auth_file.as_ref();
+    let auth_file = auth_file.map(|path| path.to_string_lossy().into_owned());
+    let auth_file = auth_file.as_deref().unwrap_or("no");
+    encode::encode_stat(out, b"auth_enabled_ascii", auth_file.as_bytes());
     encode::encode_stat_u64(out, b"idle_timeout", config.idle_timeout_secs);
     encode::encode_stat(
         out,

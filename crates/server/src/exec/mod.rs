@@ -59,6 +59,7 @@
 
 mod conn_loop;
 mod http_keys;
+mod memcache_auth;
 mod memcache_classic;
 mod memcache_conn;
 pub(crate) mod memcache_crawler;
@@ -68,6 +69,7 @@ mod memcache_meta_flags;
 mod memcache_meta_get;
 mod memcache_meta_write;
 mod memcache_stats;
+mod resp_auth;
 mod resp_conn;
 mod resp_counter;
 mod resp_exec;

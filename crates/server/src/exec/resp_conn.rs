@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use tailcache_protocol::resp::{
     self, command_table, encode, Command, FrameProgress, Limits, Parsed, ProtocolVersion,
-    ServerError,
 };
 
 use super::conn_loop::Step;
+use super::resp_auth::{Gate, RespAccess};
 use super::{max_item_size_bytes, record, resp_exec, resp_info};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
@@ -24,13 +24,15 @@ pub struct RespConn {
     limits: Limits,
     /// RESP2 until `HELLO 3`.
     pub version: ProtocolVersion,
-    /// `CLIENT SETNAME`; bounded by the parser's argument limits.
+    /// `CLIENT SETNAME`; at most `MAX_CLIENT_NAME_BYTES` (the parser refuses longer).
     name: Option<Vec<u8>>,
     id: u64,
     /// How far the request still arriving at the front has been checked, so
     /// that it is not parsed again from its start at every read; `None` until
     /// the parser finds a request incomplete.
     progress: Option<FrameProgress>,
+    /// Whether it must still authenticate, and what it may run.
+    access: RespAccess,
 }
 
 impl RespConn {
@@ -46,21 +48,30 @@ impl RespConn {
             name: None,
             id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
             progress: None,
+            access: RespAccess::new(ctx),
         }
     }
 
     /// Handles the command (or empty line, or framing error) at the front of `rest`.
     pub fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
+        if self.access.timed_out() {
+            return Step::Close(0);
+        }
+        let limits = self.access.limits(&self.limits);
         if let Some(progress) = self.progress.as_mut() {
-            if progress.still_arriving(rest, &self.limits) {
+            if progress.still_arriving(rest, &limits) {
                 return Step::NeedMore;
             }
             // Whatever the parser says now, the request is whole or refused.
             self.progress = None;
         }
-        match resp::parse(rest, &self.limits) {
+        match resp::parse(rest, &limits) {
             Ok(Parsed::Complete { command, consumed }) => {
-                if self.execute(ctx, command, output) {
+                let frame = &rest[..consumed.min(rest.len())];
+                if self.access.gate(ctx, &command, frame, output) == Gate::Answered {
+                    record(ctx, CommandKind::Other, Instant::now());
+                    Step::Next(consumed)
+                } else if self.execute(ctx, command, output) {
                     Step::Close(consumed)
                 } else {
                     Step::Next(consumed)
@@ -70,13 +81,13 @@ impl RespConn {
             Ok(Parsed::Incomplete) => {
                 // Checked once here; later reads look only at the new bytes.
                 let mut progress = FrameProgress::default();
-                progress.still_arriving(rest, &self.limits);
+                progress.still_arriving(rest, &limits);
                 self.progress = Some(progress);
                 Step::NeedMore
             }
             Err(error) => {
                 ctx.metrics.incr(Counter::ProtocolErrors);
-                error.encode(output);
+                self.access.encode_parse_error(&error, output);
                 if error.must_close() {
                     Step::Close(0)
                 } else {
@@ -139,8 +150,7 @@ impl RespConn {
                 }
                 resp_info::hello(out, self.id, self.version);
             }
-            // No password is ever configured, as Redis says for AUTH then.
-            Command::Auth { .. } => ServerError::AuthNotConfigured.encode(out),
+            // AUTH is answered by the access gate (resp_auth.rs) before this.
             _ => encode::ok(out),
         }
     }

@@ -141,7 +141,8 @@ fn resp3_changes_the_null_reply() {
 fn http_sends_continue_once_then_stores() {
     let ctx = test_ctx(1 << 20);
     let mut conn = new_conn(Protocol::Http, &ctx);
-    let head = b"PUT /keys/k HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
+    let head =
+        b"PUT /keys/k HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
     let mut output = Vec::new();
     let waiting = process(&mut conn, &ctx, head, &mut output, &mut unbounded());
     assert_eq!(waiting.consumed, 0);
