@@ -339,6 +339,7 @@ mod tests {
         let tcp = |addr: &str| DataAddr {
             protocol: Protocol::Memcache,
             addr: DataListenAddr::Tcp(addr.parse().unwrap()),
+            tls: false,
         };
         let open = Credentials::default();
         let loopback = [tcp("127.0.0.1:11211"), tcp("[::1]:11211")];
