@@ -92,6 +92,8 @@ const SILENT_O_OPTIONS: &[&str] = &[
     "idle_timeout",
     "lru_crawler",
     "no_lru_crawler",
+    "resp_obj_mem_limit",
+    "read_buf_mem_limit",
 ];
 
 fn temp_path(name: &str) -> PathBuf {
