@@ -34,6 +34,7 @@ mod evict;
 mod expiry;
 mod flush;
 mod heap;
+mod held_abort;
 mod index;
 #[cfg(not(loom))]
 mod invariants;
