@@ -26,25 +26,14 @@ pub fn connections_that_fit(connections: u64, fd_limit: u64, workers: usize) -> 
 /// Raises the soft `RLIMIT_NOFILE` to hold `connections` plus a reserve,
 /// never above the hard limit. Returns the soft limit now in force.
 pub fn ensure_fd_limit(connections: u64, workers: usize) -> io::Result<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let wanted = connections.saturating_add(reserved_fds(workers));
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit for getrlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let current: u64 = limit.rlim_cur;
+    let (current, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
     if current >= wanted {
         return Ok(current);
     }
-    let raised = wanted.min(limit.rlim_max);
-    limit.rlim_cur = raised;
-    // SAFETY: `limit` is a valid rlimit whose soft value is at most its hard value.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let raised = wanted.min(hard);
+    setrlimit(Resource::RLIMIT_NOFILE, raised, hard)?;
     Ok(raised)
 }
 
