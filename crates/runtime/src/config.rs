@@ -35,6 +35,23 @@ pub struct RuntimeConfig {
     /// Pending output above which the session stops reading and processing
     /// (backpressure) until the client has read it.
     pub write_buffer_high_water_bytes: usize,
+    /// Unsent output of one connection beyond which it is closed (a client
+    /// that asks for replies and does not read them). Backpressure stops
+    /// processing at the high-water mark, so a reader, however slow, stays
+    /// under a cap of high-water plus the largest single reply.
+    pub output_cap_bytes: usize,
+    /// Memory all connections' read and write buffers may hold together;
+    /// above it each worker closes its connection holding the most, until
+    /// the total is back under. `None`: no budget.
+    pub buffer_budget_bytes: Option<usize>,
+    /// At the connection limit, a connection without traffic for this long
+    /// is closed to admit a new one (silent sockets cannot lock clients
+    /// out); `None` refuses the new one instead.
+    pub idle_reclaim_after: Option<Duration>,
+    /// Whether a worker thread that panics or stops on its own ends the whole
+    /// process (exit code 70), so that a supervisor restarts it, instead of
+    /// leaving a server that serves some of its connections.
+    pub exit_process_on_worker_failure: bool,
     /// Bytes read from one connection in one turn before the others get theirs.
     pub turn_budget_bytes: usize,
     /// Requests (keys, for a multi-key request) served to one connection in
@@ -84,6 +101,12 @@ impl Default for RuntimeConfig {
             read_buffer_max_bytes: 1024 * 1024 + 64 * 1024,
             write_buffer_high_water_bytes: 1024 * 1024,
             turn_budget_bytes: 64 * 1024,
+            // A bound, not a policy: the service knows its largest reply and
+            // sets the cap from it (the server: high water plus -I).
+            output_cap_bytes: 64 * 1024 * 1024,
+            buffer_budget_bytes: None,
+            idle_reclaim_after: None,
+            exit_process_on_worker_failure: false,
             // About 10-40 us of small requests, or one slice of a large multiget:
             // measured against a client looping 10 000-key multigets, 128 keys a
             // turn doubled the others' P99.9 where 32 kept it near their baseline.
@@ -149,6 +172,9 @@ impl RuntimeConfig {
             .is_some_and(|t| t < Duration::from_millis(1))
         {
             return Err("stall_threshold must be at least 1 ms".into());
+        }
+        if self.output_cap_bytes == 0 {
+            return Err("output_cap_bytes must be at least 1".into());
         }
         if self.write_buffer_high_water_bytes == 0 {
             return Err("write_buffer_high_water_bytes must be at least 1".into());

@@ -13,6 +13,10 @@ pub struct ConnStats {
     stalled_closed: AtomicU64,
     overflow_closed: AtomicU64,
     service_panics: AtomicU64,
+    output_cap_closed: AtomicU64,
+    over_budget_closed: AtomicU64,
+    idle_reclaimed: AtomicU64,
+    accept_fd_exhausted: AtomicU64,
 }
 
 /// A point-in-time copy of [`ConnStats`].
@@ -32,15 +36,23 @@ pub struct ConnStatsSnapshot {
     pub overflow_closed: u64,
     /// Connections closed because the service panicked on their input.
     pub service_panics: u64,
+    /// Connections closed because their unsent output passed the per-connection cap.
+    pub output_cap_closed: u64,
+    /// Connections closed because all buffers together passed the buffer budget.
+    pub over_budget_closed: u64,
+    /// Idle connections closed at the connection limit to admit a new one.
+    pub idle_reclaimed: u64,
+    /// Accepts that failed for want of file descriptors (EMFILE/ENFILE).
+    pub accept_fd_exhausted: u64,
 }
 
 impl ConnStats {
-    /// Reserves a slot under `limit`; false when the limit is reached.
+    /// Reserves a slot under `limit`; false when the limit is reached (the
+    /// caller counts the refusal with [`ConnStats::count_rejected`]).
     pub(crate) fn try_open(&self, limit: usize) -> bool {
         let previous = self.current.fetch_add(1, Ordering::Relaxed);
         if previous >= limit {
             self.current.fetch_sub(1, Ordering::Relaxed);
-            self.rejected.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         self.total_accepted.fetch_add(1, Ordering::Relaxed);
@@ -53,6 +65,10 @@ impl ConnStats {
         debug_assert!(previous > 0, "connection count underflow");
     }
 
+    pub(crate) fn count_rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn count_idle_close(&self) {
         self.idle_closed.fetch_add(1, Ordering::Relaxed);
     }
@@ -63,6 +79,22 @@ impl ConnStats {
 
     pub(crate) fn count_overflow_close(&self) {
         self.overflow_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_output_cap_close(&self) {
+        self.output_cap_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_over_budget_close(&self) {
+        self.over_budget_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_idle_reclaimed(&self) {
+        self.idle_reclaimed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_accept_fd_exhausted(&self) {
+        self.accept_fd_exhausted.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_service_panic(&self) {
@@ -79,6 +111,10 @@ impl ConnStats {
             stalled_closed: self.stalled_closed.load(Ordering::Relaxed),
             overflow_closed: self.overflow_closed.load(Ordering::Relaxed),
             service_panics: self.service_panics.load(Ordering::Relaxed),
+            output_cap_closed: self.output_cap_closed.load(Ordering::Relaxed),
+            over_budget_closed: self.over_budget_closed.load(Ordering::Relaxed),
+            idle_reclaimed: self.idle_reclaimed.load(Ordering::Relaxed),
+            accept_fd_exhausted: self.accept_fd_exhausted.load(Ordering::Relaxed),
         }
     }
 }
@@ -93,6 +129,7 @@ mod tests {
         assert!(stats.try_open(2));
         assert!(stats.try_open(2));
         assert!(!stats.try_open(2));
+        stats.count_rejected();
         stats.close();
         assert!(stats.try_open(2));
         let snap = stats.snapshot();

@@ -34,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+mod buffer_stats;
 mod clock;
 mod config;
 mod conn_stats;
@@ -52,6 +53,7 @@ mod tls;
 mod watchdog;
 mod worker;
 
+pub use buffer_stats::BufferStats;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AcceptMode, RuntimeConfig};
 pub use conn_stats::{ConnStats, ConnStatsSnapshot};
@@ -60,7 +62,7 @@ pub use histogram::{HistogramSnapshot, LatencyHistogram};
 pub use listener::{
     BindError, BoundListener, ListenAddr, ListenerSpec, LocalAddr, DEFAULT_LISTEN_BACKLOG,
 };
-pub use runtime::{Runtime, Stopper};
+pub use runtime::{Runtime, Stopper, EXIT_WORKER_FAILED};
 pub use scheduler::{GroupShares, GroupStatsSnapshot, SchedulerStats, TaskGroup};
 pub use service::{
     BackgroundProgress, JobProgress, Processed, Service, ServiceFactory, TurnBudget,

@@ -231,7 +231,8 @@ fn bind_unix(
             std::fs::remove_file(path)?;
         }
     }
-    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    let listener = bind_unix_with_mode(path, mode)?;
+    // Bits beyond 0o777 (which a socket's umask cannot grant) still apply.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     listener.set_nonblocking(true)?;
     let mut sockets = Vec::with_capacity(workers);
@@ -244,9 +245,28 @@ fn bind_unix(
     Ok((LocalAddr::Unix(path.clone()), sockets))
 }
 
+/// Binds a unix socket whose file has `mode` from the moment it exists:
+/// the umask is narrowed around `bind` (a socket file is created with 0o777
+/// less the umask), so no client can connect in a window where the file has
+/// the umask's looser permissions. The umask is process-wide; listeners are
+/// bound before any worker starts, and nothing else in the process creates
+/// files meanwhile.
+fn bind_unix_with_mode(path: &PathBuf, mode: u32) -> io::Result<std::os::unix::net::UnixListener> {
+    use nix::sys::stat::{umask, Mode};
+    let mask = Mode::from_bits_truncate((!mode & 0o777) as nix::libc::mode_t);
+    let previous = umask(mask);
+    let bound = std::os::unix::net::UnixListener::bind(path);
+    umask(previous);
+    bound
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tests that bind unix sockets run one at a time: the umask they
+    /// change is the process's.
+    static UNIX_BIND: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     fn spec(addr: ListenAddr) -> ListenerSpec {
         ListenerSpec {
@@ -285,7 +305,26 @@ mod tests {
     }
 
     #[test]
+    fn unix_socket_has_its_mode_when_bind_returns() {
+        let dir = std::env::temp_dir().join(format!("tailcache-rt-umask-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sock");
+        let _one_at_a_time = UNIX_BIND.lock().unwrap_or_else(|e| e.into_inner());
+        // A permissive umask, as a service manager may give.
+        let previous = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+        let bound = bind_unix_with_mode(&path, 0o600);
+        // Read before anything could change it: this is what a client
+        // connecting right after bind would have found.
+        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+        nix::sys::stat::umask(previous);
+        drop(bound.unwrap());
+        assert_eq!(mode.unwrap(), 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn unix_socket_gets_its_mode() {
+        let _one_at_a_time = UNIX_BIND.lock().unwrap_or_else(|e| e.into_inner());
         let dir = std::env::temp_dir().join(format!("tailcache-rt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("sock");

@@ -5,7 +5,9 @@ use std::io::{self, Read};
 
 /// Bytes read from a connection and not yet consumed.
 pub(crate) struct ReadBuf {
-    /// Initialised storage; `len()` is the current capacity.
+    /// Initialised storage; `len()` is the current capacity. Empty until the
+    /// first read, and again after [`ReadBuf::release`]: an idle connection
+    /// holds no buffer.
     storage: Vec<u8>,
     start: usize,
     end: usize,
@@ -36,7 +38,7 @@ impl ReadBuf {
     pub(crate) fn new(initial_bytes: usize, max_bytes: usize) -> Self {
         debug_assert!(initial_bytes > 0 && initial_bytes <= max_bytes);
         Self {
-            storage: vec![0; initial_bytes],
+            storage: Vec::new(),
             start: 0,
             end: 0,
             initial_bytes,
@@ -50,6 +52,21 @@ impl ReadBuf {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.start == self.end
+    }
+
+    /// Bytes of memory the buffer holds now.
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.storage.capacity()
+    }
+
+    /// Gives the whole buffer back when nothing waits in it (an idle
+    /// connection); the next read allocates it again.
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() {
+            self.start = 0;
+            self.end = 0;
+            self.storage = Vec::new();
+        }
     }
 
     /// Drops `n` bytes from the front.
@@ -98,6 +115,11 @@ impl ReadBuf {
     /// Ensures free space after `end`: compacts, then grows (doubling, up to
     /// the maximum). False when the unconsumed bytes fill the maximum.
     fn make_room(&mut self) -> bool {
+        if self.storage.is_empty() {
+            // Allocated on first use, not at accept.
+            self.storage = vec![0; self.initial_bytes];
+            return true;
+        }
         if self.end < self.storage.len() {
             return true;
         }
@@ -155,6 +177,29 @@ mod tests {
         buf.consume(5);
         assert!(buf.is_empty());
         assert_eq!(buf.storage.len(), 4);
+    }
+
+    #[test]
+    fn allocates_on_first_read_and_releases_when_empty() {
+        let mut buf = ReadBuf::new(4, 16);
+        assert_eq!(buf.capacity_bytes(), 0, "nothing allocated before a read");
+        let mut src: &[u8] = b"ab";
+        assert!(matches!(
+            buf.read_from(&mut src, 100).unwrap(),
+            ReadOutcome::Data { bytes: 2, .. }
+        ));
+        assert_eq!(buf.capacity_bytes(), 4);
+        buf.release();
+        assert_eq!(buf.capacity_bytes(), 4, "bytes waiting keep the buffer");
+        buf.consume(2);
+        buf.release();
+        assert_eq!(buf.capacity_bytes(), 0);
+        let mut more: &[u8] = b"c";
+        assert!(matches!(
+            buf.read_from(&mut more, 100).unwrap(),
+            ReadOutcome::Data { bytes: 1, .. }
+        ));
+        assert_eq!(buf.data(), b"c");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Starting, stopping and joining the worker threads.
 
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
 
+use crate::buffer_stats::BufferStats;
 use crate::config::RuntimeConfig;
 use crate::conn_stats::ConnStats;
 use crate::heartbeat::Heartbeat;
@@ -25,6 +27,7 @@ pub struct Runtime {
     sched_stats: Arc<SchedulerStats>,
     watchdog_stats: Arc<WatchdogStats>,
     watchdog: Option<Watchdog>,
+    buffers: Arc<BufferStats>,
 }
 
 /// Asks every worker of a runtime to stop; cheap to clone, usable from any thread.
@@ -70,6 +73,7 @@ impl Runtime {
         let stop = Arc::new(AtomicBool::new(false));
         let sched_stats = Arc::new(SchedulerStats::new(config.workers));
         let watchdog_stats = Arc::new(WatchdogStats::default());
+        let buffers = Arc::new(BufferStats::new(config.workers));
         let mut wakers = Vec::with_capacity(config.workers);
         let mut threads = Vec::with_capacity(config.workers);
         let mut hearts = Vec::with_capacity(config.workers);
@@ -86,17 +90,26 @@ impl Runtime {
                 index,
                 heartbeat,
                 stop: stop.clone(),
+                buffers: buffers.clone(),
             };
             let factory = factory.clone();
+            let exit_on_failure = config.exit_process_on_worker_failure;
             let thread = std::thread::Builder::new()
                 .name(format!("{}-{index}", config.thread_name))
                 .spawn(move || {
-                    let service = factory.new_worker(index);
-                    match Worker::new(poll, listeners, service, shared) {
-                        Ok(worker) => worker.run(),
-                        Err(e) => {
-                            tracing::error!(error = %e, worker = index, "worker failed to start")
+                    let stop = shared.stop.clone();
+                    let run = panic::catch_unwind(AssertUnwindSafe(|| {
+                        let service = factory.new_worker(index);
+                        match Worker::new(poll, listeners, service, shared) {
+                            Ok(worker) => worker.run(),
+                            Err(e) => {
+                                tracing::error!(error = %e, worker = index, "worker failed to start")
+                            }
                         }
+                    }));
+                    supervise(index, run.is_err(), &stop, exit_on_failure);
+                    if let Err(panic) = run {
+                        panic::resume_unwind(panic);
                     }
                 })?;
             threads.push(thread);
@@ -122,7 +135,13 @@ impl Runtime {
             sched_stats,
             watchdog_stats,
             watchdog,
+            buffers,
         })
+    }
+
+    /// Bytes the connections' read and write buffers hold.
+    pub fn buffer_stats(&self) -> Arc<BufferStats> {
+        self.buffers.clone()
     }
 
     /// The scheduler's figures (per background group, scheduling delay, turn duration).
@@ -155,6 +174,32 @@ impl Runtime {
         }
         clean
     }
+}
+
+/// Exit code of a process whose worker thread failed (BSD's EX_SOFTWARE).
+pub const EXIT_WORKER_FAILED: i32 = 70;
+
+/// A worker thread ended: fine when asked to stop; otherwise (a panic, a
+/// failed poll, a failed start) it is logged and, when so configured, ends
+/// the process, so that a supervisor restarts a whole server rather than
+/// the rest serving with one worker's connections and listener gone.
+fn supervise(index: usize, panicked: bool, stop: &AtomicBool, exit_on_failure: bool) {
+    let why = if panicked {
+        "panicked"
+    } else if !stop.load(Ordering::Acquire) {
+        "stopped without being asked"
+    } else {
+        return;
+    };
+    if exit_on_failure {
+        tracing::error!(
+            worker = index,
+            exit_code = EXIT_WORKER_FAILED,
+            "worker thread {why}; exiting so that the supervisor restarts the server"
+        );
+        std::process::exit(EXIT_WORKER_FAILED);
+    }
+    tracing::error!(worker = index, "worker thread {why}");
 }
 
 /// Deals the i-th socket of every listener to worker i.

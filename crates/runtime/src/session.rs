@@ -21,6 +21,8 @@ pub(crate) struct SessionLimits {
     pub(crate) turn_budget_bytes: usize,
     pub(crate) turn_budget_requests: usize,
     pub(crate) turn_budget_output_bytes: usize,
+    /// Unsent output beyond which the connection is closed.
+    pub(crate) output_cap_bytes: usize,
 }
 
 /// What the worker should do with a session after its turn.
@@ -53,6 +55,24 @@ pub(crate) enum CloseReason {
     Idle,
     /// A request stayed incomplete for the request timeout.
     Stalled,
+    /// Its unsent output passed the per-connection cap (a client not reading).
+    OutputCap,
+    /// The connections' buffers together passed the global budget and this
+    /// one held the most.
+    OverBudget,
+    /// At the connection limit, the longest-idle connection made room for a new one.
+    Reclaimed,
+}
+
+impl CloseReason {
+    /// Whether closing waits to read what the peer still sends (a gentle
+    /// close); a broken socket or a client shed for its memory is dropped at once.
+    pub(crate) fn lingers(self) -> bool {
+        !matches!(
+            self,
+            CloseReason::Io | CloseReason::OutputCap | CloseReason::OverBudget
+        )
+    }
 }
 
 /// Where a session is in its life.
@@ -98,6 +118,8 @@ pub(crate) struct Session<C> {
     /// or stalled request); `None` while requests complete or none waits.
     pub(crate) stalled_since: Option<Instant>,
     overflow_reply: Arc<[u8]>,
+    /// Buffer bytes the worker last counted for it (see `buffer_bytes`).
+    pub(crate) accounted_bytes: usize,
 }
 
 impl<C> Session<C> {
@@ -130,6 +152,7 @@ impl<C> Session<C> {
             last_active: now,
             stalled_since,
             overflow_reply,
+            accounted_bytes: 0,
         }
     }
 
@@ -146,6 +169,24 @@ impl<C> Session<C> {
     /// TLS stream holds.
     pub(crate) fn pending_output_bytes(&self) -> usize {
         self.wbuf.len() - self.written + self.stream.buffered_output_bytes()
+    }
+
+    /// Memory its read and write buffers hold now.
+    pub(crate) fn buffer_bytes(&self) -> usize {
+        self.rbuf.capacity_bytes() + self.wbuf.capacity()
+    }
+
+    /// Gives both buffers back while nothing waits in them; called for a
+    /// connection with no traffic for a while, so idle ones cost no buffers.
+    pub(crate) fn release_idle_buffers(&mut self) {
+        if self.job.is_some() {
+            return;
+        }
+        if self.pending_output_bytes() == 0 {
+            self.wbuf = Vec::new();
+            self.written = 0;
+        }
+        self.rbuf.release();
     }
 
     /// Shutdown: reads whatever the socket holds now, whether or not poll
@@ -199,6 +240,9 @@ impl<C> Session<C> {
                 return TurnEnd::Close(CloseReason::Io);
             };
             let pending = self.pending_output_bytes();
+            if pending > limits.output_cap_bytes {
+                return TurnEnd::Close(CloseReason::OutputCap);
+            }
             if let SessionState::Closing(reason) = self.state {
                 return if pending == 0 {
                     TurnEnd::Close(reason)
@@ -281,7 +325,7 @@ impl<C> Session<C> {
         &mut self,
         svc: &mut S,
         budget: Duration,
-        high_water_bytes: usize,
+        limits: SessionLimits,
         now: Instant,
     ) -> TurnEnd
     where
@@ -291,6 +335,7 @@ impl<C> Session<C> {
         if self.job.is_none() {
             return TurnEnd::Requeue;
         }
+        let high_water_bytes = limits.high_water_bytes;
         if self.pending_output_bytes() < high_water_bytes {
             self.drop_written_output();
             let Some(conn) = self.conn.as_mut() else {
@@ -316,6 +361,9 @@ impl<C> Session<C> {
         let Ok(_) = self.flush(now) else {
             return TurnEnd::Close(CloseReason::Io);
         };
+        if self.pending_output_bytes() > limits.output_cap_bytes {
+            return TurnEnd::Close(CloseReason::OutputCap);
+        }
         match (self.job, self.state) {
             (_, SessionState::Closing(reason)) if self.pending_output_bytes() == 0 => {
                 TurnEnd::Close(reason)

@@ -27,6 +27,10 @@ impl<T> Slab<T> {
         self.slots.len() - 1
     }
 
+    pub(crate) fn get(&self, index: usize) -> Option<&T> {
+        self.slots.get(index).and_then(Option::as_ref)
+    }
+
     pub(crate) fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         self.slots.get_mut(index).and_then(Option::as_mut)
     }

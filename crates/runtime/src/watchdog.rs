@@ -86,6 +86,9 @@ pub struct WatchdogStats {
     backtrace_failures_total: AtomicU64,
     longest_stall_ns: AtomicU64,
     last_stall: Mutex<Option<LastStall>>,
+    /// Workers stalled now, with when their stall began (written only when a
+    /// stall begins or ends).
+    ongoing: Mutex<Vec<(usize, Instant)>>,
 }
 
 /// The most recent stall and its sequence number, which a late backtrace
@@ -116,6 +119,34 @@ impl WatchdogStats {
     /// handler too slow, symbolizer queue full).
     pub fn backtrace_failures_total(&self) -> u64 {
         self.backtrace_failures_total.load(Ordering::Relaxed)
+    }
+
+    /// The worker stalled the longest among those stalled now, and for how
+    /// long; `None` while every worker reaches its scheduling points.
+    pub fn longest_ongoing_stall(&self) -> Option<(usize, Duration)> {
+        let now = Instant::now();
+        self.ongoing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|&(worker, since)| (worker, now.saturating_duration_since(since)))
+            .max_by_key(|&(_, stalled_for)| stalled_for)
+    }
+
+    fn stall_began(&self, worker: usize, stalled_for: Duration) {
+        let since = Instant::now()
+            .checked_sub(stalled_for)
+            .unwrap_or_else(Instant::now);
+        let mut ongoing = self.ongoing.lock().unwrap_or_else(PoisonError::into_inner);
+        ongoing.retain(|&(w, _)| w != worker);
+        ongoing.push((worker, since));
+    }
+
+    fn stall_ended(&self, worker: usize) {
+        self.ongoing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|&(w, _)| w != worker);
     }
 
     /// Longest stall seen so far (of an ongoing one, its length when noticed).
@@ -288,6 +319,7 @@ impl Watcher<'_> {
                 stalled_for,
             } => {
                 self.stats.record_length(stalled_for);
+                self.stats.stall_ended(heart.worker_index());
                 tracing::info!(
                     worker = heart.worker_index(),
                     task = task_name(task_slot),
@@ -308,6 +340,7 @@ impl Watcher<'_> {
             "worker stalled: no scheduling point"
         );
         self.stats.record_length(stalled_for);
+        self.stats.stall_began(worker_index, stalled_for);
         let mut last = self
             .stats
             .last_stall

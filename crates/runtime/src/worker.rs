@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
+use crate::buffer_stats::BufferStats;
 use crate::config::RuntimeConfig;
 use crate::conn_stats::ConnStats;
 use crate::listener::{PerWorkerSocket, WorkerListener};
@@ -20,11 +21,12 @@ use crate::slab::Slab;
 use crate::stream::Stream;
 
 mod background;
+mod conn_memory;
+mod fd_exhaustion;
+mod idle;
 
 /// Readiness events taken per poll call.
 const EVENTS_PER_POLL: usize = 1024;
-/// How often idle sessions are looked for.
-const IDLE_SCAN_INTERVAL: Duration = Duration::from_secs(1);
 /// Poll timeout while flushing at shutdown.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(20);
 /// Background steps in one turn at most, whatever the clock says (a clock
@@ -69,6 +71,9 @@ pub(crate) struct Worker<S: Service> {
     share_window_start: Instant,
     background_in_window: Duration,
     last_idle_scan: Instant,
+    /// Bytes this runtime's connection buffers hold, this worker's in its slot.
+    buffers: Arc<BufferStats>,
+    fd_reserve: fd_exhaustion::FdReserve,
 }
 
 /// What a worker shares with the rest of its runtime.
@@ -80,6 +85,7 @@ pub(crate) struct WorkerShared {
     pub(crate) index: usize,
     pub(crate) heartbeat: Arc<crate::heartbeat::Heartbeat>,
     pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) buffers: Arc<BufferStats>,
 }
 
 impl<S: Service> Worker<S> {
@@ -96,6 +102,7 @@ impl<S: Service> Worker<S> {
             index,
             heartbeat,
             stop,
+            buffers,
         } = shared;
         let mut listeners = listeners;
         for (index, listener) in listeners.iter_mut().enumerate() {
@@ -133,6 +140,8 @@ impl<S: Service> Worker<S> {
             share_window_start: now,
             background_in_window: Duration::ZERO,
             last_idle_scan: now,
+            buffers,
+            fd_reserve: fd_exhaustion::FdReserve::new(),
         })
     }
 
@@ -151,6 +160,7 @@ impl<S: Service> Worker<S> {
             turn_budget_bytes: self.config.turn_budget_bytes,
             turn_budget_requests: self.config.turn_budget_requests,
             turn_budget_output_bytes: self.config.turn_budget_output_bytes,
+            output_cap_bytes: self.config.output_cap_bytes,
         }
     }
 
@@ -192,6 +202,7 @@ impl<S: Service> Worker<S> {
         self.accept_ready(now);
         self.serve_ready();
         self.run_background(now);
+        self.enforce_buffer_budget();
         self.heartbeat.enter("idle scan");
         self.close_idle(now);
         let my_stats = self.sched_stats.worker(self.index);
@@ -210,7 +221,10 @@ impl<S: Service> Worker<S> {
         if busy {
             return Duration::ZERO;
         }
-        let next = self.last_background_poll + self.config.background_interval;
+        let mut next = self.last_background_poll + self.config.background_interval;
+        if let Some(retry_at) = self.fd_reserve.retry_at {
+            next = next.min(retry_at);
+        }
         next.saturating_duration_since(self.now())
     }
 
@@ -263,6 +277,7 @@ impl<S: Service> Worker<S> {
     }
 
     fn accept_ready(&mut self, now: Instant) {
+        self.rearm_accept_retry(now);
         for index in 0..self.listeners.len() {
             if !self.listener_ready[index] {
                 continue;
@@ -275,8 +290,12 @@ impl<S: Service> Worker<S> {
                         break;
                     }
                     Err(e) if is_transient_accept_error(&e) => continue,
+                    Err(e) if fd_exhaustion::is_fd_exhaustion(&e) => {
+                        self.on_fd_exhausted(index, &e, now);
+                        break;
+                    }
                     Err(e) => {
-                        // Out of descriptors or memory: wait for the next event.
+                        // Out of memory: wait for the next event.
                         tracing::warn!(error = %e, "accept failed");
                         self.listener_ready[index] = false;
                         break;
@@ -299,8 +318,14 @@ impl<S: Service> Worker<S> {
     }
 
     fn admit(&mut self, mut stream: Stream, listener: usize, now: Instant) {
-        let listener = &self.listeners[listener];
-        if !self.stats.try_open(self.config.max_connections) {
+        let limit = self.config.max_connections;
+        // At the limit, a long-idle connection makes room (silent sockets
+        // must not lock well-behaved clients out).
+        let admitted =
+            self.stats.try_open(limit) || (self.reclaim_idle(now) && self.stats.try_open(limit));
+        if !admitted {
+            self.stats.count_rejected();
+            let listener = &self.listeners[listener];
             // Fresh socket, empty send buffer: one short write goes through.
             // A TLS client gets no plaintext it could not read: only the close.
             if listener.tls.is_none() {
@@ -309,6 +334,7 @@ impl<S: Service> Worker<S> {
             stream.linger_close();
             return;
         }
+        let listener = &self.listeners[listener];
         if let Some(tls) = &listener.tls {
             stream = match stream {
                 Stream::Tcp(socket) => match tls.accept(socket) {
@@ -384,6 +410,7 @@ impl<S: Service> Worker<S> {
 
     /// Acts on how a session's turn (or job step) ended.
     fn after_turn(&mut self, index: usize, end: TurnEnd, now: Instant) {
+        self.account(index);
         match end {
             TurnEnd::Wait => self.watch_writable(index),
             TurnEnd::Requeue => {
@@ -403,31 +430,6 @@ impl<S: Service> Worker<S> {
                 }
             }
             TurnEnd::Close(reason) => self.close(index, reason),
-        }
-    }
-
-    fn close_idle(&mut self, now: Instant) {
-        let (idle, stalled) = (self.config.idle_timeout, self.config.request_timeout);
-        let Some(shortest) = [idle, stalled].into_iter().flatten().min() else {
-            return;
-        };
-        if now.duration_since(self.last_idle_scan) < IDLE_SCAN_INTERVAL.min(shortest) {
-            return;
-        }
-        self.last_idle_scan = now;
-        for index in self.sessions.indices() {
-            let Some(session) = self.sessions.get_mut(index) else {
-                continue;
-            };
-            let is_idle = idle.is_some_and(|t| now.duration_since(session.last_active) >= t);
-            let is_stalled = stalled
-                .zip(session.stalled_since)
-                .is_some_and(|(t, since)| now.duration_since(since) >= t);
-            if is_idle {
-                self.close(index, CloseReason::Idle);
-            } else if is_stalled {
-                self.close(index, CloseReason::Stalled);
-            }
         }
     }
 
@@ -478,10 +480,14 @@ impl<S: Service> Worker<S> {
                 self.stats.count_service_panic();
                 tracing::error!(session = index, "service panicked; connection closed");
             }
+            CloseReason::OutputCap => self.stats.count_output_cap_close(),
+            CloseReason::OverBudget => self.stats.count_over_budget_close(),
+            CloseReason::Reclaimed => self.stats.count_idle_reclaimed(),
             CloseReason::Done | CloseReason::Io => {}
         }
+        self.unaccount(session.accounted_bytes);
         let conn = session.take_conn();
-        if reason != CloseReason::Io {
+        if reason.lingers() {
             session.linger_close();
         }
         let _ = self.poll.registry().deregister(session.stream_mut());

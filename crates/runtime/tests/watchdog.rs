@@ -146,3 +146,41 @@ fn a_stall_after_the_rate_limit_gets_its_backtrace_again() {
         assert_eq!(stats.backtraces_total(), 2);
     }
 }
+
+#[test]
+fn an_ongoing_stall_is_visible_until_it_ends() {
+    let heart = Arc::new(Heartbeat::new(2));
+    let stats = Arc::new(WatchdogStats::new());
+    let watchdog = Watchdog::start(
+        config(THRESHOLD, Duration::from_secs(60)),
+        vec![heart.clone()],
+        stats.clone(),
+    )
+    .unwrap();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let worker = {
+        let heart = heart.clone();
+        thread::spawn(move || {
+            heart.enter("test-blocked");
+            // Blocked without a scheduling point until the test says so.
+            release_rx.recv().unwrap();
+            heart.idle();
+        })
+    };
+    // Generous: a loaded machine may run the watchdog late.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.longest_ongoing_stall().is_none() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    let (worker_index, stalled_for) = stats.longest_ongoing_stall().expect("a stall now");
+    assert_eq!(worker_index, 2);
+    assert!(stalled_for >= THRESHOLD, "{stalled_for:?}");
+    release_tx.send(()).unwrap();
+    worker.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.longest_ongoing_stall().is_some() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(stats.longest_ongoing_stall(), None, "the stall ended");
+    watchdog.stop();
+}

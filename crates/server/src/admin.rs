@@ -246,13 +246,44 @@ impl AdminService {
                 Some(b"application/json".as_slice()),
                 crate::stats_json::render(&self.shared),
             ),
-            b"/health" => (Status::Ok, TEXT, "OK\n".to_owned()),
+            b"/health" => {
+                let (status, body) = health(&self.shared);
+                (status, TEXT, body)
+            }
             _ => (
                 Status::NotFound,
                 TEXT,
                 "not found: try /metrics, /stats, /health, /lru_crawler/metadump\n".to_owned(),
             ),
         }
+    }
+}
+
+/// A data worker that has not reached a scheduling point for this long is
+/// not serving its connections: far above the stall threshold (25 ms), so
+/// that one slow step does not flap the health check.
+const HEALTH_STALL_LIMIT: Duration = Duration::from_secs(1);
+
+/// `/health`: OK while every data worker keeps reaching its scheduling
+/// points; 503 naming the worker otherwise. A worker thread that dies ends
+/// the process (see `exit_process_on_worker_failure`), so a live process
+/// has all its workers.
+fn health(shared: &SharedState) -> (Status, String) {
+    health_of(shared.runtime_figures().map(|figures| &*figures.watchdog))
+}
+
+/// `/health` from the data workers' stall detector (none before they start).
+fn health_of(watchdog: Option<&tailcache_runtime::WatchdogStats>) -> (Status, String) {
+    let stalled = watchdog.and_then(|stats| stats.longest_ongoing_stall());
+    match stalled {
+        Some((worker, stalled_for)) if stalled_for >= HEALTH_STALL_LIMIT => (
+            Status::ServiceUnavailable,
+            format!(
+                "STALLED worker {worker} for {} ms\n",
+                stalled_for.as_millis()
+            ),
+        ),
+        _ => (Status::Ok, "OK\n".to_owned()),
     }
 }
 
@@ -367,5 +398,41 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.matches("key=admin%3A").count(), 3);
+    }
+
+    #[test]
+    fn health_is_unavailable_while_a_worker_is_stalled() {
+        use tailcache_runtime::{Heartbeat, Watchdog, WatchdogConfig, WatchdogStats};
+        let svc = service(0, false);
+        assert_eq!(
+            health(&svc.shared).0,
+            Status::Ok,
+            "before the workers start"
+        );
+        let heart = Arc::new(Heartbeat::new(0));
+        let stats = Arc::new(WatchdogStats::new());
+        let config = WatchdogConfig {
+            capture_backtraces: false,
+            ..WatchdogConfig::with_threshold(Duration::from_millis(20))
+        };
+        let watchdog = Watchdog::start(config, vec![heart.clone()], stats.clone()).unwrap();
+        assert_eq!(health_of(Some(&stats)).0, Status::Ok, "no stall yet");
+        // A worker in a task that reaches no scheduling point.
+        heart.enter("test-stuck");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut seen = health_of(Some(&stats));
+        while seen.0 == Status::Ok && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            seen = health_of(Some(&stats));
+        }
+        assert_eq!(seen.0, Status::ServiceUnavailable, "{}", seen.1);
+        assert!(seen.1.contains("worker 0"), "{}", seen.1);
+        heart.idle();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while health_of(Some(&stats)).0 != Status::Ok && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(health_of(Some(&stats)).0, Status::Ok, "the stall ended");
+        watchdog.stop();
     }
 }

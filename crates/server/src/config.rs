@@ -75,6 +75,17 @@ pub struct Config {
     pub accept_mode: AcceptModeName,
     /// Pending reply bytes above which a connection is no longer read.
     pub write_buffer_high_water_bytes: usize,
+    /// Unsent reply bytes of one connection beyond which it is closed; 0:
+    /// high water plus the largest item plus 64 KiB, which a client that
+    /// reads, however slowly, never reaches.
+    pub connection_output_cap_bytes: usize,
+    /// MiB all data connections' read and write buffers may hold together
+    /// (`-o resp_obj_mem_limit` plus `-o read_buf_mem_limit`); over it the
+    /// connection holding the most is closed. 0: no budget.
+    pub connection_buffer_budget_mib: u64,
+    /// At `-c` connections, a connection without traffic for this many
+    /// seconds is closed to admit a new one; 0: refuse the new one.
+    pub idle_reclaim_secs: u64,
     /// Bytes read from one connection per turn before others are served.
     pub turn_budget_bytes: usize,
     /// Requests (keys of a multiget) served to one connection per turn
@@ -150,10 +161,13 @@ impl Default for Config {
             cas_enabled: true,
             segment_size_bytes: 0,
             idle_timeout_secs: 0,
-            request_timeout_secs: 60,
+            request_timeout_secs: 30,
             verbosity: 0,
             accept_mode: AcceptModeName::Reuseport,
             write_buffer_high_water_bytes: 1 << 20,
+            connection_output_cap_bytes: 0,
+            connection_buffer_budget_mib: 0,
+            idle_reclaim_secs: 10,
             turn_budget_bytes: 64 << 10,
             turn_budget_requests: RuntimeConfig::default().turn_budget_requests,
             turn_budget_output_bytes: RuntimeConfig::default().turn_budget_output_bytes,
@@ -411,6 +425,21 @@ impl Config {
             4 << 10,
             1 << 30,
         )?;
+        if self.connection_output_cap_bytes != 0 {
+            check_range(
+                "connection_output_cap_bytes",
+                self.connection_output_cap_bytes as u64,
+                4 << 10,
+                1 << 32,
+            )?;
+        }
+        check_range(
+            "connection_buffer_budget_mib (-o resp_obj_mem_limit, read_buf_mem_limit)",
+            self.connection_buffer_budget_mib,
+            0,
+            1 << 30,
+        )?;
+        check_range("idle_reclaim_secs", self.idle_reclaim_secs, 0, 1 << 32)?;
         check_range(
             "turn_budget_bytes",
             self.turn_budget_bytes as u64,
@@ -456,6 +485,18 @@ impl Config {
             1 << 32,
         )?;
         Ok(())
+    }
+
+    /// The per-connection output cap in force (`connection_output_cap_bytes`,
+    /// or its default when 0).
+    pub fn output_cap_bytes(&self) -> usize {
+        if self.connection_output_cap_bytes != 0 {
+            return self.connection_output_cap_bytes;
+        }
+        let item = usize::try_from(self.max_item_size_bytes).unwrap_or(usize::MAX);
+        self.write_buffer_high_water_bytes
+            .saturating_add(item)
+            .saturating_add(64 << 10)
     }
 
     /// The data listeners this config asks for, every address resolved.

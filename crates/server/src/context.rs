@@ -96,6 +96,8 @@ pub struct RuntimeFigures {
     pub scheduler: Arc<tailcache_runtime::SchedulerStats>,
     /// The stall detector's counts.
     pub watchdog: Arc<tailcache_runtime::WatchdogStats>,
+    /// Bytes the data connections' buffers hold.
+    pub buffers: Arc<tailcache_runtime::BufferStats>,
 }
 
 impl SharedState {

@@ -47,8 +47,6 @@ const IGNORED: &[&str] = &[
     "track_sizes",
     "watcher_logbuf_size",
     "worker_logbuf_size",
-    "resp_obj_mem_limit",
-    "read_buf_mem_limit",
     "no_drop_privileges",
     "drop_privileges",
     "relaxed_privileges",
@@ -77,6 +75,19 @@ pub fn apply_extended(
                         format!("'{value}' is not a number of seconds"),
                     )
                 })?;
+            }
+            // memcached's global limits (MB) on response objects and read
+            // buffers; here one budget covers both kinds of buffer, so the
+            // two add up. memcached's default, 0, is no limit.
+            "resp_obj_mem_limit" | "read_buf_mem_limit" => {
+                let mib: u64 = value.parse().map_err(|_| {
+                    ConfigError::new(
+                        format!("-o {name}"),
+                        format!("'{value}' is not a number of megabytes"),
+                    )
+                })?;
+                config.connection_buffer_budget_mib =
+                    config.connection_buffer_budget_mib.saturating_add(mib);
             }
             "lru_crawler" => config.lru_crawler_enabled = true,
             "no_lru_crawler" => config.lru_crawler_enabled = false,

@@ -105,7 +105,7 @@ fn run(config: Config) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
+fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
     let signals = match tailcache::signals::register() {
         Ok(signals) => signals,
         Err(e) => {
@@ -133,13 +133,19 @@ fn serve(config: Config, daemon: &mut Option<Daemon>) -> u8 {
         }
         (None, _) => None,
     };
-    match tailcache::fd_limit::ensure_fd_limit(config.conn_limit as u64) {
-        Ok(limit) if limit < config.conn_limit as u64 => tracing::warn!(
-            limit,
-            conn_limit = config.conn_limit,
-            "open-file limit is below -c; connections beyond it will be refused by the system"
-        ),
-        Ok(_) => {}
+    let asked = config.conn_limit as u64;
+    match tailcache::fd_limit::ensure_fd_limit(asked, config.threads) {
+        Ok(limit) => {
+            let fits = tailcache::fd_limit::connections_that_fit(asked, limit, config.threads);
+            if fits < asked {
+                tracing::warn!(
+                    open_file_limit = limit,
+                    reserved = tailcache::fd_limit::reserved_fds(config.threads),
+                    "-c {asked} does not fit the open-file limit; -c {fits} in force"
+                );
+                config.conn_limit = usize::try_from(fits).unwrap_or(config.conn_limit);
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
     let flush_timeout = Duration::from_secs(config.shutdown_timeout_secs);

@@ -5,17 +5,21 @@
 //! Everything here runs on the main thread before any worker exists, except
 //! removing the pid file at exit.
 
-use std::ffi::CString;
 use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sys::mman::{mlockall, MlockAllFlags};
+use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
+use nix::unistd::{Gid, Uid, User};
 
 /// sysexits.h EX_NOUSER: the -u user does not exist.
 pub const EXIT_NO_USER: u8 = 67;
 
 /// True when the process runs as root (real or effective uid 0).
 pub fn is_root() -> bool {
-    // SAFETY: getuid and geteuid cannot fail and touch no memory.
-    unsafe { libc::getuid() == 0 || libc::geteuid() == 0 }
+    nix::unistd::getuid().is_root() || nix::unistd::geteuid().is_root()
 }
 
 /// A user to switch to, looked up before anything is bound.
@@ -31,41 +35,17 @@ pub struct Identity {
 
 /// Looks `name` up in the user database (getpwnam_r).
 pub fn lookup_user(name: &str) -> Result<Identity, String> {
-    let c_name = CString::new(name).map_err(|_| format!("'{name}' is not a user name"))?;
-    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
-    loop {
-        // SAFETY: an all-zero passwd is a valid value for getpwnam_r to overwrite.
-        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call and `buffer.len()` is its size;
-        // the strings written into `entry` point into `buffer`, unused afterwards.
-        let rc = unsafe {
-            libc::getpwnam_r(
-                c_name.as_ptr(),
-                &mut entry,
-                buffer.as_mut_ptr(),
-                buffer.len(),
-                &mut found,
-            )
-        };
-        if rc == libc::ERANGE && buffer.len() < 1 << 20 {
-            buffer.resize(buffer.len() * 4, 0);
-            continue;
-        }
-        if rc != 0 {
-            return Err(format!(
-                "cannot look up user {name}: {}",
-                io::Error::from_raw_os_error(rc)
-            ));
-        }
-        if found.is_null() {
-            return Err(format!("can't find the user {name} to switch to"));
-        }
-        return Ok(Identity {
+    if name.contains('\0') {
+        return Err(format!("'{name}' is not a user name"));
+    }
+    match User::from_name(name) {
+        Ok(Some(user)) => Ok(Identity {
             name: name.to_owned(),
-            uid: entry.pw_uid,
-            gid: entry.pw_gid,
-        });
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+        }),
+        Ok(None) => Err(format!("can't find the user {name} to switch to")),
+        Err(errno) => Err(format!("cannot look up user {name}: {errno}")),
     }
 }
 
@@ -78,25 +58,17 @@ pub fn chown_socket(path: &Path, who: &Identity) -> io::Result<()> {
 /// Drops supplementary groups, then takes `who`'s group and user ids.
 /// With -r, the process stays able to write a core file.
 pub fn switch_user(who: &Identity, keep_dumpable: bool) -> Result<(), String> {
-    // SAFETY: setgroups with a count of 0 reads no memory.
-    if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
-        let error = io::Error::last_os_error();
+    match nix::unistd::setgroups(&[]) {
         // EPERM: already without the right to change groups, as memcached accepts.
-        if error.raw_os_error() != Some(libc::EPERM) {
-            return Err(format!("failed to drop supplementary groups: {error}"));
-        }
+        Ok(()) | Err(Errno::EPERM) => {}
+        Err(errno) => return Err(format!("failed to drop supplementary groups: {errno}")),
     }
-    // SAFETY: setgid and setuid take plain ids; glibc applies them to every thread.
-    if unsafe { libc::setgid(who.gid) } != 0 || unsafe { libc::setuid(who.uid) } != 0 {
-        return Err(format!(
-            "failed to assume identity of user {}: {}",
-            who.name,
-            io::Error::last_os_error()
-        ));
-    }
+    // glibc applies both to every thread.
+    nix::unistd::setgid(Gid::from_raw(who.gid))
+        .and_then(|()| nix::unistd::setuid(Uid::from_raw(who.uid)))
+        .map_err(|errno| format!("failed to assume identity of user {}: {errno}", who.name))?;
     if keep_dumpable {
-        // SAFETY: PR_SET_DUMPABLE takes an integer argument and touches no memory.
-        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1) };
+        let _ = nix::sys::prctl::set_dumpable(true);
     }
     Ok(())
 }
@@ -104,57 +76,31 @@ pub fn switch_user(who: &Identity, keep_dumpable: bool) -> Result<(), String> {
 /// -r: raises the core file size limit to unlimited, or else to the hard
 /// limit. Returns a warning when no core file could be written.
 pub fn raise_core_limit() -> Option<String> {
-    let unlimited = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: `unlimited` is a valid rlimit.
-    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &unlimited) } != 0 {
-        let mut current = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `current` is a valid, writable rlimit.
-        if unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut current) } == 0 {
-            current.rlim_cur = current.rlim_max;
-            // SAFETY: `current` is a valid rlimit with its soft value at the hard one.
-            unsafe { libc::setrlimit(libc::RLIMIT_CORE, &current) };
+    if setrlimit(Resource::RLIMIT_CORE, RLIM_INFINITY, RLIM_INFINITY).is_err() {
+        if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
+            let _ = setrlimit(Resource::RLIMIT_CORE, hard, hard);
         }
     }
-    let mut now = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `now` is a valid, writable rlimit.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut now) } == 0;
-    (!ok || now.rlim_cur == 0)
+    let soft = getrlimit(Resource::RLIMIT_CORE).map_or(0, |(soft, _)| soft);
+    (soft == 0)
         .then(|| "-r/--enable-coredumps: the core file limit stays 0; no core file".to_owned())
 }
 
 /// -k: locks the memory mapped now (the item memory is), and memory mapped
 /// later when the locked-memory limit allows it. Returns a warning on failure.
 pub fn lock_memory() -> Option<String> {
-    let unlimited = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: `unlimited` is a valid rlimit; failing (not root) is fine.
-    let unlimited_ok = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } == 0;
+    // Failing (not root) is fine.
+    let unlimited_ok = setrlimit(Resource::RLIMIT_MEMLOCK, RLIM_INFINITY, RLIM_INFINITY).is_ok();
     // Without an unlimited allowance, locking future mappings would make a
     // later allocation fail instead of merely not being locked.
     let flags = if unlimited_ok {
-        libc::MCL_CURRENT | libc::MCL_FUTURE
+        MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE
     } else {
-        libc::MCL_CURRENT
+        MlockAllFlags::MCL_CURRENT
     };
-    // SAFETY: mlockall takes flags only.
-    if unsafe { libc::mlockall(flags) } != 0 {
-        return Some(format!(
-            "-k/--lock-memory: mlockall failed ({}); memory is not locked",
-            io::Error::last_os_error()
-        ));
-    }
-    None
+    mlockall(flags)
+        .err()
+        .map(|errno| format!("-k/--lock-memory: mlockall failed ({errno}); memory is not locked"))
 }
 
 /// Running in the background: the parent waits until the child is serving
@@ -167,32 +113,23 @@ pub struct Daemon {
 /// parent exits with the status the child reports through [`Daemon`].
 /// Call while the process has a single thread.
 pub fn daemonize() -> io::Result<Daemon> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: each descriptor was just created by pipe2 and is owned only here.
-    let (read_end, write_end) = unsafe {
-        use std::os::fd::FromRawFd;
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
-    };
-    // SAFETY: the process has one thread here, so the child may run Rust code.
-    match unsafe { libc::fork() } {
-        -1 => Err(io::Error::last_os_error()),
-        0 => {
+    let (read_end, write_end): (OwnedFd, OwnedFd) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: the process has one thread here (daemonize runs before any
+    // other starts), so the child may run any code, allocation included.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => {
             drop(read_end);
-            // SAFETY: setsid takes no arguments; the child of a fork is never a group leader.
-            unsafe { libc::setsid() };
-            Ok(Daemon { ready: write_end })
+            // The child of a fork is never a group leader, so this cannot fail.
+            let _ = nix::unistd::setsid();
+            Ok(Daemon {
+                ready: std::fs::File::from(write_end),
+            })
         }
-        _ => {
+        nix::unistd::ForkResult::Parent { .. } => {
             drop(write_end);
             let mut status = [1u8];
-            let mut read_end = read_end;
+            let mut read_end = std::fs::File::from(read_end);
             // End of file without a status: the child died before saying anything.
             let code = match read_end.read(&mut status) {
                 Ok(1) => status[0],
@@ -225,20 +162,17 @@ impl Daemon {
 }
 
 fn redirect_stdio_to_null() {
-    let path = CString::new("/dev/null").expect("no NUL");
-    // SAFETY: `path` is a valid C string.
-    let null = unsafe { libc::open(path.as_ptr(), libc::O_RDWR) };
-    if null < 0 {
+    let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    else {
         return;
-    }
-    for fd in 0..=2 {
-        // SAFETY: both descriptors are open; dup2 replaces `fd` atomically.
-        unsafe { libc::dup2(null, fd) };
-    }
-    if null > 2 {
-        // SAFETY: `null` was opened above and is not used again.
-        unsafe { libc::close(null) };
-    }
+    };
+    // Each replaces its descriptor atomically; `null` closes when dropped.
+    let _ = nix::unistd::dup2_stdin(&null);
+    let _ = nix::unistd::dup2_stdout(&null);
+    let _ = nix::unistd::dup2_stderr(&null);
 }
 
 /// A written pid file, removed by [`PidFile::remove`] at exit.

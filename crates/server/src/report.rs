@@ -138,6 +138,38 @@ fn server_figures(shared: &SharedState) -> Vec<Figure> {
             "Connections closed for a request over the read buffer bound.",
             conns.overflow_closed,
         ),
+        figure(
+            "output_cap_closed_connections",
+            C,
+            "Connections closed because their unsent replies passed connection_output_cap_bytes.",
+            conns.output_cap_closed,
+        ),
+        figure(
+            "over_budget_closed_connections",
+            C,
+            "Connections closed because all connection buffers passed connection_buffer_budget_mib.",
+            conns.over_budget_closed,
+        ),
+        figure(
+            "idle_reclaimed_connections",
+            C,
+            "Idle connections closed at -c to admit a new one (idle_reclaim_secs).",
+            conns.idle_reclaimed,
+        ),
+        figure(
+            "accept_fd_exhausted",
+            C,
+            "Accepts that failed for want of file descriptors (EMFILE/ENFILE).",
+            conns.accept_fd_exhausted,
+        ),
+        figure(
+            "connection_buffer_bytes",
+            G,
+            "Bytes the data connections' read and write buffers hold.",
+            shared
+                .runtime_figures()
+                .map_or(0, |figures| figures.buffers.total_bytes() as u64),
+        ),
     ]
 }
 

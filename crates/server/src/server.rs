@@ -84,6 +84,7 @@ impl Server {
         shared.set_runtime_figures(crate::context::RuntimeFigures {
             scheduler: data.scheduler_stats(),
             watchdog: data.watchdog_stats(),
+            buffers: data.buffer_stats(),
         });
         let admin = match admin_listener {
             Some(listener) => Some(start_admin(&config, listener, shared)?),
@@ -136,6 +137,13 @@ fn data_runtime_config(config: &Config) -> RuntimeConfig {
         read_buffer_initial_bytes: READ_BUFFER_INITIAL_BYTES,
         read_buffer_max_bytes: read_max,
         write_buffer_high_water_bytes: config.write_buffer_high_water_bytes,
+        output_cap_bytes: config.output_cap_bytes(),
+        buffer_budget_bytes: (config.connection_buffer_budget_mib > 0).then(|| {
+            usize::try_from(config.connection_buffer_budget_mib << 20).unwrap_or(usize::MAX)
+        }),
+        idle_reclaim_after: (config.idle_reclaim_secs > 0)
+            .then(|| std::time::Duration::from_secs(config.idle_reclaim_secs)),
+        exit_process_on_worker_failure: true,
         turn_budget_bytes: config.turn_budget_bytes,
         turn_budget_requests: config.turn_budget_requests,
         turn_budget_output_bytes: config.turn_budget_output_bytes,

@@ -100,6 +100,8 @@ const SILENT_O_OPTIONS: &[&str] = &[
     "ssl_min_version",
     "ssl_wbuf_size",
     "ssl_session_cache",
+    "resp_obj_mem_limit",
+    "read_buf_mem_limit",
 ];
 
 fn temp_path(name: &str) -> PathBuf {

@@ -325,6 +325,7 @@ struct BucketGuard<'a> {
 
 impl Drop for BucketGuard<'_> {
     fn drop(&mut self) {
+        crate::held_abort::abort_if_unwinding("an index bucket");
         self.index
             .version(self.bucket)
             .fetch_add(1, Ordering::Release);
@@ -341,6 +342,7 @@ pub(crate) struct PairGuard<'a> {
 
 impl Drop for PairGuard<'_> {
     fn drop(&mut self) {
+        crate::held_abort::abort_if_unwinding("an index bucket pair");
         let (buckets, count) = self.pair.buckets();
         for &bucket in &buckets[..count] {
             self.index.version(bucket).fetch_add(1, Ordering::Release);

@@ -36,6 +36,7 @@ mod flush;
 #[cfg(all(test, not(loom)))]
 mod hash_flood_tests;
 mod heap;
+mod held_abort;
 mod index;
 #[cfg(not(loom))]
 mod invariants;

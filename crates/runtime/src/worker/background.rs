@@ -111,11 +111,11 @@ impl<S: Service> Worker<S> {
 
     /// One step of connection `index`'s job.
     fn job_step(&mut self, group: TaskGroup, index: usize, budget: Duration, now: Instant) {
-        let high_water = self.config.write_buffer_high_water_bytes;
+        let limits = self.limits();
         let Some(session) = self.sessions.get_mut(index) else {
             return;
         };
-        let end = session.run_job(&mut self.service, budget, high_water, now);
+        let end = session.run_job(&mut self.service, budget, limits, now);
         tracing::trace!(session = index, group = group.name(), ?end, "job step");
         self.after_turn(index, end, now);
     }
