@@ -11,6 +11,7 @@ pub struct ConnStats {
     rejected: AtomicU64,
     idle_closed: AtomicU64,
     stalled_closed: AtomicU64,
+    deadline_closed: AtomicU64,
     overflow_closed: AtomicU64,
     service_panics: AtomicU64,
     output_cap_closed: AtomicU64,
@@ -32,6 +33,8 @@ pub struct ConnStatsSnapshot {
     pub idle_closed: u64,
     /// Connections closed by the request timeout (input waiting, no request completing).
     pub stalled_closed: u64,
+    /// Connections closed at the service's deadline (e.g. not authenticated in time).
+    pub deadline_closed: u64,
     /// Connections closed because a request did not fit the read buffer.
     pub overflow_closed: u64,
     /// Connections closed because the service panicked on their input.
@@ -77,6 +80,10 @@ impl ConnStats {
         self.stalled_closed.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn count_deadline_close(&self) {
+        self.deadline_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn count_overflow_close(&self) {
         self.overflow_closed.fetch_add(1, Ordering::Relaxed);
     }
@@ -109,6 +116,7 @@ impl ConnStats {
             rejected: self.rejected.load(Ordering::Relaxed),
             idle_closed: self.idle_closed.load(Ordering::Relaxed),
             stalled_closed: self.stalled_closed.load(Ordering::Relaxed),
+            deadline_closed: self.deadline_closed.load(Ordering::Relaxed),
             overflow_closed: self.overflow_closed.load(Ordering::Relaxed),
             service_panics: self.service_panics.load(Ordering::Relaxed),
             output_cap_closed: self.output_cap_closed.load(Ordering::Relaxed),

@@ -1,6 +1,6 @@
 //! The boundary between the event loop and whatever speaks on a connection.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::scheduler::TaskGroup;
 
@@ -116,6 +116,14 @@ pub trait Service {
     ) -> JobProgress {
         let _ = (conn, output, budget);
         JobProgress::Done
+    }
+
+    /// When `conn` must be closed if it is still open (say, a client that has
+    /// not authenticated in time), whether or not it sends anything; the
+    /// worker checks at its idle scan, about once a second, against its clock.
+    fn conn_deadline(&self, conn: &Self::Conn) -> Option<Instant> {
+        let _ = conn;
+        None
     }
 
     /// The connection is gone (closed by either side); its state is dropped after.

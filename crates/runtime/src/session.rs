@@ -55,6 +55,8 @@ pub(crate) enum CloseReason {
     Idle,
     /// A request stayed incomplete for the request timeout.
     Stalled,
+    /// The service's deadline for it passed ([`crate::Service::conn_deadline`]).
+    Deadline,
     /// Its unsent output passed the per-connection cap (a client not reading).
     OutputCap,
     /// The connections' buffers together passed the global budget and this
@@ -158,6 +160,11 @@ impl<C> Session<C> {
 
     pub(crate) fn stream_mut(&mut self) -> &mut Stream {
         &mut self.stream
+    }
+
+    /// The service state, while the connection is open.
+    pub(crate) fn conn(&self) -> Option<&C> {
+        self.conn.as_ref()
     }
 
     /// Takes the service state out for `on_close`.

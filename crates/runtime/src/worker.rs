@@ -476,6 +476,7 @@ impl<S: Service> Worker<S> {
             CloseReason::Overflow => self.stats.count_overflow_close(),
             CloseReason::Idle => self.stats.count_idle_close(),
             CloseReason::Stalled => self.stats.count_stalled_close(),
+            CloseReason::Deadline => self.stats.count_deadline_close(),
             CloseReason::ServicePanic => {
                 self.stats.count_service_panic();
                 tracing::error!(session = index, "service panicked; connection closed");

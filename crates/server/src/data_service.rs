@@ -80,6 +80,10 @@ impl Service for DataService {
         processed
     }
 
+    fn conn_deadline(&self, conn: &exec::ConnState) -> Option<std::time::Instant> {
+        exec::conn_deadline(conn)
+    }
+
     fn job_group(&self, conn: &exec::ConnState) -> Option<TaskGroup> {
         exec::job_group(conn)
     }

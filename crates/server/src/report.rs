@@ -121,6 +121,12 @@ fn server_figures(shared: &SharedState) -> Vec<Figure> {
             conns.stalled_closed,
         ),
         figure(
+            "deadline_closed_connections",
+            C,
+            "Connections closed at their deadline: not authenticated within auth_timeout_secs.",
+            conns.deadline_closed,
+        ),
+        figure(
             "conn_yields",
             C,
             "Turns a connection ended on its request or reply budget with requests waiting (-R).",

@@ -175,3 +175,40 @@ fn pymemcache_authenticates_with_a_set() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn a_silent_unauthenticated_connection_is_closed_at_the_auth_timeout() {
+    let path = auth_file("silent");
+    let tailcache = start_tailcache(&[
+        "-Y",
+        path.to_str().unwrap(),
+        "--auth-timeout",
+        "1",
+        "--requirepass",
+        "s3cret-pass",
+    ]);
+    let silent_memcache = connect(tailcache.memcache);
+    let silent_resp = connect(tailcache.resp);
+    let started = std::time::Instant::now();
+    for mut stream in [silent_memcache, silent_resp] {
+        // It sends nothing: the server closes it (end of stream), well before
+        // the client's 20 s read timeout.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        assert_eq!(reply, b"");
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let mut admin = connect(tailcache.admin);
+    admin
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut metrics = String::new();
+    admin.read_to_string(&mut metrics).unwrap();
+    assert!(
+        metrics.contains("tailcache_deadline_closed_connections_total 2"),
+        "{metrics}"
+    );
+}

@@ -25,13 +25,19 @@ impl<S: Service> Worker<S> {
         }
         self.last_idle_scan = now;
         self.release_idle_buffers(now);
-        if idle.is_none() && stalled.is_none() {
-            return;
-        }
         for index in self.sessions.indices() {
             let Some(session) = self.sessions.get_mut(index) else {
                 continue;
             };
+            let service = &self.service;
+            let past_deadline = session
+                .conn()
+                .and_then(|conn| service.conn_deadline(conn))
+                .is_some_and(|deadline| now >= deadline);
+            if past_deadline {
+                self.close(index, CloseReason::Deadline);
+                continue;
+            }
             let is_idle =
                 idle.is_some_and(|t| now.saturating_duration_since(session.last_active) >= t);
             let is_stalled = stalled

@@ -46,6 +46,11 @@ impl Unauthenticated {
         }
     }
 
+    /// When the connection is closed if it has not authenticated by then.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// Handles the front of `rest`; the bool says whether the connection has
     /// now authenticated.
     pub fn step(

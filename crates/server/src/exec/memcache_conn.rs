@@ -74,6 +74,11 @@ struct GetInProgress {
 }
 
 impl MemcacheConn {
+    /// When it is closed unless it authenticates first (`-Y`).
+    pub fn auth_deadline(&self) -> Option<std::time::Instant> {
+        self.unauthenticated.as_ref().map(Unauthenticated::deadline)
+    }
+
     /// A connection with the parser limits of the server's configuration.
     pub fn new(ctx: &ServerContext) -> Self {
         let max_value_bytes = max_item_size_bytes(ctx);

@@ -139,6 +139,17 @@ pub fn job_group(state: &ConnState) -> Option<TaskGroup> {
     }
 }
 
+/// When `state`'s connection is closed unless it authenticates first, silent
+/// or not (`auth_timeout_secs`); `None` once authenticated or without auth.
+pub fn conn_deadline(state: &ConnState) -> Option<std::time::Instant> {
+    match state {
+        ConnState::Memcache(conn) => conn.auth_deadline(),
+        ConnState::Resp(conn) => conn.auth_deadline(),
+        // HTTP checks every request; it has no unauthenticated state.
+        ConnState::Http(_) => None,
+    }
+}
+
 /// One bulk step of the job of `state`, for about `budget`.
 pub fn job_step(
     state: &mut ConnState,

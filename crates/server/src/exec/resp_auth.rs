@@ -58,6 +58,14 @@ impl RespAccess {
         }
     }
 
+    /// When the connection is closed unless it authenticates first.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self {
+            RespAccess::Pending { deadline } => Some(*deadline),
+            RespAccess::Open | RespAccess::Granted(_) => None,
+        }
+    }
+
     /// Whether the connection has outlived its time to authenticate.
     pub fn timed_out(&self) -> bool {
         matches!(self, RespAccess::Pending { deadline } if Instant::now() >= *deadline)

@@ -36,6 +36,11 @@ pub struct RespConn {
 }
 
 impl RespConn {
+    /// When it is closed unless it authenticates first (requirepass, ACL users).
+    pub fn auth_deadline(&self) -> Option<std::time::Instant> {
+        self.access.deadline()
+    }
+
     /// A RESP2 connection with limits from the server's configuration.
     pub fn new(ctx: &ServerContext) -> Self {
         let limits = Limits {
