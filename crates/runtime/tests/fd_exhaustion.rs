@@ -9,41 +9,13 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use support::LinesFactory;
 use tailcache_runtime::{
-    BoundListener, ConnStats, ListenAddr, ListenerSpec, LocalAddr, Processed, Runtime,
-    RuntimeConfig, Service, ServiceFactory,
+    BoundListener, ConnStats, ListenAddr, ListenerSpec, LocalAddr, Runtime, RuntimeConfig,
 };
-
-/// Echoes each `\n`-terminated line.
-struct Echo;
-
-impl Service for Echo {
-    type Conn = ();
-
-    fn new_conn(&mut self, _tag: usize) {}
-
-    fn process(&mut self, _conn: &mut (), input: &[u8], output: &mut Vec<u8>) -> Processed {
-        let Some(end) = input.iter().position(|&b| b == b'\n') else {
-            return Processed::default();
-        };
-        output.extend_from_slice(&input[..=end]);
-        Processed {
-            consumed: end + 1,
-            close_after_flush: false,
-        }
-    }
-}
-
-struct EchoFactory;
-
-impl ServiceFactory for EchoFactory {
-    type Service = Echo;
-
-    fn new_worker(&self, _index: usize) -> Echo {
-        Echo
-    }
-}
 
 fn open_fds() -> u64 {
     std::fs::read_dir("/proc/self/fd").unwrap().count() as u64
@@ -92,8 +64,15 @@ fn out_of_descriptors_clients_are_refused_at_once_and_admitted_again_later() {
         unreachable!()
     };
     let stats = Arc::new(ConnStats::default());
-    let runtime =
-        Runtime::start(config, vec![bound], Arc::new(EchoFactory), stats.clone()).unwrap();
+    let runtime = Runtime::start(
+        config,
+        vec![bound],
+        Arc::new(LinesFactory {
+            panic_on_start: false,
+        }),
+        stats.clone(),
+    )
+    .unwrap();
     // Let the worker open its spare descriptor before the limit drops.
     std::thread::sleep(Duration::from_millis(200));
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
