@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Long, random fuzzing of the protocol parsers (memcache, resp, http), to find new
+# Long, random fuzzing of the protocol parsers (memcache, resp, http) and of whole
+# sessions through the server (session), to find new
 # crashes and grow the corpus. Not part of CI (CI runs scripts/fuzz.sh: replay of the
 # committed corpus plus a short fixed-seed run).
 #
 # Usage: scripts/fuzz-long.sh [--merge] [DURATION] [TARGET...]
 #   DURATION  time per target: seconds, or a number with s, m or h (default 10m);
 #             0 with --merge only merges
-#   TARGET    memcache, resp, http (default: all three, one after the other)
+#   TARGET    memcache, resp, http, session (default: all four, one after the other)
 #   --merge   afterwards, add to the committed corpus (corpus/<target>) the new inputs
 #             that reach new coverage, for review and commit
 #
