@@ -34,6 +34,11 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+# The overrides given, to print with the command that reproduces the figures.
+ENV_GIVEN=
+for var in ROUNDS DURATION WARMUP RATE CONNECTIONS PIPELINE KEYS PIN; do
+    if [ -n "${!var:-}" ]; then ENV_GIVEN="$ENV_GIVEN$var=${!var} "; fi
+done
 THREADS=1
 MEMORY_MB=256
 ROUNDS=${ROUNDS:-3}
@@ -212,6 +217,7 @@ targets() { # memcached port, other port
 }
 
 START_S=$SECONDS
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq 1 "$ROUNDS"); do
     # shellcheck disable=SC2046 # targets() prints flags to split
     {
@@ -222,6 +228,7 @@ for round in $(seq 1 "$ROUNDS"); do
     }
 done
 ELAPSED_S=$((SECONDS - START_S))
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 log "writing $DOC"
 TABLE="$OUT/table.md"
@@ -282,6 +289,18 @@ line("open loop: achieved rate", "open", 0, rate)
 line("open loop: generator send lag P99", "open", 3, latency)
 line("closed loop: throughput (higher is better)", "closed", 0, rate)
 line("closed loop: P99.9", "closed", 1, latency)
+print()
+print("Per round, to show the spread the medians come from:")
+print()
+combos = [(t, s) for s in servers for t in ["plain", "tls"]]
+print("| round | " + " | ".join(f"open P99.9, {s} {t}" for t, s in combos) + " | "
+      + " | ".join(f"closed rate, {s} {t}" for t, s in combos) + " |")
+print("|---" * (1 + 2 * len(combos)) + "|")
+per_round = {(sc, t): figures(sc, t) for sc in ["open", "closed"] for t in ["plain", "tls"]}
+for r in range(rounds):
+    cells = [latency(per_round[("open", t)][s][r][1]) for t, s in combos]
+    cells += [rate(per_round[("closed", t)][s][r][0]) for t, s in combos]
+    print(f"| {r + 1} | " + " | ".join(cells) + " |")
 errors = {k: v[2] for k, v in rows.items() if v[2]}
 print()
 if errors:
@@ -295,13 +314,20 @@ SECTION="$OUT/section.md"
 {
     echo "## TLS"
     echo
-    echo "Produced by \`scripts/bench-tls.sh$([ "$MODE" = tailcache ] || echo " --$MODE")$([ "$QUICK" = 1 ] && echo " --quick")\` on $(date -u +%Y-%m-%d) (its runs took ${ELAPSED_S} s)."
-    echo "Reproduce with \`scripts/bench-tls.sh\` (needs memcached built with TLS, as apt's 1.6.18 is, and"
+    echo "Produced by \`${ENV_GIVEN}scripts/bench-tls.sh$([ "$MODE" = tailcache ] || echo " --$MODE")$([ "$QUICK" = 1 ] && echo " --quick")\` on $(date -u +%Y-%m-%d) (its runs took ${ELAPSED_S} s)."
+    echo "Reproduce with the same command (needs memcached built with TLS, as apt's 1.6.18 is, and"
     echo "openssl); ROUNDS, DURATION, RATE, CONNECTIONS, PIPELINE and KEYS override the defaults."
     echo
     echo "Setup: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), Linux $(uname -r)."
     if [ -n "$SERVER_CPUS" ]; then
         echo "Pinned with taskset: servers on CPU $SERVER_CPUS, the generator on CPU $BENCH_CPUS."
+    fi
+    echo "Load average (1, 5, 15 min) before the runs: $LOAD_BEFORE; after: $LOAD_AFTER. Anything"
+    echo "else running on these cores shows in the figures, most in P99.9 and the send lag."
+    if python3 -c "import sys; sys.exit(0 if float('${LOAD_BEFORE%% *}') + float('${LOAD_AFTER%% *}') > $(nproc) else 1)"; then
+        echo "**The machine was busy with other work during these runs** (load averages above):"
+        echo "the figures swing between rounds (see the per-round table) and say little about"
+        echo "the servers; rerun on an otherwise idle machine before drawing conclusions."
     fi
     echo "Servers: $(memcached -V) and $VERSION_B, each with $THREADS thread and $MEMORY_MB MiB, one"
     echo "plain and one TLS process of each, TLS with memcached's flags for both (a P-256"
