@@ -29,9 +29,9 @@ targets=()
 for arg in "$@"; do
     case "$arg" in
         --merge) merge=true ;;
-        -h | --help) sed -n '2,19p' "$self"; exit 0 ;;
+        -h | --help) sed -n '2,20p' "$self"; exit 0 ;;
         [0-9]*) duration="$arg" ;;
-        memcache | resp | http) targets+=("$arg") ;;
+        memcache | resp | http | session) targets+=("$arg") ;;
         *) die "unknown argument '$arg' (see --help)" ;;
     esac
 done
