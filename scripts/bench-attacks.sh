@@ -300,9 +300,9 @@ skipped = sys.argv[7:]
 def p999(d):
     try:
         v = open(os.path.join(d, "p999.txt")).read().split()
-        return float(v[0]), int(v[1])
+        return float(v[0]), int(v[1]), float(v[3])
     except (OSError, ValueError, IndexError):
-        return float("nan"), 0
+        return float("nan"), 0, float("nan")
 
 def load(path):
     try:
@@ -310,16 +310,16 @@ def load(path):
     except (OSError, ValueError):
         return {}
 
-print("| attack | server up? | victim P99.9 idle → attack (ms) | ratio | victim errors idle/attack | peak RSS (MiB) | RSS bound (MiB) | within? |")
-print("|---|---|---|---|---|---|---|---|")
+print("| attack | server up? | victim P99.9 idle → attack (ms) | ratio | P99 idle → attack (ms) | victim errors idle/attack | peak RSS (MiB) | RSS bound (MiB) | within? |")
+print("|---|---|---|---|---|---|---|---|---|")
 for line in open(os.path.join(out, "results.tsv")):
     name, alive, start_kib, per_conn = line.split("\t")
-    idle, attack, ei, ea, peaks, max_open = [], [], 0, 0, [], 0
+    idle, attack, ei, ea, peaks, max_open, idle99, attack99 = [], [], 0, 0, [], 0, [], []
     for r in range(1, rounds + 1):
         base = os.path.join(out, "runs", "%s.r%d" % (name, r))
-        (a, e1), (b, e2) = p999(base + ".idle"), p999(base + ".attack")
-        if os.path.exists(base + ".idle/p999.txt"): idle.append(a); ei += e1
-        if os.path.exists(base + ".attack/p999.txt"): attack.append(b); ea += e2
+        (a, e1, a99), (b, e2, b99) = p999(base + ".idle"), p999(base + ".attack")
+        if os.path.exists(base + ".idle/p999.txt"): idle.append(a); idle99.append(a99); ei += e1
+        if os.path.exists(base + ".attack/p999.txt"): attack.append(b); attack99.append(b99); ea += e2
         peaks.append(load(base + ".attack/rss.json").get("peak_kib", 0))
         max_open = max(max_open, load(base + ".attack/attack.json").get("max_open", 0))
     mi = statistics.median(idle) if idle else float("nan")
@@ -328,8 +328,9 @@ for line in open(os.path.join(out, "results.tsv")):
     peak = max(peaks) / 1024 if peaks else 0
     conns = max_open + victim_conns + 2
     bound = int(start_kib) / 1024 + mem + budget + conns * int(per_conn) / 1024
-    print("| %s | %s | %.2f → %.2f | %.2fx%s | %d / %d | %.1f | %.1f | %s |" % (
-        name, alive, mi, ma, ratio, "" if ratio <= 2 else " (over 2x)", ei, ea, peak, bound,
+    m99 = lambda v: statistics.median(v) if v else float("nan")
+    print("| %s | %s | %.2f → %.2f | %.2fx%s | %.2f → %.2f | %d / %d | %.1f | %.1f | %s |" % (
+        name, alive, mi, ma, ratio, "" if ratio <= 2 else " (over 2x)", m99(idle99), m99(attack99), ei, ea, peak, bound,
         "yes" if peak <= bound else "NO"))
 print()
 print("RSS bound = start RSS + -m %d + connection_buffer_budget_mib %d + (attacker's most open + %d victim + 2) connections x per-connection cost." % (mem, budget, victim_conns))
