@@ -258,22 +258,21 @@ fn read_token_file(path: &Path, setting: &str) -> Result<Secret, ConfigError> {
 
 /// Whether clients can reach these listeners from other hosts with no
 /// authentication at all, as Redis's protected mode warns: some address is
-/// not loopback (nor a unix socket), no protocol asks for credentials, and
-/// the connection is not TLS (`tls_enabled`, which a TLS listener sets).
+/// not loopback (nor a unix socket) and speaks plain text, and no protocol
+/// asks for credentials.
 pub fn exposed_without_auth(
     credentials: &Credentials,
     data_addrs: &[crate::config::DataAddr],
-    tls_enabled: bool,
 ) -> bool {
     use crate::context::DataListenAddr;
     let any_auth = credentials.memcache.is_some()
         || credentials.resp.is_some()
         || credentials.http_token.is_some();
     let exposed = data_addrs.iter().any(|addr| match &addr.addr {
-        DataListenAddr::Tcp(socket) => !socket.ip().is_loopback(),
+        DataListenAddr::Tcp(socket) => !socket.ip().is_loopback() && !addr.tls,
         DataListenAddr::Unix { .. } => false,
     });
-    exposed && !any_auth && !tls_enabled
+    exposed && !any_auth
 }
 
 /// Whether the admin endpoint (whose `/lru_crawler/metadump` lists every
@@ -336,22 +335,27 @@ mod tests {
     fn exposure_needs_a_non_loopback_address_and_no_protection() {
         use crate::config::DataAddr;
         use crate::context::{DataListenAddr, Protocol};
-        let tcp = |addr: &str| DataAddr {
+        let listener = |addr: &str, tls: bool| DataAddr {
             protocol: Protocol::Memcache,
             addr: DataListenAddr::Tcp(addr.parse().unwrap()),
-            tls: false,
+            tls,
         };
+        let tcp = |addr: &str| listener(addr, false);
         let open = Credentials::default();
         let loopback = [tcp("127.0.0.1:11211"), tcp("[::1]:11211")];
-        assert!(!exposed_without_auth(&open, &loopback, false));
+        assert!(!exposed_without_auth(&open, &loopback));
         let any = [tcp("127.0.0.1:11211"), tcp("0.0.0.0:11211")];
-        assert!(exposed_without_auth(&open, &any, false));
-        assert!(!exposed_without_auth(&open, &any, true));
+        assert!(exposed_without_auth(&open, &any));
+        let any_over_tls = [tcp("127.0.0.1:11211"), listener("0.0.0.0:11212", true)];
+        assert!(!exposed_without_auth(&open, &any_over_tls));
+        // A plain listener beside a TLS one is still exposed.
+        let mixed = [listener("0.0.0.0:11212", true), tcp("0.0.0.0:11211")];
+        assert!(exposed_without_auth(&open, &mixed));
         let with_token = Credentials {
             http_token: Some(Secret::new("0123456789")),
             ..Credentials::default()
         };
-        assert!(!exposed_without_auth(&with_token, &any, false));
+        assert!(!exposed_without_auth(&with_token, &any));
         let admin = Some("0.0.0.0:9911".parse().unwrap());
         assert!(admin_exposed_without_token(&open, admin, false));
         assert!(!admin_exposed_without_token(&open, admin, true));

@@ -63,15 +63,9 @@ fn usage_error(message: &str) -> ExitCode {
 /// TLS is not served yet, hence `false`; a TLS listener will pass its state.
 fn warn_if_exposed(config: &Config) {
     use tailcache::access;
-    use tailcache::context::DataListenAddr;
     let addrs = config.data_addrs().unwrap_or_default();
-    // TLS counts only when every listener reachable from elsewhere speaks it.
-    let exposed_all_tls = addrs.iter().all(|data| match &data.addr {
-        DataListenAddr::Tcp(socket) => socket.ip().is_loopback() || data.tls,
-        DataListenAddr::Unix { .. } => true,
-    });
     let credentials = &config.access.credentials;
-    if access::exposed_without_auth(credentials, &addrs, exposed_all_tls) {
+    if access::exposed_without_auth(credentials, &addrs) {
         warn_line(access::EXPOSED_WARNING);
     }
     let admin_addr = config.admin_socket_addr().ok().flatten();
