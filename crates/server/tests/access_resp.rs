@@ -5,38 +5,11 @@
 
 mod exec_support;
 
-use exec_support::{connect, free_port, require_tool, start_tailcache, Process};
+use exec_support::{connect, require_tool, start_redis, start_tailcache};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
-fn start_redis(extra: &[&str]) -> (Process, SocketAddr) {
-    let binary = require_tool("redis-server");
-    let port = free_port().to_string();
-    let mut args = vec![
-        "--port",
-        &port,
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ];
-    args.extend_from_slice(extra);
-    let child = Command::new(binary)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn redis-server");
-    let process = Process::new(child, "redis-server");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    exec_support::wait_until_accepting(addr, "redis-server");
-    (process, addr)
-}
+use std::process::Command;
 
 /// One file per test: tests run in parallel, and a file rewritten while a
 /// server reads it is half there.

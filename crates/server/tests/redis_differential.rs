@@ -6,39 +6,13 @@
 
 mod exec_support;
 
-use exec_support::{connect, free_port, read_until, require_tool, Process};
+use exec_support::{connect, read_until, start_redis};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 
 /// Ends every script; its unique reply marks the end of the replies.
 const SENTINEL: &[u8] = b"ECHO __end_of_script__\r\n";
 const SENTINEL_REPLY: &[u8] = b"$17\r\n__end_of_script__\r\n";
-
-fn start_redis() -> (Process, SocketAddr) {
-    let binary = require_tool("redis-server");
-    let port = free_port();
-    let child = Command::new(binary)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn redis-server");
-    let process = Process::new(child, "redis-server");
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    exec_support::wait_until_accepting(addr, "redis-server");
-    (process, addr)
-}
 
 fn scripts() -> Vec<(&'static str, &'static [u8])> {
     vec![
@@ -62,7 +36,7 @@ fn run_script(addr: SocketAddr, script: &[u8]) -> Vec<u8> {
 
 #[test]
 fn replies_match_redis() {
-    let (_redis, redis_addr) = start_redis();
+    let (_redis, redis_addr) = start_redis(&[]);
     let tailcache = exec_support::start_tailcache(&[]);
     let mut mismatches = Vec::new();
     for (name, script) in scripts() {
@@ -94,7 +68,7 @@ const DOCUMENTED_DIFFERENCES: &[(&[u8], &[u8], &[u8])] = &[(
 
 #[test]
 fn documented_differences_hold() {
-    let (_redis, redis_addr) = start_redis();
+    let (_redis, redis_addr) = start_redis(&[]);
     let tailcache = exec_support::start_tailcache(&[]);
     for (script, from_redis, from_tailcache) in DOCUMENTED_DIFFERENCES {
         let mut expected = from_redis.to_vec();

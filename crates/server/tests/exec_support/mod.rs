@@ -146,6 +146,35 @@ pub fn start_tailcache(extra: &[&str]) -> Tailcache {
     server
 }
 
+/// Starts a real redis-server on a free loopback port (no persistence) with
+/// `extra` arguments.
+pub fn start_redis(extra: &[&str]) -> (Process, SocketAddr) {
+    let binary = require_tool("redis-server");
+    let port = free_port().to_string();
+    let mut args = vec![
+        "--port",
+        &port,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ];
+    args.extend_from_slice(extra);
+    let child = Command::new(binary)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn redis-server");
+    let process = Process::new(child, "redis-server");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_until_accepting(addr, "redis-server");
+    (process, addr)
+}
+
 /// Starts real memcached on a free port; fails loudly when it is missing.
 pub fn start_memcached(extra: &[&str]) -> (Process, SocketAddr) {
     let binary = require_tool("memcached");
