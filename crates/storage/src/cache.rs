@@ -58,6 +58,9 @@ pub struct Cache {
     pub(crate) maintenance: Mutex<Maintenance>,
     /// Free segments the background keeps ready (from the recent write rate).
     pub(crate) reserve_target: AtomicUsize,
+    /// The file the index and segments are mapped from, for a warm restart.
+    #[cfg(not(loom))]
+    pub(crate) heap_file: Option<Mutex<crate::heap_file::HeapFile>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -67,6 +70,13 @@ impl std::fmt::Debug for Cache {
             .field("layout", &self.layout)
             .finish()
     }
+}
+
+/// The memory an engine is built over: where its bytes live and how keys hash.
+pub(crate) struct Parts {
+    pub heap: Heap,
+    pub index: Index,
+    pub hasher: ahash::RandomState,
 }
 
 /// Whether a found item may be served.
@@ -141,9 +151,35 @@ impl Cache {
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Cache, ConfigError> {
         let layout = config.layout()?;
         let heap = Heap::new(layout.segment_count * config.segment_size_bytes);
+        let index = Index::new(layout.bucket_count);
+        Ok(Cache::assemble(
+            config,
+            layout,
+            clock,
+            Parts {
+                heap,
+                index,
+                hasher: ahash::RandomState::new(),
+            },
+        ))
+    }
+
+    /// An empty engine over `parts`: every segment free, as the index (if it was
+    /// used before) must then be empty too, or a restore must follow.
+    pub(crate) fn assemble(
+        config: Config,
+        layout: Layout,
+        clock: Arc<dyn Clock>,
+        parts: Parts,
+    ) -> Cache {
+        let Parts {
+            heap,
+            index,
+            hasher,
+        } = parts;
         let cache = Cache {
             heap,
-            index: Index::new(layout.bucket_count),
+            index,
             segments: (0..layout.segment_count)
                 .map(|_| SegmentMeta::new())
                 .collect(),
@@ -155,15 +191,17 @@ impl Cache {
             counters: Counters::new(),
             maintenance: Mutex::new(Maintenance::new()),
             reserve_target: AtomicUsize::new(0),
-            hasher: ahash::RandomState::new(),
+            hasher,
             clock,
             config,
             layout,
+            #[cfg(not(loom))]
+            heap_file: None,
         };
         cache
             .reserve_target
             .store(cache.clamp_reserve(0), Ordering::Relaxed);
-        Ok(cache)
+        cache
     }
 
     /// The configuration this engine was built from.

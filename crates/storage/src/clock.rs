@@ -37,6 +37,16 @@ impl SystemClock {
     }
 }
 
+impl SystemClock {
+    /// A clock anchored to the wall clock now, or to `unix_ms` if the wall clock is
+    /// behind it: a restored cache's time never runs backwards.
+    pub fn not_before(unix_ms: u64) -> SystemClock {
+        let mut clock = SystemClock::new();
+        clock.anchor_unix_ms = clock.anchor_unix_ms.max(unix_ms);
+        clock
+    }
+}
+
 impl Default for SystemClock {
     fn default() -> Self {
         SystemClock::new()
@@ -111,6 +121,13 @@ mod tests {
             assert!(now >= previous);
             previous = now;
         }
+    }
+
+    #[test]
+    fn a_clock_not_before_a_later_time_starts_there() {
+        let wall = SystemClock::new().now_unix_ms();
+        assert!(SystemClock::not_before(wall + 60_000).now_unix_ms() >= wall + 60_000);
+        assert!(SystemClock::not_before(0).now_unix_ms().abs_diff(wall) < 1000);
     }
 
     #[test]

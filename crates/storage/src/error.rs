@@ -52,6 +52,54 @@ impl fmt::Display for CacheError {
 
 impl std::error::Error for CacheError {}
 
+/// Why a heap file could not be opened or saved.
+#[derive(Debug)]
+pub enum HeapFileError {
+    /// The storage configuration is unusable.
+    Config(ConfigError),
+    /// Another process has the file open (its lock is held).
+    InUse {
+        /// The heap file.
+        path: std::path::PathBuf,
+    },
+    /// A system call on the file failed.
+    Io {
+        /// What was being done ("open", "map", "write the image of").
+        what: &'static str,
+        /// The heap file.
+        path: std::path::PathBuf,
+        /// The system's error.
+        error: std::io::Error,
+    },
+    /// The engine has no heap file to save to.
+    NoHeapFile,
+    /// A writer or background job was still at work: saving now would record a
+    /// half-done change.
+    NotQuiet(&'static str),
+}
+
+impl fmt::Display for HeapFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeapFileError::Config(error) => write!(f, "{error}"),
+            HeapFileError::InUse { path } => write!(
+                f,
+                "heap file {} is in use by another process (two caches cannot share one heap file)",
+                path.display()
+            ),
+            HeapFileError::Io { what, path, error } => {
+                write!(f, "cannot {what} heap file {}: {error}", path.display())
+            }
+            HeapFileError::NoHeapFile => write!(f, "the engine has no heap file"),
+            HeapFileError::NotQuiet(what) => {
+                write!(f, "cannot save while the engine is in use: {what}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HeapFileError {}
+
 /// Why a [`crate::Config`] was refused at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {

@@ -36,6 +36,23 @@ impl Flush {
         }
     }
 
+    /// Epoch, delayed flush time and reclaim mark, for the heap file.
+    pub(crate) fn image(&self) -> [u64; 3] {
+        [
+            self.epoch.load(Ordering::Acquire),
+            self.pending_at_unix_secs.load(Ordering::Acquire),
+            self.reclaim_due.load(Ordering::Relaxed),
+        ]
+    }
+
+    /// Sets the flush state from its image.
+    pub(crate) fn restore(&self, [epoch, pending_at_unix_secs, reclaim_due]: [u64; 3]) {
+        self.epoch.store(epoch, Ordering::Release);
+        self.pending_at_unix_secs
+            .store(pending_at_unix_secs, Ordering::Release);
+        self.reclaim_due.store(reclaim_due, Ordering::Relaxed);
+    }
+
     /// Whether a segment of this epoch was flushed.
     pub(crate) fn kills(&self, segment_epoch: u64) -> bool {
         segment_epoch < self.epoch.load(Ordering::Acquire)

@@ -38,6 +38,12 @@ impl Heap {
         }
     }
 
+    /// A heap over `words` (a mapping of the heap file).
+    #[cfg(not(loom))]
+    pub(crate) fn from_words(words: AtomicWords) -> Heap {
+        Heap { words }
+    }
+
     /// Size in bytes.
     pub(crate) fn len_bytes(&self) -> usize {
         self.words.len() * WORD_BYTES

@@ -113,6 +113,29 @@ impl Index {
         }
     }
 
+    /// An index over `words` (a mapping of the heap file), as it was left there.
+    #[cfg(not(loom))]
+    pub(crate) fn from_words(words: AtomicWords, bucket_count: usize) -> Index {
+        assert!((1..u32::MAX as usize).contains(&bucket_count));
+        assert_eq!(words.len(), bucket_count * WORDS_PER_BUCKET);
+        Index {
+            words,
+            bucket_count,
+            holds: LockHolds::new(),
+        }
+    }
+
+    /// Every word of the index in order, versions included (for the heap file's
+    /// checksum); `None` if a writer holds some bucket.
+    #[cfg(not(loom))]
+    pub(crate) fn words_if_unheld(&self) -> Option<&[AtomicU64]> {
+        let unheld = self
+            .words
+            .chunks_exact(WORDS_PER_BUCKET)
+            .all(|bucket| bucket[0].load(Ordering::Acquire).is_multiple_of(2));
+        unheld.then_some(&self.words[..])
+    }
+
     /// How many buckets the index has.
     pub(crate) fn bucket_count(&self) -> usize {
         self.bucket_count

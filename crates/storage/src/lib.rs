@@ -17,7 +17,12 @@
 //! assert_eq!((out.as_slice(), meta.cas), (&b"hello"[..], stored.cas));
 //! ```
 //!
-//! The only `unsafe` code is in `words.rs` (allocating the heap and index zeroed).
+//! With a heap file ([`Cache::open_heap_file`]) the index and segments live in a
+//! shared mapping of it, and a clean shutdown ([`Cache::save_heap_file`]) leaves
+//! everything a restart needs to serve the same items (`warm_restart.rs`).
+//!
+//! The only `unsafe` code is in `words.rs` (allocating the heap and index zeroed, or
+//! viewing the heap file's mapping as words).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -36,6 +41,10 @@ mod flush;
 #[cfg(all(test, not(loom)))]
 mod hash_flood_tests;
 mod heap;
+#[cfg(not(loom))]
+mod heap_file;
+#[cfg(not(loom))]
+mod heap_header;
 mod held_abort;
 mod index;
 #[cfg(not(loom))]
@@ -54,6 +63,10 @@ mod stats;
 mod stripe;
 mod sync;
 mod ttl;
+#[cfg(not(loom))]
+mod warm_restart;
+#[cfg(all(test, not(loom)))]
+mod warm_restart_tests;
 #[allow(unsafe_code)]
 mod words;
 
@@ -61,11 +74,15 @@ pub use cache::Cache;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, EvictionPolicy, MAX_KEY_LEN, MIN_SEGMENT_SIZE_BYTES};
 pub use dump::{DumpCursor, DumpedItem};
-pub use error::{CacheError, ConfigError};
+pub use error::{CacheError, ConfigError, HeapFileError};
 pub use expiry::Expiry;
+#[cfg(not(loom))]
+pub use heap_file::EmptyReason;
 pub use lock_hold::LockHoldSnapshot;
 pub use meta::{
     ArithOutcome, Arithmetic, DeleteOptions, ItemMeta, Progress, ReadOptions, ReadOutcome,
     StepBudget, StoreMode, StoreOptions,
 };
 pub use stats::Stats;
+#[cfg(not(loom))]
+pub use warm_restart::{SaveReport, WarmStart};

@@ -43,7 +43,7 @@ pub(crate) const MERGE_SEGMENTS: usize = 4;
 
 /// The state of background work between steps.
 pub(crate) struct Maintenance {
-    job: Option<Job>,
+    pub(crate) job: Option<Job>,
     /// Next TTL bucket to look at for an expired head (bucket 0 never expires).
     expiry_cursor: usize,
     /// Next segment to look at for flushed data, while a flush's reclaim is under way.

@@ -38,6 +38,13 @@ impl Pool {
         self.free_count.store(free.len(), Ordering::Relaxed);
     }
 
+    /// Makes `free` the free segments (taken first from the end); for a restore.
+    pub(crate) fn restore(&self, free: Vec<u32>) {
+        let mut list = self.free.lock();
+        *list = free;
+        self.free_count.store(list.len(), Ordering::Relaxed);
+    }
+
     /// Free segments now.
     pub(crate) fn free_count(&self) -> usize {
         self.free_count.load(Ordering::Relaxed)

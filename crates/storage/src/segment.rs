@@ -70,6 +70,39 @@ pub(crate) struct SegmentMeta {
     pub next: AtomicU32,
 }
 
+/// A segment's bookkeeping as plain values (the heap file's image of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegmentImage {
+    pub fill: u64,
+    pub live: u64,
+    pub cas_base: u64,
+    pub epoch: u64,
+    pub order: u64,
+    pub max_expiry_unix_secs: u32,
+    pub time_base_unix_secs: u32,
+    pub ttl_bucket: u32,
+    pub state: u32,
+    pub prev: u32,
+    pub next: u32,
+}
+
+impl SegmentImage {
+    /// Bytes reserved in the segment.
+    pub(crate) fn reserved_bytes(&self) -> usize {
+        (self.fill & OFFSET_MASK) as usize
+    }
+
+    /// Writers still copying into the segment.
+    pub(crate) fn writers(&self) -> u64 {
+        (self.fill & WRITERS_MASK) >> 32
+    }
+
+    /// Live items and their bytes.
+    pub(crate) fn live(&self) -> (u64, u64) {
+        (self.live >> 32, self.live & 0xffff_ffff)
+    }
+}
+
 /// The fill word, alone on its cache line.
 #[repr(align(128))]
 #[derive(Debug)]
@@ -209,6 +242,40 @@ impl SegmentMeta {
     pub(crate) fn live(&self) -> (u64, u64) {
         let live = self.live.load(Ordering::Relaxed);
         (live >> 32, live & 0xffff_ffff)
+    }
+
+    /// Every field, for the heap file's image.
+    pub(crate) fn image(&self) -> SegmentImage {
+        SegmentImage {
+            fill: self.fill.load(Ordering::Acquire),
+            live: self.live.load(Ordering::Relaxed),
+            cas_base: self.cas_base.load(Ordering::Relaxed),
+            epoch: self.epoch.load(Ordering::Relaxed),
+            order: self.order.load(Ordering::Relaxed),
+            max_expiry_unix_secs: self.max_expiry_unix_secs.load(Ordering::Relaxed),
+            time_base_unix_secs: self.time_base_unix_secs.load(Ordering::Relaxed),
+            ttl_bucket: self.ttl_bucket.load(Ordering::Relaxed),
+            state: self.state.load(Ordering::Acquire),
+            prev: self.prev.load(Ordering::Relaxed),
+            next: self.next.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sets every field from an image; nothing else may use the segment meanwhile.
+    pub(crate) fn restore(&self, image: &SegmentImage) {
+        self.fill.store(image.fill, Ordering::Relaxed);
+        self.live.store(image.live, Ordering::Relaxed);
+        self.cas_base.store(image.cas_base, Ordering::Relaxed);
+        self.epoch.store(image.epoch, Ordering::Relaxed);
+        self.order.store(image.order, Ordering::Relaxed);
+        self.max_expiry_unix_secs
+            .store(image.max_expiry_unix_secs, Ordering::Relaxed);
+        self.time_base_unix_secs
+            .store(image.time_base_unix_secs, Ordering::Relaxed);
+        self.ttl_bucket.store(image.ttl_bucket, Ordering::Relaxed);
+        self.prev.store(image.prev, Ordering::Relaxed);
+        self.next.store(image.next, Ordering::Relaxed);
+        self.state.store(image.state, Ordering::Release);
     }
 
     /// Raises the segment's latest expiry to at least `expiry_unix_secs`.

@@ -25,7 +25,8 @@ pub(crate) enum Counter {
     ReadsFlushed,
 }
 
-const COUNTERS: usize = Counter::ReadsFlushed as usize + 1;
+/// How many counters there are.
+pub(crate) const COUNTERS: usize = Counter::ReadsFlushed as usize + 1;
 
 #[repr(align(128))]
 struct Stripe([AtomicU64; COUNTERS]);
@@ -55,6 +56,25 @@ impl Counters {
     /// Adds one to `counter`.
     pub(crate) fn incr(&self, counter: Counter) {
         self.add(counter, 1);
+    }
+
+    /// Every counter summed over stripes, in `Counter` order (for the heap file).
+    pub(crate) fn all(&self) -> [u64; COUNTERS] {
+        std::array::from_fn(|counter| {
+            self.stripes
+                .iter()
+                .map(|stripe| stripe.0[counter].load(Relaxed))
+                .sum()
+        })
+    }
+
+    /// Sets every counter to `values` (from [`Self::all`]).
+    pub(crate) fn restore(&self, values: [u64; COUNTERS]) {
+        for (index, stripe) in self.stripes.iter().enumerate() {
+            for (counter, value) in stripe.0.iter().zip(values) {
+                counter.store(if index == 0 { value } else { 0 }, Relaxed);
+            }
+        }
     }
 
     /// `counter` summed over stripes.

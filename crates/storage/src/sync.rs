@@ -34,6 +34,12 @@ impl<T> Mutex<T> {
         }
     }
 
+    /// The value, the lock no longer needed.
+    #[cfg(not(loom))]
+    pub(crate) fn into_inner(self) -> T {
+        self.inner.into_inner()
+    }
+
     /// Waits for the lock.
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
         #[cfg(not(loom))]

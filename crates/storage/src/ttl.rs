@@ -79,6 +79,26 @@ impl TtlBuckets {
         self.heads[bucket as usize].load(Ordering::Relaxed)
     }
 
+    /// `bucket`'s active segment and chain (head, tail, length), for the heap file.
+    pub(crate) fn image(&self, bucket: u32) -> [u32; 4] {
+        let entry = &self.buckets[bucket as usize];
+        let chain = entry.chain.lock();
+        [
+            entry.active.load(Ordering::Acquire),
+            chain.head,
+            chain.tail,
+            chain.len,
+        ]
+    }
+
+    /// Sets `bucket` from its image; nothing else may use the buckets meanwhile.
+    pub(crate) fn restore(&self, bucket: u32, [active, head, tail, len]: [u32; 4]) {
+        let entry = &self.buckets[bucket as usize];
+        *entry.chain.lock() = Chain { head, tail, len };
+        self.heads[bucket as usize].store(head, Ordering::Relaxed);
+        entry.active.store(active, Ordering::Release);
+    }
+
     /// Takes `bucket`'s chain lock.
     pub(crate) fn lock(&self, bucket: u32) -> MutexGuard<'_, Chain> {
         self.buckets[bucket as usize].chain.lock()

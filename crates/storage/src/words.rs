@@ -2,7 +2,9 @@
 //!
 //! Both are reserved at start and may be tens of gigabytes, so they are allocated
 //! zeroed (pages the kernel maps on first touch) instead of built word by word, and
-//! index buckets start on a cache line. This is the crate's only `unsafe` code.
+//! index buckets start on a cache line. For a warm restart they live in a shared
+//! mapping of the heap file instead (`heap_file.rs`). This is the crate's only
+//! `unsafe` code.
 
 use crate::sync::AtomicU64;
 use std::ops::Deref;
@@ -10,9 +12,18 @@ use std::ops::Deref;
 /// A fixed-length array of `AtomicU64`, all zero at start, aligned to `align_bytes`.
 pub(crate) struct AtomicWords {
     #[cfg(not(loom))]
-    block: Block,
+    memory: Memory,
     #[cfg(loom)]
     words: Box<[AtomicU64]>,
+}
+
+/// Where the words live.
+#[cfg(not(loom))]
+enum Memory {
+    /// An allocation of this process.
+    Block(Block),
+    /// A stretch of a shared file mapping.
+    Mapped(Mapped),
 }
 
 impl AtomicWords {
@@ -21,7 +32,7 @@ impl AtomicWords {
     pub(crate) fn zeroed(count: usize, align_bytes: usize) -> AtomicWords {
         #[cfg(not(loom))]
         return AtomicWords {
-            block: Block::zeroed(count, align_bytes),
+            memory: Memory::Block(Block::zeroed(count, align_bytes)),
         };
         #[cfg(loom)]
         {
@@ -38,9 +49,82 @@ impl Deref for AtomicWords {
 
     fn deref(&self) -> &[AtomicU64] {
         #[cfg(not(loom))]
-        return self.block.words();
+        return match &self.memory {
+            Memory::Block(block) => block.words(),
+            Memory::Mapped(mapped) => mapped.words(),
+        };
         #[cfg(loom)]
         return &self.words;
+    }
+}
+
+#[cfg(not(loom))]
+impl AtomicWords {
+    /// The `count` words starting `offset_bytes` into `map` (a multiple of
+    /// `align_bytes`, which is at most the page size). What the file holds there is
+    /// what the words read; the caller must be the file's only user (it holds the
+    /// file's lock).
+    pub(crate) fn mapped(
+        map: std::sync::Arc<memmap2::MmapRaw>,
+        offset_bytes: usize,
+        count: usize,
+        align_bytes: usize,
+    ) -> AtomicWords {
+        AtomicWords {
+            memory: Memory::Mapped(Mapped::new(map, offset_bytes, count, align_bytes)),
+        }
+    }
+}
+
+/// Words in a shared mapping of the heap file, which the mapping keeps alive.
+#[cfg(not(loom))]
+struct Mapped {
+    map: std::sync::Arc<memmap2::MmapRaw>,
+    offset_bytes: usize,
+    count: usize,
+}
+
+#[cfg(not(loom))]
+impl Mapped {
+    fn new(
+        map: std::sync::Arc<memmap2::MmapRaw>,
+        offset_bytes: usize,
+        count: usize,
+        align_bytes: usize,
+    ) -> Mapped {
+        assert!(align_bytes.is_power_of_two() && align_bytes >= std::mem::align_of::<AtomicU64>());
+        let len_bytes = count
+            .checked_mul(std::mem::size_of::<AtomicU64>())
+            .expect("word array fits in memory");
+        assert!(
+            offset_bytes
+                .checked_add(len_bytes)
+                .is_some_and(|end| end <= map.len()),
+            "words past the end of the mapping"
+        );
+        let start = map.as_ptr() as usize + offset_bytes;
+        assert_eq!(start % align_bytes, 0, "mapped words misaligned");
+        Mapped {
+            map,
+            offset_bytes,
+            count,
+        }
+    }
+
+    fn words(&self) -> &[AtomicU64] {
+        // SAFETY: `new` checked that the `count` words at `offset_bytes` lie inside the
+        // mapping and are aligned for `AtomicU64`. The mapping is readable and
+        // writable, shared, and lives as long as `self.map`, which the returned
+        // borrow cannot outlive. Every bit pattern is a valid `AtomicU64`, and this
+        // process touches the words only through atomics. Another process writing the
+        // file at the same time could change them under us, which atomics tolerate;
+        // the heap file's exclusive lock keeps other tailcache processes out.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.map.as_ptr().add(self.offset_bytes).cast::<AtomicU64>(),
+                self.count,
+            )
+        }
     }
 }
 
@@ -133,6 +217,62 @@ mod tests {
                 .enumerate()
                 .all(|(i, w)| w.load(Relaxed) == i as u64 * 3));
         }
+    }
+
+    #[test]
+    fn mapped_words_read_and_write_the_file() {
+        let dir = std::env::temp_dir().join(format!("tc-words-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("words");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        file.set_len(8192).unwrap();
+        let map = std::sync::Arc::new(memmap2::MmapRaw::map_raw(&file).unwrap());
+        {
+            let words = AtomicWords::mapped(map.clone(), 4096, 16, 64);
+            assert!(words.iter().all(|w| w.load(Relaxed) == 0));
+            words[3].store(0x0102_0304_0506_0708, Relaxed);
+        }
+        map.flush().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            &bytes[4096 + 24..4096 + 32],
+            &0x0102_0304_0506_0708u64.to_le_bytes()
+        );
+        let again = AtomicWords::mapped(map, 4096, 16, 64);
+        assert_eq!(again[3].load(Relaxed), 0x0102_0304_0506_0708);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "past the end")]
+    fn mapped_words_stay_inside_the_mapping() {
+        let file = tempfile_of(4096);
+        let map = std::sync::Arc::new(memmap2::MmapRaw::map_raw(&file).unwrap());
+        let _ = AtomicWords::mapped(map, 4096 - 8, 2, 8);
+    }
+
+    fn tempfile_of(len: u64) -> std::fs::File {
+        let path = std::env::temp_dir().join(format!(
+            "tc-words-short-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file.set_len(len).unwrap();
+        file
     }
 
     #[test]
