@@ -176,9 +176,14 @@ pub struct Flags {
     #[arg(short = 'Y', long = "auth-file", value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
 
-    /// memcached's restartable memory file; not yet (warns, starts empty)
-    #[arg(short = 'e', long = "memory-file", value_name = "FILE")]
-    pub memory_file: Option<PathBuf>,
+    /// Keep the cache in FILE (tmpfs, /dev/shm, DAX) and restore it after a clean restart (docs/operations.md)
+    #[arg(
+        short = 'e',
+        long = "heap-file",
+        visible_alias = "memory-file",
+        value_name = "FILE"
+    )]
+    pub heap_file: Option<PathBuf>,
 
     /// NAPI id based thread selection; no effect here (warns)
     #[arg(short = 'N', long = "napi-ids", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]

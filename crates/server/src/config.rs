@@ -128,6 +128,10 @@ pub struct Config {
     /// User to switch to after binding, when started as root (-u).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// File the index and segments live in, restored after a clean restart (-e,
+    /// --heap-file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heap_file: Option<PathBuf>,
     /// File the process id is written to, removed at exit (-P).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid_file: Option<PathBuf>,
@@ -185,6 +189,7 @@ impl Default for Config {
             listen_backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
             binding_protocol: ProtocolName::Auto,
             user: None,
+            heap_file: None,
             pid_file: None,
             daemonize: false,
             enable_coredumps: false,
@@ -334,6 +339,9 @@ impl Config {
         }
         if flags.pid_file.is_some() {
             self.pid_file = flags.pid_file.clone();
+        }
+        if flags.heap_file.is_some() {
+            self.heap_file = flags.heap_file.clone();
         }
         self.daemonize |= flags.daemon;
         self.enable_coredumps |= flags.enable_coredumps;
@@ -645,12 +653,6 @@ fn warn_no_effect(flags: &Flags, warnings: &mut Vec<String>) {
     }
     if flags.prefix_delimiter.is_some() {
         warn("-D", "has no effect: per-prefix stats are not kept");
-    }
-    if flags.memory_file.is_some() {
-        warn(
-            "-e/--memory-file",
-            "has no effect: warm restart is not built yet, the cache starts empty",
-        );
     }
     if flags.napi_ids.is_some() {
         warn("-N/--napi-ids", "has no effect in tailcache");

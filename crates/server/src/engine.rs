@@ -1,13 +1,16 @@
-//! Building the storage engine from the configuration, and the background
-//! step the workers run between polls.
+//! Building (or restoring) the storage engine from the configuration, and the
+//! background step the workers run between polls.
 
 use std::time::{Duration, Instant};
 
 use tailcache_runtime::BackgroundProgress;
-use tailcache_storage::{ConfigError as StorageConfigError, EvictionPolicy, StepBudget};
+use tailcache_storage::{
+    ConfigError as StorageConfigError, EvictionPolicy, HeapFileError, StepBudget, WarmStart,
+};
 
 use crate::cli::EvictionName;
 use crate::config::{Config, ConfigError};
+use crate::server::StartError;
 
 /// The storage engine every worker shares.
 pub type Engine = tailcache_storage::Cache;
@@ -18,9 +21,45 @@ const ITEMS_PER_STEP: usize = 64;
 /// Most maintenance calls in one background turn, whatever the clock says.
 const MAX_STEPS_PER_TURN: usize = 64;
 
-/// The engine `config` describes, reserving its memory now.
+/// The engine `config` describes, in memory, reserving its memory now.
 pub fn build_engine(config: &Config) -> Result<Engine, ConfigError> {
-    let storage = tailcache_storage::Config {
+    Engine::new(storage_config(config)).map_err(|e| ConfigError::new(setting_of(&e), e.to_string()))
+}
+
+/// The engine `config` describes: on its heap file when it names one (restored from
+/// it when the last run shut down cleanly with the same settings), else in memory.
+pub fn open_engine(config: &Config) -> Result<(Engine, Option<WarmStart>), StartError> {
+    let Some(path) = &config.heap_file else {
+        return build_engine(config)
+            .map(|engine| (engine, None))
+            .map_err(StartError::Config);
+    };
+    match Engine::open_heap_file(storage_config(config), path) {
+        Ok((engine, warm_start)) => Ok((engine, Some(warm_start))),
+        Err(HeapFileError::Config(e)) => Err(StartError::Config(ConfigError::new(
+            setting_of(&e),
+            e.to_string(),
+        ))),
+        Err(e) => Err(StartError::Os(e.to_string())),
+    }
+}
+
+/// One line on how an engine on a heap file started, for the log and stdout.
+pub fn describe_warm_start(path: &std::path::Path, warm_start: &WarmStart) -> String {
+    match warm_start {
+        WarmStart::Restored { items, elapsed } => format!(
+            "heap file {}: restored {items} items in {} ms",
+            path.display(),
+            elapsed.as_millis()
+        ),
+        WarmStart::Empty(reason) => {
+            format!("heap file {}: starting empty: {reason}", path.display())
+        }
+    }
+}
+
+fn storage_config(config: &Config) -> tailcache_storage::Config {
+    tailcache_storage::Config {
         heap_size_bytes: to_usize(config.memory_limit_mib << 20),
         segment_size_bytes: to_usize(config.segment_size_bytes),
         item_size_limit_bytes: to_usize(config.max_item_size_bytes),
@@ -32,8 +71,7 @@ pub fn build_engine(config: &Config) -> Result<Engine, ConfigError> {
         },
         cas_enabled: config.cas_enabled,
         ..tailcache_storage::Config::default()
-    };
-    Engine::new(storage).map_err(|e| ConfigError::new(setting_of(&e), e.to_string()))
+    }
 }
 
 fn to_usize(bytes: u64) -> usize {

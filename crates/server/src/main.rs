@@ -194,16 +194,56 @@ fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
     if let Some(daemon) = daemon.take() {
         daemon.serving(keep_stdio, keep_cwd);
     }
+    let engine = server.engine();
     let stopped = tailcache::signals::wait_and_stop(signals, server, flush_timeout);
+    let saved = save_heap_file(&engine, &stopped);
     if let Some(file) = pid_file {
         let path = file.path().to_owned();
         if let Err(e) = file.remove() {
             tracing::warn!(error = %e, path = %path.display(), "could not remove the pid file");
         }
     }
-    match stopped {
-        tailcache::signals::Stopped::Clean => 0,
-        tailcache::signals::Stopped::Forced => 1,
+    match (stopped, saved) {
+        (tailcache::signals::Stopped::Clean, true) => 0,
+        _ => 1,
+    }
+}
+
+/// Writes the heap file's image once every worker has stopped, so the next start
+/// restores every item; false if that could not be done. A stop that was cut
+/// short leaves the file marked in use: the next start is empty, never wrong.
+fn save_heap_file(
+    engine: &tailcache::engine::Engine,
+    stopped: &tailcache::signals::Stopped,
+) -> bool {
+    let Some(path) = engine.heap_file_path() else {
+        return true;
+    };
+    let path = path.display();
+    if *stopped != tailcache::signals::Stopped::Clean {
+        tracing::warn!(
+            "heap file {path}: not saved, the stop was cut short; the next start will be empty"
+        );
+        return false;
+    }
+    match engine.save_heap_file() {
+        Ok(report) => {
+            let line = format!(
+                "heap file {path}: saved {} items ({} bytes checksummed) in {} ms",
+                report.items,
+                report.checksummed_bytes,
+                report.elapsed.as_millis()
+            );
+            tracing::info!("{line}");
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "tailcache {} {line}", env!("CARGO_PKG_VERSION"));
+            let _ = stdout.flush();
+            true
+        }
+        Err(e) => {
+            tracing::error!("heap file {path}: not saved: {e}; the next start will be empty");
+            false
+        }
     }
 }
 
@@ -217,6 +257,9 @@ fn announce(server: &Server) {
             env!("CARGO_PKG_VERSION")
         );
         tracing::info!(%what, %addr, "listening");
+    }
+    if let Some(line) = &server.warm_start {
+        let _ = writeln!(stdout, "tailcache {} {line}", env!("CARGO_PKG_VERSION"));
     }
     // Scripts and tests wait for this line: every listener above is open.
     let _ = writeln!(stdout, "tailcache {} ready", env!("CARGO_PKG_VERSION"));

@@ -8,7 +8,7 @@ use crate::admin::AdminFactory;
 use crate::config::{Config, ConfigError};
 use crate::context::SharedState;
 use crate::data_service::DataServiceFactory;
-use crate::engine::build_engine;
+use crate::engine::{describe_warm_start, open_engine, Engine};
 use crate::listeners::{accept_mode, bind_admin, bind_data};
 use crate::tls::TlsState;
 
@@ -33,7 +33,10 @@ pub struct Server {
     admin: Option<Runtime>,
     /// What listens where, for the start-up message: (what, address).
     pub listening: Vec<(String, String)>,
+    /// How the engine came back from its heap file, for the start-up message.
+    pub warm_start: Option<String>,
     tls: Option<Arc<TlsState>>,
+    engine: Arc<Engine>,
 }
 
 impl Server {
@@ -44,7 +47,22 @@ impl Server {
         config: Config,
         after_bind: impl FnOnce() -> Result<(), StartError>,
     ) -> Result<Self, StartError> {
-        let engine = Arc::new(build_engine(&config).map_err(StartError::Config)?);
+        // Restored before anything listens: the first request sees every item.
+        let (engine, warm_start) = open_engine(&config)?;
+        let warm_start = warm_start.map(|warm_start| {
+            let path = config
+                .heap_file
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            let line = describe_warm_start(path, &warm_start);
+            match warm_start {
+                tailcache_storage::WarmStart::Empty(tailcache_storage::EmptyReason::NewFile)
+                | tailcache_storage::WarmStart::Restored { .. } => tracing::info!("{line}"),
+                tailcache_storage::WarmStart::Empty(_) => tracing::warn!("{line}"),
+            }
+            line
+        });
+        let engine = Arc::new(engine);
         let tls = config
             .tls
             .any_listener()
@@ -70,7 +88,11 @@ impl Server {
         }
         after_bind()?;
         let config = Arc::new(config);
-        let shared = Arc::new(SharedState::new(engine, config.clone(), config.threads));
+        let shared = Arc::new(SharedState::new(
+            engine.clone(),
+            config.clone(),
+            config.threads,
+        ));
         if let Some(tls) = &tls {
             shared.set_tls(tls.clone());
         }
@@ -94,8 +116,15 @@ impl Server {
             data,
             admin,
             listening,
+            warm_start,
             tls,
+            engine,
         })
+    }
+
+    /// The storage engine (to save its heap file once every worker has stopped).
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.clone()
     }
 
     /// The TLS certificates' state, when any listener speaks TLS.

@@ -1,12 +1,13 @@
-//! SIGTERM/SIGINT: the first starts a graceful stop bounded in time; a
-//! second one during the stop exits at once. SIGHUP reloads the TLS
-//! certificates (and is otherwise ignored, so it never stops the server).
+//! SIGTERM/SIGINT/SIGUSR1: the first starts a graceful stop bounded in time
+//! (memcached stops gracefully on SIGUSR1, saving its memory file); a second
+//! one during the stop exits at once. SIGHUP reloads the TLS certificates (and
+//! is otherwise ignored, so it never stops the server).
 
 use std::io;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use crate::server::Server;
@@ -18,7 +19,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// Registers the handlers; call before binding so no signal is missed.
 pub fn register() -> io::Result<Signals> {
-    Signals::new([SIGTERM, SIGINT, SIGHUP])
+    Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])
 }
 
 /// How the server ended.

@@ -327,7 +327,6 @@ fn disable_flush_all_refuses_every_flush() {
 #[test]
 fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
     let log = temp_path("noop.log");
-    let memory_file = temp_path("memory_file");
     let options = EVERY_O_OPTION.join(",");
     let server = Server::start_logged(
         &[
@@ -342,8 +341,6 @@ fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
             "48",
             "-D",
             ":",
-            "-e",
-            memory_file.to_str().unwrap(),
             "-N",
             "1",
             // These apply, or ask for what is always so: no warning.
@@ -370,7 +367,7 @@ fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
     assert_serves(server.addr("memcache"));
     let lines = warnings(&log);
     // -b 1024 is the backlog in use, and the last -b wins as in getopt: no warning.
-    let mut expected: Vec<String> = ["-A/", "-L/", "-f/", "-n/", "-D ", "-e/", "-N/"]
+    let mut expected: Vec<String> = ["-A/", "-L/", "-f/", "-n/", "-D ", "-N/"]
         .iter()
         .map(|s| s.to_string())
         .collect();

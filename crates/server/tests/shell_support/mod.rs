@@ -19,6 +19,8 @@ pub struct Server {
     child: Option<Child>,
     /// (what, address) from the "listening:" lines.
     pub listening: Vec<(String, String)>,
+    /// Every start-up line on stdout before "ready".
+    pub startup_lines: Vec<String>,
 }
 
 /// Runs the binary to completion (for flag tests).
@@ -89,6 +91,7 @@ impl Server {
         let mut server = Server {
             child: Some(child),
             listening: Vec::new(),
+            startup_lines: Vec::new(),
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -99,6 +102,7 @@ impl Server {
             if line.ends_with(" ready") {
                 break;
             }
+            server.startup_lines.push(line.clone());
             if let Some((_, rest)) = line.split_once("listening: ") {
                 let (what, addr) = rest.split_once(' ').unwrap();
                 server.listening.push((what.to_owned(), addr.to_owned()));
