@@ -435,8 +435,11 @@ fn a_second_instance_on_the_same_heap_file_is_refused() {
     assert_eq!(output.status.code(), Some(71), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("in use by another process"), "{stderr}");
-    // The first instance was not disturbed.
+    // The first instance was not disturbed, and says where its file is.
     let mut client = first.connect("memcache");
+    let settings = batch(&mut client, b"stats settings\r\n", 1, &[b"END\r\n"]);
+    let expected = format!("STAT memory_file {}\r\n", heap.arg());
+    assert!(String::from_utf8_lossy(&settings).contains(&expected));
     let version = batch(&mut client, b"version\r\n", 1, &[b"\r\n"]);
     assert!(version.starts_with(b"VERSION "), "{version:?}");
     stop(first, "TERM");

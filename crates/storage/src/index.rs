@@ -125,15 +125,25 @@ impl Index {
         }
     }
 
-    /// Every word of the index in order, versions included (for the heap file's
-    /// checksum); `None` if a writer holds some bucket.
+    /// Copies the index's words from word `first_word` on into `out` (little-endian,
+    /// a whole number of buckets), for the heap file's checksum; false if a writer
+    /// holds one of those buckets.
     #[cfg(not(loom))]
-    pub(crate) fn words_if_unheld(&self) -> Option<&[AtomicU64]> {
-        let unheld = self
-            .words
+    pub(crate) fn copy_words(&self, first_word: usize, out: &mut [u8]) -> bool {
+        debug_assert!(first_word.is_multiple_of(WORDS_PER_BUCKET));
+        debug_assert!(out.len().is_multiple_of(BUCKET_BYTES));
+        let words = &self.words[first_word..first_word + out.len() / 8];
+        let mut unheld = true;
+        for (bucket, bytes) in words
             .chunks_exact(WORDS_PER_BUCKET)
-            .all(|bucket| bucket[0].load(Ordering::Acquire).is_multiple_of(2));
-        unheld.then_some(&self.words[..])
+            .zip(out.chunks_exact_mut(BUCKET_BYTES))
+        {
+            for (word, to) in bucket.iter().zip(bytes.chunks_exact_mut(8)) {
+                to.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+            }
+            unheld &= bucket[0].load(Ordering::Relaxed).is_multiple_of(2);
+        }
+        unheld
     }
 
     /// How many buckets the index has.

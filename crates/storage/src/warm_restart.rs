@@ -26,9 +26,10 @@ use crate::heap_header::{Header, Shape};
 use crate::index::Index;
 use crate::segment::{SegmentImage, State, NO_SEGMENT};
 use crate::stats::COUNTERS;
-use crate::sync::{Mutex, Ordering};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::words::AtomicWords;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,10 @@ pub(crate) const TTL_RECORD_BYTES: usize = 16;
 pub(crate) const SEGMENT_RECORD_BYTES: usize = 64;
 /// Bytes hashed at a time.
 const CHECKSUM_CHUNK_BYTES: usize = 64 << 10;
+/// Bytes of one piece of checksum work handed to a thread.
+const CHECKSUM_STRETCH_BYTES: usize = 4 << 20;
+/// Most threads hashing at once.
+const MAX_CHECKSUM_THREADS: usize = 8;
 
 /// Bytes of the image of an engine with `segment_count` segments.
 pub(crate) fn image_bytes(segment_count: usize) -> usize {
@@ -195,11 +200,9 @@ impl Cache {
         let file = file.lock();
         self.finish_background_job()?;
         let image = self.image()?;
-        let index_words = self
-            .index
-            .words_if_unheld()
+        let (checksum, checksummed_bytes) = self
+            .checksum(&image, &file)
             .ok_or(HeapFileError::NotQuiet("a writer holds an index bucket"))?;
-        let (checksum, checksummed_bytes) = self.checksum(&image, index_words);
         file.write_image(&image)?;
         let items = self.item_count();
         let header = Header {
@@ -280,12 +283,15 @@ impl Cache {
         let segments = self
             .decode_image(&image)
             .ok_or(EmptyReason::ChecksumMismatch)?;
-        let index_words = self
-            .index
-            .words_if_unheld()
-            .ok_or(EmptyReason::ChecksumMismatch)?;
         // The checksum reads segment fills from the bookkeeping just restored.
-        let (checksum, _) = self.checksum(&image, index_words);
+        let file = self
+            .heap_file
+            .as_ref()
+            .expect("restoring from a file")
+            .lock();
+        let checksum = self.checksum(&image, &file);
+        drop(file);
+        let (checksum, _) = checksum.ok_or(EmptyReason::ChecksumMismatch)?;
         if checksum != header.checksum {
             return Err(EmptyReason::ChecksumMismatch);
         }
@@ -344,35 +350,109 @@ impl Cache {
     }
 
     /// Checksum of the image, the index words and every written byte of each
-    /// segment in use, and how many bytes that was.
-    fn checksum(&self, image: &[u8], index_words: &[crate::sync::AtomicU64]) -> (u32, u64) {
+    /// segment in use, and how many bytes that was; `None` if a writer holds an
+    /// index bucket. The stretches are hashed on several threads at once and the
+    /// pieces combined in file order: at start this is what keeps the first
+    /// request waiting, and it reads every page of the index once.
+    fn checksum(&self, image: &[u8], file: &HeapFile) -> Option<(u32, u64)> {
+        let stretches = self.checksum_stretches();
+        let pieces: Vec<Mutex<Option<crc32fast::Hasher>>> =
+            stretches.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let held = AtomicBool::new(false);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_CHECKSUM_THREADS)
+            .min(stretches.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    let mut chunk = vec![0u8; CHECKSUM_CHUNK_BYTES];
+                    loop {
+                        let at = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(stretch) = stretches.get(at) else {
+                            break;
+                        };
+                        file.prefault(stretch.in_index, stretch.start, stretch.len_bytes);
+                        let piece = self.hash_stretch(stretch, &mut chunk, &held);
+                        *pieces[at].lock() = Some(piece);
+                    }
+                });
+            }
+        });
+        if held.load(Ordering::Relaxed) {
+            return None;
+        }
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(image);
-        let mut chunk = vec![0u8; CHECKSUM_CHUNK_BYTES];
-        for words in index_words.chunks(CHECKSUM_CHUNK_BYTES / 8) {
-            for (bytes, word) in chunk.chunks_exact_mut(8).zip(words) {
-                bytes.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
-            }
-            hasher.update(&chunk[..words.len() * 8]);
+        let mut total = image.len() as u64;
+        for (piece, stretch) in pieces.into_iter().zip(&stretches) {
+            hasher.combine(&piece.into_inner().expect("every stretch was hashed"));
+            total += stretch.len_bytes as u64;
         }
-        let mut total = image.len() as u64 + index_words.len() as u64 * 8;
+        Some((hasher.finalize(), total))
+    }
+
+    /// What the checksum covers after the image, in file order, in pieces of at
+    /// most `CHECKSUM_STRETCH_BYTES`.
+    fn checksum_stretches(&self) -> Vec<Stretch> {
+        let mut stretches = Vec::new();
+        let index_bytes = self.index.bucket_count() * crate::index::BUCKET_BYTES;
+        for start in (0..index_bytes).step_by(CHECKSUM_STRETCH_BYTES) {
+            stretches.push(Stretch {
+                in_index: true,
+                start,
+                len_bytes: CHECKSUM_STRETCH_BYTES.min(index_bytes - start),
+            });
+        }
         for (id, meta) in self.segments.iter().enumerate() {
             if meta.state() == State::Free {
                 continue;
             }
-            let end = meta.reserved_bytes();
-            let start = self.addr(id as u32, 0);
-            let mut done = 0;
-            while done < end {
-                let len = CHECKSUM_CHUNK_BYTES.min(end - done);
-                self.heap.read(start + done, &mut chunk[..len]);
-                hasher.update(&chunk[..len]);
-                done += len;
+            let (start, end) = (self.addr(id as u32, 0), meta.reserved_bytes());
+            for offset in (0..end).step_by(CHECKSUM_STRETCH_BYTES) {
+                stretches.push(Stretch {
+                    in_index: false,
+                    start: start + offset,
+                    len_bytes: CHECKSUM_STRETCH_BYTES.min(end - offset),
+                });
             }
-            total += end as u64;
         }
-        (hasher.finalize(), total)
+        stretches
     }
+
+    /// The checksum of one stretch; sets `held` if it is index words and a bucket
+    /// in them is held by a writer.
+    fn hash_stretch(
+        &self,
+        stretch: &Stretch,
+        chunk: &mut [u8],
+        held: &AtomicBool,
+    ) -> crc32fast::Hasher {
+        let mut hasher = crc32fast::Hasher::new();
+        let mut done = 0;
+        while done < stretch.len_bytes {
+            let len = chunk.len().min(stretch.len_bytes - done);
+            if stretch.in_index {
+                let first_word = (stretch.start + done) / 8;
+                if !self.index.copy_words(first_word, &mut chunk[..len]) {
+                    held.store(true, Ordering::Relaxed);
+                }
+            } else {
+                self.heap.read(stretch.start + done, &mut chunk[..len]);
+            }
+            hasher.update(&chunk[..len]);
+            done += len;
+        }
+        hasher
+    }
+}
+
+/// A stretch of index (byte offsets in the index) or heap (heap addresses).
+struct Stretch {
+    in_index: bool,
+    start: usize,
+    len_bytes: usize,
 }
 
 pub(crate) fn encode_segment(segment: &SegmentImage, image: &mut Vec<u8>) {

@@ -237,6 +237,10 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     let auth_file = auth_file.as_deref().unwrap_or("no");
     encode::encode_stat(out, b"auth_enabled_ascii", auth_file.as_bytes());
     encode::encode_stat_u64(out, b"idle_timeout", config.idle_timeout_secs);
+    // As memcached: the -e file, only when there is one.
+    if let Some(path) = &config.heap_file {
+        encode::encode_stat(out, b"memory_file", path.to_string_lossy().as_bytes());
+    }
     encode::encode_stat(
         out,
         b"eviction_policy",
