@@ -24,6 +24,7 @@ install_system_tools() {
         [curl]=curl
         [openssl]=openssl
         [valgrind]=valgrind
+        [prometheus]=prometheus
     )
     local missing=()
     for tool in "${!package_of[@]}"; do
@@ -44,12 +45,26 @@ install_system_tools() {
     # the package starts a system memcached/redis on the default ports; tests never use them
 }
 
+# Headless Chromium for the status page test. Optional, as the issue allows: when it
+# cannot be installed the test says so loudly and skips; nothing else depends on it.
+install_chromium() {
+    command -v chromium >/dev/null 2>&1 && return
+    log "installing chromium (for the status page screenshot test)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null 2>&1 \
+        || printf '\nWARNING: chromium could not be installed; the status page browser test will skip\n' >&2
+}
+
 install_python_clients() {
-    if ! python3 -c 'import pymemcache, redis' 2>/dev/null; then
-        log "installing pymemcache and redis-py"
-        python3 -m pip install -q pymemcache redis || die "pip install pymemcache redis failed"
+    if ! python3 -c 'import pymemcache, redis, memcache' 2>/dev/null; then
+        log "installing pymemcache, redis-py and python-memcached"
+        python3 -m pip install -q pymemcache redis python-memcached \
+            || die "pip install pymemcache redis python-memcached failed"
     fi
-    python3 -c 'import pymemcache, redis' || die "pymemcache/redis-py still missing"
+    python3 -c 'import pymemcache, redis, memcache' \
+        || die "pymemcache/redis-py/python-memcached still missing"
 }
 
 log "toolchain"
@@ -58,6 +73,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 log "installing test dependencies"
 install_system_tools
+install_chromium
 install_python_clients
 
 log "cargo fmt --check"
