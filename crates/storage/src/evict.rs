@@ -441,6 +441,13 @@ impl Cache {
     fn finish_merge(&self, target: u32, bucket: u32) {
         let meta = self.segment(target);
         meta.seal();
+        // Nothing survived (no source item had been read since it was written): an
+        // empty target in the chain would hold a whole segment until the next round
+        // reached it, a quarter of the memory under write-once data.
+        if meta.live().0 == 0 {
+            self.free_segment(target);
+            return;
+        }
         meta.order.store(
             self.next_sequence.fetch_add(1, Ordering::SeqCst),
             Ordering::Relaxed,
