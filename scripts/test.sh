@@ -25,6 +25,7 @@ install_system_tools() {
         [openssl]=openssl
         [valgrind]=valgrind
         [prometheus]=prometheus
+        [systemd-analyze]=systemd
     )
     local missing=()
     for tool in "${!package_of[@]}"; do

@@ -235,6 +235,10 @@ pub struct Flags {
     #[arg(long = "print-config")]
     pub print_config: bool,
 
+    /// Check the TOML file FILE (with any other flags) as a start would, without starting: exit 0 if valid, 64 with the first problem
+    #[arg(long = "check-config", value_name = "FILE", conflicts_with = "config")]
+    pub check_config: Option<PathBuf>,
+
     /// Access control flags (access.rs).
     #[command(flatten)]
     pub access: crate::access::AccessFlags,

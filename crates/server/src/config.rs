@@ -248,7 +248,7 @@ impl Config {
     /// As `load`, plus one warning line for each flag or `-o` option given
     /// that has no effect here (each named once).
     pub fn load_with_warnings(flags: &Flags) -> Result<(Self, Vec<String>), ConfigError> {
-        let mut config = match &flags.config {
+        let mut config = match flags.config.as_ref().or(flags.check_config.as_ref()) {
             Some(path) => Self::from_toml_file(path)?,
             None => Self::default(),
         };

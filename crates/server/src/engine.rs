@@ -58,6 +58,13 @@ pub fn describe_warm_start(path: &std::path::Path, warm_start: &WarmStart) -> St
     }
 }
 
+/// Checks the storage settings as building the engine would, without reserving memory.
+pub fn check_engine(config: &Config) -> Result<(), ConfigError> {
+    storage_config(config)
+        .validate()
+        .map_err(|e| ConfigError::new(setting_of(&e), e.to_string()))
+}
+
 fn storage_config(config: &Config) -> tailcache_storage::Config {
     tailcache_storage::Config {
         heap_size_bytes: to_usize(config.memory_limit_mib << 20),

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod access_files;
 pub mod admin;
+pub mod check_config;
 pub mod cli;
 pub mod config;
 pub mod context;

@@ -48,6 +48,15 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
+    if let Some(path) = &flags.check_config {
+        return match tailcache::check_config::check(&config) {
+            Ok(()) => {
+                println!("tailcache: {}: configuration is valid", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage_error(&format!("{}: {e}", path.display())),
+        };
+    }
     warn_if_exposed(&config);
     tailcache::logging::init(config.verbosity);
     run(config)

@@ -157,3 +157,31 @@ fn default_config_is_memcached_like() {
         );
     }
 }
+
+#[test]
+fn check_config_validates_a_file_without_starting() {
+    let dir = std::env::temp_dir().join(format!("tc-check-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "port = 11311\nmemory_limit_mib = 128\n").unwrap();
+    let output = run(&["--check-config", good.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+
+    let unknown = dir.join("unknown.toml");
+    std::fs::write(&unknown, "prot = 11311\n").unwrap();
+    assert_usage_error(&["--check-config", unknown.to_str().unwrap()], "prot");
+    // What only a start would meet: certificates are read and parsed.
+    let tls = dir.join("tls.toml");
+    std::fs::write(
+        &tls,
+        "[tls]\ncert = \"/no/such/cert.pem\"\nkey = \"/no/such/key.pem\"\nport = 0\n",
+    )
+    .unwrap();
+    let output = run(&["--check-config", tls.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_USAGE), "{stderr}");
+    assert!(stderr.contains("--tls-cert"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -78,6 +78,11 @@ pub(crate) struct Layout {
 }
 
 impl Config {
+    /// Checks every value as [`crate::Cache::new`] would, without reserving memory.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.layout().map(|_| ())
+    }
+
     /// Checks every value and derives the memory layout.
     pub(crate) fn layout(&self) -> Result<Layout, ConfigError> {
         self.check_sizes()?;
