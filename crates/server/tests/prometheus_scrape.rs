@@ -25,6 +25,8 @@ const PROMETHEUS_TIMEOUT: Duration = Duration::from_secs(40);
 /// How far `increase()` may stray from the exact count: extrapolation to the window's
 /// end adds at most about one scrape interval in a window of a dozen, well under this.
 const INCREASE_TOLERANCE: f64 = 0.15;
+/// memcached_exporter's count of sets, from the recording rules in docs/metrics.md.
+const EXPORTER_SETS: &str = "memcached_commands_total{command=\"set\",status=\"hit\"}";
 /// Panels the dashboard must have.
 const DASHBOARD_PANELS: &[&str] = &[
     "Throughput",
@@ -44,8 +46,9 @@ struct Prometheus {
 }
 
 impl Prometheus {
-    /// Starts Prometheus scraping `target` every second; waits until it is ready.
-    fn start(target: SocketAddr) -> Prometheus {
+    /// Starts Prometheus scraping `target` every second and evaluating `rules` (a
+    /// rule file's text); waits until it is ready.
+    fn start(target: SocketAddr, rules: &str) -> Prometheus {
         let binary = require_tool("prometheus");
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -54,9 +57,12 @@ impl Prometheus {
         let dir =
             std::env::temp_dir().join(format!("tailcache-prom-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(dir.join("data")).expect("temp dir");
+        std::fs::write(dir.join("rules.yml"), rules).expect("write rules.yml");
         let config = format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: tailcache\n    static_configs:\n      - targets: ['{target}']\n"
+             rule_files: ['{}']\n\
+             scrape_configs:\n  - job_name: tailcache\n    static_configs:\n      - targets: ['{target}']\n",
+            dir.join("rules.yml").display()
         );
         std::fs::write(dir.join("prometheus.yml"), config).expect("write prometheus.yml");
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -200,13 +206,22 @@ fn send_load(addr: SocketAddr) -> u64 {
     LOAD_PAIRS * 2
 }
 
+fn read_doc(name: &str) -> String {
+    let path = format!("{}/../../docs/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
 fn dashboard() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/grafana-dashboard.json"
-    );
-    let text = std::fs::read_to_string(path).expect("read docs/grafana-dashboard.json");
-    serde_json::from_str(&text).expect("dashboard is json")
+    serde_json::from_str(&read_doc("grafana-dashboard.json")).expect("dashboard is json")
+}
+
+/// The rule file docs/metrics.md gives under "### Recording rules".
+fn recording_rules() -> String {
+    let doc = read_doc("metrics.md");
+    let section = &doc[doc.find("### Recording rules").expect("rules section")..];
+    let start = section.find("```yaml\n").expect("yaml block") + "```yaml\n".len();
+    let end = section[start..].find("```").expect("end of yaml block");
+    section[start..start + end].to_owned()
 }
 
 /// (panel title, every query expression of it), rows' nested panels included.
@@ -293,18 +308,26 @@ fn dashboard_queries_use_only_exposed_metrics() {
     let (_, page) = http_get(server.addr("admin"), "/metrics");
     let queries = checked_dashboard_queries(&page);
     assert!(queries.len() >= DASHBOARD_PANELS.len());
+    let doc = read_doc("metrics.md");
+    for family in declared_types(&page).keys() {
+        assert!(
+            doc.contains(&format!("`{family}`")),
+            "docs/metrics.md lacks {family}"
+        );
+    }
 }
 
 #[test]
 fn prometheus_scrapes_tailcache() {
     let server = Server::start(&[]);
     let admin = server.addr("admin");
-    let prometheus = Prometheus::start(admin);
+    let prometheus = Prometheus::start(admin, &recording_rules());
     prometheus.wait_for("scraping", |p| {
         p.scalar("up{job=\"tailcache\"}", None) == Some(1.0)
     });
     prometheus.wait_for("holding a sample", |p| {
         p.scalar("tailcache_requests_total", None) == Some(0.0)
+            && p.scalar(EXPORTER_SETS, None) == Some(0.0)
     });
     let load_started = unix_now_secs();
     let memcache = server.addr("memcache");
@@ -313,6 +336,7 @@ fn prometheus_scrapes_tailcache() {
         .expect("load thread");
     prometheus.wait_for("seeing the whole load", |p| {
         p.scalar("tailcache_requests_total", None) == Some(sent as f64)
+            && p.scalar(EXPORTER_SETS, None) == Some(LOAD_PAIRS as f64)
     });
     let at = unix_now_secs();
     // From a few zero samples before the load to now.
@@ -336,6 +360,18 @@ fn prometheus_scrapes_tailcache() {
         "tailcache_command_duration_seconds_count{command=\"set\"}",
         LOAD_PAIRS,
     );
+    // The recording rules of docs/metrics.md give memcached_exporter's names.
+    expect_increase(
+        "memcached_commands_total{command=\"get\",status=\"hit\"}",
+        LOAD_PAIRS,
+    );
+    expect_increase(EXPORTER_SETS, LOAD_PAIRS);
+    assert_eq!(
+        prometheus.scalar("memcached_current_items", None),
+        Some(LOAD_PAIRS as f64)
+    );
+    let flushes = "memcached_commands_total{command=\"flush\",status=\"hit\"}";
+    assert_eq!(prometheus.scalar(flushes, None), Some(0.0));
 
     let (_, page) = http_get(admin, "/metrics");
     check_types_as_scraped(&prometheus, &page);
