@@ -20,10 +20,13 @@ use shell_support::{http_get, Server};
 /// Set/get pairs the load sends: one pair every [`LOAD_PERIOD`], about 7.5 s in all.
 const LOAD_PAIRS: u64 = 300;
 const LOAD_PERIOD: Duration = Duration::from_millis(25);
+/// Tries at starting Prometheus on a free port.
+const START_ATTEMPTS: usize = 3;
 /// Longest wait for Prometheus to start, scrape, or see a value.
 const PROMETHEUS_TIMEOUT: Duration = Duration::from_secs(40);
-/// How far `increase()` may stray from the exact count: extrapolation to the window's
-/// end adds at most about one scrape interval in a window of a dozen, well under this.
+/// How far `increase()` may stray from the exact count. Evaluated at the last sample
+/// it is exact; this covers a scrape missed at either end on a slow machine (one
+/// interval of extrapolation in a window of a dozen).
 const INCREASE_TOLERANCE: f64 = 0.15;
 /// memcached_exporter's count of sets, from the recording rules in docs/metrics.md.
 const EXPORTER_SETS: &str = "memcached_commands_total{command=\"set\",status=\"hit\"}";
@@ -65,18 +68,41 @@ impl Prometheus {
             dir.join("rules.yml").display()
         );
         std::fs::write(dir.join("prometheus.yml"), config).expect("write prometheus.yml");
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
+        let mut prometheus = Prometheus {
+            process: None,
+            dir,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        // The free port is released before Prometheus binds it: if another process
+        // takes it meanwhile, Prometheus exits and the next attempt picks another.
+        for _ in 0..START_ATTEMPTS {
+            prometheus.addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let mut process = prometheus.spawn(&binary);
+            let deadline = Instant::now() + PROMETHEUS_TIMEOUT;
+            while process.is_running() && Instant::now() < deadline {
+                if prometheus.get("/-/ready").is_some() {
+                    prometheus.process = Some(process);
+                    return prometheus;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        prometheus.wait_for("ready", |p| p.get("/-/ready").is_some());
+        unreachable!("wait_for panics when Prometheus is not ready");
+    }
+
+    fn spawn(&self, binary: &str) -> Process {
+        let log = std::fs::File::create(self.dir.join("prometheus.log")).expect("log file");
         let child = Command::new(binary)
             .arg(format!(
                 "--config.file={}",
-                dir.join("prometheus.yml").display()
+                self.dir.join("prometheus.yml").display()
             ))
             .arg(format!(
                 "--storage.tsdb.path={}",
-                dir.join("data").display()
+                self.dir.join("data").display()
             ))
-            .arg(format!("--web.listen-address={addr}"))
+            .arg(format!("--web.listen-address={}", self.addr))
             .arg("--storage.tsdb.retention.time=1h")
             .arg("--log.level=warn")
             .stdin(Stdio::null())
@@ -84,13 +110,7 @@ impl Prometheus {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn prometheus");
-        let prometheus = Prometheus {
-            process: Some(Process::new(child, "prometheus")),
-            dir,
-            addr,
-        };
-        prometheus.wait_for("ready", |p| p.get("/-/ready").is_some());
-        prometheus
+        Process::new(child, "prometheus")
     }
 
     /// Polls `done` until it holds; panics with Prometheus's log after the timeout.
@@ -338,10 +358,13 @@ fn prometheus_scrapes_tailcache() {
         p.scalar("tailcache_requests_total", None) == Some(sent as f64)
             && p.scalar(EXPORTER_SETS, None) == Some(LOAD_PAIRS as f64)
     });
-    let at = unix_now_secs();
-    // From a few zero samples before the load to now.
-    let window_secs = (at - load_started).ceil() as u64 + 3;
+    // Evaluated at the series' last sample, from a few zero samples before the load:
+    // Prometheus extrapolates neither end (a counter's first sample is 0, the last
+    // is the window's end), so the increase is the exact count.
     let expect_increase = |promql: &str, exact: u64| {
+        let last = format!("max(timestamp({promql}))");
+        let at = prometheus.scalar(&last, None).expect(&last);
+        let window_secs = (at - load_started).ceil() as u64 + 3;
         let query = format!("sum(increase({promql}[{window_secs}s]))");
         let got = prometheus.scalar(&query, Some(at)).expect(&query);
         let exact = exact as f64;
