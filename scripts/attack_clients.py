@@ -550,11 +550,13 @@ def helper_rss(args):
 
 
 METRICS = [
-    "curr_connections", "connections_total", "rejected_connections_total", "idle_closed_connections_total",
-    "stalled_closed_connections_total", "deadline_closed_connections_total", "output_cap_closed_connections_total",
-    "over_budget_closed_connections_total", "idle_reclaimed_connections_total", "accept_fd_exhausted_total",
-    "connection_buffer_bytes", "protocol_errors_total", "resp_auth_errors_total", "auth_errors_total",
-    "evictions_total", "curr_items", "index_bytes", "tls_handshake_errors_total", "service_panics_total",
+    "current_connections", "connections_total", "connections_rejected_total",
+    'connections_closed_total{reason="idle"}', 'connections_closed_total{reason="stalled"}',
+    'connections_closed_total{reason="deadline"}', 'connections_closed_total{reason="output_cap"}',
+    'connections_closed_total{reason="over_budget"}', 'connections_closed_total{reason="idle_reclaimed"}',
+    "accept_fd_exhausted_total", "connection_buffer_bytes", "protocol_errors_total",
+    'auth_failures_total{protocol="resp"}', 'auth_failures_total{protocol="memcache"}',
+    "items_evicted_total", "current_items", "index_bytes", "tls_handshake_errors_total", "service_panics_total",
 ]
 
 

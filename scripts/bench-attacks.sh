@@ -337,7 +337,7 @@ print("RSS bound = start RSS + -m %d + connection_buffer_budget_mib %d + (attack
 print("P99.9: medians over %d round(s); ratios within about ±30%% are noise on this VM." % rounds)
 for name in [l.split("\t")[0] for l in open(os.path.join(out, "results.tsv"))]:
     m = load(os.path.join(out, "runs", name + ".metrics.json"))
-    keep = {k: v for k, v in m.items() if v and k not in ("curr_connections",)}
+    keep = {k: v for k, v in m.items() if v and k not in ("current_connections",)}
     print("- %s metrics after: %s" % (name, json.dumps(keep, sort_keys=True)))
 for s in skipped:
     print("- skipped: %s" % s)

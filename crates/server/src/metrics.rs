@@ -25,7 +25,8 @@ macro_rules! counters {
             /// Every counter, in declaration order.
             pub const ALL: &'static [Counter] = &[$(Counter::$variant,)*];
 
-            /// Its name (memcached `stats` name; Prometheus adds prefix and `_total`).
+            /// Its memcached `stats` name (`/metrics` names it by Prometheus's
+            /// conventions: see `prometheus::exposed`).
             pub const fn name(self) -> &'static str {
                 match self { $(Counter::$variant => $name,)* }
             }

@@ -208,7 +208,7 @@ fn a_silent_unauthenticated_connection_is_closed_at_the_auth_timeout() {
     let mut metrics = String::new();
     admin.read_to_string(&mut metrics).unwrap();
     assert!(
-        metrics.contains("tailcache_deadline_closed_connections_total 2"),
+        metrics.contains("tailcache_connections_closed_total{reason=\"deadline\"} 2"),
         "{metrics}"
     );
 }

@@ -27,11 +27,11 @@ fn connections_beyond_the_limit_get_memcached_error() {
     assert_eq!(read_all(&mut extra), b"ERROR Too many open connections\r\n");
     let (_, metrics) = http_get(server.addr("admin"), "/metrics");
     assert!(
-        metrics.contains("tailcache_rejected_connections_total 1"),
+        metrics.contains("tailcache_connections_rejected_total 1"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("tailcache_curr_connections 3"),
+        metrics.contains("tailcache_current_connections 3"),
         "{metrics}"
     );
     drop(open.pop());
@@ -138,11 +138,11 @@ fn admin_endpoint_serves_metrics_stats_health() {
     assert_eq!(status, "HTTP/1.1 200 OK");
     for needle in [
         "# TYPE tailcache_connections_total counter",
-        "tailcache_curr_connections 1",
-        "tailcache_bytes_read_total 9",
+        "tailcache_current_connections 1",
+        "tailcache_read_bytes_total 9",
         "# TYPE tailcache_command_duration_seconds histogram",
         "tailcache_command_duration_seconds_bucket{command=\"get\",le=\"+Inf\"}",
-        "tailcache_limit_maxbytes 67108864",
+        "tailcache_limit_bytes 67108864",
         "# TYPE tailcache_scheduler_group_runtime_seconds_total counter",
         "tailcache_scheduler_group_tasks_total{group=\"maintenance\"}",
         "tailcache_scheduler_group_queue_length{group=\"bulk\"} 0",
@@ -194,10 +194,10 @@ fn a_thousand_connections_at_once_are_all_served() {
     }
     let (_, metrics) = http_get(server.addr("admin"), "/metrics");
     assert!(
-        metrics.contains("tailcache_curr_connections 1000"),
+        metrics.contains("tailcache_current_connections 1000"),
         "{metrics}"
     );
-    assert!(metrics.contains("tailcache_rejected_connections_total 0"));
+    assert!(metrics.contains("tailcache_connections_rejected_total 0"));
 }
 
 /// Gets of one 100 KB value pipelined without waiting: the replies stream out
