@@ -1,5 +1,5 @@
-//! The admin endpoint: `/metrics`, `/stats`, `/health` and
-//! `/lru_crawler/metadump` over HTTP/1.1 (the protocol crate's parser), on its
+//! The admin endpoint: the status page `/`, `/metrics`, `/stats`, `/health`
+//! and `/lru_crawler/metadump` over HTTP/1.1 (the protocol crate's parser), on its
 //! own single-worker runtime so that it never competes with the data workers.
 
 use std::sync::Arc;
@@ -137,6 +137,17 @@ impl Service for AdminService {
                 }
             }
             Ok(Parsed::Complete { request, consumed }) => {
+                let keep_alive = request.keep_alive;
+                if crate::status_page::is_page(request.path)
+                    && matches!(request.method, Method::Get | Method::Head)
+                {
+                    // The page holds no figures; the `/stats` it polls checks the token.
+                    crate::status_page::encode(output, keep_alive, request.is_head());
+                    return Processed {
+                        consumed,
+                        close_after_flush: !keep_alive,
+                    };
+                }
                 let token = self.shared.config.access.credentials.admin_token.as_ref();
                 if !crate::http_auth::authorized(&request, token) {
                     self.shared
@@ -149,7 +160,6 @@ impl Service for AdminService {
                     };
                 }
                 let head_only = request.is_head();
-                let keep_alive = request.keep_alive;
                 if !matches!(request.method, Method::Get | Method::Head) {
                     let body = b"admin paths take GET or HEAD\n";
                     response::simple(
@@ -253,7 +263,7 @@ impl AdminService {
             _ => (
                 Status::NotFound,
                 TEXT,
-                "not found: try /metrics, /stats, /health, /lru_crawler/metadump\n".to_owned(),
+                "not found: try /, /metrics, /stats, /health, /lru_crawler/metadump\n".to_owned(),
             ),
         }
     }
@@ -398,6 +408,39 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.matches("key=admin%3A").count(), 3);
+    }
+
+    #[test]
+    fn status_page_is_served_without_the_token_and_its_figures_need_it() {
+        let mut svc = service(0, false);
+        let mut config = (*svc.shared.config).clone();
+        config.access.credentials.admin_token = Some(crate::access::Secret::new("s3cret"));
+        let shared = Arc::new(SharedState::new(
+            svc.shared.engine.clone(),
+            Arc::new(config),
+            1,
+        ));
+        svc = AdminFactory::new(shared).new_worker(0);
+        let get = |svc: &mut AdminService, request: &[u8]| {
+            String::from_utf8(serve(svc, request).concat()).expect("UTF-8")
+        };
+        let page = get(&mut svc, b"GET / HTTP/1.0\r\n\r\n");
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert!(page.contains("Content-Security-Policy: default-src 'none'"));
+        assert!(page.ends_with("</html>\n"), "the whole page");
+        let stats = get(&mut svc, b"GET /stats HTTP/1.0\r\n\r\n");
+        assert!(stats.starts_with("HTTP/1.1 401"), "{stats}");
+        let stats = get(
+            &mut svc,
+            b"GET /stats HTTP/1.0\r\nAuthorization: Bearer s3cret\r\n\r\n",
+        );
+        assert!(stats.starts_with("HTTP/1.1 200"), "{stats}");
+        assert!(stats.contains("\"service_time_buckets\""), "{stats}");
+        let post = get(&mut svc, b"POST / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert!(
+            post.starts_with("HTTP/1.1 401"),
+            "only GET and HEAD skip the check"
+        );
     }
 
     #[test]

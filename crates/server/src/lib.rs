@@ -27,4 +27,5 @@ pub mod server;
 pub mod signals;
 pub mod size;
 pub mod stats_json;
+pub mod status_page;
 pub mod tls;

@@ -370,15 +370,23 @@ impl Cache {
         let mut stats = Stats::default();
         self.counters.fill(&mut stats);
         let segment_bytes = self.config.segment_size_bytes as u64;
+        let now_unix_secs = self.now_unix_secs();
         for meta in self.segments.iter() {
-            if meta.state() == State::Free {
+            let state = meta.state();
+            if state == State::Free {
                 continue;
             }
             stats.segments_used += 1;
-            if !self.flush.kills(meta.epoch.load(Ordering::Relaxed)) {
+            let flushed = self.flush.kills(meta.epoch.load(Ordering::Relaxed));
+            if !flushed {
                 let (items, bytes) = meta.live();
                 stats.items += items;
                 stats.bytes_used += bytes;
+            }
+            if state != State::InChain {
+                stats.segments_emptying += 1;
+            } else if flushed || segment_expired(meta, now_unix_secs) {
+                stats.segments_expired += 1;
             }
             stats.bytes_free += segment_bytes.saturating_sub(meta.reserved_bytes() as u64);
         }
@@ -409,6 +417,13 @@ impl Cache {
     pub fn reset_lock_holds(&self) {
         self.index.holds().reset();
     }
+}
+
+/// Whether every item written to `meta` has expired by `now_unix_secs` (the test
+/// the expiry job uses; a segment of items without expiry never expires).
+fn segment_expired(meta: &SegmentMeta, now_unix_secs: u32) -> bool {
+    let latest = meta.max_expiry_unix_secs.load(Ordering::Relaxed);
+    latest != 0 && latest <= now_unix_secs
 }
 
 /// Refuses keys memcached refuses.

@@ -125,6 +125,12 @@ pub struct Stats {
     pub segments_free: u64,
     /// Segments in use (holding items or being filled).
     pub segments_used: u64,
+    /// Segments in use whose items have all expired or been flushed, waiting to be
+    /// reclaimed (part of `segments_used`).
+    pub segments_expired: u64,
+    /// Segments out of their chain while a job empties them (eviction, expiry,
+    /// flush reclaim) or a merge fills them (part of `segments_used`).
+    pub segments_emptying: u64,
     /// Free segments the background keeps ready for writes (from the recent write rate).
     pub segments_reserve_target: u64,
     /// Size of each segment in bytes.
@@ -153,5 +159,73 @@ impl Counters {
         stats.write_retries = self.get(Counter::WriteRetries);
         stats.reads_expired = self.get(Counter::ReadsExpired);
         stats.reads_flushed = self.get(Counter::ReadsFlushed);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{Cache, Config, Expiry, ManualClock, StepBudget, StoreMode, StoreOptions};
+
+    const START_UNIX_SECS: u32 = 1_800_000_000;
+
+    fn store(cache: &Cache, key: &str, expiry: Expiry) {
+        let options = StoreOptions {
+            expiry,
+            ..StoreOptions::default()
+        };
+        cache
+            .store(StoreMode::Set, key.as_bytes(), &[b'v'; 100], options)
+            .expect("store");
+    }
+
+    /// Every used segment is in exactly one of live, expired or emptying, and each
+    /// moves between them as the expiry job and flush_all act on it.
+    #[test]
+    fn segments_are_reported_by_state() {
+        let clock = Arc::new(ManualClock::new(START_UNIX_SECS));
+        let config = Config {
+            heap_size_bytes: 4 << 20,
+            segment_size_bytes: 64 << 10,
+            item_size_limit_bytes: 64 << 10,
+            ..Config::default()
+        };
+        let cache = Cache::with_clock(config, clock.clone()).expect("valid config");
+        let total = cache.stats().segments_free;
+        assert!(total > 4, "{:?}", cache.stats());
+
+        for n in 0..50 {
+            store(
+                &cache,
+                &format!("ttl:{n}"),
+                Expiry::At(START_UNIX_SECS + 10),
+            );
+            store(&cache, &format!("keep:{n}"), Expiry::Never);
+        }
+        let stats = cache.stats();
+        assert_eq!(stats.segments_used, 2, "{stats:?}");
+        assert_eq!((stats.segments_expired, stats.segments_emptying), (0, 0));
+        assert_eq!(stats.segments_free + stats.segments_used, total);
+
+        clock.advance(20);
+        let stats = cache.stats();
+        assert_eq!((stats.segments_expired, stats.segments_emptying), (1, 0));
+
+        // Finding the segment costs one item of the budget, unlinking one more: the
+        // job stops halfway, its segment out of the chain.
+        cache.maintenance_step(StepBudget { max_items: 2 });
+        let stats = cache.stats();
+        assert_eq!((stats.segments_expired, stats.segments_emptying), (0, 1));
+        assert_eq!(stats.segments_used, 2, "{stats:?}");
+
+        cache.maintenance_step(StepBudget { max_items: 1000 });
+        let stats = cache.stats();
+        assert_eq!(stats.segments_used, 1, "{stats:?}");
+        assert_eq!((stats.segments_expired, stats.segments_emptying), (0, 0));
+
+        cache.flush_all();
+        let stats = cache.stats();
+        assert_eq!((stats.segments_expired, stats.segments_emptying), (1, 0));
     }
 }
