@@ -3,13 +3,13 @@
 //! `tailcache_auth_failures_total{protocol=...}` on /metrics and memcached's
 //! `auth_errors`; a non-loopback listener without authentication warns.
 
-mod exec_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::process::Command;
 
-use exec_support::{connect, exchange, require_tool, start_tailcache};
+use support::{connect, exchange, require_tool, start_tailcache};
 
 const DATA_TOKEN: &str = "data-token-0123456789";
 const ADMIN_TOKEN: &str = "admin-token-9876543210";

@@ -2,14 +2,14 @@
 //! memcached 1.6 and with tailcache gives the same bytes, and the bounds
 //! tailcache adds (an auth timeout, a small auth data block) hold.
 
-mod exec_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use exec_support::{connect, exchange, start_memcached, start_tailcache};
+use support::{connect, exchange, start_memcached, start_tailcache};
 
 /// The auth file of memcached's t/ascii-auth.t, one per test (tests run
 /// in parallel, and a file rewritten while a server reads it is half there).
@@ -164,7 +164,7 @@ fn pymemcache_authenticates_with_a_set() {
          assert c.set('k', 'v', noreply=False) and c.get('k') == b'v'\n",
         port = tailcache.memcache.port()
     );
-    let python = exec_support::require_tool("python3");
+    let python = support::require_tool("python3");
     let output = std::process::Command::new(python)
         .args(["-c", &script])
         .output()

@@ -3,13 +3,13 @@
 //! same scripts, the same reply bytes. redis-server must be installed: the
 //! test fails, never skips, without it.
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, require_tool, start_redis, start_tailcache};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
+use support::{connect, require_tool, start_redis, start_tailcache};
 
 /// One file per test: tests run in parallel, and a file rewritten while a
 /// server reads it is half there.

@@ -3,12 +3,12 @@
 //! server stays up, other clients are unaffected, and resident memory
 //! stays bounded.
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, exchange, start_tailcache, Tailcache};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+use support::{connect, exchange, start_tailcache, Tailcache};
 
 /// Resident memory the server may reach in these tests: the 64 MiB heap
 /// plus buffers and code, far below what unbounded buffering would take.
@@ -102,7 +102,7 @@ fn a_thousand_connections_at_once_are_all_served() {
     }
     for (index, stream) in streams.iter_mut().enumerate() {
         let expected = format!("STORED\r\nVALUE c{index} 0 1\r\nx\r\nEND\r\n");
-        let reply = exec_support::read_until(stream, b"END\r\n");
+        let reply = support::read_until(stream, b"END\r\n");
         assert_eq!(String::from_utf8_lossy(&reply), expected);
     }
     drop(streams);

@@ -4,12 +4,12 @@
 //! streamed; HTTP request lines closing the connection (memcache and RESP
 //! ports); long lines handled as memcached handles them.
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, exchange, read_until, start_tailcache, Tailcache};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+use support::{connect, exchange, read_until, start_tailcache, Tailcache};
 
 /// Reads until the server closes; panics if it does not within the
 /// connection's read timeout.

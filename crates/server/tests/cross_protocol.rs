@@ -2,11 +2,11 @@
 //! RESP or HTTP reads back through the other two; and the command-line
 //! clients (redis-cli, curl) work against the built binary.
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, exchange, read_until, require_tool, start_tailcache, Tailcache};
 use std::io::Write;
 use std::process::Command;
+use support::{connect, exchange, read_until, require_tool, start_tailcache, Tailcache};
 
 fn memcache_get(server: &Tailcache, key: &str) -> Vec<u8> {
     let mut stream = connect(server.memcache);

@@ -3,12 +3,12 @@
 //! time, and sockets that hold every connection slot saying nothing. Each is
 //! shed by its own limit, counted, and a well-behaved client keeps being served.
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, exchange, start_tailcache, Tailcache};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+use support::{connect, exchange, start_tailcache, Tailcache};
 
 /// Writes `body` as a TOML config file for one test; returns its path.
 fn config_file(name: &str, body: &str) -> String {
@@ -237,22 +237,24 @@ fn silent_sockets_holding_every_slot_do_not_lock_clients_out() {
 
 #[test]
 fn connections_are_clamped_to_the_open_file_limit_with_a_warning() {
-    let port = exec_support::free_port();
-    let script = format!(
-        "ulimit -n 256 && exec {} -p {port} -t 2 -c 1024",
-        env!("CARGO_BIN_EXE_tailcache")
-    );
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn tailcache under ulimit");
-    let mut stderr_pipe = child.stderr.take().expect("piped stderr");
-    let mut process = exec_support::Process::new(child, "tailcache");
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    exec_support::wait_until_accepting(addr, "tailcache");
+    let stderr_file =
+        std::env::temp_dir().join(format!("tailcache-ulimit-stderr-{}", std::process::id()));
+    let stderr_path = stderr_file.clone();
+    let (mut process, ports) = support::spawn_listening("tailcache", 1, |ports| {
+        let script = format!(
+            "ulimit -n 256 && exec {} -p {} -t 2 -c 1024",
+            env!("CARGO_BIN_EXE_tailcache"),
+            ports[0]
+        );
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut command = std::process::Command::new("sh");
+        command
+            .args(["-c", &script])
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr);
+        command
+    });
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], ports[0]));
     let mut stream = connect(addr);
     let settings = exchange(&mut stream, b"stats settings\r\n", b"END\r\n");
     let settings = String::from_utf8_lossy(&settings).into_owned();
@@ -262,8 +264,8 @@ fn connections_are_clamped_to_the_open_file_limit_with_a_warning() {
     process.signal("KILL");
     let status = process.wait_exit(Duration::from_secs(10));
     assert!(status.is_some());
-    let mut stderr = String::new();
-    stderr_pipe.read_to_string(&mut stderr).unwrap();
+    let stderr = std::fs::read_to_string(&stderr_file).unwrap();
+    let _ = std::fs::remove_file(&stderr_file);
     assert!(
         stderr.contains("-c 1024 does not fit the open-file limit; -c 176 in force"),
         "{stderr}"

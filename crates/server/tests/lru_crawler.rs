@@ -11,14 +11,14 @@
 //! second crawl or dump (retried here); it drops requests pipelined after a
 //! metadump, which tailcache serves.
 
-mod exec_support;
+mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use exec_support::{connect, exchange, start_memcached, start_tailcache, Process};
+use support::{connect, exchange, start_memcached, start_tailcache, Process};
 
 /// One command on a fresh connection; the reply, which always ends in `\r\n`
 /// (metadump's key lines end in a bare `\n`, its `END` in `\r\n`).
@@ -55,7 +55,7 @@ fn load(addr: SocketAddr, commands: &[u8]) {
 }
 
 /// Both servers, optionally with extra flags for both.
-fn start_both(extra: &[&str]) -> (exec_support::Tailcache, Process, SocketAddr) {
+fn start_both(extra: &[&str]) -> (support::Tailcache, Process, SocketAddr) {
     let tailcache = start_tailcache(extra);
     let (memcached, memcached_addr) = start_memcached(extra);
     (tailcache, memcached, memcached_addr)

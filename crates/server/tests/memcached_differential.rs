@@ -11,11 +11,11 @@
 //!
 //! memcached must be installed: the test fails (it never skips) without it.
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, read_until, start_memcached, start_tailcache};
 use std::io::Write;
 use std::net::SocketAddr;
+use support::{connect, read_until, start_memcached, start_tailcache};
 
 /// Appended to every script: its unique miss reply marks the end of the
 /// replies (a script that makes the server close ends at EOF instead).

@@ -3,14 +3,14 @@
 //! (-u, -P, -d, -F, -U, -k, -r), each one without effect warns exactly once,
 //! and several instances run side by side with default flags.
 
-mod shell_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use shell_support::{run, send_signal, Server, IO_TIMEOUT, START_TIMEOUT};
+use support::{run, send_signal, Tailcache, IO_TIMEOUT, START_TIMEOUT};
 
 /// Every `-o` option memcached 1.6.18 accepts (its -h list, the tokens of
 /// memcached.c, extstore's and TLS's), each with a plausible value.
@@ -200,7 +200,7 @@ fn init_script_line_as_root_switches_user_and_writes_the_pid_file() {
     let nobody = uid_of("nobody").expect("a nobody user");
     let pid_file = temp_path("init.pid");
     // Debian's /etc/memcached.conf, as the init script passes it.
-    let mut server = Server::start_exact(&[
+    let mut server = Tailcache::start_exact(&[
         "-u",
         "nobody",
         "-m",
@@ -248,7 +248,7 @@ fn unix_socket_belongs_to_the_user_switched_to() {
     use std::os::unix::fs::MetadataExt;
     let nobody = uid_of("nobody").expect("a nobody user");
     let path = temp_path("sock");
-    let mut server = Server::start_exact(&["-s", path.to_str().unwrap(), "-u", "nobody"]);
+    let mut server = Tailcache::start_exact(&["-s", path.to_str().unwrap(), "-u", "nobody"]);
     assert_eq!(std::fs::metadata(&path).unwrap().uid(), nobody);
     let (status, _) = server.signal_and_wait("TERM");
     assert!(status.success(), "{status}");
@@ -257,7 +257,7 @@ fn unix_socket_belongs_to_the_user_switched_to() {
 #[test]
 fn udp_port_warns_once_and_tcp_still_serves() {
     let log = temp_path("udp.log");
-    let server = Server::start_logged(&["-U", "0"], &log);
+    let server = Tailcache::start_logged(&["-U", "0"], &log);
     assert_serves(server.addr("memcache"));
     assert_eq!(
         warnings(&log),
@@ -266,7 +266,7 @@ fn udp_port_warns_once_and_tcp_still_serves() {
     );
     drop(server);
 
-    let server = Server::start_logged(&["-U", "11211", "-U", "11211"], &log);
+    let server = Tailcache::start_logged(&["-U", "11211", "-U", "11211"], &log);
     assert_serves(server.addr("memcache"));
     let lines = warnings(&log);
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -282,7 +282,7 @@ fn udp_port_warns_once_and_tcp_still_serves() {
         .local_addr()
         .unwrap()
         .port();
-    let server = Server::start_exact(&["-U", &port.to_string(), "-t", "1"]);
+    let server = Tailcache::start_exact(&["-U", &port.to_string(), "-t", "1"]);
     assert_eq!(server.addr("memcache").port(), port);
     assert_serves(server.addr("memcache"));
     let _ = std::fs::remove_file(&log);
@@ -290,7 +290,7 @@ fn udp_port_warns_once_and_tcp_still_serves() {
 
 #[test]
 fn disable_flush_all_refuses_every_flush() {
-    let server = Server::start(&["-F", "--resp-port", "0"]);
+    let server = Tailcache::start(&["-F", "--resp-port", "0"]);
     let mut client = server.connect("memcache");
     assert_eq!(
         ask(&mut client, "set kept 0 0 1\r\nx\r\n", "\r\n"),
@@ -328,7 +328,7 @@ fn disable_flush_all_refuses_every_flush() {
 fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
     let log = temp_path("noop.log");
     let options = EVERY_O_OPTION.join(",");
-    let server = Server::start_logged(
+    let server = Tailcache::start_logged(
         &[
             "-A",
             "-L",
@@ -394,7 +394,7 @@ fn lock_memory_and_core_dumps_apply() {
         return;
     }
     let log = temp_path("lock.log");
-    let server = Server::start_logged(&["-k", "-r", "-m", "16"], &log);
+    let server = Tailcache::start_logged(&["-k", "-r", "-m", "16"], &log);
     assert_serves(server.addr("memcache"));
     assert_eq!(warnings(&log), Vec::<String>::new());
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
@@ -455,8 +455,8 @@ fn two_instances_with_default_flags_both_serve() {
             .to_string()
     };
     let (first_port, second_port) = (free(), free());
-    let first = Server::start_exact(&["-p", &first_port]);
-    let second = Server::start_exact(&["-p", &second_port]);
+    let first = Tailcache::start_exact(&["-p", &first_port]);
+    let second = Tailcache::start_exact(&["-p", &second_port]);
     assert!(first.listening.iter().all(|(what, _)| what != "admin"));
     assert_serves(first.addr("memcache"));
     assert_serves(second.addr("memcache"));
@@ -534,7 +534,7 @@ fn help_lists_memcached_flags_and_version_and_license_exit_0() {
 /// counts each refusal in `store_no_memory`, and every item it accepted reads back.
 #[test]
 fn two_megabytes_without_eviction_fill_then_refuse() {
-    let server = Server::start(&["-M", "-m", "2"]);
+    let server = Tailcache::start(&["-M", "-m", "2"]);
     let mut client = server.connect("memcache");
     let value = "B".repeat(8192);
     let mut stored = 0;
@@ -574,7 +574,7 @@ fn two_megabytes_without_eviction_fill_then_refuse() {
 /// `stats settings` reports both as memcached does.
 #[test]
 fn backlog_and_binding_protocol_show_in_stats_settings() {
-    let server = Server::start(&["-b", "8675", "-B", "ascii"]);
+    let server = Tailcache::start(&["-b", "8675", "-B", "ascii"]);
     let mut client = server.connect("memcache");
     let settings = ask(&mut client, "stats settings\r\n", "END\r\n");
     assert!(settings.contains("STAT tcp_backlog 8675\r\n"), "{settings}");
@@ -595,7 +595,7 @@ fn backlog_and_binding_protocol_show_in_stats_settings() {
         let listing = String::from_utf8_lossy(&listing.stdout);
         assert!(listing.contains(&queue), "{listing}");
     }
-    let default = Server::start(&[]);
+    let default = Tailcache::start(&[]);
     let mut client = default.connect("memcache");
     let settings = ask(&mut client, "stats settings\r\n", "END\r\n");
     assert!(settings.contains("STAT tcp_backlog 1024\r\n"), "{settings}");

@@ -7,7 +7,7 @@
 //! batches; each batch is pipelined, split across writes at random points, and ended
 //! by a sentinel whose reply marks the end of the batch's replies. A sequence runs on a
 //! fresh connection to memcached and to tailcache, with its own key prefix, and the two
-//! transcripts must agree after [`exec_support::differential`]'s normalisation (CAS
+//! transcripts must agree after [`support::differential`]'s normalisation (CAS
 //! renumbered in order of appearance, `t`/`l` seconds within one).
 //!
 //! CAS values sent (`cas`, `C`) refer to CAS values seen earlier in the same transcript
@@ -23,13 +23,13 @@
 //! Cases the generator leaves out on purpose, with the reason, are marked `AVOID:`.
 //! memcached must be installed: the test fails (it never skips) without it.
 
-mod exec_support;
+mod support;
 
-use exec_support::differential::{agree, normalize_into, CasOrder};
-use exec_support::{start_memcached, start_tailcache};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::differential::{agree, normalize_into, CasOrder};
+use support::{start_memcached, start_tailcache};
 
 const DEFAULT_SEED: u64 = 0x7a11_cac4_e000_0009;
 const DEFAULT_SEQUENCES: usize = 2000;

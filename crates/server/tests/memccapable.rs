@@ -3,12 +3,12 @@
 //! memcached 1.6. A client-side tool written by others catches what our own
 //! differential scripts did not think to send.
 
-mod exec_support;
+mod support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use exec_support::{require_tool, start_tailcache};
+use support::{require_tool, start_tailcache};
 
 #[test]
 fn memccapable_ascii_suite_passes() {

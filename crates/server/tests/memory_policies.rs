@@ -2,9 +2,9 @@
 //! with memcached's out-of-memory error) and -C (no CAS: `gets` shows 0,
 //! every `cas` is refused, as memcached -C does).
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, exchange, start_memcached, start_tailcache};
+use support::{connect, exchange, start_memcached, start_tailcache};
 
 #[test]
 fn without_eviction_a_full_cache_refuses_writes_as_memcached_does() {

@@ -2,12 +2,12 @@
 //! step, so exactly one client wins a vivified key and concurrent increments (plain
 //! and compare-and-set loops) never lose an update.
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, read_until, start_tailcache};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Barrier;
+use support::{connect, read_until, start_tailcache};
 
 /// Sends one command and reads its one-line reply (and the value after `VA <size>`).
 fn ask(stream: &mut std::net::TcpStream, command: &str) -> String {

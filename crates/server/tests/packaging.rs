@@ -2,11 +2,11 @@
 //! `systemd-analyze verify` with no warning (where systemd-analyze exists), and the
 //! example configuration passes `--check-config`.
 
-mod shell_support;
+mod support;
 
-use shell_support::run;
 use std::path::PathBuf;
 use std::process::Command;
+use support::run;
 
 fn packaging_file(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

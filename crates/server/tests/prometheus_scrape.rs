@@ -3,8 +3,7 @@
 //! in `increase()`, and every query of docs/grafana-dashboard.json names only metrics
 //! tailcache exposes and returns data.
 
-mod exec_support;
-mod shell_support;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -13,15 +12,12 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use exec_support::{free_port, require_tool, Process};
 use serde_json::Value;
-use shell_support::{http_get, Server};
+use support::{http_get, require_tool, spawn_listening, Process, Tailcache};
 
 /// Set/get pairs the load sends: one pair every [`LOAD_PERIOD`], about 7.5 s in all.
 const LOAD_PAIRS: u64 = 300;
 const LOAD_PERIOD: Duration = Duration::from_millis(25);
-/// Tries at starting Prometheus on a free port.
-const START_ATTEMPTS: usize = 3;
 /// Longest wait for Prometheus to start, scrape, or see a value.
 const PROMETHEUS_TIMEOUT: Duration = Duration::from_secs(40);
 /// How far `increase()` may stray from the exact count. Evaluated at the last sample
@@ -73,44 +69,31 @@ impl Prometheus {
             dir,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         };
-        // The free port is released before Prometheus binds it: if another process
-        // takes it meanwhile, Prometheus exits and the next attempt picks another.
-        for _ in 0..START_ATTEMPTS {
-            prometheus.addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-            let mut process = prometheus.spawn(&binary);
-            let deadline = Instant::now() + PROMETHEUS_TIMEOUT;
-            while process.is_running() && Instant::now() < deadline {
-                if prometheus.get("/-/ready").is_some() {
-                    prometheus.process = Some(process);
-                    return prometheus;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
+        let log_path = prometheus.dir.join("prometheus.log");
+        let dir = prometheus.dir.clone();
+        let (process, ports) = spawn_listening("prometheus", 1, |ports| {
+            let log = std::fs::File::create(&log_path).expect("log file");
+            let mut command = Command::new(&binary);
+            command
+                .arg(format!(
+                    "--config.file={}",
+                    dir.join("prometheus.yml").display()
+                ))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{}", ports[0]))
+                .arg("--storage.tsdb.retention.time=1h")
+                .arg("--log.level=warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(log));
+            command
+        });
+        prometheus.process = Some(process);
+        prometheus.addr = SocketAddr::from(([127, 0, 0, 1], ports[0]));
         prometheus.wait_for("ready", |p| p.get("/-/ready").is_some());
-        unreachable!("wait_for panics when Prometheus is not ready");
-    }
-
-    fn spawn(&self, binary: &str) -> Process {
-        let log = std::fs::File::create(self.dir.join("prometheus.log")).expect("log file");
-        let child = Command::new(binary)
-            .arg(format!(
-                "--config.file={}",
-                self.dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                self.dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={}", self.addr))
-            .arg("--storage.tsdb.retention.time=1h")
-            .arg("--log.level=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn prometheus");
-        Process::new(child, "prometheus")
+        prometheus
     }
 
     /// Polls `done` until it holds; panics with Prometheus's log after the timeout.
@@ -211,16 +194,16 @@ fn declared_types(page: &str) -> BTreeMap<String, String> {
 
 /// Sends `set`/`get` pairs on a fixed schedule; returns how many requests it sent.
 fn send_load(addr: SocketAddr) -> u64 {
-    let mut stream = exec_support::connect(addr);
+    let mut stream = support::connect(addr);
     let started = Instant::now();
     for i in 0..LOAD_PAIRS {
         let due = started + LOAD_PERIOD * i as u32;
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         let set = format!("set load:{i} 0 0 5\r\nvalue\r\n");
-        let reply = exec_support::exchange(&mut stream, set.as_bytes(), b"\r\n");
+        let reply = support::exchange(&mut stream, set.as_bytes(), b"\r\n");
         assert_eq!(reply, b"STORED\r\n");
         let get = format!("get load:{i}\r\n");
-        let reply = exec_support::exchange(&mut stream, get.as_bytes(), b"END\r\n");
+        let reply = support::exchange(&mut stream, get.as_bytes(), b"END\r\n");
         assert!(reply.starts_with(b"VALUE "), "{reply:?}");
     }
     LOAD_PAIRS * 2
@@ -324,7 +307,7 @@ fn checked_dashboard_queries(page: &str) -> Vec<String> {
 
 #[test]
 fn dashboard_queries_use_only_exposed_metrics() {
-    let server = Server::start(&[]);
+    let server = Tailcache::start(&[]);
     let (_, page) = http_get(server.addr("admin"), "/metrics");
     let queries = checked_dashboard_queries(&page);
     assert!(queries.len() >= DASHBOARD_PANELS.len());
@@ -339,7 +322,7 @@ fn dashboard_queries_use_only_exposed_metrics() {
 
 #[test]
 fn prometheus_scrapes_tailcache() {
-    let server = Server::start(&[]);
+    let server = Tailcache::start(&[]);
     let admin = server.addr("admin");
     let prometheus = Prometheus::start(admin, &recording_rules());
     prometheus.wait_for("scraping", |p| {

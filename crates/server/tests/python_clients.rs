@@ -2,12 +2,12 @@
 //! The scripts live in tests/e2e/; python3 and both modules are required:
 //! the tests fail, never skip, when they are missing.
 
-mod exec_support;
+mod support;
 
-use exec_support::{require_tool, start_tailcache};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{require_tool, start_tailcache};
 
 /// Longest a client script may run.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);

@@ -4,11 +4,11 @@
 //! and exact TTLs legitimately differ). redis-server must be installed:
 //! the test fails, never skips, without it.
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, read_until, start_redis};
 use std::io::Write;
 use std::net::SocketAddr;
+use support::{connect, read_until, start_redis};
 
 /// Ends every script; its unique reply marks the end of the replies.
 const SENTINEL: &[u8] = b"ECHO __end_of_script__\r\n";
@@ -37,7 +37,7 @@ fn run_script(addr: SocketAddr, script: &[u8]) -> Vec<u8> {
 #[test]
 fn replies_match_redis() {
     let (_redis, redis_addr) = start_redis(&[]);
-    let tailcache = exec_support::start_tailcache(&[]);
+    let tailcache = support::start_tailcache(&[]);
     let mut mismatches = Vec::new();
     for (name, script) in scripts() {
         let expected = run_script(redis_addr, script);
@@ -69,7 +69,7 @@ const DOCUMENTED_DIFFERENCES: &[(&[u8], &[u8], &[u8])] = &[(
 #[test]
 fn documented_differences_hold() {
     let (_redis, redis_addr) = start_redis(&[]);
-    let tailcache = exec_support::start_tailcache(&[]);
+    let tailcache = support::start_tailcache(&[]);
     for (script, from_redis, from_tailcache) in DOCUMENTED_DIFFERENCES {
         let mut expected = from_redis.to_vec();
         expected.extend_from_slice(SENTINEL_REPLY);

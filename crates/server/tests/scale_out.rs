@@ -4,13 +4,13 @@
 //! reads back, each instance holds 20-45% of them, and clients keep working when
 //! one instance is stopped. The checks are in tests/e2e/scale_out_clients.py.
 
-mod exec_support;
+mod support;
 
-use exec_support::{free_port, require_tool, start_tailcache, wait_until_accepting};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{require_tool, spawn_listening, start_tailcache};
 
 /// Longest the client script may run.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -22,7 +22,6 @@ fn twemproxy_and_hashclient_spread_keys_and_survive_a_lost_instance() {
     let mut instances: Vec<_> = (0..3).map(|_| start_tailcache(&[])).collect();
     let dir = std::env::temp_dir().join(format!("tc-scale-out-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (proxy_mc, proxy_redis) = (free_port(), free_port());
     let pool = |name: &str, listen: u16, redis: bool, servers: Vec<SocketAddr>| {
         // Named servers: ketama hashes the names, so the ring, and each instance's
         // share of the test's keys, do not change with the ports picked.
@@ -37,38 +36,29 @@ fn twemproxy_and_hashclient_spread_keys_and_survive_a_lost_instance() {
              server_retry_timeout: 30000\n  timeout: 2000\n  servers:\n{servers}"
         )
     };
-    let conf = pool(
-        "memcache",
-        proxy_mc,
-        false,
-        instances.iter().map(|t| t.memcache).collect(),
-    ) + &pool(
-        "redis",
-        proxy_redis,
-        true,
-        instances.iter().map(|t| t.resp).collect(),
-    );
     let conf_path = dir.join("nutcracker.yml");
-    std::fs::write(&conf_path, conf).unwrap();
-    let mut proxy = exec_support::Process::new(
-        Command::new(&nutcracker)
+    let memcache_servers: Vec<SocketAddr> = instances.iter().map(|t| t.memcache).collect();
+    let resp_servers: Vec<SocketAddr> = instances.iter().map(|t| t.resp).collect();
+    // Ports: the memcache pool, the redis pool, and the stats port.
+    let (mut proxy, proxy_ports) = spawn_listening("nutcracker", 3, |ports| {
+        let conf = pool("memcache", ports[0], false, memcache_servers.clone())
+            + &pool("redis", ports[1], true, resp_servers.clone());
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut command = Command::new(&nutcracker);
+        command
             .arg("-c")
             .arg(&conf_path)
-            .args(["-s", &free_port().to_string(), "-a", "127.0.0.1"])
+            .args(["-s", &ports[2].to_string(), "-a", "127.0.0.1"])
             .arg("-o")
             .arg(dir.join("nutcracker.log"))
             .arg("-p")
             .arg(dir.join("nutcracker.pid"))
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn nutcracker"),
-        "nutcracker",
-    );
+            .stderr(Stdio::inherit());
+        command
+    });
+    let (proxy_mc, proxy_redis) = (proxy_ports[0], proxy_ports[1]);
     let loopback = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    wait_until_accepting(loopback(proxy_mc), "nutcracker");
-    wait_until_accepting(loopback(proxy_redis), "nutcracker");
 
     let stop_file = dir.join("stopped");
     let memcache_list: Vec<String> = instances.iter().map(|t| t.memcache.to_string()).collect();

@@ -1,9 +1,9 @@
 //! Flags and configuration of the built binary: bad values exit 64 naming
 //! the flag before anything is bound; help, version, print-config.
 
-mod shell_support;
+mod support;
 
-use shell_support::run;
+use support::run;
 
 /// sysexits EX_USAGE.
 const EXIT_USAGE: i32 = 64;

@@ -1,13 +1,13 @@
 //! Connection limit, idle timeout, backpressure and oversized requests
 //! against the built binary: the server stays up, memory stays bounded.
 
-mod shell_support;
+mod support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use shell_support::{http_get, read_all, Server};
+use support::{http_get, read_all, Tailcache};
 
 fn round_trip(stream: &mut TcpStream) -> String {
     stream.write_all(b"version\r\n").unwrap();
@@ -18,7 +18,7 @@ fn round_trip(stream: &mut TcpStream) -> String {
 
 #[test]
 fn connections_beyond_the_limit_get_memcached_error() {
-    let server = Server::start(&["-c", "3"]);
+    let server = Tailcache::start(&["-c", "3"]);
     let mut open: Vec<TcpStream> = (0..3).map(|_| server.connect("memcache")).collect();
     for stream in &mut open {
         assert!(round_trip(stream).ends_with("\r\n"));
@@ -51,7 +51,7 @@ fn connections_beyond_the_limit_get_memcached_error() {
 
 #[test]
 fn idle_connections_are_closed() {
-    let server = Server::start(&["-o", "idle_timeout=1"]);
+    let server = Tailcache::start(&["-o", "idle_timeout=1"]);
     let mut idle = server.connect("memcache");
     let started = Instant::now();
     assert!(read_all(&mut idle).is_empty());
@@ -75,7 +75,7 @@ fn client_that_never_reads_does_not_grow_memory() {
         std::process::id()
     ));
     std::fs::write(&config, "stall_threshold_ms = 0\n").unwrap();
-    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    let server = Tailcache::start(&["--config", config.to_str().unwrap()]);
     let mut greedy = server.connect("memcache");
     greedy
         .set_write_timeout(Some(Duration::from_millis(500)))
@@ -110,7 +110,7 @@ fn client_that_never_reads_does_not_grow_memory() {
 
 #[test]
 fn oversized_request_closes_only_that_connection() {
-    let server = Server::start(&["-I", "64k"]);
+    let server = Tailcache::start(&["-I", "64k"]);
     let mut big = server.connect("memcache");
     let junk = vec![b'a'; 1 << 20];
     // The server may close before all is sent; that is the point.
@@ -125,7 +125,7 @@ fn oversized_request_closes_only_that_connection() {
 
 #[test]
 fn admin_endpoint_serves_metrics_stats_health() {
-    let server = Server::start(&[]);
+    let server = Tailcache::start(&[]);
     let admin = server.addr("admin");
     let (status, body) = http_get(admin, "/health");
     assert_eq!(
@@ -182,7 +182,7 @@ fn admin_endpoint_serves_metrics_stats_health() {
 
 #[test]
 fn a_thousand_connections_at_once_are_all_served() {
-    let server = Server::start(&["-c", "1024"]);
+    let server = Tailcache::start(&["-c", "1024"]);
     let mut clients: Vec<TcpStream> = (0..1000).map(|_| server.connect("memcache")).collect();
     for client in &mut clients {
         client.write_all(b"version\r\n").unwrap();
@@ -209,7 +209,7 @@ fn a_deep_pipeline_of_large_gets_streams_every_reply() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3_000);
-    let server = Server::start(&[]);
+    let server = Tailcache::start(&[]);
     let mut client = server.connect("memcache");
     let value = vec![b'v'; 100_000];
     client.write_all(b"set big 0 0 100000\r\n").unwrap();

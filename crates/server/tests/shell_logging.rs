@@ -1,17 +1,17 @@
 //! Logging: quiet by default (nothing per request), -v and -vv add more.
 
-mod shell_support;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 
-use shell_support::Server;
+use support::Tailcache;
 
 /// Runs a server with `args`, does requests, stops it; returns its stderr.
 fn log_of(args: &[&str], name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("tailcache-shell-log-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
-    let mut server = Server::start_logged(args, &path);
+    let mut server = Tailcache::start_logged(args, &path);
     let mut client = server.connect("memcache");
     for _ in 0..100 {
         client.write_all(b"version\r\n").unwrap();

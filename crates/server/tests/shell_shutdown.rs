@@ -1,18 +1,18 @@
 //! SIGTERM/SIGINT stop the server gracefully: replies to requests already
 //! sent are flushed, then the process exits 0 quickly.
 
-mod shell_support;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::time::Duration;
 
-use shell_support::{read_all, Server};
+use support::{read_all, Tailcache};
 
 /// The bound the issue asks for, with room for a loaded test machine.
 const STOP_WITHIN: Duration = Duration::from_secs(5);
 
 fn pipelined_requests_survive(signal: &str) {
-    let mut server = Server::start(&[]);
+    let mut server = Tailcache::start(&[]);
     let mut idle = server.connect("memcache");
     let mut client = server.connect("memcache");
     // Both are accepted by the server (a reply came back) before the stop.
@@ -58,7 +58,7 @@ fn unix_socket_has_its_mode_and_is_removed_at_exit() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("tc.sock");
     let path_text = path.to_str().unwrap();
-    let mut server = Server::start(&["-s", path_text, "-a", "600"]);
+    let mut server = Tailcache::start(&["-s", path_text, "-a", "600"]);
     assert!(server
         .listening
         .iter()

@@ -4,13 +4,13 @@
 //! reply is cut. (Memory is not persistent; "not lost" means the reply to
 //! each request read before close was flushed.)
 
-mod exec_support;
+mod support;
 
-use exec_support::{connect, start_tailcache};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{connect, start_tailcache};
 
 const CLIENTS: usize = 8;
 /// Requests pipelined in one write.
@@ -132,7 +132,7 @@ fn sigterm_answers_every_request_already_sent() {
     for stream in &mut streams {
         // Accepted and served once before the burst.
         stream.write_all(b"version\r\n").unwrap();
-        exec_support::read_until(stream, b"\r\n");
+        support::read_until(stream, b"\r\n");
     }
     let burst = b"set k 0 0 8\r\nabcdefgh\r\n".repeat(REQUESTS_IN_FLIGHT);
     for stream in &mut streams {
@@ -147,7 +147,7 @@ fn sigterm_answers_every_request_already_sent() {
         .expect("tailcache did not exit within 15 s of SIGTERM");
     assert!(status.success(), "exit status {status:?}");
     for (index, stream) in streams.iter_mut().enumerate() {
-        let replies = exec_support::read_until(stream, b"\0never\0");
+        let replies = support::read_until(stream, b"\0never\0");
         let whole = replies.len() / REPLY.len();
         assert_eq!(
             (whole, replies.len() % REPLY.len()),

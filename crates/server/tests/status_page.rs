@@ -3,7 +3,7 @@
 //! are checked against `/stats` read just before and just after. A screenshot
 //! is left at `<target>/status-page.png` for people to look at.
 
-mod shell_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use serde_json::Value;
-use shell_support::{http_get, Server};
+use support::{http_get, Tailcache};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Longest a Chromium run may take before it is killed and the test fails.
@@ -88,14 +88,14 @@ fn shown(html: &str, id: &str) -> f64 {
         .unwrap_or_else(|_| panic!("#{id} value {value:?}"))
 }
 
-fn stats(server: &Server) -> Value {
+fn stats(server: &Tailcache) -> Value {
     let (status, body) = http_get(server.addr("admin"), "/stats");
     assert!(status.contains(" 200 "), "{status}");
     serde_json::from_str(&body).expect("/stats JSON")
 }
 
 /// Sets and gets over one memcache connection until `stop`.
-fn load(server: &Server, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+fn load(server: &Tailcache, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     let mut stream = server.connect("memcache");
     std::thread::spawn(move || {
         let mut rounds = 0u64;
@@ -128,7 +128,7 @@ fn status_page_shows_live_figures_in_a_real_browser() {
         eprintln!("\n\n*** SKIPPED: chromium not installed ({CHROMIUM}); the status page was not tested in a browser ***\n\n");
         return;
     }
-    let server = Server::start(&[]);
+    let server = Tailcache::start(&[]);
     let url = format!("http://{}/", server.addr("admin"));
     let stop = Arc::new(AtomicBool::new(false));
     let loader = load(&server, stop.clone());

@@ -3,7 +3,7 @@
 //! memcached's -Z flags, TLS ports beside plain ones, mutual TLS, and
 //! certificate reload (SIGHUP, refresh_certs) with connections open.
 
-mod shell_support;
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
 };
-use shell_support::{run, send_signal, Server};
+use support::{run, send_signal, Tailcache};
 
 /// A CA and what it signed, as PEM files in a directory of their own.
 struct Pki {
@@ -147,7 +147,7 @@ fn presented_common_name(port: u16, ca: &Path) -> String {
         .to_owned()
 }
 
-fn port(server: &Server, what: &str) -> u16 {
+fn port(server: &Tailcache, what: &str) -> u16 {
     server.addr(what).port()
 }
 
@@ -160,7 +160,7 @@ fn memcached_tls_flags_serve_every_real_client_and_refuse_plaintext() {
         arg(pki.path("server.pem")),
         arg(pki.path("server.key"))
     );
-    let server = Server::start(&[
+    let server = Tailcache::start(&[
         "-Z",
         "-o",
         &chain,
@@ -245,7 +245,7 @@ fn memcached_tls_flags_serve_every_real_client_and_refuse_plaintext() {
     // Plaintext on the TLS port gets no reply and costs only that connection.
     let mut plain = server.connect("memcache+tls");
     plain.write_all(b"get k\r\n").unwrap();
-    let reply = shell_support::read_all(&mut plain);
+    let reply = support::read_all(&mut plain);
     assert!(
         !reply.starts_with(b"VALUE") && !reply.starts_with(b"END"),
         "{reply:?}"
@@ -264,7 +264,7 @@ fn memcached_tls_flags_serve_every_real_client_and_refuse_plaintext() {
 fn a_tls_port_serves_beside_the_plain_one() {
     let pki = Pki::new("beside");
     pki.issue("server", "first", false);
-    let server = Server::start(&[
+    let server = Tailcache::start(&[
         "--tls-port",
         "0",
         "--tls-cert",
@@ -293,7 +293,7 @@ fn mutual_tls_requires_a_client_certificate_from_the_ca() {
     pki.issue("client", "a client", true);
     let other = Pki::new("mutual-other");
     other.issue("client", "a stranger", true);
-    let server = Server::start(&[
+    let server = Tailcache::start(&[
         "-Z",
         "-o",
         &format!(
@@ -336,7 +336,7 @@ fn mutual_tls_requires_a_client_certificate_from_the_ca() {
 fn certificates_reload_on_sighup_and_refresh_certs_without_dropping_connections() {
     let pki = Pki::new("reload");
     pki.issue("server", "first", false);
-    let server = Server::start(&[
+    let server = Tailcache::start(&[
         "-Z",
         "-o",
         &format!(

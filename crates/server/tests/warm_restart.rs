@@ -2,15 +2,15 @@
 //! items back byte for byte after SIGTERM, and an empty, healthy start after
 //! kill -9, a flipped byte or a changed configuration.
 
-mod shell_support;
+mod support;
 
-use shell_support::{run, send_signal, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::{run, send_signal, Tailcache};
 
 /// Requests pipelined in one write.
 const BATCH: u32 = 1_000;
@@ -52,12 +52,12 @@ impl Drop for HeapPath {
     }
 }
 
-fn start(heap: &HeapPath, memory_mib: &str) -> Server {
-    Server::start(&["-e", heap.arg(), "-m", memory_mib])
+fn start(heap: &HeapPath, memory_mib: &str) -> Tailcache {
+    Tailcache::start(&["-e", heap.arg(), "-m", memory_mib])
 }
 
 /// The start-up line about the heap file.
-fn heap_line(server: &Server) -> String {
+fn heap_line(server: &Tailcache) -> String {
     server
         .startup_lines
         .iter()
@@ -66,7 +66,7 @@ fn heap_line(server: &Server) -> String {
         .unwrap_or_else(|| panic!("no heap file line in {:?}", server.startup_lines))
 }
 
-fn stop(mut server: Server, signal: &str) {
+fn stop(mut server: Tailcache, signal: &str) {
     let (status, _) = server.signal_and_wait(signal);
     assert!(status.success(), "exit after {signal}: {status:?}");
 }
@@ -127,7 +127,7 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-fn fill(server: &Server, count: u32) {
+fn fill(server: &Tailcache, count: u32) {
     let mut stream = server.connect("memcache");
     let day_from_now = unix_now() + 86_400;
     for start in (0..count).step_by(BATCH as usize) {
@@ -159,7 +159,7 @@ fn fill(server: &Server, count: u32) {
 
 /// Checks every item after the restart (the first was set at `filling`);
 /// returns how many were served.
-fn check_all(server: &Server, count: u32, filling: Instant) -> u32 {
+fn check_all(server: &Tailcache, count: u32, filling: Instant) -> u32 {
     let mut stream = server.connect("memcache");
     let mut served = 0;
     for start in (0..count).step_by(BATCH as usize) {
@@ -348,7 +348,7 @@ fn flip(heap: &HeapPath, at: usize) {
     std::fs::write(&heap.0, bytes).unwrap();
 }
 
-fn assert_empty_and_serving(server: &Server) {
+fn assert_empty_and_serving(server: &Tailcache) {
     let mut client = server.connect("memcache");
     assert_eq!(
         batch(&mut client, b"get marked k0\r\n", 1, &[b"END\r\n"]),
