@@ -1,4 +1,5 @@
-//! Real Python clients (pymemcache, redis-py) against the built binary.
+//! Real Python clients (pymemcache with its serializers and retrying client,
+//! python-memcached, redis-py over RESP2 and RESP3) against the built binary.
 //! The scripts live in tests/e2e/; python3 and both modules are required:
 //! the tests fail, never skip, when they are missing.
 
@@ -7,7 +8,7 @@ mod support;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{require_tool, start_tailcache};
+use support::{require_tool, start_memcached, start_redis, start_tailcache};
 
 /// Longest a client script may run.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,14 +53,45 @@ fn run_script(script: &str, module: &str, addr: SocketAddr) {
     );
 }
 
+/// Runs a memcache client script against real memcached, to prove the
+/// script's expectations are memcached's, then against tailcache.
+fn run_memcache_script(script: &str, module: &str, flags: &[&str]) {
+    let (_memcached, memcached) = start_memcached(flags);
+    run_script(script, module, memcached);
+    let server = start_tailcache(flags);
+    run_script(script, module, server.memcache);
+}
+
 #[test]
 fn pymemcache_runs_every_classic_command() {
-    let server = start_tailcache(&["-m", "64"]);
-    run_script("pymemcache_client.py", "pymemcache", server.memcache);
+    run_memcache_script(
+        "pymemcache_client.py",
+        "pymemcache",
+        &["-m", "64", "-t", "2"],
+    );
+}
+
+#[test]
+fn pymemcache_serializers_and_retrying_client_work() {
+    // The idle timeout makes the server close a connection the client
+    // still holds, which the retrying client must get over.
+    run_memcache_script(
+        "pymemcache_serde_retry.py",
+        "pymemcache",
+        &["-m", "64", "-o", "idle_timeout=1"],
+    );
+}
+
+#[test]
+fn python_memcached_runs_every_classic_command() {
+    run_memcache_script("python_memcached_client.py", "memcache", &["-m", "64"]);
 }
 
 #[test]
 fn redis_py_runs_the_resp_commands() {
+    // RESP2 and RESP3; the script's expectations are redis-server's own.
+    let (_redis, redis) = start_redis(&[]);
+    run_script("redis_py_client.py", "redis", redis);
     let server = start_tailcache(&["-m", "64"]);
     run_script("redis_py_client.py", "redis", server.resp);
 }
