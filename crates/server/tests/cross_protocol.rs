@@ -258,3 +258,49 @@ fn an_empty_resp_key_gets_a_clear_error() {
     let get = exchange(&mut stream, b"*2\r\n$3\r\nGET\r\n$0\r\n\r\n", b"\r\n");
     assert_eq!(get, b"$-1\r\n");
 }
+
+#[test]
+fn redis_benchmark_runs_against_the_resp_port() {
+    let redis_benchmark = require_tool("redis-benchmark");
+    let server = start_tailcache(&["-m", "64"]);
+    let port = server.resp.port().to_string();
+    for pipeline in ["1", "16"] {
+        let output = Command::new(&redis_benchmark)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-q",
+                "-c",
+                "4",
+                "-n",
+                "2000",
+            ])
+            .args(["-P", pipeline, "-t", "set,get,incr,mset"])
+            .output()
+            .expect("run redis-benchmark");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "redis-benchmark -P {pipeline}: {stdout}"
+        );
+        // -q ends each test with "NAME: <rate> requests per second".
+        for test in ["SET", "GET", "INCR", "MSET (10 keys)"] {
+            let done = format!("{test}: ");
+            let rate: f64 = stdout
+                .split('\r')
+                .flat_map(|part| part.split('\n'))
+                .filter_map(|line| line.trim().strip_prefix(&done))
+                .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+                .next_back()
+                .unwrap_or_else(|| panic!("no {test} result: {stdout}"));
+            assert!(rate > 0.0, "{test}: {stdout}");
+        }
+    }
+    assert_eq!(
+        support::exchange(&mut connect(server.resp), b"DBSIZE\r\n", b"\r\n"),
+        b":2\r\n",
+        "without -r, redis-benchmark writes key:__rand_int__ (SET, MSET) and counter:__rand_int__"
+    );
+}
