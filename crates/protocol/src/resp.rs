@@ -70,6 +70,7 @@ mod args;
 mod client;
 mod command;
 pub mod command_table;
+mod config;
 pub mod encode;
 mod error;
 mod expire;
@@ -87,6 +88,7 @@ pub use command::{
     ClientInfoAttribute, Command, ExpireCondition, ExpireTime, Expiry, FlushMode, GetExOption,
     Hello, ProtocolVersion, Set, SetCondition, TimeUnit,
 };
+pub use config::glob_matches;
 pub use error::{CommandError, ParseError, ProtocolError};
 pub use frame::{parse_frame, Frame, FrameParsed};
 pub use hello::{encode_hello_reply, HelloReply};

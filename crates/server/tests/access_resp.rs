@@ -53,7 +53,7 @@ const ACL_SCRIPTS: &[(&str, &[u8])] = &[
     (
         "a +@read user reads and is refused writes",
         b"AUTH ro ropass\r\nGET k\r\nMGET k x\r\nEXISTS k\r\nSTRLEN k\r\nTTL k\r\nTYPE k\r\n\
-          DBSIZE\r\nSET k w\r\nINCR k\r\nDEL k\r\nFLUSHALL\r\nPING\r\nCLIENT SETNAME x\r\n\
+          DBSIZE\r\nSET k w\r\nINCR k\r\nDEL k\r\nFLUSHALL\r\nPING\r\nCLIENT SETNAME x\r\nCONFIG GET save\r\n\
           GET k\r\nQUIT\r\n",
     ),
     (

@@ -281,9 +281,15 @@ fn redis_benchmark_runs_against_the_resp_port() {
             .output()
             .expect("run redis-benchmark");
         let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             output.status.success(),
             "redis-benchmark -P {pipeline}: {stdout}"
+        );
+        // It reads `save` and `appendonly` with CONFIG GET first.
+        assert!(
+            !stdout.contains("WARNING") && !stderr.contains("WARNING"),
+            "{stdout}{stderr}"
         );
         // -q ends each test with "NAME: <rate> requests per second".
         for test in ["SET", "GET", "INCR", "MSET (10 keys)"] {

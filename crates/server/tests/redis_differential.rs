@@ -22,6 +22,7 @@ fn scripts() -> Vec<(&'static str, &'static [u8])> {
         ("errors", b"GET\r\nSET k\r\nNOSUCH a b\r\nSET k v ZZ\r\nSET k v NX XX\r\nSET k v EX 10 KEEPTTL\r\nSELECT 0\r\nMSET a\r\nCLIENT NOSUCH\r\n"),
         ("connection", b"PING\r\nPING hi\r\nECHO x\r\nCLIENT SETNAME me\r\nCLIENT GETNAME\r\nCLIENT SETNAME \"bad name\"\r\nFLUSHALL\r\nDBSIZE\r\nSET z 1\r\nDBSIZE\r\nFLUSHDB\r\nDBSIZE\r\n"),
         ("multibulk", b"*3\r\n$3\r\nSET\r\n$2\r\nmb\r\n$5\r\nv\r\nv!\r\n*2\r\n$3\r\nGET\r\n$2\r\nmb\r\n*0\r\n\r\n\r\n"),
+        ("config", b"CONFIG GET save\r\nCONFIG GET appendonly\r\nCONFIG GET APPENDONL?\r\nCONFIG GET nosuch\r\nCONFIG GET\r\nCONFIG\r\nCONFIG NOSUCH\r\nCONFIG SET maxmemory\r\nCONFIG RESETSTAT x\r\nCONFIG RESETSTAT\r\n"),
         ("protocol error closes", b"*1\r\n$x\r\nPING\r\n"),
     ]
 }
@@ -59,12 +60,49 @@ fn replies_match_redis() {
 }
 
 /// Replies that differ on purpose: (script, redis's reply, tailcache's).
-/// tailcache has one database, so SELECT of any other index is refused.
-const DOCUMENTED_DIFFERENCES: &[(&[u8], &[u8], &[u8])] = &[(
-    b"SELECT 1\r\n",
-    b"+OK\r\n",
-    b"-ERR DB index is out of range\r\n",
-)];
+/// tailcache has one database, so SELECT of any other index is refused; its
+/// settings are fixed at start, so CONFIG SET is refused.
+const DOCUMENTED_DIFFERENCES: &[(&[u8], &[u8], &[u8])] = &[
+    (
+        b"SELECT 1\r\n",
+        b"+OK\r\n",
+        b"-ERR DB index is out of range\r\n",
+    ),
+    (
+        b"CONFIG SET appendonly no\r\n",
+        b"+OK\r\n",
+        b"-ERR CONFIG SET is not supported: tailcache takes its settings at start\r\n",
+    ),
+];
+
+#[test]
+fn config_get_states_tailcache_settings() {
+    let tailcache = support::start_tailcache(&["-m", "64", "-c", "300", "-o", "idle_timeout=7"]);
+    let get = |pattern: &str| {
+        let script = format!("CONFIG GET {pattern}\r\n");
+        let reply = run_script(tailcache.resp, script.as_bytes());
+        String::from_utf8_lossy(&reply[..reply.len() - SENTINEL_REPLY.len()]).into_owned()
+    };
+    assert_eq!(
+        get("maxmemory"),
+        "*2\r\n$9\r\nmaxmemory\r\n$8\r\n67108864\r\n"
+    );
+    assert_eq!(
+        get("maxclients"),
+        "*2\r\n$10\r\nmaxclients\r\n$3\r\n300\r\n"
+    );
+    assert_eq!(get("timeout"), "*2\r\n$7\r\ntimeout\r\n$1\r\n7\r\n");
+    let resp3 = run_script(tailcache.resp, b"HELLO 3\r\nCONFIG GET appendonly\r\n");
+    assert!(
+        resp3.ends_with(b"%1\r\n$10\r\nappendonly\r\n$2\r\nno\r\n$17\r\n__end_of_script__\r\n"),
+        "{}",
+        String::from_utf8_lossy(&resp3)
+    );
+    // Every parameter once, whatever the patterns; never a password.
+    let all = get("* max* requirepass");
+    assert!(all.starts_with("*22\r\n"), "{all}");
+    assert!(!all.contains("requirepass"), "{all}");
+}
 
 #[test]
 fn documented_differences_hold() {

@@ -157,6 +157,13 @@ pub enum Command<'a> {
         /// The commands asked for (empty: all).
         names: Args<'a>,
     },
+    /// `CONFIG GET pattern [pattern ...]`.
+    ConfigGet {
+        /// Globs over parameter names (at least one).
+        patterns: Args<'a>,
+    },
+    /// `CONFIG RESETSTAT`: zero the statistics, as `stats reset` does.
+    ConfigResetStat,
     /// `QUIT`: reply `+OK` and close.
     Quit,
 }

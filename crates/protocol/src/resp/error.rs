@@ -132,6 +132,9 @@ pub enum CommandError<'a> {
     },
     /// `-ERR Unrecognized option '<option>'` (CLIENT SETINFO, as Redis 7.2).
     UnrecognizedClientInfoOption(&'a [u8]),
+    /// `-ERR CONFIG SET is not supported ...`: tailcache takes its settings at
+    /// start only.
+    ConfigSetUnsupported,
     /// `-ERR key too long (max N bytes)` (tailcache's own limit; Redis has none).
     KeyTooLong {
         /// The configured limit.
@@ -196,6 +199,9 @@ impl CommandError<'_> {
                 push_sanitized(out, option);
                 out.push(b'\'');
             }
+            CommandError::ConfigSetUnsupported => out.extend_from_slice(
+                b"-ERR CONFIG SET is not supported: tailcache takes its settings at start",
+            ),
             CommandError::DbIndexOutOfRange => {
                 out.extend_from_slice(b"-ERR DB index is out of range")
             }

@@ -150,6 +150,7 @@ fn dispatch<'a>(
         CommandId::Select => client::parse_select(rest),
         CommandId::Client => client::parse_client(rest),
         CommandId::Command => client::parse_command_command(rest),
+        CommandId::Config => super::config::parse_config(rest),
         CommandId::Quit => Ok(Command::Quit),
     }
 }

@@ -37,6 +37,7 @@ pub(crate) enum CommandId {
     Select,
     Client,
     Command,
+    Config,
     Quit,
 }
 
@@ -146,6 +147,13 @@ pub(crate) static COMMAND_SPECS: &[CommandSpec] = &[
         "command",
         -1,
         &["loading", "stale"],
+        NO_KEYS,
+    ),
+    spec(
+        CommandId::Config,
+        "config",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
         NO_KEYS,
     ),
     spec(CommandId::Quit, "quit", -1, CONNECTION, NO_KEYS),

@@ -53,7 +53,7 @@ pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
         // memcached zeroes its counters; ours only ever grow (Prometheus reads
         // them), so the memcache view counts from here instead.
         StatsGroup::Reset => {
-            ctx.shared.reset_stats(resettable(ctx, &ctx.engine.stats()));
+            reset(ctx);
             encode::encode_reply(output, Reply::Reset)
         }
         StatsGroup::Detail => detail(stats.args, output),
@@ -71,6 +71,12 @@ fn detail(args: &[u8], out: &mut Vec<u8>) {
         b"dump" => encode::encode_reply(out, Reply::End),
         _ => encode::encode_reply(out, Reply::StatsDetailUsage),
     }
+}
+
+/// `stats reset` (and RESP's `CONFIG RESETSTAT`): the memcache view of the
+/// counters starts again from zero.
+pub fn reset(ctx: &ServerContext) {
+    ctx.shared.reset_stats(resettable(ctx, &ctx.engine.stats()));
 }
 
 /// The `stats` values memcached's `stats reset` zeroes, as they are now (counters

@@ -70,6 +70,7 @@ mod memcache_meta_get;
 mod memcache_meta_write;
 mod memcache_stats;
 mod resp_auth;
+mod resp_config;
 mod resp_conn;
 mod resp_counter;
 mod resp_exec;

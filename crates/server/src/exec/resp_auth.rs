@@ -217,6 +217,8 @@ fn push_command_name(frame: &[u8], command: &Command<'_>, out: &mut Vec<u8>) {
             | Command::CommandCount
             | Command::CommandDocs { .. }
             | Command::CommandInfo { .. }
+            | Command::ConfigGet { .. }
+            | Command::ConfigResetStat
     );
     let words = request_words(frame);
     for (index, word) in words

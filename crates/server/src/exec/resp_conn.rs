@@ -11,7 +11,7 @@ use tailcache_protocol::resp::{
 
 use super::conn_loop::Step;
 use super::resp_auth::{Gate, RespAccess};
-use super::{max_item_size_bytes, record, resp_exec, resp_info};
+use super::{max_item_size_bytes, record, resp_config, resp_exec, resp_info};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -109,6 +109,14 @@ impl RespConn {
         let kind = match command {
             Command::Info { sections } => {
                 resp_info::info(ctx, sections, out, self.version);
+                CommandKind::Stats
+            }
+            Command::ConfigGet { patterns } => {
+                resp_config::config_get(ctx, patterns, out, self.version);
+                CommandKind::Stats
+            }
+            Command::ConfigResetStat => {
+                resp_config::config_reset_stat(ctx, out);
                 CommandKind::Stats
             }
             Command::Ping { .. }
