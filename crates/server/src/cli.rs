@@ -223,6 +223,10 @@ pub struct Flags {
     #[arg(long = "segment-size", value_name = "SIZE", value_parser = parse_segment_size)]
     pub segment_size_bytes: Option<u64>,
 
+    /// Typical key + value size, with optional k/m suffix; sizes the index at start [default: 64]
+    #[arg(long = "expected-item-size", value_name = "SIZE", value_parser = parse_expected_item_size)]
+    pub expected_item_size_bytes: Option<u64>,
+
     /// How connections reach workers [default: reuseport]
     #[arg(long = "accept-mode", value_name = "MODE")]
     pub accept_mode: Option<AcceptModeName>,
@@ -266,6 +270,15 @@ fn parse_item_size(text: &str) -> Result<u64, String> {
     let bytes = parse_size(text, 1)?;
     if !(1 << 10..=1 << 28).contains(&bytes) {
         return Err(format!("'{text}' is outside 1k..256m"));
+    }
+    Ok(bytes)
+}
+
+/// 1 byte up to the largest -I; the check against this run's -I comes later.
+fn parse_expected_item_size(text: &str) -> Result<u64, String> {
+    let bytes = parse_size(text, 1)?;
+    if !(1..=1 << 28).contains(&bytes) {
+        return Err(format!("'{text}' is outside 1..256m"));
     }
     Ok(bytes)
 }

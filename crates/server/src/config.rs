@@ -25,6 +25,9 @@ const DEFAULT_SEGMENT_SIZE_BYTES: u64 = 1 << 20;
 const MIN_AUTO_SEGMENTS: u64 = 8;
 /// Segments never shrink below this for a small `-m`.
 const MIN_AUTO_SEGMENT_SIZE_BYTES: u64 = 64 << 10;
+/// The flag and TOML key of the expected item size, for errors.
+pub const EXPECTED_ITEM_SIZE_SETTING: &str = "--expected-item-size (expected_item_size_bytes)";
+
 /// Largest TOML file read, so a wrong path cannot make us read gigabytes.
 const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
 
@@ -64,6 +67,9 @@ pub struct Config {
     /// Segment size in bytes (--segment-size); 0 picks 1 MiB or the power of
     /// two that fits the largest item.
     pub segment_size_bytes: u64,
+    /// Typical key + value size in bytes (--expected-item-size): the index is
+    /// sized at start for `-m` of such items.
+    pub expected_item_size_bytes: u64,
     /// Close connections idle this long (-o idle_timeout); 0 never.
     pub idle_timeout_secs: u64,
     /// Close a connection whose buffered input completes no request for this
@@ -164,6 +170,7 @@ impl Default for Config {
             eviction: EvictionName::Merge,
             cas_enabled: true,
             segment_size_bytes: 0,
+            expected_item_size_bytes: 64,
             idle_timeout_secs: 0,
             request_timeout_secs: 30,
             verbosity: 0,
@@ -319,6 +326,10 @@ impl Config {
             self.cas_enabled = false;
         }
         set(&mut self.segment_size_bytes, flags.segment_size_bytes);
+        set(
+            &mut self.expected_item_size_bytes,
+            flags.expected_item_size_bytes,
+        );
         set(&mut self.accept_mode, flags.accept_mode);
         if flags.verbose > 0 {
             self.verbosity = flags.verbose;
@@ -426,6 +437,12 @@ impl Config {
         if self.max_item_size_bytes > self.memory_limit_mib << 19 {
             return Err(ConfigError::new(item, "must be at most half of -m"));
         }
+        check_range(
+            EXPECTED_ITEM_SIZE_SETTING,
+            self.expected_item_size_bytes,
+            1,
+            self.max_item_size_bytes,
+        )?;
         let high_water = "write_buffer_high_water_bytes";
         check_range(
             high_water,

@@ -77,7 +77,7 @@ fn storage_config(config: &Config) -> tailcache_storage::Config {
             EvictionName::None => EvictionPolicy::None,
         },
         cas_enabled: config.cas_enabled,
-        ..tailcache_storage::Config::default()
+        expected_item_size_bytes: to_usize(config.expected_item_size_bytes),
     }
 }
 
@@ -93,7 +93,7 @@ fn setting_of(error: &StorageConfigError) -> &'static str {
         StorageConfigError::HeapTooSmall { .. } | StorageConfigError::HeapTooLarge { .. } => {
             "-m/--memory-limit (memory_limit_mib)"
         }
-        StorageConfigError::ExpectedItemSize { .. } => "-I/--max-item-size (max_item_size_bytes)",
+        StorageConfigError::ExpectedItemSize { .. } => crate::config::EXPECTED_ITEM_SIZE_SETTING,
     }
 }
 

@@ -32,6 +32,8 @@ fn bad_values_exit_64_naming_the_flag() {
         (&["-a", "999"], "--unix-mask"),
         (&["--eviction", "lru"], "--eviction"),
         (&["--segment-size", "1m", "-I", "2m"], "--segment-size"),
+        (&["--expected-item-size", "0"], "--expected-item-size"),
+        (&["--expected-item-size", "2m"], "--expected-item-size"),
         (&["-o", "idle_timeout=soon"], "idle_timeout"),
         (&["-o", "no_such_option"], "no_such_option"),
         (&["-o", "proxy_config=/etc/proxy.lua"], "proxy_config"),
@@ -150,6 +152,7 @@ fn default_config_is_memcached_like() {
         "flush_enabled = true",
         "conn_limit = 1024",
         "max_item_size_bytes = 1048576",
+        "expected_item_size_bytes = 64",
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -184,4 +187,16 @@ fn check_config_validates_a_file_without_starting() {
     assert_eq!(output.status.code(), Some(EXIT_USAGE), "{stderr}");
     assert!(stderr.contains("--tls-cert"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn expected_item_size_shows_in_stats_settings() {
+    let server = support::Tailcache::start(&["--expected-item-size", "2k"]);
+    let mut stream = support::connect(server.memcache);
+    let settings = support::exchange(&mut stream, b"stats settings\r\n", b"END\r\n");
+    let settings = String::from_utf8_lossy(&settings);
+    assert!(
+        settings.contains("STAT expected_item_size 2048\r\n"),
+        "{settings}"
+    );
 }

@@ -415,3 +415,38 @@ fn a_touch_to_never_keeps_an_item_through_expiry_reclaim() {
     assert_eq!(get(&cache, &key_for(9)), None);
     assert_invariants(&cache);
 }
+
+/// With 1 KB items, an index sized for 64-byte items leaves about a tenth of
+/// the heap in empty slots; sizing it for the items gives that to segments.
+#[test]
+fn an_index_sized_for_large_items_holds_more_of_them() {
+    const VALUE_BYTES: usize = 1000;
+    let held = |expected_item_size_bytes: usize| {
+        let (cache, _) = cache_with(Config {
+            heap_size_bytes: 16 << 20,
+            segment_size_bytes: 64 << 10,
+            item_size_limit_bytes: 64 << 10,
+            expected_item_size_bytes,
+            eviction: EvictionPolicy::Fifo,
+            ..Config::default()
+        });
+        let value = vec![b'v'; VALUE_BYTES];
+        let fits = (16 << 20) / VALUE_BYTES as u32;
+        for n in 0..3 * fits {
+            cache
+                .store(StoreMode::Set, &key_for(n), &value, StoreOptions::default())
+                .expect("a full cache still takes writes");
+            if n % 64 == 0 {
+                cache.maintenance_step(StepBudget { max_items: 256 });
+            }
+        }
+        settle(&cache);
+        assert_invariants(&cache);
+        cache.item_count()
+    };
+    let (default_index, sized_index) = (held(64), held(VALUE_BYTES + 8));
+    assert!(
+        sized_index * 100 >= default_index * 108,
+        "sized index holds {sized_index} items, default {default_index}"
+    );
+}

@@ -230,6 +230,7 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
         },
     );
     encode::encode_stat_u64(out, b"item_size_max", config.max_item_size_bytes);
+    encode::encode_stat_u64(out, b"expected_item_size", config.expected_item_size_bytes);
     encode::encode_stat_u64(out, b"tcp_backlog", config.listen_backlog as u64);
     let binding_protocol: &[u8] = match config.binding_protocol {
         crate::cli::ProtocolName::Auto => b"auto-negotiate",
