@@ -13,6 +13,7 @@ pub mod driver;
 pub mod echo_server;
 pub mod error;
 pub mod histogram;
+pub mod ketama;
 pub mod output;
 pub mod protocol;
 pub mod schedule;
