@@ -43,7 +43,10 @@ pub fn point_name(host: &str, port: u16) -> String {
 
 /// The four 32-bit words of the MD5 digest of `bytes`, each read little-endian.
 fn md5_words(bytes: &[u8]) -> [u32; 4] {
-    let digest = Md5::digest(bytes);
+    words(&Md5::digest(bytes))
+}
+
+fn words(digest: &[u8]) -> [u32; 4] {
     std::array::from_fn(|i| {
         u32::from_le_bytes([
             digest[4 * i],
@@ -58,6 +61,15 @@ fn md5_words(bytes: &[u8]) -> [u32; 4] {
 /// `MEMCACHED_HASH_MD5`, twemproxy's `hash: md5`).
 pub fn key_hash(key: &[u8]) -> u32 {
     md5_words(key)[0]
+}
+
+/// [`key_hash`] of the concatenation of `parts`.
+pub fn key_hash_parts(parts: &[&[u8]]) -> u32 {
+    let mut md5 = Md5::new();
+    for part in parts {
+        md5.update(part);
+    }
+    words(&md5.finalize())[0]
 }
 
 /// Points of a server with `weight` out of `total_weight` among `servers` servers.
