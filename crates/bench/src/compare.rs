@@ -2,6 +2,7 @@
 //! over several rounds; every figure is the median over rounds, with the ratio to the
 //! first target. On a shared, noisy machine this is the comparison that holds.
 
+use crate::cluster::Cluster;
 use crate::config::RunConfig;
 use crate::driver::stats::IntervalReport;
 use crate::driver::{run, RunResult};
@@ -16,13 +17,16 @@ use std::net::SocketAddr;
 /// Most rounds one comparison may run.
 pub const MAX_ROUNDS: usize = 100;
 
-/// A named target.
+/// A named target: one server, or a cluster.
 #[derive(Clone, Debug, Serialize)]
 pub struct Target {
     /// Name in reports.
     pub label: String,
-    /// Loopback address.
+    /// Loopback address; a cluster's first server.
     pub addr: SocketAddr,
+    /// The servers keys are spread over, in cluster mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Cluster>,
 }
 
 /// Every run of a comparison: `runs[target][round]`.
@@ -67,6 +71,7 @@ pub fn run_comparison(
         for (i, t) in targets.iter().enumerate() {
             let mut cfg = base.clone();
             cfg.target = t.addr;
+            cfg.cluster = t.cluster.clone();
             cfg.label = t.label.clone();
             // Keys are stored once per target; later rounds find them there.
             cfg.prefill = base.prefill && round == 0;

@@ -1,5 +1,6 @@
 //! The full description of one run, independent of the command line.
 
+use crate::cluster::Cluster;
 use crate::protocol::Protocol;
 use crate::schedule::Arrival;
 use crate::tls::TlsClient;
@@ -38,15 +39,19 @@ pub enum Load {
 /// One run against one target.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunConfig {
-    /// Where to send (loopback only).
+    /// Where to send (loopback only); in cluster mode, the cluster's first server.
     pub target: SocketAddr,
+    /// Cluster mode: each request goes to the server its key maps to by ketama, and
+    /// `target` is ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Cluster>,
     /// Name shown in reports.
     pub label: String,
     /// Wire protocol.
     pub protocol: Protocol,
     /// Open or closed loop.
     pub load: Load,
-    /// Connections in total.
+    /// Connections in total; in cluster mode, connections to each server.
     pub connections: usize,
     /// Generator threads; connections are spread over them.
     pub threads: usize,
@@ -78,13 +83,38 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl RunConfig {
+    /// The servers requests go to: the cluster's, in order, or the one target.
+    pub fn servers(&self) -> Vec<SocketAddr> {
+        match &self.cluster {
+            Some(c) => c.addrs(),
+            None => vec![self.target],
+        }
+    }
+
     /// Checks every limit; returns what is wrong.
     pub fn validate(&self) -> Result<(), String> {
-        crate::target::is_loopback(&self.target)
-            .then_some(())
-            .ok_or_else(|| format!("target {} is not loopback", self.target))?;
-        if self.connections == 0 || self.connections > MAX_CONNECTIONS {
-            return Err(format!("--connections must be in 1..={MAX_CONNECTIONS}"));
+        let servers = self.servers();
+        if let Some(addr) = servers.iter().find(|a| !crate::target::is_loopback(a)) {
+            return Err(format!("target {addr} is not loopback"));
+        }
+        if self.connections == 0 || self.connections * servers.len() > MAX_CONNECTIONS {
+            return Err(format!(
+                "--connections must be in 1..={MAX_CONNECTIONS} (in cluster mode, times the servers)"
+            ));
+        }
+        if self.cluster.is_some()
+            && self
+                .workload
+                .mix
+                .weights
+                .iter()
+                .any(|w| w.0 == crate::workload::OpKind::MultiGet)
+        {
+            return Err(
+                "--mix multiget cannot run with --cluster: a multiget's keys live on different servers, \
+                 and splitting it per server is not implemented"
+                    .into(),
+            );
         }
         if self.threads == 0 || self.threads > MAX_THREADS || self.threads > self.connections {
             return Err(format!(
@@ -128,6 +158,7 @@ impl RunConfig {
         use crate::workload::{Mix, Popularity, ValueSizes};
         Self {
             target,
+            cluster: None,
             label: target.to_string(),
             protocol: Protocol::MemcacheText,
             load: Load::Open {

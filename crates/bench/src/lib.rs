@@ -7,12 +7,14 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod cluster;
 pub mod compare;
 pub mod config;
 pub mod driver;
 pub mod echo_server;
 pub mod error;
 pub mod histogram;
+pub mod ketama;
 pub mod output;
 pub mod protocol;
 pub mod schedule;

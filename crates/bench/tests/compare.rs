@@ -13,10 +13,12 @@ fn comparison_alternates_targets_and_reports_medians_with_ratios() {
         Target {
             label: "a".into(),
             addr: a.addr(),
+            cluster: None,
         },
         Target {
             label: "b".into(),
             addr: b.addr(),
+            cluster: None,
         },
     ];
     let mut base = RunConfig::defaults(a.addr());

@@ -1,5 +1,7 @@
 //! Command-line flags and their translation into a [`RunConfig`].
 
+use super::targets::TargetFlag;
+use crate::cluster::Cluster;
 use crate::config::{Load, RunConfig};
 use crate::error::BenchError;
 use crate::protocol::Protocol;
@@ -18,7 +20,13 @@ pub struct Args {
     /// Target HOST:PORT (loopback only); give it several times to compare targets.
     #[arg(long = "target", short = 't')]
     pub targets: Vec<String>,
-    /// Name for each target in reports, in the order of --target.
+    /// A cluster as one target: HOST:PORT[:WEIGHT],... (loopback only). Each request
+    /// goes to the server its key maps to by ketama, as libmemcached and twemproxy
+    /// place keys; --connections then counts per server. Give several --cluster (or
+    /// --target) to compare them.
+    #[arg(long = "cluster", value_name = "HOST:PORT[:WEIGHT],...")]
+    pub clusters: Vec<String>,
+    /// Name for each target in reports, in the order of --target and --cluster.
     #[arg(long = "label")]
     pub labels: Vec<String>,
     /// Also start a trivial in-process responder and load it (labelled "echo"):
@@ -28,7 +36,8 @@ pub struct Args {
     /// Protocol: mc (memcache text), meta, resp, http.
     #[arg(long, default_value = "mc")]
     pub protocol: String,
-    /// Total requests per second over all connections (10k, 1.5M); 0 = closed loop.
+    /// Total requests per second over all connections (10k, 1.5M), of the whole cluster
+    /// with --cluster; 0 = closed loop.
     #[arg(long, default_value = "10k")]
     pub rate: String,
     /// Arrival process in open loop: uniform or poisson.
@@ -37,7 +46,7 @@ pub struct Args {
     /// Closed loop: requests kept outstanding per connection.
     #[arg(long, default_value_t = 1)]
     pub pipeline: usize,
-    /// Connections in total.
+    /// Connections in total; with --cluster, connections to each server.
     #[arg(long, short = 'c', default_value_t = 4)]
     pub connections: usize,
     /// Generator threads.
@@ -121,6 +130,10 @@ pub struct Args {
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// --target and --cluster values in command-line order (filled by
+    /// `Args::parse_ordered`).
+    #[arg(skip)]
+    pub order: Vec<TargetFlag>,
 }
 
 fn bad(e: String) -> BenchError {
@@ -184,6 +197,7 @@ impl Args {
         };
         let config = RunConfig {
             target,
+            cluster: None,
             label,
             protocol: Protocol::parse(&self.protocol).map_err(flag("--protocol"))?,
             load,
@@ -222,7 +236,17 @@ impl Args {
         }
         let server_name = match &self.tls_server_name {
             Some(name) => name.clone(),
-            None => default_server_name(self.targets.first().map_or("", String::as_str)),
+            None => {
+                let first = match self.target_flags().first() {
+                    Some(TargetFlag::Target(t)) => t.clone(),
+                    Some(TargetFlag::Cluster(spec)) => Cluster::parse(spec)
+                        .ok()
+                        .and_then(|c| c.servers.first().map(|s| s.label.clone()))
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                default_server_name(&first)
+            }
         };
         let options = TlsOptions {
             ca_file: self.tls_ca.clone(),

@@ -4,22 +4,21 @@
 pub mod args;
 pub mod progress;
 pub mod reports;
+pub mod targets;
 
-use crate::compare::{run_comparison, Target};
+use crate::compare::run_comparison;
 use crate::driver::run;
 use crate::echo_server::EchoServer;
 use crate::error::BenchError;
 use crate::output::files::Report;
 use crate::sweep::{run_sweep, SweepSpec};
-use crate::target::resolve_loopback;
 use crate::units::parse_duration;
 use args::Args;
-use clap::Parser;
 use std::ffi::OsString;
 
 /// Parses `argv`, runs, prints; returns the process exit code.
 pub fn main_with_args<I: IntoIterator<Item = OsString>>(argv: I) -> i32 {
-    let args = match Args::try_parse_from(argv) {
+    let args = match Args::parse_ordered(argv) {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
@@ -67,8 +66,11 @@ fn execute(args: &Args) -> Result<Report, BenchError> {
     } else {
         None
     };
-    let targets = targets(args, echo.as_ref())?;
-    let base = args.to_config(targets[0].addr, targets[0].label.clone())?;
+    let targets = targets::targets(args, echo.as_ref())?;
+    let mut base = args.to_config(targets[0].addr, targets[0].label.clone())?;
+    base.cluster = targets[0].cluster.clone();
+    // Checked again with the cluster: its size bounds --connections, and it refuses multigets.
+    base.validate().map_err(BenchError::BadArgument)?;
     let command = command_line();
     let printer = progress::Printer::new(args.quiet);
     if let Some(spec) = &args.sweep {
@@ -110,29 +112,4 @@ fn execute(args: &Args) -> Result<Report, BenchError> {
     printer.start(&base.label);
     let result = run(&base, &mut |s| printer.second(s))?;
     Ok(reports::run_report(args, &command, &result))
-}
-
-/// The targets named on the command line (plus the echo responder), all loopback.
-fn targets(args: &Args, echo: Option<&EchoServer>) -> Result<Vec<Target>, BenchError> {
-    let mut targets = Vec::new();
-    for (i, t) in args.targets.iter().enumerate() {
-        let addr = resolve_loopback(t)?;
-        let label = args.labels.get(i).cloned().unwrap_or_else(|| t.clone());
-        targets.push(Target { label, addr });
-    }
-    if let Some(e) = echo {
-        targets.push(Target {
-            label: "echo".into(),
-            addr: e.addr(),
-        });
-    }
-    if targets.is_empty() {
-        return Err(BenchError::BadArgument(
-            "give at least one --target (or --echo-server)".into(),
-        ));
-    }
-    if args.labels.len() > args.targets.len() {
-        return Err(BenchError::BadArgument("more --label than --target".into()));
-    }
-    Ok(targets)
 }

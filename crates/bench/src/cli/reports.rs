@@ -6,9 +6,9 @@ use crate::driver::RunResult;
 use crate::output::files::{file_stem, Report};
 use crate::output::html::Section;
 use crate::output::json::{to_json, RunJson};
-use crate::output::summary::RunSummary;
+use crate::output::summary::{RunSummary, ServerSummary};
 use crate::output::svg::{chart, nines_for, percentile_series, Series, XAxis};
-use crate::output::table::summary_table;
+use crate::output::table::{server_table, summary_table, Table};
 use crate::sweep::Sweep;
 use crate::units::format_latency_ns;
 
@@ -32,13 +32,25 @@ fn chart_stem(args: &Args, kind: &str) -> String {
     format!("{base}-{kind}")
 }
 
+/// "4 connections", or in cluster mode "4 connections to each of 3 servers (...)".
+fn connections_text(r: &RunResult) -> String {
+    match &r.config.cluster {
+        None => format!("{} connections", r.config.connections),
+        Some(c) => format!(
+            "{} connections to each of {} servers (keys placed by ketama, as libmemcached and twemproxy place them)",
+            r.config.connections,
+            c.servers.len()
+        ),
+    }
+}
+
 /// Notes that always go with the figures.
 fn method_notes(r: &RunResult) -> Vec<String> {
     let c = &r.counters;
     let mut notes = vec![format!(
         "Latency is measured from each request's intended send time (open loop) or its send time (closed loop). \
-         {} connections on {} generator thread(s), protocol {:?}, {} s measured after {} s warm-up.",
-        r.config.connections,
+         {} on {} generator thread(s), protocol {:?}, {} s measured after {} s warm-up.",
+        connections_text(r),
         r.config.threads,
         r.config.protocol,
         r.config.duration.as_secs_f64(),
@@ -62,10 +74,34 @@ fn method_notes(r: &RunResult) -> Vec<String> {
     notes
 }
 
-/// The report of one run.
+/// The per-server table of a cluster run (none for a single target), and its note.
+fn server_tables(r: &RunResult) -> (Vec<Table>, Vec<String>) {
+    if r.config.cluster.is_none() {
+        return (Vec::new(), Vec::new());
+    }
+    let note = format!(
+        "Per server of {}: share of the requests, and latency of the requests it answered; \
+         \"all\" is the whole cluster (the servers' histograms merged).",
+        r.config.label
+    );
+    let table = server_table(&ServerSummary::of(r), &RunSummary::of(r));
+    (vec![table], vec![note])
+}
+
+/// The report of one run; a cluster adds a row and a curve per server.
 pub fn run_report(args: &Args, command: &str, r: &RunResult) -> Report {
     let summary = RunSummary::of(r);
-    let series = [percentile_series(&r.config.label, &r.histogram)];
+    let mut series = vec![percentile_series(&r.config.label, &r.histogram)];
+    let mut histograms = vec![(r.config.label.clone(), r.histogram.clone())];
+    if r.config.cluster.is_some() {
+        for s in &r.servers {
+            series.push(percentile_series(&s.label, &s.histogram));
+            histograms.push((
+                format!("{} {}", r.config.label, s.label),
+                s.histogram.clone(),
+            ));
+        }
+    }
     let svg = chart(
         &format!(
             "{}Latency by percentile: {}",
@@ -75,10 +111,15 @@ pub fn run_report(args: &Args, command: &str, r: &RunResult) -> Report {
         &XAxis::Nines(nines_for(&[&r.histogram])),
         &series,
     );
+    let (server_tables, server_notes) = server_tables(r);
+    let mut notes = method_notes(r);
+    notes.extend(server_notes);
+    let mut tables = vec![summary_table(&[summary])];
+    tables.extend(server_tables);
     let section = Section {
         title: "Results".into(),
-        notes: method_notes(r),
-        tables: vec![summary_table(&[summary])],
+        notes,
+        tables,
         charts: vec![(chart_stem(args, "percentiles"), svg)],
     };
     Report {
@@ -86,8 +127,26 @@ pub fn run_report(args: &Args, command: &str, r: &RunResult) -> Report {
         command: command.into(),
         sections: vec![section],
         json: to_json(&serde_json::json!({ "runs": [RunJson::of(r)] })),
-        histograms: vec![(r.config.label.clone(), r.histogram.clone())],
+        histograms,
     }
+}
+
+/// Every round of one target as one run (measured times added), so per-server figures
+/// cover all rounds as the merged curves do.
+fn merged_rounds(runs: &[RunResult]) -> RunResult {
+    let mut all = runs[0].clone();
+    for r in &runs[1..] {
+        all.histogram.merge(&r.histogram);
+        all.send_lag.merge(&r.send_lag);
+        all.counters.add(&r.counters);
+        all.config.duration += r.config.duration;
+        for (total, s) in all.servers.iter_mut().zip(&r.servers) {
+            total.histogram.merge(&s.histogram);
+            total.counters.add(&s.counters);
+        }
+    }
+    all.seconds.clear();
+    all
 }
 
 /// The report of a comparison: medians with ratios, every round, one merged curve per target.
@@ -133,6 +192,17 @@ pub fn comparison_report(args: &Args, command: &str, cmp: &Comparison) -> Report
         tables: vec![summary_table(&all)],
         ..Default::default()
     });
+    for (t, runs) in cmp.targets.iter().zip(&cmp.runs) {
+        if t.cluster.is_some() {
+            let (tables, notes) = server_tables(&merged_rounds(runs));
+            sections.push(Section {
+                title: format!("Servers of {}, all rounds", t.label),
+                notes,
+                tables,
+                ..Default::default()
+            });
+        }
+    }
     let runs_json: Vec<Vec<RunJson>> = cmp
         .runs
         .iter()

@@ -1,15 +1,15 @@
-//! One connection: its schedule, its outstanding requests (a FIFO of intended send
-//! times, since replies come back in order) and its buffers.
+//! One connection to one server: its outstanding requests (a FIFO of intended send
+//! times, since replies come back in order) and its buffers. What to send and when is
+//! decided by its [`Lane`](super::lane::Lane).
 
+use super::lane::Env;
 use super::read_buffer::ReadBuffer;
 use super::recorder::Recorder;
 use super::stats::Counters;
 use super::stream::Stream;
-use crate::config::{Load, RunConfig};
 use crate::protocol::{self, Expect, RequestContext};
-use crate::schedule::Schedule;
-use crate::workload::{Op, OpGenerator, OpKind};
-use mio::{Interest, Registry, Token};
+use crate::workload::Op;
+use mio::{Interest, Token};
 use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
@@ -34,73 +34,34 @@ struct Inflight {
     expect: Expect,
 }
 
-/// How this connection decides when to send.
-#[derive(Debug)]
-enum Pacing {
-    Open(Schedule),
-    Closed { pipeline: usize },
-}
-
-/// What every connection of a worker shares.
-#[derive(Debug)]
-pub struct Env<'a> {
-    /// The run.
-    pub config: &'a RunConfig,
-    /// Payload for sets.
-    pub value_bytes: &'a [u8],
-    /// The worker's poll registry.
-    pub registry: &'a Registry,
-}
-
 /// One connection and its state.
 #[derive(Debug)]
 pub struct Connection {
     token: Token,
+    server: usize,
     stream: Option<Stream>,
     out: Vec<u8>,
     out_pos: usize,
     input: ReadBuffer,
     inflight: VecDeque<Inflight>,
-    pacing: Pacing,
-    generator: OpGenerator,
-    op: Op,
+    /// Cluster mode, open loop: requests due while this connection had no room
+    /// (intended send time, request), sent in order once it has.
+    backlog: VecDeque<(u64, Op)>,
     reconnect_at_ns: u64,
 }
 
 impl Connection {
-    /// Connection number `index` of the run (it picks its share of the schedule),
-    /// polled under `token` by its worker.
-    pub fn new(config: &RunConfig, index: usize, token: Token) -> Self {
-        let pacing = match config.load {
-            Load::Open {
-                rate_per_s,
-                arrival,
-            } => Pacing::Open(Schedule::new(
-                arrival,
-                rate_per_s,
-                config.connections,
-                index,
-                config.seed,
-            )),
-            Load::Closed { pipeline } => Pacing::Closed { pipeline },
-        };
-        let op_seed = config
-            .seed
-            .wrapping_add(0x5851_F42D_4C95_7F2D_u64.wrapping_mul(index as u64 + 1));
+    /// A connection (not yet open) to server `server` of the run, polled under `token`.
+    pub fn new(server: usize, token: Token) -> Self {
         Self {
             token,
+            server,
             stream: None,
             out: Vec::with_capacity(READ_CHUNK_BYTES),
             out_pos: 0,
             input: ReadBuffer::new(READ_CHUNK_BYTES, MAX_INPUT_BYTES),
             inflight: VecDeque::new(),
-            pacing,
-            generator: OpGenerator::new(&config.workload, op_seed),
-            op: Op {
-                kind: OpKind::Get,
-                keys: Vec::new(),
-                value_len: 0,
-            },
+            backlog: VecDeque::new(),
             reconnect_at_ns: 0,
         }
     }
@@ -110,16 +71,53 @@ impl Connection {
         self.token
     }
 
-    /// Reconnects, checks for a timed-out request, sends what is due and flushes.
+    /// True when a request can be added now: connected, fewer than `window`
+    /// outstanding, and not too many bytes waiting for the socket.
+    pub fn has_room(&self, window: usize) -> bool {
+        self.stream.is_some()
+            && self.inflight.len() < window
+            && self.out.len() - self.out_pos < MAX_PENDING_OUT_BYTES
+    }
+
+    /// True when no request is outstanding or waiting in the backlog.
+    pub fn is_idle(&self) -> bool {
+        self.inflight.is_empty() && self.backlog.is_empty()
+    }
+
+    /// True when requests wait in the backlog (a new one must queue behind them).
+    pub fn has_backlog(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    /// Queues a request that is due while the connection has no room; with `capacity`
+    /// already queued it is counted as never sent instead, so one slow or dead server
+    /// cannot hold up the requests due on the others.
+    pub fn defer(&mut self, op: &Op, intended_ns: u64, capacity: usize, rec: &mut Recorder) {
+        if self.backlog.len() < capacity {
+            self.backlog.push_back((intended_ns, op.clone()));
+        } else {
+            rec.unsent(Some(self.server), intended_ns);
+        }
+    }
+
+    /// Sends backlogged requests while there is room (each measured from its schedule).
+    pub fn send_backlog(&mut self, window: usize, now_ns: u64, env: &Env<'_>, rec: &mut Recorder) {
+        while self.has_room(window) {
+            let Some((intended_ns, op)) = self.backlog.pop_front() else {
+                return;
+            };
+            self.push(&op, intended_ns, now_ns, env);
+            rec.sent(intended_ns, now_ns);
+        }
+    }
+
+    /// Reconnects when due and drops the connection when its oldest request timed out.
     pub fn service(&mut self, now_ns: u64, env: &Env<'_>, rec: &mut Recorder) {
         if self.stream.is_none() {
-            if now_ns < self.reconnect_at_ns || now_ns >= rec.window.drain_deadline_ns {
-                return;
+            if now_ns >= self.reconnect_at_ns && now_ns < rec.window.drain_deadline_ns {
+                self.connect(now_ns, env, rec);
             }
-            self.connect(now_ns, env, rec);
-            if self.stream.is_none() {
-                return;
-            }
+            return;
         }
         let timeout_ns = env.config.timeout.as_nanos() as u64;
         if self
@@ -128,71 +126,40 @@ impl Connection {
             .is_some_and(|f| now_ns >= f.sent_ns + timeout_ns)
         {
             self.fail(now_ns, env, rec, |c| &mut c.timeouts);
-            return;
         }
-        self.send_due(now_ns, env, rec);
-        self.flush(now_ns, env, rec);
     }
 
     /// Opens and registers the socket; a failure is counted and retried later.
     pub fn connect(&mut self, now_ns: u64, env: &Env<'_>, rec: &mut Recorder) {
-        match Stream::connect(env.config.target, CONNECT_TIMEOUT, env.config.tls.as_ref()) {
+        let addr = env.servers[self.server];
+        match Stream::connect(addr, CONNECT_TIMEOUT, env.config.tls.as_ref()) {
             Ok(mut stream) => match env.registry.register(
                 stream.socket_mut(),
                 self.token,
                 Interest::READABLE | Interest::WRITABLE,
             ) {
                 Ok(()) => self.stream = Some(stream),
-                Err(_) => rec.event(now_ns, |c| &mut c.connect_errors, 1),
+                Err(_) => rec.event(self.server, now_ns, |c| &mut c.connect_errors, 1),
             },
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                rec.event(now_ns, |c| &mut c.connect_refused, 1)
+                rec.event(self.server, now_ns, |c| &mut c.connect_refused, 1)
             }
-            Err(_) => rec.event(now_ns, |c| &mut c.connect_errors, 1),
+            Err(_) => rec.event(self.server, now_ns, |c| &mut c.connect_errors, 1),
         }
         if self.stream.is_none() {
             self.reconnect_at_ns = now_ns + RECONNECT_DELAY_NS;
         }
     }
 
-    fn send_due(&mut self, now_ns: u64, env: &Env<'_>, rec: &mut Recorder) {
-        let measure_end_ns = rec.window.measure_end_ns;
-        let max_inflight = env.config.max_inflight_per_connection;
-        loop {
-            if self.out.len() - self.out_pos >= MAX_PENDING_OUT_BYTES {
-                return;
-            }
-            let intended_ns = match &self.pacing {
-                Pacing::Open(s)
-                    if s.peek_ns() <= now_ns
-                        && s.peek_ns() < measure_end_ns
-                        && self.inflight.len() < max_inflight =>
-                {
-                    s.peek_ns()
-                }
-                Pacing::Closed { pipeline }
-                    if self.inflight.len() < *pipeline && now_ns < measure_end_ns =>
-                {
-                    now_ns
-                }
-                _ => return,
-            };
-            self.send(intended_ns, now_ns, env);
-            rec.sent(intended_ns, now_ns);
-            if let Pacing::Open(s) = &mut self.pacing {
-                s.advance();
-            }
-        }
-    }
-
-    fn send(&mut self, intended_ns: u64, now_ns: u64, env: &Env<'_>) {
-        self.generator.next_into(&mut self.op);
+    /// Appends the request for `op` to the output buffer (the caller checked
+    /// [`has_room`](Self::has_room)).
+    pub fn push(&mut self, op: &Op, intended_ns: u64, now_ns: u64, env: &Env<'_>) {
         let ctx = RequestContext {
             key_prefix: env.config.workload.key_prefix.as_bytes(),
             ttl_s: env.config.workload.ttl_s,
             value_bytes: env.value_bytes,
         };
-        let expect = protocol::encode(env.config.protocol, &self.op, &ctx, &mut self.out);
+        let expect = protocol::encode(env.config.protocol, op, &ctx, &mut self.out);
         self.inflight.push_back(Inflight {
             intended_ns,
             sent_ns: now_ns,
@@ -269,7 +236,7 @@ impl Connection {
             };
             match protocol::parse(env.config.protocol, front.expect, self.input.data()) {
                 Ok(Some((used, outcome))) => {
-                    rec.complete(front.intended_ns, now_ns, outcome);
+                    rec.complete(self.server, front.intended_ns, now_ns, outcome);
                     self.inflight.pop_front();
                     self.input.consume(used);
                 }
@@ -292,8 +259,8 @@ impl Connection {
         rec: &mut Recorder,
         event: fn(&mut Counters) -> &mut u64,
     ) {
-        rec.event(now_ns, event, 1);
-        rec.lost(self.inflight.iter().map(|f| f.intended_ns));
+        rec.event(self.server, now_ns, event, 1);
+        rec.lost(self.server, self.inflight.iter().map(|f| f.intended_ns));
         self.inflight.clear();
         self.out.clear();
         self.out_pos = 0;
@@ -305,48 +272,22 @@ impl Connection {
         self.reconnect_at_ns = now_ns + RECONNECT_DELAY_NS;
     }
 
-    /// The earliest time this connection needs the loop to wake without I/O.
-    pub fn next_wake_ns(&self, env: &Env<'_>, measure_end_ns: u64) -> Option<u64> {
+    /// When this connection needs the loop to wake without I/O: to reconnect, or to
+    /// time out its oldest request.
+    pub fn next_wake_ns(&self, env: &Env<'_>) -> Option<u64> {
         if self.stream.is_none() {
             return Some(self.reconnect_at_ns);
         }
-        let timeout = self
-            .inflight
+        self.inflight
             .front()
-            .map(|f| f.sent_ns + env.config.timeout.as_nanos() as u64);
-        let send = match &self.pacing {
-            Pacing::Open(s)
-                if s.peek_ns() < measure_end_ns
-                    && self.inflight.len() < env.config.max_inflight_per_connection
-                    && self.out.len() - self.out_pos < MAX_PENDING_OUT_BYTES =>
-            {
-                Some(s.peek_ns())
-            }
-            _ => None,
-        };
-        match (timeout, send) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+            .map(|f| f.sent_ns + env.config.timeout.as_nanos() as u64)
     }
 
-    /// True when nothing is outstanding and nothing more is scheduled.
-    pub fn is_done(&self, measure_end_ns: u64) -> bool {
-        let scheduled = matches!(&self.pacing, Pacing::Open(s) if s.peek_ns() < measure_end_ns);
-        self.inflight.is_empty() && !scheduled
-    }
-
-    /// At the end of the run: counts unanswered and never-sent requests.
+    /// At the end of the run: counts the requests never answered and never sent.
     pub fn finish(&mut self, rec: &mut Recorder) {
-        rec.lost(self.inflight.drain(..).map(|f| f.intended_ns));
-        if let Pacing::Open(s) = &mut self.pacing {
-            let window = rec.window;
-            while s.peek_ns() < window.measure_end_ns {
-                if window.measures(s.peek_ns()) {
-                    rec.counters.unsent += 1;
-                }
-                s.advance();
-            }
+        rec.lost(self.server, self.inflight.drain(..).map(|f| f.intended_ns));
+        for (intended_ns, _) in self.backlog.drain(..) {
+            rec.unsent(Some(self.server), intended_ns);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! per-second samples for live progress, and merge their results.
 
 pub mod connection;
+pub mod lane;
 pub mod prefill;
 pub mod read_buffer;
 pub mod recorder;
@@ -13,10 +14,11 @@ pub mod worker;
 use crate::config::RunConfig;
 use crate::error::BenchError;
 use crate::histogram::LatencyHistogram;
-use recorder::Window;
+use recorder::{ServerRecord, Window};
 use serde::Serialize;
 use stats::{Counters, IntervalReport, IntervalSample, Phase};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::sync::{Barrier, OnceLock};
 use std::time::Duration;
@@ -27,11 +29,14 @@ use worker::{run_worker, StartLine, WorkerResult};
 pub struct RunResult {
     /// What was run.
     pub config: RunConfig,
-    /// Latencies of measured requests, from their intended send times.
+    /// Latencies of measured requests, from their intended send times: the merge of
+    /// the servers' histograms.
     #[serde(skip)]
     pub histogram: LatencyHistogram,
-    /// Counts of the measured window.
+    /// Counts of the measured window: the servers' counts plus the never-sent requests.
     pub counters: Counters,
+    /// Each server's part: one per server of a cluster, else the one target.
+    pub servers: Vec<ServerResult>,
     /// How late the generator sent measured requests (actual minus intended send
     /// time); zero-ish in closed loop by construction.
     #[serde(skip)]
@@ -47,6 +52,32 @@ impl RunResult {
     }
 }
 
+/// One server's part of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerResult {
+    /// Its name in reports: HOST:PORT as given in a cluster, else the target's label.
+    pub label: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its ketama weight (1 outside weighted clusters).
+    pub weight: u32,
+    /// Latencies of the measured requests it answered.
+    #[serde(skip)]
+    pub histogram: LatencyHistogram,
+    /// Its counts of the measured window.
+    pub counters: Counters,
+    /// Keys `--prefill` stored on it, if it ran.
+    pub prefilled_keys: Option<u64>,
+}
+
+impl ServerResult {
+    /// Requests of the measured window whose keys map to it: answered, lost with a
+    /// connection, or never sent (it was down or too slow).
+    pub fn requests(&self) -> u64 {
+        self.counters.completed + self.counters.lost + self.counters.unsent
+    }
+}
+
 /// Runs `config`, calling `on_second` once per finished second of the run.
 pub fn run(
     config: &RunConfig,
@@ -54,10 +85,13 @@ pub fn run(
 ) -> Result<RunResult, BenchError> {
     config.validate().map_err(BenchError::BadArgument)?;
     probe(config)?;
-    if config.prefill {
-        prefill::prefill(config)?;
-    }
+    let prefilled = if config.prefill {
+        Some(prefill::prefill(config)?)
+    } else {
+        None
+    };
     let window = window(config);
+    // Lanes, not sockets, are dealt: a lane's connections (one per server) share its thread.
     let slices = split_connections(config.connections, config.threads);
     let barrier = Barrier::new(config.threads + 1);
     let start = OnceLock::new();
@@ -86,28 +120,61 @@ pub fn run(
             .collect();
         (results, seconds)
     });
-    let mut histogram = LatencyHistogram::new();
+    let addrs = config.servers();
+    let mut records = vec![ServerRecord::default(); addrs.len()];
     let mut counters = Counters::default();
     let mut send_lag = LatencyHistogram::new();
     for r in results {
         let r = r?;
-        histogram.merge(&r.histogram);
-        counters.add(&r.counters);
+        for (total, part) in records.iter_mut().zip(&r.servers) {
+            total.merge(part);
+        }
+        counters.unsent += r.unsent;
         send_lag.merge(&r.send_lag);
     }
+    let mut histogram = LatencyHistogram::new();
+    for r in &records {
+        histogram.merge(&r.histogram);
+        counters.add(&r.counters);
+    }
+    let servers = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (label, weight) = match &config.cluster {
+                Some(c) => (c.servers[i].label.clone(), c.servers[i].weight),
+                None => (config.label.clone(), 1),
+            };
+            ServerResult {
+                label,
+                addr: addrs[i],
+                weight,
+                histogram: r.histogram,
+                counters: r.counters,
+                prefilled_keys: prefilled.as_ref().map(|p: &Vec<u64>| p[i]),
+            }
+        })
+        .collect();
     Ok(RunResult {
         config: config.clone(),
         histogram,
         counters,
+        servers,
         send_lag,
         seconds,
     })
 }
 
-/// Fails fast, with a clear error, when nothing listens at the target or (with TLS)
-/// the handshake fails.
+/// Fails fast, with a clear error, when nothing listens at a server or (with TLS) the
+/// handshake fails.
 pub fn probe(config: &RunConfig) -> Result<(), BenchError> {
-    let target = config.target;
+    config
+        .servers()
+        .into_iter()
+        .try_for_each(|addr| probe_one(config, addr))
+}
+
+fn probe_one(config: &RunConfig, target: SocketAddr) -> Result<(), BenchError> {
     match std::net::TcpStream::connect_timeout(&target, connection::CONNECT_TIMEOUT) {
         Ok(mut socket) => match &config.tls {
             Some(tls) => tls

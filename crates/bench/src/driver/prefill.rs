@@ -2,13 +2,15 @@
 //! speed does not matter here, only that it finishes, and within a bound.
 
 use super::stream::BlockingStream;
+use crate::cluster::Router;
 use crate::config::RunConfig;
 use crate::error::BenchError;
-use crate::protocol::{self, RequestContext};
+use crate::protocol::{self, Expect, RequestContext};
 use crate::workload::{Op, OpKind};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Sets sent per batch before the replies are read.
@@ -16,16 +18,20 @@ const BATCH: u64 = 64;
 /// Longest a prefill may take.
 pub const PREFILL_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Stores keys `0..keys` over `config.threads` connections in parallel.
-pub fn prefill(config: &RunConfig) -> Result<u64, BenchError> {
+/// Stores keys `0..keys` over `config.threads` threads in parallel, each key on the
+/// server it maps to (each thread has one connection per server); returns the keys
+/// stored on each server.
+pub fn prefill(config: &RunConfig) -> Result<Vec<u64>, BenchError> {
     let deadline = Instant::now() + PREFILL_TIMEOUT;
     let workers = config.threads as u64;
     let keys = config.workload.keys;
-    let results: Vec<Result<u64, BenchError>> = std::thread::scope(|scope| {
+    let router = Router::new(config.cluster.as_ref());
+    let results: Vec<Result<Vec<u64>, BenchError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 let range = (keys * w / workers)..(keys * (w + 1) / workers);
-                scope.spawn(move || fill_range(config, range, deadline))
+                let router = &router;
+                scope.spawn(move || fill_range(config, router, range, deadline))
             })
             .collect();
         handles
@@ -36,66 +42,85 @@ pub fn prefill(config: &RunConfig) -> Result<u64, BenchError> {
             })
             .collect()
     });
-    let mut stored = 0;
+    let mut stored = vec![0; config.servers().len()];
     for r in results {
-        stored += r?;
+        for (total, part) in stored.iter_mut().zip(r?) {
+            *total += part;
+        }
     }
     Ok(stored)
 }
 
+fn connect(config: &RunConfig, addr: SocketAddr) -> Result<BlockingStream, BenchError> {
+    let tls = config.tls.as_ref();
+    BlockingStream::connect(addr, Duration::from_secs(1), config.timeout, tls).map_err(|e| match e
+        .kind()
+    {
+        std::io::ErrorKind::ConnectionRefused => BenchError::ConnectionRefused(addr),
+        _ if tls.is_some() => BenchError::Tls(addr, e.to_string()),
+        _ => BenchError::Connect(addr, e),
+    })
+}
+
 fn fill_range(
     config: &RunConfig,
+    router: &Router,
     range: std::ops::Range<u64>,
     deadline: Instant,
-) -> Result<u64, BenchError> {
-    let addr = config.target;
-    let tls = config.tls.as_ref();
-    let mut stream = BlockingStream::connect(addr, Duration::from_secs(1), config.timeout, tls)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::ConnectionRefused => BenchError::ConnectionRefused(addr),
-            _ if tls.is_some() => BenchError::Tls(addr, e.to_string()),
-            _ => BenchError::Connect(addr, e),
-        })?;
+) -> Result<Vec<u64>, BenchError> {
+    let addrs = config.servers();
+    let mut streams = addrs
+        .iter()
+        .map(|&addr| connect(config, addr))
+        .collect::<Result<Vec<_>, _>>()?;
     let value_bytes = vec![b'v'; config.workload.value_sizes.max()];
+    let prefix = config.workload.key_prefix.as_bytes();
     let ctx = RequestContext {
-        key_prefix: config.workload.key_prefix.as_bytes(),
+        key_prefix: prefix,
         ttl_s: config.workload.ttl_s,
         value_bytes: &value_bytes,
     };
     let mut rng = SmallRng::seed_from_u64(config.seed ^ range.start);
-    let mut out = Vec::new();
-    let mut input = Vec::new();
-    let mut stored = 0;
+    // Per server: requests of the batch, the keys they carry, and unframed reply bytes.
+    let mut out = vec![Vec::new(); addrs.len()];
+    let mut expects: Vec<Vec<(u64, Expect)>> = vec![Vec::new(); addrs.len()];
+    let mut input = vec![Vec::new(); addrs.len()];
+    let mut stored = vec![0u64; addrs.len()];
     let mut key = range.start;
     while key < range.end {
         if Instant::now() >= deadline {
             return Err(BenchError::PrefillTimeout {
-                stored,
+                stored: stored.iter().sum(),
                 wanted: range.end - range.start,
             });
         }
         let batch_end = (key + BATCH).min(range.end);
-        out.clear();
-        let mut expects = Vec::new();
         for k in key..batch_end {
             let op = Op {
                 kind: OpKind::Set,
                 keys: vec![k],
                 value_len: config.workload.value_sizes.pick(&mut rng),
             };
-            expects.push(protocol::encode(config.protocol, &op, &ctx, &mut out));
+            let server = router.server_of(prefix, k);
+            let expect = protocol::encode(config.protocol, &op, &ctx, &mut out[server]);
+            expects[server].push((k, expect));
         }
-        stream.write_all(&out)?;
-        for (k, expect) in (key..batch_end).zip(expects) {
-            let parse = |buf: &[u8]| protocol::parse(config.protocol, expect, buf);
-            let (outcome, reply) = read_reply(&mut stream, &mut input, parse)?;
-            if outcome.server_error {
-                return Err(BenchError::PrefillFailed(format!(
-                    "{addr} answered {reply:?} to the set of key {}{k}",
-                    config.workload.key_prefix
-                )));
+        for (stream, out) in streams.iter_mut().zip(&mut out) {
+            stream.write_all(out)?;
+            out.clear();
+        }
+        for server in 0..addrs.len() {
+            for (k, expect) in expects[server].drain(..) {
+                let parse = |buf: &[u8]| protocol::parse(config.protocol, expect, buf);
+                let (outcome, reply) = read_reply(&mut streams[server], &mut input[server], parse)?;
+                if outcome.server_error {
+                    return Err(BenchError::PrefillFailed(format!(
+                        "{} answered {reply:?} to the set of key {}{k}",
+                        addrs[server], config.workload.key_prefix
+                    )));
+                }
+                stored[server] += 1;
             }
-            stored += 1;
         }
         key = batch_end;
     }

@@ -1,5 +1,5 @@
-//! Where one worker records what happened: the measured histogram and counters, and
-//! the current second's, which are handed to the coordinator once a second.
+//! Where one worker records what happened: each server's measured histogram and
+//! counters, and the current second's, handed to the coordinator once a second.
 
 use super::stats::{Counters, IntervalSample};
 use crate::histogram::LatencyHistogram;
@@ -24,15 +24,33 @@ impl Window {
     }
 }
 
+/// What one server got, as far as one worker (or, merged, the run) saw.
+#[derive(Clone, Debug, Default)]
+pub struct ServerRecord {
+    /// Latencies of measured requests it answered.
+    pub histogram: LatencyHistogram,
+    /// Counts of its measured requests and of events on its connections.
+    pub counters: Counters,
+}
+
+impl ServerRecord {
+    /// Adds `other`'s values and counts.
+    pub fn merge(&mut self, other: &ServerRecord) {
+        self.histogram.merge(&other.histogram);
+        self.counters.add(&other.counters);
+    }
+}
+
 /// One worker's results.
 #[derive(Debug)]
 pub struct Recorder {
     /// Phase boundaries.
     pub window: Window,
-    /// Latencies of measured requests.
-    pub measured: LatencyHistogram,
-    /// Counters of measured requests and events.
-    pub counters: Counters,
+    /// Per server of the run (one for a single target), in the cluster's order.
+    pub servers: Vec<ServerRecord>,
+    /// Scheduled requests never sent whose key, and with it its server, was never drawn
+    /// (a lane draws a request's key only once it can go out).
+    pub unsent: u64,
     /// How late measured requests left the generator (actual minus intended send time):
     /// the generator's own lag, which a sound run keeps far below the latencies it reports.
     pub send_lag: LatencyHistogram,
@@ -43,12 +61,13 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder that sends one [`IntervalSample`] per second to `reports`.
-    pub fn new(window: Window, reports: Sender<IntervalSample>) -> Self {
+    /// A recorder for `servers` servers that sends one [`IntervalSample`] per second
+    /// to `reports`.
+    pub fn new(window: Window, servers: usize, reports: Sender<IntervalSample>) -> Self {
         Self {
             window,
-            measured: LatencyHistogram::new(),
-            counters: Counters::default(),
+            servers: vec![ServerRecord::default(); servers],
+            unsent: 0,
             send_lag: LatencyHistogram::new(),
             interval: LatencyHistogram::new(),
             interval_counters: Counters::default(),
@@ -57,14 +76,15 @@ impl Recorder {
         }
     }
 
-    /// A reply to a request intended at `intended_ns` arrived at `now_ns`.
-    pub fn complete(&mut self, intended_ns: u64, now_ns: u64, outcome: Outcome) {
+    /// A reply from `server` to a request intended at `intended_ns` arrived at `now_ns`.
+    pub fn complete(&mut self, server: usize, intended_ns: u64, now_ns: u64, outcome: Outcome) {
         let latency_ns = now_ns.saturating_sub(intended_ns);
         self.interval.record_ns(latency_ns);
         count_outcome(&mut self.interval_counters, outcome);
         if self.window.measures(intended_ns) {
-            self.measured.record_ns(latency_ns);
-            count_outcome(&mut self.counters, outcome);
+            let s = &mut self.servers[server];
+            s.histogram.record_ns(latency_ns);
+            count_outcome(&mut s.counters, outcome);
         }
     }
 
@@ -75,20 +95,37 @@ impl Recorder {
         }
     }
 
-    /// Counts a connection-level event (`field` picks the counter).
-    pub fn event(&mut self, now_ns: u64, field: fn(&mut Counters) -> &mut u64, n: u64) {
+    /// Counts an event on a connection to `server` (`field` picks the counter).
+    pub fn event(
+        &mut self,
+        server: usize,
+        now_ns: u64,
+        field: fn(&mut Counters) -> &mut u64,
+        n: u64,
+    ) {
         *field(&mut self.interval_counters) += n;
         if now_ns >= self.window.measure_start_ns {
-            *field(&mut self.counters) += n;
+            *field(&mut self.servers[server].counters) += n;
         }
     }
 
-    /// Counts requests that will never be answered.
-    pub fn lost(&mut self, intended_ns: impl Iterator<Item = u64>) {
+    /// Counts requests to `server` that will never be answered.
+    pub fn lost(&mut self, server: usize, intended_ns: impl Iterator<Item = u64>) {
         for t in intended_ns {
             self.interval_counters.lost += 1;
             if self.window.measures(t) {
-                self.counters.lost += 1;
+                self.servers[server].counters.lost += 1;
+            }
+        }
+    }
+
+    /// Counts a scheduled request, intended at `intended_ns`, that was never sent;
+    /// `server` when its key was drawn.
+    pub fn unsent(&mut self, server: Option<usize>, intended_ns: u64) {
+        if self.window.measures(intended_ns) {
+            match server {
+                Some(s) => self.servers[s].counters.unsent += 1,
+                None => self.unsent += 1,
             }
         }
     }
@@ -139,9 +176,10 @@ mod tests {
             measure_end_ns: 200,
             drain_deadline_ns: 300,
         };
-        let mut r = Recorder::new(window, tx);
-        r.complete(50, 150, Outcome::OK); // warm-up
+        let mut r = Recorder::new(window, 2, tx);
+        r.complete(1, 50, 150, Outcome::OK); // warm-up
         r.complete(
+            1,
             150,
             1_150,
             Outcome {
@@ -149,12 +187,14 @@ mod tests {
                 ..Outcome::OK
             },
         ); // measured, from intended time
-        r.complete(200, 250, Outcome::OK); // after the schedule
-        assert_eq!(r.measured.count(), 1);
-        assert_eq!(r.measured.percentile_ns(100.0), 1_000);
-        assert_eq!((r.counters.completed, r.counters.hits), (1, 1));
-        r.lost([99, 100, 199, 200].into_iter());
-        assert_eq!(r.counters.lost, 2);
+        r.complete(1, 200, 250, Outcome::OK); // after the schedule
+        let s = &r.servers[1];
+        assert_eq!(s.histogram.count(), 1);
+        assert_eq!(s.histogram.percentile_ns(100.0), 1_000);
+        assert_eq!((s.counters.completed, s.counters.hits), (1, 1));
+        assert_eq!(r.servers[0].histogram.count(), 0);
+        r.lost(0, [99, 100, 199, 200].into_iter());
+        assert_eq!(r.servers[0].counters.lost, 2);
         r.maybe_report(2_500_000_000);
         let seconds: Vec<u32> = rx.try_iter().map(|s| s.second).collect();
         assert_eq!(seconds, vec![0, 1]);

@@ -1,10 +1,11 @@
-//! One generator thread: a mio loop over its share of the connections, woken by
-//! socket readiness or by a timerfd at the next scheduled send.
+//! One generator thread: a mio loop over its share of the lanes and their
+//! connections, woken by socket readiness or by a timerfd at the next scheduled send.
 
-use super::connection::{Connection, Env};
-use super::recorder::{Recorder, Window};
-use super::stats::{Counters, IntervalSample};
+use super::lane::{Env, Lane};
+use super::recorder::{Recorder, ServerRecord, Window};
+use super::stats::IntervalSample;
 use super::timer::WakeTimer;
+use crate::cluster::Router;
 use crate::config::RunConfig;
 use crate::histogram::LatencyHistogram;
 use mio::{Events, Poll, Token};
@@ -18,10 +19,10 @@ const TIMER_TOKEN: Token = Token(usize::MAX);
 /// What one worker measured.
 #[derive(Debug)]
 pub struct WorkerResult {
-    /// Latencies of measured requests.
-    pub histogram: LatencyHistogram,
-    /// Counts of measured requests and events.
-    pub counters: Counters,
+    /// Latencies and counts per server.
+    pub servers: Vec<ServerRecord>,
+    /// Scheduled requests never sent (charged to no server).
+    pub unsent: u64,
     /// The generator's send lag for measured requests.
     pub send_lag: LatencyHistogram,
 }
@@ -35,7 +36,7 @@ pub struct StartLine<'a> {
     pub start: &'a OnceLock<Instant>,
 }
 
-/// Runs connections `indices` of the run until the window closes.
+/// Runs lanes `indices` of the run until the window closes.
 pub fn run_worker(
     config: &RunConfig,
     indices: &[usize],
@@ -52,31 +53,35 @@ pub fn run_worker(
         }
     };
     let value_bytes = vec![b'v'; config.workload.value_sizes.max()];
+    let servers = config.servers();
+    let router = Router::new(config.cluster.as_ref());
     let env = Env {
         config,
+        servers: &servers,
+        router: &router,
         value_bytes: &value_bytes,
         registry: &registry,
     };
-    let mut rec = Recorder::new(window, reports);
-    let mut conns: Vec<Connection> = indices
+    let mut rec = Recorder::new(window, servers.len(), reports);
+    let mut lanes: Vec<Lane> = indices
         .iter()
         .enumerate()
-        .map(|(local, &i)| Connection::new(config, i, Token(local)))
+        .map(|(local, &i)| Lane::new(config, i, local * servers.len(), servers.len()))
         .collect();
-    for c in &mut conns {
-        c.connect(0, &env, &mut rec);
+    for lane in &mut lanes {
+        lane.connect(0, &env, &mut rec);
     }
     start_line.barrier.wait();
     let start = *start_line.start.get_or_init(Instant::now);
     let clock = move || start.elapsed().as_nanos() as u64;
-    event_loop(&mut poll, &timer, &mut conns, &env, &mut rec, &clock)?;
-    for c in &mut conns {
-        c.finish(&mut rec);
+    event_loop(&mut poll, &timer, &mut lanes, &env, &mut rec, &clock)?;
+    for lane in &mut lanes {
+        lane.finish(&mut rec);
     }
     rec.flush_interval();
     Ok(WorkerResult {
-        histogram: rec.measured,
-        counters: rec.counters,
+        servers: rec.servers,
+        unsent: rec.unsent,
         send_lag: rec.send_lag,
     })
 }
@@ -93,7 +98,7 @@ fn setup() -> io::Result<(Poll, WakeTimer, mio::Registry)> {
 fn event_loop(
     poll: &mut Poll,
     timer: &WakeTimer,
-    conns: &mut [Connection],
+    lanes: &mut [Lane],
     env: &Env<'_>,
     rec: &mut Recorder,
     clock: &dyn Fn() -> u64,
@@ -106,15 +111,15 @@ fn event_loop(
         let now_ns = clock();
         if now_ns >= window.drain_deadline_ns
             || (now_ns >= window.measure_end_ns
-                && conns.iter().all(|c| c.is_done(window.measure_end_ns)))
+                && lanes.iter().all(|l| l.is_done(window.measure_end_ns)))
         {
             return Ok(());
         }
         rec.maybe_report(now_ns);
-        for c in conns.iter_mut() {
-            c.service(now_ns, env, rec);
+        for lane in lanes.iter_mut() {
+            lane.service(now_ns, env, rec);
         }
-        let wake_ns = next_wake_ns(conns, env, rec, now_ns);
+        let wake_ns = next_wake_ns(lanes, env, rec, now_ns);
         let now_ns = clock();
         let timeout = if wake_ns <= now_ns {
             Some(Duration::ZERO)
@@ -136,7 +141,9 @@ fn event_loop(
                 armed_for_ns = None;
                 continue;
             }
-            let Some(c) = conns.get_mut(event.token().0) else {
+            let servers = env.servers.len();
+            let (lane, server) = (event.token().0 / servers, event.token().0 % servers);
+            let Some(c) = lanes.get_mut(lane).and_then(|l| l.connection_mut(server)) else {
                 continue;
             };
             if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -149,14 +156,14 @@ fn event_loop(
     }
 }
 
-fn next_wake_ns(conns: &[Connection], env: &Env<'_>, rec: &Recorder, now_ns: u64) -> u64 {
+fn next_wake_ns(lanes: &[Lane], env: &Env<'_>, rec: &Recorder, now_ns: u64) -> u64 {
     let window = rec.window;
     let mut wake_ns = rec.next_report_ns().min(window.drain_deadline_ns);
     if now_ns < window.measure_end_ns {
         wake_ns = wake_ns.min(window.measure_end_ns);
     }
-    for c in conns {
-        if let Some(t) = c.next_wake_ns(env, window.measure_end_ns) {
+    for lane in lanes {
+        if let Some(t) = lane.next_wake_ns(env, window.measure_end_ns) {
             wake_ns = wake_ns.min(t);
         }
     }

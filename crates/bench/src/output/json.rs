@@ -1,6 +1,6 @@
 //! The machine-readable report.
 
-use super::summary::{Percentiles, RunSummary};
+use super::summary::{Percentiles, RunSummary, ServerSummary};
 use crate::driver::stats::{Counters, IntervalReport};
 use crate::driver::RunResult;
 use serde::Serialize;
@@ -20,6 +20,10 @@ pub struct RunJson<'a> {
     pub send_lag: Percentiles,
     /// Per-second figures.
     pub seconds: &'a [IntervalReport],
+    /// Cluster mode: each server's figures; `summary` holds the whole cluster's (its
+    /// latencies from the merge of the servers' histograms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub servers: Option<Vec<ServerSummary>>,
 }
 
 impl<'a> RunJson<'a> {
@@ -32,6 +36,7 @@ impl<'a> RunJson<'a> {
             mean_ns: r.histogram.mean_ns(),
             send_lag: Percentiles::of(&r.send_lag),
             seconds: &r.seconds,
+            servers: r.config.cluster.as_ref().map(|_| ServerSummary::of(r)),
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The figures of one run as reports show them.
 
 use crate::config::Load;
-use crate::driver::RunResult;
+use crate::driver::{RunResult, ServerResult};
 use crate::histogram::LatencyHistogram;
 use serde::Serialize;
+use std::net::SocketAddr;
 
 /// The latency percentiles every report shows, in ns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -92,5 +93,68 @@ impl RunSummary {
             errors: r.counters.errors(),
             latency: Percentiles::of(&r.histogram),
         }
+    }
+}
+
+/// One server of a cluster run, summarised.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerSummary {
+    /// HOST:PORT as given.
+    pub label: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its ketama weight.
+    pub weight: u32,
+    /// Its fraction (0..=1) of the requests whose key was drawn.
+    pub share: f64,
+    /// Requests of the measured window whose keys map to it (answered, lost or never
+    /// sent).
+    pub requests: u64,
+    /// Its replies per second in the measured window.
+    pub achieved_rate_per_s: f64,
+    /// Replies counted.
+    pub completed: u64,
+    /// Keys found.
+    pub hits: u64,
+    /// Keys not found.
+    pub misses: u64,
+    /// Error events on its connections and its requests never sent.
+    pub errors: u64,
+    /// Keys `--prefill` stored on it, if it ran.
+    pub prefilled_keys: Option<u64>,
+    /// Latency of the requests it answered.
+    pub latency: Percentiles,
+}
+
+impl ServerSummary {
+    /// Summarises `servers`, measured over `measured_s` seconds.
+    pub fn all(servers: &[ServerResult], measured_s: f64) -> Vec<Self> {
+        let total: u64 = servers.iter().map(ServerResult::requests).sum();
+        servers
+            .iter()
+            .map(|s| Self {
+                label: s.label.clone(),
+                addr: s.addr,
+                weight: s.weight,
+                share: if total == 0 {
+                    0.0
+                } else {
+                    s.requests() as f64 / total as f64
+                },
+                requests: s.requests(),
+                achieved_rate_per_s: s.counters.completed as f64 / measured_s,
+                completed: s.counters.completed,
+                hits: s.counters.hits,
+                misses: s.counters.misses,
+                errors: s.counters.errors(),
+                prefilled_keys: s.prefilled_keys,
+                latency: Percentiles::of(&s.histogram),
+            })
+            .collect()
+    }
+
+    /// The servers of `r`.
+    pub fn of(r: &RunResult) -> Vec<Self> {
+        Self::all(&r.servers, r.config.duration.as_secs_f64())
     }
 }

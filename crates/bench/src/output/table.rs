@@ -1,6 +1,6 @@
 //! Tables rendered as aligned text, Markdown or HTML.
 
-use super::summary::RunSummary;
+use super::summary::{RunSummary, ServerSummary};
 use super::svg::escape;
 use crate::units::format_latency_ns;
 
@@ -113,6 +113,60 @@ pub fn summary_table(runs: &[RunSummary]) -> Table {
     t
 }
 
+/// The servers of a cluster, one row each, then the whole cluster (`all`).
+pub fn server_table(servers: &[ServerSummary], all: &RunSummary) -> Table {
+    let prefilled = servers.iter().any(|s| s.prefilled_keys.is_some());
+    let mut header = vec!["server", "weight", "share"];
+    if prefilled {
+        header.push("prefilled keys");
+    }
+    header.extend([
+        "achieved/s",
+        "errors",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "p99.99",
+        "max",
+    ]);
+    let mut t = Table::new(&header);
+    let start_row = |name: &str, weight: String, share: String, prefilled_keys: Option<u64>| {
+        let mut row = vec![name.to_string(), weight, share];
+        if prefilled {
+            row.push(prefilled_keys.map_or("-".into(), |k| k.to_string()));
+        }
+        row
+    };
+    for s in servers {
+        let mut row = start_row(
+            &s.label,
+            s.weight.to_string(),
+            format!("{:.1}%", s.share * 100.0),
+            s.prefilled_keys,
+        );
+        row.push(format!("{:.0}", s.achieved_rate_per_s));
+        row.push(s.errors.to_string());
+        row.extend(s.latency.named().iter().map(|(_, v)| format_latency_ns(*v)));
+        t.rows.push(row);
+    }
+    let total_keys = servers
+        .iter()
+        .map(|s| s.prefilled_keys)
+        .sum::<Option<u64>>();
+    let mut row = start_row("all", "-".into(), "100%".into(), total_keys);
+    row.push(format!("{:.0}", all.achieved_rate_per_s));
+    row.push(all.errors.to_string());
+    row.extend(
+        all.latency
+            .named()
+            .iter()
+            .map(|(_, v)| format_latency_ns(*v)),
+    );
+    t.rows.push(row);
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +202,42 @@ mod tests {
         let html = t.to_html();
         assert_eq!(html.matches("<tr>").count(), 3);
         assert!(html.contains("a&lt;b&gt;"));
+    }
+
+    #[test]
+    fn the_server_table_has_a_row_per_server_and_one_for_all() {
+        let server = |label: &str, prefilled_keys| ServerSummary {
+            label: label.into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            weight: 2,
+            share: 0.25,
+            requests: 1,
+            achieved_rate_per_s: 10.0,
+            completed: 1,
+            hits: 1,
+            misses: 0,
+            errors: 0,
+            prefilled_keys,
+            latency: Percentiles::default(),
+        };
+        let all = RunSummary {
+            label: "x3".into(),
+            mode: "open",
+            requested_rate_per_s: Some(40.0),
+            pipeline: None,
+            achieved_rate_per_s: 40.0,
+            completed: 4,
+            hits: 4,
+            misses: 0,
+            errors: 0,
+            latency: Percentiles::default(),
+        };
+        let t = server_table(&[server("a", Some(3)), server("b", Some(4))], &all);
+        assert_eq!(t.rows.len(), 3);
+        assert_eq!(t.header[3], "prefilled keys");
+        assert_eq!(t.rows[0][..4], ["a", "2", "25.0%", "3"]);
+        assert_eq!(t.rows[2][..4], ["all", "-", "100%", "7"]);
+        let t = server_table(&[server("a", None)], &all);
+        assert!(!t.header.iter().any(|h| h == "prefilled keys"));
     }
 }
