@@ -166,6 +166,7 @@ fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"segments_evicted", storage.evicted_segments);
     encode::encode_stat_u64(out, b"segments_expired", storage.expired_segments);
     encode::encode_stat_u64(out, b"evictions_inline", storage.inline_evictions);
+    encode::encode_stat_u64(out, b"index_evictions", storage.index_evictions);
     encode::encode_stat_u64(
         out,
         b"segments_reserve_target",
