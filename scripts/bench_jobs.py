@@ -186,22 +186,24 @@ STAT_NAMES = ("curr_items", "expired_unfetched", "reclaimed", "crawler_reclaimed
 
 
 def read_stats(sock):
+    """`stats`, and on tailcache `stats tailcache` (memcached answers ERROR)."""
     sock.settimeout(5)
-    sock.sendall(b"stats\r\n")
-    buf = b""
-    while not buf.endswith(b"END\r\n"):
-        chunk = sock.recv(1 << 16)
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        buf += chunk
     stats = {}
-    for line in buf.split(b"\r\n"):
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == b"STAT" and parts[1].decode() in STAT_NAMES:
-            try:
-                stats[parts[1].decode()] = int(parts[2])
-            except ValueError:
-                pass
+    for command in (b"stats\r\n", b"stats tailcache\r\n"):
+        sock.sendall(command)
+        buf = b""
+        while not (buf.endswith(b"END\r\n") or buf.endswith(b"ERROR\r\n")):
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            buf += chunk
+        for line in buf.split(b"\r\n"):
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == b"STAT" and parts[1].decode() in STAT_NAMES:
+                try:
+                    stats[parts[1].decode()] = int(parts[2])
+                except ValueError:
+                    pass
     return stats
 
 

@@ -322,3 +322,62 @@ delete a\r\ndelete a\r\nadd c 0 0 1\r\nx\r\nflush_all\r\nset d 0 0 1\r\nx\r\n";
     );
     assert_eq!(stat_values(tailcache.memcache), expected);
 }
+
+/// The names `stats` (or `stats settings`) lists, in order.
+fn stat_names(addr: SocketAddr, command: &[u8]) -> Vec<String> {
+    let mut stream = connect(addr);
+    stream.write_all(command).unwrap();
+    let reply = String::from_utf8(read_until(&mut stream, b"END\r\n")).unwrap();
+    reply
+        .lines()
+        .filter_map(|line| Some(line.strip_prefix("STAT ")?.split(' ').next()?.to_owned()))
+        .collect()
+}
+
+#[test]
+fn stats_lists_memcached_fields_in_memcached_order() {
+    // idle_kicks appears with an idle timeout, the crawler's two fields
+    // without -o no_lru_crawler.
+    for flags in [
+        &["-m", "64"][..],
+        &["-m", "64", "-o", "idle_timeout=30"],
+        &["-m", "64", "-o", "no_lru_crawler"],
+    ] {
+        let (_memcached, memcached_addr) = start_memcached(flags);
+        let tailcache = start_tailcache(flags);
+        let expected = stat_names(memcached_addr, b"stats\r\n");
+        assert!(expected.len() > 80, "{expected:?}");
+        assert_eq!(
+            stat_names(tailcache.memcache, b"stats\r\n"),
+            expected,
+            "{flags:?}"
+        );
+    }
+}
+
+#[test]
+fn stats_settings_names_are_memcached_names() {
+    let (_memcached, memcached_addr) = start_memcached(&["-m", "64"]);
+    let tailcache = start_tailcache(&["-m", "64"]);
+    let memcached = stat_names(memcached_addr, b"stats settings\r\n");
+    let ours = stat_names(tailcache.memcache, b"stats settings\r\n");
+    // A subset, in memcached's order: settings of what tailcache does not
+    // have (slab classes, LRU segments, extstore) are left out.
+    let mut position = 0;
+    for name in &ours {
+        let found = memcached[position..]
+            .iter()
+            .position(|theirs| theirs == name)
+            .unwrap_or_else(|| panic!("{name} is not memcached's, or out of order: {ours:?}"));
+        position += found + 1;
+    }
+    for name in [
+        "maxbytes",
+        "maxconns",
+        "domain_socket",
+        "cas_enabled",
+        "item_size_max",
+    ] {
+        assert!(ours.iter().any(|n| n == name), "{name} missing: {ours:?}");
+    }
+}

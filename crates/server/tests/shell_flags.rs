@@ -190,10 +190,10 @@ fn check_config_validates_a_file_without_starting() {
 }
 
 #[test]
-fn expected_item_size_shows_in_stats_settings() {
+fn expected_item_size_shows_in_stats_tailcache() {
     let server = support::Tailcache::start(&["--expected-item-size", "2k"]);
     let mut stream = support::connect(server.memcache);
-    let settings = support::exchange(&mut stream, b"stats settings\r\n", b"END\r\n");
+    let settings = support::exchange(&mut stream, b"stats tailcache\r\n", b"END\r\n");
     let settings = String::from_utf8_lossy(&settings);
     assert!(
         settings.contains("STAT expected_item_size 2048\r\n"),

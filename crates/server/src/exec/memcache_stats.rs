@@ -8,13 +8,13 @@ use std::time::Instant;
 use tailcache_protocol::memcache::encode::{self, Reply};
 use tailcache_protocol::memcache::{Stats, StatsGroup};
 
-use super::memcache_classic::MEMCACHED_COMPAT_VERSION;
-use super::{record, ttl};
+use super::memcache_stats_general as general;
+use super::record;
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
 /// memcached's `stats` counters that tailcache keeps, in memcached's order.
-const GENERAL_COUNTERS: &[Counter] = &[
+pub(super) const GENERAL_COUNTERS: &[Counter] = &[
     Counter::CmdGet,
     Counter::CmdSet,
     Counter::CmdFlush,
@@ -45,7 +45,7 @@ const GENERAL_COUNTERS: &[Counter] = &[
 pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
     match stats.group {
-        StatsGroup::General => general(ctx, output),
+        StatsGroup::General => general::general(ctx, output),
         StatsGroup::Settings => settings(ctx, output),
         StatsGroup::Items => items(ctx, output),
         StatsGroup::Slabs => slabs(ctx, output),
@@ -58,6 +58,7 @@ pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
         }
         StatsGroup::Detail => detail(stats.args, output),
         StatsGroup::Other(b"cachedump") => cachedump(ctx, stats.args, output),
+        StatsGroup::Other(b"tailcache") => general::tailcache(ctx, output),
         StatsGroup::Other(_) => encode::encode_reply(output, Reply::Error),
     }
     record(ctx, CommandKind::Stats, started);
@@ -71,6 +72,15 @@ fn detail(args: &[u8], out: &mut Vec<u8>) {
         b"dump" => encode::encode_reply(out, Reply::End),
         _ => encode::encode_reply(out, Reply::StatsDetailUsage),
     }
+}
+
+/// The resettable counters as `stats` shows them: counted since the last
+/// `stats reset`.
+pub(super) fn since_reset(
+    ctx: &ServerContext,
+    storage: &tailcache_storage::Stats,
+) -> std::collections::HashMap<&'static [u8], u64> {
+    ctx.shared.since_stats_reset(resettable(ctx, storage))
 }
 
 /// `stats reset` (and RESP's `CONFIG RESETSTAT`): the memcache view of the
@@ -114,82 +124,8 @@ fn resettable(
     values
 }
 
-fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
-    let shared = &ctx.shared;
-    let conns = shared.connections();
-    let storage = ctx.engine.stats();
-    let counted = shared.since_stats_reset(resettable(ctx, &storage));
-    let since = |name: &[u8]| counted.get(name).copied().unwrap_or(0);
-    encode::encode_stat_u64(out, b"pid", u64::from(std::process::id()));
-    encode::encode_stat_u64(out, b"uptime", shared.uptime_secs());
-    encode::encode_stat_u64(out, b"time", u64::from(ttl::now_unix_secs(ctx)));
-    encode::encode_stat(out, b"version", MEMCACHED_COMPAT_VERSION.as_bytes());
-    encode::encode_stat_u64(out, b"pointer_size", usize::BITS.into());
-    rusage(out);
-    encode::encode_stat_u64(out, b"max_connections", ctx.config.conn_limit as u64);
-    encode::encode_stat_u64(out, b"curr_connections", conns.current as u64);
-    for name in [&b"total_connections"[..], b"rejected_connections"] {
-        encode::encode_stat_u64(out, name, since(name));
-    }
-    for &counter in GENERAL_COUNTERS {
-        let name = counter.name().as_bytes();
-        encode::encode_stat_u64(out, name, since(name));
-    }
-    // As memcached: present only when -o idle_timeout is set.
-    if ctx.config.idle_timeout_secs > 0 {
-        encode::encode_stat_u64(out, b"idle_kicks", since(b"idle_kicks"));
-    }
-    for name in [&b"bytes_read"[..], b"bytes_written"] {
-        encode::encode_stat_u64(out, name, since(name));
-    }
-    encode::encode_stat_u64(out, b"limit_maxbytes", storage.limit_bytes);
-    // A connection being served means the listeners are open.
-    encode::encode_stat_u64(out, b"accepting_conns", 1);
-    encode::encode_stat_u64(out, b"threads", shared.threads() as u64);
-    // Turns that ended on the -R budget with requests still waiting.
-    encode::encode_stat_u64(out, b"conn_yields", since(b"conn_yields"));
-    encode::encode_stat_u64(out, b"hash_bytes", storage.index_bytes);
-    encode::encode_stat_u64(out, b"curr_items", storage.items);
-    // reclaimed is memcached's nearest name: memory taken back from expired items.
-    for name in [
-        &b"total_items"[..],
-        b"expired_items",
-        b"reclaimed",
-        b"evictions",
-    ] {
-        encode::encode_stat_u64(out, name, since(name));
-    }
-    encode::encode_stat_u64(out, b"bytes", storage.bytes_used);
-    encode::encode_stat_u64(out, b"segment_size_bytes", storage.segment_size_bytes);
-    encode::encode_stat_u64(out, b"segments_free", storage.segments_free);
-    encode::encode_stat_u64(out, b"segments_used", storage.segments_used);
-    encode::encode_stat_u64(out, b"segments_evicted", storage.evicted_segments);
-    encode::encode_stat_u64(out, b"segments_expired", storage.expired_segments);
-    encode::encode_stat_u64(out, b"evictions_inline", storage.inline_evictions);
-    encode::encode_stat_u64(out, b"index_evictions", storage.index_evictions);
-    encode::encode_stat_u64(
-        out,
-        b"segments_reserve_target",
-        storage.segments_reserve_target,
-    );
-    if let Some(tls) = shared.tls() {
-        // memcached's, present only with TLS on (and the session cache).
-        if let Some(sessions) = tls.new_sessions() {
-            encode::encode_stat_u64(out, b"ssl_new_sessions", sessions);
-        }
-        let errors = tls.counters().handshake_errors();
-        encode::encode_stat_u64(out, b"ssl_handshake_errors", errors);
-        let age_secs = tls.secs_since_refresh();
-        encode::encode_stat_u64(out, b"time_since_server_cert_refresh", age_secs);
-    }
-    let holds = ctx.engine.lock_holds();
-    encode::encode_stat_u64(out, b"lock_hold_ns_p9999", holds.quantile_ns(0.9999));
-    encode::encode_stat_u64(out, b"lock_hold_ns_max", holds.max_ns);
-    encode::encode_reply(out, Reply::End);
-}
-
 /// `rusage_user` / `rusage_system` of the whole process, as memcached reports.
-fn rusage(out: &mut Vec<u8>) {
+pub(super) fn rusage(out: &mut Vec<u8>) {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes a whole `rusage` into the pointer it is given,
     // which points to a zeroed, properly aligned `rusage` we own.
@@ -218,9 +154,11 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"maxbytes", config.memory_limit_mib << 20);
     encode::encode_stat_u64(out, b"maxconns", config.conn_limit as u64);
     encode::encode_stat_u64(out, b"tcpport", u64::from(config.port));
+    // UDP is not served (-U warns).
+    encode::encode_stat_u64(out, b"udpport", 0);
+    let interfaces = config.listen.join(",");
+    encode::encode_stat(out, b"inter", interfaces.as_bytes());
     encode::encode_stat_u64(out, b"verbosity", u64::from(ctx.shared.verbosity()));
-    encode::encode_stat_u64(out, b"num_threads", config.threads as u64);
-    encode::encode_stat(out, b"cas_enabled", yes_no(config.cas_enabled));
     encode::encode_stat(
         out,
         b"evictions",
@@ -230,8 +168,19 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
             b"on"
         },
     );
-    encode::encode_stat_u64(out, b"item_size_max", config.max_item_size_bytes);
-    encode::encode_stat_u64(out, b"expected_item_size", config.expected_item_size_bytes);
+    let socket = config
+        .unix_socket
+        .as_ref()
+        .map(|path| path.display().to_string());
+    let socket = socket.as_deref().unwrap_or("NULL");
+    encode::encode_stat(out, b"domain_socket", socket.as_bytes());
+    encode::encode_stat(out, b"umask", config.unix_socket_mode.as_bytes());
+    // No `shutdown` command, no per-prefix stats (`stats detail`), no SASL.
+    encode::encode_stat(out, b"shutdown_command", b"no");
+    encode::encode_stat_u64(out, b"num_threads", config.threads as u64);
+    encode::encode_stat(out, b"detail_enabled", b"no");
+    encode::encode_stat_u64(out, b"reqs_per_event", config.turn_budget_requests as u64);
+    encode::encode_stat(out, b"cas_enabled", yes_no(config.cas_enabled));
     encode::encode_stat_u64(out, b"tcp_backlog", config.listen_backlog as u64);
     let binding_protocol: &[u8] = match config.binding_protocol {
         crate::cli::ProtocolName::Auto => b"auto-negotiate",
@@ -239,25 +188,30 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
         crate::cli::ProtocolName::Binary => b"binary",
     };
     encode::encode_stat(out, b"binding_protocol", binding_protocol);
+    encode::encode_stat(out, b"auth_enabled_sasl", b"no");
     // memcached names the -Y file here, or says no.
     let auth_file = config.access.auth_file.as_ref();
     let auth_file = auth_file.map(|path| path.to_string_lossy().into_owned());
     let auth_file = auth_file.as_deref().unwrap_or("no");
     encode::encode_stat(out, b"auth_enabled_ascii", auth_file.as_bytes());
+    encode::encode_stat_u64(out, b"item_size_max", config.max_item_size_bytes);
+    // Over -c, a connection is refused with a reply at once.
+    encode::encode_stat(out, b"maxconns_fast", b"yes");
+    // -o hashpower is not used: the index is sized from -m and
+    // --expected-item-size (`stats tailcache`).
+    encode::encode_stat_u64(out, b"hashpower_init", 0);
+    let crawler = ctx.shared.lru_crawler_enabled.load(Ordering::Relaxed);
+    encode::encode_stat(out, b"lru_crawler", yes_no(crawler));
+    encode::encode_stat(out, b"flush_enabled", yes_no(config.flush_enabled));
+    encode::encode_stat(out, b"dump_enabled", yes_no(config.dump_enabled));
     encode::encode_stat_u64(out, b"idle_timeout", config.idle_timeout_secs);
+    encode::encode_stat(out, b"track_sizes", b"no");
+    encode::encode_stat(out, b"inline_ascii_response", b"no");
+    tls_settings(&config.tls, out);
     // As memcached: the -e file, only when there is one.
     if let Some(path) = &config.heap_file {
         encode::encode_stat(out, b"memory_file", path.to_string_lossy().as_bytes());
     }
-    encode::encode_stat(
-        out,
-        b"eviction_policy",
-        format!("{:?}", config.eviction).to_lowercase().as_bytes(),
-    );
-    let crawler = ctx.shared.lru_crawler_enabled.load(Ordering::Relaxed);
-    encode::encode_stat(out, b"lru_crawler", yes_no(crawler));
-    tls_settings(&config.tls, out);
-    encode::encode_stat_u64(out, b"segment_size_bytes", config.segment_size_bytes);
     encode::encode_reply(out, Reply::End);
 }
 

@@ -69,6 +69,7 @@ mod memcache_meta_flags;
 mod memcache_meta_get;
 mod memcache_meta_write;
 mod memcache_stats;
+mod memcache_stats_general;
 mod resp_auth;
 mod resp_config;
 mod resp_conn;

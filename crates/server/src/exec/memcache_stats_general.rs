@@ -1,0 +1,203 @@
+//! `stats` with memcached 1.6.18's names in memcached's order, so tools that
+//! read it (exporters, collectors, memcached's own tests) find every field;
+//! and `stats tailcache`, the figures of the segment store that memcached has
+//! no name for.
+//!
+//! A field about a part of memcached that tailcache does not have (slab
+//! rebalancing, LRU segments, watchers, extstore) reads 0, which is true:
+//! none of that ever happens here. docs/compatibility.md lists them.
+
+use tailcache_protocol::memcache::encode::{self, Reply};
+
+use super::memcache_classic::MEMCACHED_COMPAT_VERSION;
+use super::memcache_stats::{rusage, since_reset, GENERAL_COUNTERS};
+use super::ttl;
+use crate::context::ServerContext;
+use crate::fd_limit::reserved_fds;
+use tailcache_runtime::TaskGroup;
+
+/// memcached's slab-rebalancing fields: no slab classes, nothing moves.
+const SLAB_REASSIGN_FIELDS: &[&[u8]] = &[
+    b"slab_reassign_rescues",
+    b"slab_reassign_chunk_rescues",
+    b"slab_reassign_evictions_nomem",
+    b"slab_reassign_inline_reclaim",
+    b"slab_reassign_busy_items",
+    b"slab_reassign_busy_deletes",
+    b"slab_reassign_running",
+    b"slabs_moved",
+];
+
+/// memcached's logger and proxy fields: no `watch`, no proxy, no NAPI ids.
+const LOGGER_FIELDS: &[&[u8]] = &[
+    b"malloc_fails",
+    b"log_worker_dropped",
+    b"log_worker_written",
+    b"log_watcher_skipped",
+    b"log_watcher_sent",
+    b"log_watchers",
+];
+
+/// memcached's segmented-LRU fields (hot, warm and cold queues): items live
+/// in segments here and never move between queues.
+const LRU_MOVE_FIELDS: &[&[u8]] = &[b"moves_to_cold", b"moves_to_warm", b"moves_within_lru"];
+
+/// `stats`: memcached's fields, each with tailcache's value.
+pub fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
+    let shared = &ctx.shared;
+    let conns = shared.connections();
+    let storage = ctx.engine.stats();
+    let counted = since_reset(ctx, &storage);
+    let since = |name: &[u8]| counted.get(name).copied().unwrap_or(0);
+    let zero = |out: &mut Vec<u8>, name: &[u8]| encode::encode_stat_u64(out, name, 0);
+    encode::encode_stat_u64(out, b"pid", u64::from(std::process::id()));
+    encode::encode_stat_u64(out, b"uptime", shared.uptime_secs());
+    encode::encode_stat_u64(out, b"time", u64::from(ttl::now_unix_secs(ctx)));
+    encode::encode_stat(out, b"version", MEMCACHED_COMPAT_VERSION.as_bytes());
+    // memcached's event library's version; tailcache's loop is mio.
+    encode::encode_stat(out, b"libevent", b"none");
+    encode::encode_stat_u64(out, b"pointer_size", usize::BITS.into());
+    rusage(out);
+    encode::encode_stat_u64(out, b"max_connections", ctx.config.conn_limit as u64);
+    encode::encode_stat_u64(out, b"curr_connections", conns.current as u64);
+    for name in [&b"total_connections"[..], b"rejected_connections"] {
+        encode::encode_stat_u64(out, name, since(name));
+    }
+    encode::encode_stat_u64(out, b"connection_structures", conns.current as u64);
+    // Replies are written from the connection's buffer, never from pooled
+    // response objects, and a read buffer is never refused.
+    for name in [
+        &b"response_obj_oom"[..],
+        b"response_obj_count",
+        b"response_obj_bytes",
+    ] {
+        zero(out, name);
+    }
+    let buffer_bytes = shared
+        .runtime_figures()
+        .map_or(0, |figures| figures.buffers.total_bytes() as u64);
+    encode::encode_stat_u64(out, b"read_buf_count", conns.current as u64);
+    encode::encode_stat_u64(out, b"read_buf_bytes", buffer_bytes);
+    zero(out, b"read_buf_bytes_free");
+    zero(out, b"read_buf_oom");
+    encode::encode_stat_u64(out, b"reserved_fds", reserved_fds(shared.threads()));
+    for &counter in GENERAL_COUNTERS {
+        let name = counter.name().as_bytes();
+        encode::encode_stat_u64(out, name, since(name));
+    }
+    // As memcached: present only when -o idle_timeout is set.
+    if ctx.config.idle_timeout_secs > 0 {
+        encode::encode_stat_u64(out, b"idle_kicks", since(b"idle_kicks"));
+    }
+    for name in [&b"bytes_read"[..], b"bytes_written"] {
+        encode::encode_stat_u64(out, name, since(name));
+    }
+    encode::encode_stat_u64(out, b"limit_maxbytes", storage.limit_bytes);
+    // Over -c a connection is refused with a reply (rejected_connections);
+    // the listeners themselves are never disabled.
+    encode::encode_stat_u64(out, b"accepting_conns", 1);
+    zero(out, b"listen_disabled_num");
+    zero(out, b"time_in_listen_disabled_us");
+    encode::encode_stat_u64(out, b"threads", shared.threads() as u64);
+    // Turns that ended on the -R budget with requests still waiting.
+    encode::encode_stat_u64(out, b"conn_yields", since(b"conn_yields"));
+    // The index is sized once, at start: its slots, as a power of two, stand
+    // for memcached's hash table size, and it never expands.
+    let index_slots = (storage.index_bytes / 8).max(1);
+    encode::encode_stat_u64(out, b"hash_power_level", u64::from(index_slots.ilog2()));
+    encode::encode_stat_u64(out, b"hash_bytes", storage.index_bytes);
+    zero(out, b"hash_is_expanding");
+    for name in SLAB_REASSIGN_FIELDS {
+        zero(out, name);
+    }
+    let crawler = shared
+        .lru_crawler_enabled
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if crawler {
+        zero(out, b"lru_crawler_running");
+        zero(out, b"lru_crawler_starts");
+    }
+    // memcached's LRU maintainer is tailcache's background maintenance
+    // (eviction ahead of need and expiry): the steps it has run.
+    let maintenance_steps = shared.runtime_figures().map_or(0, |figures| {
+        figures.scheduler.group(TaskGroup::Maintenance).tasks_run
+    });
+    encode::encode_stat_u64(out, b"lru_maintainer_juggles", maintenance_steps);
+    for name in LOGGER_FIELDS {
+        zero(out, name);
+    }
+    tls_stats(ctx, out);
+    zero(out, b"unexpected_napi_ids");
+    zero(out, b"round_robin_fallback");
+    encode::encode_stat_u64(out, b"bytes", storage.bytes_used);
+    encode::encode_stat_u64(out, b"curr_items", storage.items);
+    encode::encode_stat_u64(out, b"total_items", since(b"total_items"));
+    zero(out, b"slab_global_page_pool");
+    // Whether an item was ever read is not kept per item.
+    zero(out, b"expired_unfetched");
+    zero(out, b"evicted_unfetched");
+    zero(out, b"evicted_active");
+    encode::encode_stat_u64(out, b"evictions", since(b"evictions"));
+    // Memory taken back from expired items, all of it by background steps.
+    encode::encode_stat_u64(out, b"reclaimed", since(b"reclaimed"));
+    zero(out, b"crawler_reclaimed");
+    zero(out, b"crawler_items_checked");
+    zero(out, b"lrutail_reflocked");
+    for name in LRU_MOVE_FIELDS {
+        zero(out, name);
+    }
+    // A write that had to free memory itself: background eviction fell behind.
+    encode::encode_stat_u64(out, b"direct_reclaims", storage.inline_evictions);
+    zero(out, b"lru_bumps_dropped");
+    encode::encode_reply(out, Reply::End);
+}
+
+/// memcached's TLS fields, present only with TLS on (and the session cache).
+fn tls_stats(ctx: &ServerContext, out: &mut Vec<u8>) {
+    let Some(tls) = ctx.shared.tls() else {
+        return;
+    };
+    if let Some(sessions) = tls.new_sessions() {
+        encode::encode_stat_u64(out, b"ssl_new_sessions", sessions);
+    }
+    let errors = tls.counters().handshake_errors();
+    encode::encode_stat_u64(out, b"ssl_handshake_errors", errors);
+    let age_secs = tls.secs_since_refresh();
+    encode::encode_stat_u64(out, b"time_since_server_cert_refresh", age_secs);
+}
+
+/// `stats tailcache`: the segment store's own figures.
+pub fn tailcache(ctx: &ServerContext, out: &mut Vec<u8>) {
+    let storage = ctx.engine.stats();
+    let counted = since_reset(ctx, &storage);
+    let since = |name: &[u8]| counted.get(name).copied().unwrap_or(0);
+    encode::encode_stat(
+        out,
+        b"eviction_policy",
+        format!("{:?}", ctx.config.eviction)
+            .to_lowercase()
+            .as_bytes(),
+    );
+    encode::encode_stat_u64(
+        out,
+        b"expected_item_size",
+        ctx.config.expected_item_size_bytes,
+    );
+    encode::encode_stat_u64(out, b"expired_items", since(b"expired_items"));
+    encode::encode_stat_u64(out, b"segment_size_bytes", storage.segment_size_bytes);
+    encode::encode_stat_u64(out, b"segments_free", storage.segments_free);
+    encode::encode_stat_u64(out, b"segments_used", storage.segments_used);
+    encode::encode_stat_u64(out, b"segments_evicted", storage.evicted_segments);
+    encode::encode_stat_u64(out, b"segments_expired", storage.expired_segments);
+    encode::encode_stat_u64(
+        out,
+        b"segments_reserve_target",
+        storage.segments_reserve_target,
+    );
+    encode::encode_stat_u64(out, b"evictions_inline", storage.inline_evictions);
+    encode::encode_stat_u64(out, b"index_evictions", storage.index_evictions);
+    let holds = ctx.engine.lock_holds();
+    encode::encode_stat_u64(out, b"lock_hold_ns_p9999", holds.quantile_ns(0.9999));
+    encode::encode_stat_u64(out, b"lock_hold_ns_max", holds.max_ns);
+    encode::encode_reply(out, Reply::End);
+}
