@@ -160,7 +160,7 @@ pub struct Flags {
     #[arg(short = 'n', long = "slab-min-size", value_name = "BYTES")]
     pub slab_min_size: Option<u32>,
 
-    /// Key prefix delimiter of per-prefix stats; not kept here (warns)
+    /// Key prefix delimiter of per-prefix stats (`stats detail`) [default: :]
     #[arg(short = 'D', value_name = "CHAR")]
     pub prefix_delimiter: Option<String>,
 

@@ -70,6 +70,8 @@ pub struct Config {
     /// Typical key + value size in bytes (--expected-item-size): the index is
     /// sized at start for `-m` of such items.
     pub expected_item_size_bytes: u64,
+    /// Where a key's prefix ends for `stats detail` (-D).
+    pub prefix_delimiter: char,
     /// Close connections idle this long (-o idle_timeout); 0 never.
     pub idle_timeout_secs: u64,
     /// Close a connection whose buffered input completes no request for this
@@ -171,6 +173,7 @@ impl Default for Config {
             cas_enabled: true,
             segment_size_bytes: 0,
             expected_item_size_bytes: 64,
+            prefix_delimiter: ':',
             idle_timeout_secs: 0,
             request_timeout_secs: 30,
             verbosity: 0,
@@ -330,6 +333,13 @@ impl Config {
             &mut self.expected_item_size_bytes,
             flags.expected_item_size_bytes,
         );
+        if let Some(text) = &flags.prefix_delimiter {
+            let mut chars = text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(delimiter), None) => self.prefix_delimiter = delimiter,
+                _ => return Err(ConfigError::new("-D", "must be one character")),
+            }
+        }
         set(&mut self.accept_mode, flags.accept_mode);
         if flags.verbose > 0 {
             self.verbosity = flags.verbose;
@@ -436,6 +446,12 @@ impl Config {
         }
         if self.max_item_size_bytes > self.memory_limit_mib << 19 {
             return Err(ConfigError::new(item, "must be at most half of -m"));
+        }
+        if !self.prefix_delimiter.is_ascii_graphic() {
+            return Err(ConfigError::new(
+                "-D (prefix_delimiter)",
+                "must be one printable ASCII character",
+            ));
         }
         check_range(
             EXPECTED_ITEM_SIZE_SETTING,
@@ -667,9 +683,6 @@ fn warn_no_effect(flags: &Flags, warnings: &mut Vec<String>) {
             "-n/--slab-min-size",
             "has no effect: tailcache has no slab classes",
         );
-    }
-    if flags.prefix_delimiter.is_some() {
-        warn("-D", "has no effect: per-prefix stats are not kept");
     }
     if flags.napi_ids.is_some() {
         warn("-N/--napi-ids", "has no effect in tailcache");

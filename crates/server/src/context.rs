@@ -80,6 +80,8 @@ pub struct SharedState {
     stats_reset_baseline: std::sync::Mutex<std::collections::HashMap<&'static [u8], u64>>,
     /// Whether the LRU crawler commands are served (`lru_crawler enable|disable`).
     pub lru_crawler_enabled: std::sync::atomic::AtomicBool,
+    /// `stats detail`: per-prefix counts, off until turned on.
+    pub prefix_stats: crate::prefix_stats::PrefixStats,
     /// Admin endpoint requests refused for a missing or wrong token (the
     /// admin thread is not a worker, so it has no per-worker counters).
     pub admin_auth_failures: std::sync::atomic::AtomicU64,
@@ -109,6 +111,10 @@ impl SharedState {
             .unwrap_or(0);
         let verbosity = AtomicU8::new(config.verbosity);
         let lru_crawler_enabled = std::sync::atomic::AtomicBool::new(config.lru_crawler_enabled);
+        // validate() holds the delimiter to printable ASCII.
+        let prefix_stats = crate::prefix_stats::PrefixStats::new(
+            u8::try_from(config.prefix_delimiter).unwrap_or(b':'),
+        );
         Self {
             engine,
             config,
@@ -121,6 +127,7 @@ impl SharedState {
             runtime_figures: std::sync::OnceLock::new(),
             tls: std::sync::OnceLock::new(),
             lru_crawler_enabled,
+            prefix_stats,
             admin_auth_failures: std::sync::atomic::AtomicU64::new(0),
         }
     }

@@ -19,6 +19,7 @@ pub mod http_auth;
 pub mod listeners;
 pub mod logging;
 pub mod metrics;
+pub mod prefix_stats;
 pub mod process;
 pub mod prometheus;
 pub mod report;

@@ -73,6 +73,8 @@ fn scripts() -> Vec<(&'static str, Vec<u8>)> {
         ("value too large drops the old item", replaced_by_too_large),
         ("bad data chunk", text("set b:a 0 0 1\r\nxyz\r\nget b:a\r\n")),
         ("flush_all", text("set fl:a 0 0 1\r\nx\r\nflush_all 0\r\nget fl:a\r\nset fl:b 0 0 1\r\ny\r\nflush_all 100\r\nget fl:b\r\nflush_all noreply\r\nget fl:b\r\n")),
+        // One prefix only: memcached dumps prefixes in its hash table's order.
+        ("stats detail", text("stats detail dump\r\nstats detail on\r\nset foo:123 0 0 6\r\nfooval\r\nstats detail dump\r\nget foo:123\r\nget foo:124 foo:123\r\ngets nodelimiter\r\ndelete foo:125\r\nadd foo:123 0 0 1 noreply\r\nx\r\nstats detail dump\r\nstats reset\r\nstats detail dump\r\ngat 0 foo:123\r\nstats detail dump\r\nstats detail off\r\nget foo:124\r\nstats detail dump\r\nstats reset\r\n")),
         ("version verbosity stats", text("version\r\nverbosity 1\r\nverbosity 0\r\nstats\r\nstats settings\r\nstats bogus\r\nstats detail\r\nstats detail on\r\nstats detail off\r\nstats reset\r\nstats items\r\nstats slabs\r\nstats sizes\r\nstats conns\r\n")),
         ("quit", text("set qu:a 0 0 1\r\nx\r\nquit\r\nget qu:a\r\n")),
         ("meta basic", text("ms m:a 2 T0 F5\r\nhi\r\nmg m:a v\r\nmg m:a v f s t k\r\nmg m:a\r\nmg m:missing v\r\nmg m:missing v k Oabc\r\nmg m:a v Oxyz k q\r\nmg m:missing v q\r\nmn\r\nmd m:a\r\nmd m:a\r\nmd m:a q\r\nmn\r\n")),

@@ -33,6 +33,7 @@ pub const MAX_GET_REPLY_BYTES: usize = 64 << 20;
 pub fn store(ctx: &ServerContext, store: &Store<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
     ctx.metrics.incr(Counter::CmdSet);
+    ctx.shared.prefix_stats.record_set(store.key);
     let (mode, compare_cas) = storage_mode(store.mode);
     let options = StoreOptions {
         client_flags: store.client_flags,
@@ -172,6 +173,7 @@ pub fn get_some<'a>(
             None => get_one(ctx, key, with_cas, output),
         };
         count_get(ctx, kind, hit);
+        ctx.shared.prefix_stats.record_get(key, hit);
         served += 1;
         let stop = output.len() >= slice.stop_bytes || served >= slice.max_keys;
         if stop && keys.peek().is_some() {
@@ -256,6 +258,7 @@ fn get_and_touch_one(
 /// delete.
 pub fn delete(ctx: &ServerContext, delete: &Delete<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
+    ctx.shared.prefix_stats.record_delete(delete.key);
     let reply = if delete_counted(ctx, delete.key) {
         Reply::Deleted
     } else {

@@ -56,7 +56,7 @@ pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
             reset(ctx);
             encode::encode_reply(output, Reply::Reset)
         }
-        StatsGroup::Detail => detail(stats.args, output),
+        StatsGroup::Detail => detail(ctx, stats.args, output),
         StatsGroup::Other(b"cachedump") => cachedump(ctx, stats.args, output),
         StatsGroup::Other(b"tailcache") => general::tailcache(ctx, output),
         StatsGroup::Other(_) => encode::encode_reply(output, Reply::Error),
@@ -64,12 +64,15 @@ pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
     record(ctx, CommandKind::Stats, started);
 }
 
-/// `stats detail on|off|dump`: accepted as memcached does; tailcache keeps
-/// no per-prefix statistics, so a dump is empty.
-fn detail(args: &[u8], out: &mut Vec<u8>) {
+/// `stats detail on|off|dump`: memcached's per-prefix statistics.
+fn detail(ctx: &ServerContext, args: &[u8], out: &mut Vec<u8>) {
+    let prefixes = &ctx.shared.prefix_stats;
     match args.trim_ascii() {
-        b"on" | b"off" => encode::encode_reply(out, Reply::Ok),
-        b"dump" => encode::encode_reply(out, Reply::End),
+        b"on" | b"off" => {
+            prefixes.set_enabled(args.trim_ascii() == b"on");
+            encode::encode_reply(out, Reply::Ok)
+        }
+        b"dump" => prefixes.dump(out),
         _ => encode::encode_reply(out, Reply::StatsDetailUsage),
     }
 }
@@ -87,6 +90,7 @@ pub(super) fn since_reset(
 /// counters starts again from zero.
 pub fn reset(ctx: &ServerContext) {
     ctx.shared.reset_stats(resettable(ctx, &ctx.engine.stats()));
+    ctx.shared.prefix_stats.clear();
 }
 
 /// The `stats` values memcached's `stats reset` zeroes, as they are now (counters
@@ -175,10 +179,13 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     let socket = socket.as_deref().unwrap_or("NULL");
     encode::encode_stat(out, b"domain_socket", socket.as_bytes());
     encode::encode_stat(out, b"umask", config.unix_socket_mode.as_bytes());
-    // No `shutdown` command, no per-prefix stats (`stats detail`), no SASL.
+    // No `shutdown` command, no SASL.
     encode::encode_stat(out, b"shutdown_command", b"no");
     encode::encode_stat_u64(out, b"num_threads", config.threads as u64);
-    encode::encode_stat(out, b"detail_enabled", b"no");
+    let delimiter = [ctx.shared.prefix_stats.delimiter()];
+    encode::encode_stat(out, b"stat_key_prefix", &delimiter);
+    let detail = ctx.shared.prefix_stats.enabled();
+    encode::encode_stat(out, b"detail_enabled", yes_no(detail));
     encode::encode_stat_u64(out, b"reqs_per_event", config.turn_budget_requests as u64);
     encode::encode_stat(out, b"cas_enabled", yes_no(config.cas_enabled));
     encode::encode_stat_u64(out, b"tcp_backlog", config.listen_backlog as u64);

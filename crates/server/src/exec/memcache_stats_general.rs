@@ -196,6 +196,8 @@ pub fn tailcache(ctx: &ServerContext, out: &mut Vec<u8>) {
     );
     encode::encode_stat_u64(out, b"evictions_inline", storage.inline_evictions);
     encode::encode_stat_u64(out, b"index_evictions", storage.index_evictions);
+    let dropped = ctx.shared.prefix_stats.dropped();
+    encode::encode_stat_u64(out, b"prefixes_dropped", dropped);
     let holds = ctx.engine.lock_holds();
     encode::encode_stat_u64(out, b"lock_hold_ns_p9999", holds.quantile_ns(0.9999));
     encode::encode_stat_u64(out, b"lock_hold_ns_max", holds.max_ns);
