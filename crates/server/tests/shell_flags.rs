@@ -33,6 +33,8 @@ fn bad_values_exit_64_naming_the_flag() {
         (&["--eviction", "lru"], "--eviction"),
         (&["--segment-size", "1m", "-I", "2m"], "--segment-size"),
         (&["--expected-item-size", "0"], "--expected-item-size"),
+        (&["-D", "ab"], "-D"),
+        (&["-D", " "], "-D"),
         (&["--expected-item-size", "2m"], "--expected-item-size"),
         (&["-o", "idle_timeout=soon"], "idle_timeout"),
         (&["-o", "no_such_option"], "no_such_option"),
