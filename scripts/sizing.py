@@ -82,7 +82,7 @@ def main():
     tailcache = os.environ.get("TAILCACHE_BIN")
     bench = os.environ.get("BENCH_BIN")
     if not tailcache or not bench:
-        subprocess.run(["cargo", "build", "--release", "--bins", "-q"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "tailcache", "-p", "tailcache-bench"], cwd=ROOT, check=True)
         tailcache = tailcache or os.path.join(ROOT, "target/release/tailcache")
         bench = bench or os.path.join(ROOT, "target/release/tailcache-bench")
     memcached = os.environ.get("MEMCACHED_BIN") or shutil.which("memcached")
