@@ -339,11 +339,11 @@ fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
             "1.25",
             "-n",
             "48",
-            "-D",
-            ":",
             "-N",
             "1",
             // These apply, or ask for what is always so: no warning.
+            "-D",
+            ":",
             "-R",
             "20",
             "-X",
@@ -367,7 +367,7 @@ fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
     assert_serves(server.addr("memcache"));
     let lines = warnings(&log);
     // -b 1024 is the backlog in use, and the last -b wins as in getopt: no warning.
-    let mut expected: Vec<String> = ["-A/", "-L/", "-f/", "-n/", "-D ", "-N/"]
+    let mut expected: Vec<String> = ["-A/", "-L/", "-f/", "-n/", "-N/"]
         .iter()
         .map(|s| s.to_string())
         .collect();
