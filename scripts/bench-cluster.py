@@ -14,34 +14,13 @@ Environment: TAILCACHE_BIN, BENCH_BIN (default: build target/release), MEMCACHED
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
+
+from loopback_servers import free_port, wait_serving
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANCES = 3
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_serving(port, process):
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"bench-cluster: a server exited at start ({process.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
-                conn.sendall(b"version\r\n")
-                if conn.recv(100):
-                    return
-        except OSError:
-            time.sleep(0.02)
-    sys.exit("bench-cluster: a server did not answer")
 
 
 def main():
@@ -74,7 +53,7 @@ def main():
                 process = subprocess.Popen([*argv, "-t", "1", "-m", "64", "-p", str(port)],
                                            stdout=subprocess.DEVNULL)
                 processes.append(process)
-                wait_serving(port, process)
+                wait_serving(port, process, "bench-cluster")
                 ports.append(port)
             clusters[name] = ",".join(f"127.0.0.1:{p}" for p in ports)
         command = [bench,

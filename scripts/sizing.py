@@ -17,33 +17,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
+
+from loopback_servers import free_port, wait_serving
 
 # Typical length of the keys written (key:0 .. key:N).
 KEY_BYTES = 8
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_serving(port, process):
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"sizing: server exited at start ({process.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
-                conn.sendall(b"version\r\n")
-                if conn.recv(100):
-                    return
-        except OSError:
-            time.sleep(0.01)
-    sys.exit("sizing: server did not answer")
 
 
 def curr_items(port):
@@ -63,7 +43,7 @@ def held(argv, bench, value_bytes, memory_mib):
     process = subprocess.Popen([*argv, "-p", str(port)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
-        wait_serving(port, process)
+        wait_serving(port, process, "sizing")
         keys = 3 * memory_mib * (1 << 20) // (value_bytes + 10)
         subprocess.run([bench, "-t", f"127.0.0.1:{port}", "--keys", str(keys), "--value-size",
                         str(value_bytes), "--prefill", "--rate", "1k", "-d", "100ms",

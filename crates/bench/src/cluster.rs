@@ -142,18 +142,9 @@ impl Router {
             return 0;
         };
         // The key is hashed in two parts, so no buffer is allocated per request.
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut n = index;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        continuum.server_of_hash(key_hash_parts(&[prefix, &digits[i..]]))
+        let mut buf = [0u8; 20];
+        let digits = crate::protocol::decimal_digits(index, &mut buf);
+        continuum.server_of_hash(key_hash_parts(&[prefix, digits]))
     }
 }
 

@@ -395,6 +395,7 @@ impl Cache {
         stats.segments_reserve_target = self.reserve_target.load(Ordering::Relaxed) as u64;
         stats.segment_size_bytes = segment_bytes;
         stats.index_bytes = self.layout.index_bytes as u64;
+        stats.index_slots = (self.layout.bucket_count * crate::index::ITEM_SLOTS_PER_BUCKET) as u64;
         stats.limit_bytes = self.config.heap_size_bytes as u64;
         stats.reserved_bytes = self.reserved_bytes() as u64;
         stats

@@ -137,6 +137,8 @@ pub struct Stats {
     pub segment_size_bytes: u64,
     /// Bytes of the hash index.
     pub index_bytes: u64,
+    /// Item slots of the hash index (each bucket also holds one version word).
+    pub index_slots: u64,
     /// The configured budget (memcached `limit_maxbytes`).
     pub limit_bytes: u64,
     /// Bytes actually reserved: segments + index + bookkeeping (always <= limit_bytes).

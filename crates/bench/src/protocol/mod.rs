@@ -161,18 +161,22 @@ pub fn key_len(prefix: &[u8], index: u64) -> usize {
 }
 
 /// Appends a number in decimal without going through `fmt`.
-pub fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+pub fn write_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(decimal_digits(n, &mut buf));
+}
+
+/// `n` in decimal, written into the end of `buf`; the digits.
+pub fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
     loop {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return &buf[i..];
         }
     }
-    out.extend_from_slice(&digits[i..]);
 }
 
 fn decimal_len(mut n: u64) -> usize {

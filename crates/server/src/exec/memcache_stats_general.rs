@@ -103,8 +103,8 @@ pub fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"conn_yields", since(b"conn_yields"));
     // The index is sized once, at start: its slots, as a power of two, stand
     // for memcached's hash table size, and it never expands.
-    let index_slots = (storage.index_bytes / 8).max(1);
-    encode::encode_stat_u64(out, b"hash_power_level", u64::from(index_slots.ilog2()));
+    let power = storage.index_slots.max(1).ilog2();
+    encode::encode_stat_u64(out, b"hash_power_level", u64::from(power));
     encode::encode_stat_u64(out, b"hash_bytes", storage.index_bytes);
     zero(out, b"hash_is_expanding");
     for name in SLAB_REASSIGN_FIELDS {
