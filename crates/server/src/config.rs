@@ -110,6 +110,9 @@ pub struct Config {
     pub background_min_share_percent: u8,
     /// Shares of the maintenance group (eviction ahead, expiry, flush reclaim).
     pub shares_maintenance: u32,
+    /// Background maintenance keeps free segments ready for writes, sized from
+    /// the write rate; off (-o no_lru_maintainer), writes evict inline.
+    pub evict_ahead: bool,
     /// Shares of the compaction group.
     pub shares_compaction: u32,
     /// Shares of the snapshot group.
@@ -188,6 +191,7 @@ impl Default for Config {
             task_quota_us: 500,
             background_min_share_percent: RuntimeConfig::default().background_min_share_percent,
             shares_maintenance: GroupShares::default().maintenance,
+            evict_ahead: true,
             shares_compaction: GroupShares::default().compaction,
             shares_snapshot: GroupShares::default().snapshot,
             shares_bulk: GroupShares::default().bulk,

@@ -77,6 +77,7 @@ fn storage_config(config: &Config) -> tailcache_storage::Config {
             EvictionName::None => EvictionPolicy::None,
         },
         cas_enabled: config.cas_enabled,
+        evict_ahead: config.evict_ahead,
         expected_item_size_bytes: to_usize(config.expected_item_size_bytes),
     }
 }

@@ -27,8 +27,6 @@ const IGNORED: &[&str] = &[
     "hash_algorithm",
     "lru_crawler_sleep",
     "lru_crawler_tocrawl",
-    "lru_maintainer",
-    "no_lru_maintainer",
     "hot_lru_pct",
     "warm_lru_pct",
     "hot_max_factor",
@@ -91,11 +89,17 @@ pub fn apply_extended(
             }
             "lru_crawler" => config.lru_crawler_enabled = true,
             "no_lru_crawler" => config.lru_crawler_enabled = false,
+            // memcached's LRU maintainer thread is what frees memory ahead of
+            // writes; without it, writes evict inline (as here).
+            "lru_maintainer" => config.evict_ahead = true,
+            "no_lru_maintainer" => config.evict_ahead = false,
             "no_modern" => {
-                // memcached 1.4's defaults: of them only "no crawler" means anything here.
+                // memcached 1.4's defaults: of them only "no crawler" and "no
+                // maintainer" mean anything here.
                 config.lru_crawler_enabled = false;
+                config.evict_ahead = false;
                 warnings.push(
-                    "-o no_modern starts lru_crawler disabled; its other 1.4 defaults have no effect in tailcache"
+                    "-o no_modern starts lru_crawler disabled and evicts inline; its other 1.4 defaults have no effect in tailcache"
                         .to_owned(),
                 );
             }

@@ -278,6 +278,8 @@ const COMPARED_COUNTERS: &[&str] = &[
     "cmd_touch",
     "get_hits",
     "get_misses",
+    "get_expired",
+    "get_flushed",
     "delete_hits",
     "delete_misses",
     "incr_hits",
@@ -312,7 +314,8 @@ fn stats_counters_match_memcached() {
     let script =
         b"set a 0 0 1\r\n1\r\nget a b\r\ngets a\r\ncas a 0 0 1 999\r\n2\r\ncas b 0 0 1 1\r\n2\r\n\
 incr a 1\r\nincr b 1\r\ndecr a 1\r\ndecr b 1\r\ntouch a 10\r\ntouch b 10\r\ngat 10 a b\r\n\
-delete a\r\ndelete a\r\nadd c 0 0 1\r\nx\r\nflush_all\r\nset d 0 0 1\r\nx\r\n";
+delete a\r\ndelete a\r\nadd c 0 0 1\r\nx\r\nflush_all\r\nget c\r\nset d 0 0 1\r\nx\r\n\
+set gone 0 2678400 1\r\nx\r\nget gone\r\nget gone\r\n";
     for addr in [memcached_addr, tailcache.memcache] {
         run_script(addr, script);
     }
@@ -339,11 +342,13 @@ fn stat_names(addr: SocketAddr, command: &[u8]) -> Vec<String> {
 #[test]
 fn stats_lists_memcached_fields_in_memcached_order() {
     // idle_kicks appears with an idle timeout, the crawler's two fields
-    // without -o no_lru_crawler.
+    // without -o no_lru_crawler, the LRU maintainer's seven without -o
+    // no_lru_maintainer (memcached's stats.t counts 83 with both).
     for flags in [
         &["-m", "64"][..],
         &["-m", "64", "-o", "idle_timeout=30"],
         &["-m", "64", "-o", "no_lru_crawler"],
+        &["-m", "64", "-o", "no_lru_crawler,no_lru_maintainer"],
     ] {
         let (_memcached, memcached_addr) = start_memcached(flags);
         let tailcache = start_tailcache(flags);
@@ -379,6 +384,7 @@ fn stats_settings_names_are_memcached_names() {
         "domain_socket",
         "cas_enabled",
         "item_size_max",
+        "lru_maintainer_thread",
     ] {
         assert!(ours.iter().any(|n| n == name), "{name} missing: {ours:?}");
     }

@@ -92,6 +92,8 @@ const SILENT_O_OPTIONS: &[&str] = &[
     "idle_timeout",
     "lru_crawler",
     "no_lru_crawler",
+    "lru_maintainer",
+    "no_lru_maintainer",
     // TLS settings: they apply (to -Z and --tls-port listeners).
     "ssl_chain_cert",
     "ssl_key",

@@ -53,6 +53,11 @@ pub struct Config {
     pub eviction: EvictionPolicy,
     /// Whether items carry CAS values (memcached `-C` turns this off; then every CAS reads 0).
     pub cas_enabled: bool,
+    /// Whether background maintenance keeps a reserve of free segments sized from the
+    /// write rate (default). Off (memcached's `-o no_lru_maintainer`), the reserve is
+    /// only what the policy needs and writes evict inline; expiry and flush reclaim
+    /// still run in the background.
+    pub evict_ahead: bool,
 }
 
 impl Default for Config {
@@ -64,6 +69,7 @@ impl Default for Config {
             expected_item_size_bytes: 64,
             eviction: EvictionPolicy::Merge,
             cas_enabled: true,
+            evict_ahead: true,
         }
     }
 }

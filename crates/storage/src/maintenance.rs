@@ -350,8 +350,12 @@ impl Cache {
     }
 
     /// The reserve bounds: a merge needs a free target besides the writes' segment,
-    /// and no reserve takes more than a sixteenth of memory.
+    /// and no reserve takes more than a sixteenth of memory. Without eviction ahead
+    /// there is no reserve: background steps never evict, writes do it inline.
     pub(crate) fn clamp_reserve(&self, wanted: usize) -> usize {
+        if !self.config.evict_ahead {
+            return 0;
+        }
         let least = match self.config.eviction {
             EvictionPolicy::None => 0,
             EvictionPolicy::Merge => 2,

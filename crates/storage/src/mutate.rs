@@ -479,7 +479,14 @@ impl Cache {
         // race takes it out again before `finish_write`.
         let segment = self.segment(room.segment);
         segment.add_live(len);
-        segment.note_expiry(fields.expiry_unix_secs);
+        // An item stored already expired (memcached links it, and the next read
+        // counts as get_expired) keeps its segment for the second it was written in,
+        // so that background expiry does not take it before that read.
+        let reclaimable_at = match fields.expiry_unix_secs {
+            0 => 0,
+            at => at.max(now.get().saturating_add(1)),
+        };
+        segment.note_expiry(reclaimable_at);
         debug_assert_eq!(at, self.addr(room.segment, room.offset) + len);
         Ok(Some(Written {
             room,

@@ -11,7 +11,6 @@ use crate::meta::{
     ArithOutcome, Arithmetic, DeleteOptions, ItemMeta, ReadOptions, StoreMode, StoreOptions,
 };
 use crate::mutate::{Applied, Freq, Mutation, NewCas, NewItem, Part, Plan};
-use crate::sync::Ordering;
 
 /// Longest value incr/decr will read as a number: 20 digits with room for the spaces
 /// memcached pads shrunk numbers with.
@@ -21,7 +20,8 @@ const SPACES: [u8; MAX_NUMBER_TEXT_BYTES] = [b' '; MAX_NUMBER_TEXT_BYTES];
 
 impl Cache {
     /// Stores `value` under `key` as `mode` and `options` say; returns the new item's
-    /// metadata (an already-expired store returns CAS 0 and stores nothing).
+    /// metadata. An already-expired store is written as memcached links it: it
+    /// replaces the old item, is never readable, and a read of it counts as expired.
     pub fn store(
         &self,
         mode: StoreMode,
@@ -38,8 +38,6 @@ impl Cache {
                 value,
                 options,
                 key_len: key.len(),
-                stored_expired: false,
-                expired_cas: 0,
             },
         )
     }
@@ -99,10 +97,6 @@ struct Store<'v> {
     value: &'v [u8],
     options: StoreOptions,
     key_len: usize,
-    /// The store's expiry had passed: it removed the key and wrote nothing.
-    stored_expired: bool,
-    /// The CAS such a store answers with.
-    expired_cas: u64,
 }
 
 impl Mutation for Store<'_> {
@@ -112,7 +106,7 @@ impl Mutation for Store<'_> {
         &mut self,
         cache: &Cache,
         current: Option<&Found>,
-        now: &Now<'_>,
+        _now: &Now<'_>,
     ) -> Result<Plan<'_>, CacheError> {
         let options = &self.options;
         let mut bits = 0;
@@ -163,20 +157,6 @@ impl Mutation for Store<'_> {
         {
             expiry = current.map_or(0, |found| found.header.expiry_unix_secs);
         }
-        self.stored_expired = expiry != 0 && expiry::has_expired(expiry, now.get());
-        if self.stored_expired {
-            // memcached links the item, already expired, with a CAS of its own.
-            self.expired_cas = match options.new_cas {
-                Some(cas) => cas,
-                None if cache.config.cas_enabled => cache.next_cas.fetch_add(1, Ordering::Relaxed),
-                None => 0,
-            };
-            // memcached stores it already expired: the old item is gone, nothing is readable.
-            return Ok(match current {
-                Some(_) => Plan::Remove,
-                None => Plan::Keep { bump: false },
-            });
-        }
         // An append or prepend is a new item in memcached and does not carry the
         // binary-key mark; the other modes take it from this store.
         if options.key_binary && !matches!(self.mode, StoreMode::Append | StoreMode::Prepend) {
@@ -193,15 +173,12 @@ impl Mutation for Store<'_> {
     }
 
     fn finish(self, applied: Applied) -> ItemMeta {
-        match applied.after {
-            Some(meta) if !self.stored_expired => meta,
-            _ => ItemMeta {
-                client_flags: self.options.client_flags,
-                value_len: self.value.len(),
-                cas: self.expired_cas,
-                ..ItemMeta::default()
-            },
-        }
+        // A store always writes (Plan::Write), so the item after it exists.
+        applied.after.unwrap_or(ItemMeta {
+            client_flags: self.options.client_flags,
+            value_len: self.value.len(),
+            ..ItemMeta::default()
+        })
     }
 }
 

@@ -15,7 +15,7 @@
 use crate::cache::{check_key, Cache, Found, Liveness, Now};
 use crate::error::CacheError;
 use crate::expiry::Expiry;
-use crate::index::{Index, Pair};
+use crate::index::{Index, Pair, PairGuard};
 use crate::item;
 use crate::meta::{ItemMeta, ReadOptions, ReadOutcome};
 use crate::mutate::{Applied, Freq, Mutation, NewCas, NewItem, Part, Plan};
@@ -158,7 +158,7 @@ impl Cache {
                 Ok(Some(found)) => {
                     let live = self.copy_if_live(&found, out.as_deref_mut(), header);
                     if self.index.read_valid(pair.first, first) {
-                        return Ok(self.count_dead(found, live));
+                        return Ok(self.settle(found, live, (pair, tag, key, &now), None));
                     }
                     truncate(&mut out, start);
                     continue;
@@ -177,7 +177,7 @@ impl Cache {
                 Ok(Some(found)) => {
                     let live = self.copy_if_live(&found, out.as_deref_mut(), header);
                     if self.index.read_valid(pair.second, second) {
-                        return Ok(self.count_dead(found, live));
+                        return Ok(self.settle(found, live, (pair, tag, key, &now), None));
                     }
                     truncate(&mut out, start);
                 }
@@ -192,26 +192,57 @@ impl Cache {
                 }
             }
         }
-        let _held = self.index.lock(pair);
+        let mut held = self.index.lock(pair);
         let found = self
             .find_in_pair(pair, tag, key, &now)
             .expect("an item under a held bucket is well formed");
         Ok(found.and_then(|found| {
             let live = self.copy_if_live(&found, out, header);
-            self.count_dead(found, live)
+            self.settle(found, live, (pair, tag, key, &now), Some(&mut held))
         }))
     }
 
-    /// `found` if it was live; otherwise counts the read as one that met an expired
-    /// or flushed item (memcached's `get_expired` and `get_flushed`).
-    fn count_dead(&self, found: Found, live: bool) -> Option<Found> {
+    /// `found` if it was live. Otherwise the read counts as one that met an expired
+    /// or flushed item (memcached's `get_expired` and `get_flushed`) and, as in
+    /// memcached, unlinks it, so that the next read is a plain miss; `held` is the
+    /// key's bucket pair when the caller holds it already.
+    fn settle(
+        &self,
+        found: Found,
+        live: bool,
+        (pair, tag, key, now): (Pair, u16, &[u8], &Now<'_>),
+        held: Option<&mut PairGuard<'_>>,
+    ) -> Option<Found> {
         match found.liveness {
             _ if live => return Some(found),
             Liveness::Expired => self.counters.incr(Counter::ReadsExpired),
             Liveness::Flushed => self.counters.incr(Counter::ReadsFlushed),
-            Liveness::Live => {}
+            Liveness::Live => return None,
+        }
+        match held {
+            Some(guard) => self.unlink_dead(guard, pair, tag, key, now),
+            None => self.unlink_dead(&mut self.index.lock(pair), pair, tag, key, now),
         }
         None
+    }
+
+    /// Unlinks the key's item if it is (still) dead; looked up again under the held
+    /// pair, since an unlocked read's find may be stale by now.
+    fn unlink_dead(
+        &self,
+        guard: &mut PairGuard<'_>,
+        pair: Pair,
+        tag: u16,
+        key: &[u8],
+        now: &Now<'_>,
+    ) {
+        let found = self
+            .find_in_pair(pair, tag, key, now)
+            .expect("an item under a held bucket is well formed");
+        if let Some(found) = found.filter(|found| !found.is_live()) {
+            guard.remove(found.at);
+            self.bury(&found);
+        }
     }
 
     /// Appends a live item's header and value to `out`; whether it was live.

@@ -129,6 +129,54 @@ fn background_work_keeps_writes_from_evicting_inline() {
     }
 }
 
+/// memcached's `-o no_lru_maintainer`: background steps still reclaim expired
+/// segments but never evict, so every eviction is a write's own.
+#[test]
+fn without_eviction_ahead_writes_evict_inline_and_background_expires() {
+    for policy in [EvictionPolicy::Merge, EvictionPolicy::Fifo] {
+        let (cache, clock) = cache_with(Config {
+            heap_size_bytes: 4 << 20,
+            segment_size_bytes: 64 << 10,
+            item_size_limit_bytes: 64 << 10,
+            eviction: policy,
+            evict_ahead: false,
+            ..Config::default()
+        });
+        let fits = (4 << 20) / 220;
+        write_range(&cache, 0, fits, 0);
+        settle(&cache);
+        let before = cache.stats();
+        assert_eq!(before.segments_reserve_target, 0, "{policy:?}");
+        write_range(&cache, fits, 2 * fits, 20);
+        let stats = cache.stats();
+        assert!(
+            stats.inline_evictions > before.inline_evictions + 10,
+            "{policy:?}: {stats:?}"
+        );
+        assert!(stats.evicted_items > 0, "{policy:?}: {stats:?}");
+        assert_invariants(&cache);
+        // Expiry is still background work.
+        let short = StoreOptions {
+            expiry: Expiry::At(START_UNIX_SECS + 5),
+            ..StoreOptions::default()
+        };
+        for n in 0..2000u32 {
+            cache
+                .store(StoreMode::Set, &key_for(n), &value_for(n), short)
+                .unwrap();
+        }
+        clock.advance(10);
+        let expired_before = cache.stats().expired_segments;
+        settle(&cache);
+        assert!(
+            cache.stats().expired_segments > expired_before,
+            "{policy:?}: {:?}",
+            cache.stats()
+        );
+        assert_invariants(&cache);
+    }
+}
+
 #[test]
 fn merge_keeps_read_items_and_their_cas() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);

@@ -424,7 +424,14 @@ fn a_store_that_has_expired_removes_the_key_only_if_its_condition_holds() {
     // memcached links the item already expired, with a CAS of its own.
     let expired = cache.store(StoreMode::Set, b"k", b"w", past).unwrap();
     assert!(expired.cas > first, "{} after {first}", expired.cas);
+    let expired_reads = cache.stats().reads_expired;
     assert_eq!(get(&cache, b"k"), None);
+    // A read finds the expired item, as memcached's get_expired counts it, and
+    // unlinks it: the next read is a plain miss.
+    assert_eq!(cache.stats().reads_expired, expired_reads + 1);
+    assert_eq!(get(&cache, b"k"), None);
+    assert_eq!(cache.stats().reads_expired, expired_reads + 1);
+    assert_eq!(cache.stats().items, 0);
     assert_invariants(&cache);
 }
 

@@ -211,6 +211,7 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat(out, b"lru_crawler", yes_no(crawler));
     encode::encode_stat(out, b"flush_enabled", yes_no(config.flush_enabled));
     encode::encode_stat(out, b"dump_enabled", yes_no(config.dump_enabled));
+    encode::encode_stat(out, b"lru_maintainer_thread", yes_no(config.evict_ahead));
     encode::encode_stat_u64(out, b"idle_timeout", config.idle_timeout_secs);
     encode::encode_stat(out, b"track_sizes", b"no");
     encode::encode_stat(out, b"inline_ascii_response", b"no");

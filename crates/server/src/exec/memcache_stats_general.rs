@@ -117,12 +117,16 @@ pub fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
         zero(out, b"lru_crawler_running");
         zero(out, b"lru_crawler_starts");
     }
-    // memcached's LRU maintainer is tailcache's background maintenance
-    // (eviction ahead of need and expiry): the steps it has run.
-    let maintenance_steps = shared.runtime_figures().map_or(0, |figures| {
-        figures.scheduler.group(TaskGroup::Maintenance).tasks_run
-    });
-    encode::encode_stat_u64(out, b"lru_maintainer_juggles", maintenance_steps);
+    // memcached's LRU maintainer is tailcache's eviction ahead of need; as
+    // memcached, its fields are listed only while it runs. The figure is the
+    // background maintenance steps run.
+    let maintainer = ctx.config.evict_ahead;
+    if maintainer {
+        let maintenance_steps = shared.runtime_figures().map_or(0, |figures| {
+            figures.scheduler.group(TaskGroup::Maintenance).tasks_run
+        });
+        encode::encode_stat_u64(out, b"lru_maintainer_juggles", maintenance_steps);
+    }
     for name in LOGGER_FIELDS {
         zero(out, name);
     }
@@ -136,19 +140,23 @@ pub fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     // Whether an item was ever read is not kept per item.
     zero(out, b"expired_unfetched");
     zero(out, b"evicted_unfetched");
-    zero(out, b"evicted_active");
+    if maintainer {
+        zero(out, b"evicted_active");
+    }
     encode::encode_stat_u64(out, b"evictions", since(b"evictions"));
     // Memory taken back from expired items, all of it by background steps.
     encode::encode_stat_u64(out, b"reclaimed", since(b"reclaimed"));
     zero(out, b"crawler_reclaimed");
     zero(out, b"crawler_items_checked");
     zero(out, b"lrutail_reflocked");
-    for name in LRU_MOVE_FIELDS {
-        zero(out, name);
+    if maintainer {
+        for name in LRU_MOVE_FIELDS {
+            zero(out, name);
+        }
+        // A write that had to free memory itself: background eviction fell behind.
+        encode::encode_stat_u64(out, b"direct_reclaims", storage.inline_evictions);
+        zero(out, b"lru_bumps_dropped");
     }
-    // A write that had to free memory itself: background eviction fell behind.
-    encode::encode_stat_u64(out, b"direct_reclaims", storage.inline_evictions);
-    zero(out, b"lru_bumps_dropped");
     encode::encode_reply(out, Reply::End);
 }
 
