@@ -58,7 +58,7 @@ pub use meta::{
 pub use meta_flags::{MetaFlags, MAX_OPAQUE_BYTES};
 pub use request::{
     ClassIds, CrawlTarget, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler, Parsed, Request,
-    Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
+    ShutdownMode, Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
 };
 
 /// Parses the request at the front of `input`.

@@ -102,6 +102,18 @@ pub(crate) struct WorkerListener {
     pub(crate) reject_reply: Arc<[u8]>,
     pub(crate) overflow_reply: Arc<[u8]>,
     pub(crate) tls: Option<Arc<TlsAcceptor>>,
+    /// The bound address in `stats conns` form (`tcp:ADDR:PORT`, `unix:PATH`).
+    pub(crate) shown: Arc<str>,
+}
+
+impl LocalAddr {
+    /// memcached's form in `stats conns`: `tcp:ADDR:PORT` or `unix:PATH`.
+    pub fn conn_form(&self) -> String {
+        match self {
+            LocalAddr::Tcp(addr) => format!("tcp:{addr}"),
+            LocalAddr::Unix(path) => format!("unix:{}", path.display()),
+        }
+    }
 }
 
 impl BoundListener {
@@ -151,7 +163,20 @@ impl BoundListener {
         self.spec.tag
     }
 
+    /// The listening sockets' descriptors (one per worker, or one shared).
+    pub fn raw_fds(&self) -> Vec<i32> {
+        use std::os::fd::AsRawFd;
+        self.sockets
+            .iter()
+            .map(|socket| match socket {
+                PerWorkerSocket::Tcp(listener) => listener.as_raw_fd(),
+                PerWorkerSocket::Unix(listener) => listener.as_raw_fd(),
+            })
+            .collect()
+    }
+
     pub(crate) fn into_worker_listeners(self) -> Vec<WorkerListener> {
+        let shown: Arc<str> = self.local.conn_form().into();
         let reject_reply: Arc<[u8]> = self.spec.reject_reply.into();
         let overflow_reply: Arc<[u8]> = self.spec.overflow_reply.into();
         self.sockets
@@ -162,6 +187,7 @@ impl BoundListener {
                 reject_reply: reject_reply.clone(),
                 overflow_reply: overflow_reply.clone(),
                 tls: self.spec.tls.clone(),
+                shown: shown.clone(),
             })
             .collect()
     }

@@ -46,6 +46,18 @@ impl TurnBudget {
     }
 }
 
+/// Where an accepted connection comes from, in memcached's `stats conns` form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnOrigin {
+    /// The connection's file descriptor.
+    pub fd: i32,
+    /// The peer: `tcp:ADDR:PORT`, or `unix:PATH` (the listener's path: unix
+    /// clients have no address of their own).
+    pub peer: String,
+    /// The listener it came in on, in the same form.
+    pub listener: String,
+}
+
 /// Whether a connection's job has more steps to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobProgress {
@@ -65,6 +77,13 @@ pub trait Service {
 
     /// A connection was accepted on the listener with this tag.
     fn new_conn(&mut self, listener_tag: usize) -> Self::Conn;
+
+    /// [`Service::new_conn`], told where the connection comes from; the
+    /// worker calls this one (the default forgets the origin).
+    fn new_conn_from(&mut self, listener_tag: usize, origin: ConnOrigin) -> Self::Conn {
+        let _ = origin;
+        self.new_conn(listener_tag)
+    }
 
     /// Handles complete requests at the start of `input`, appending replies
     /// to `output`. Called again while it makes progress, input remains and

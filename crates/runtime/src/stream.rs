@@ -19,6 +19,22 @@ pub(crate) enum Stream {
 const LINGER_READS: usize = 16;
 
 impl Stream {
+    /// The descriptor and peer address in `stats conns` form; a unix client
+    /// is shown as the listener's path (`listener`), as memcached shows it.
+    pub(crate) fn origin(&self, listener: &str) -> crate::service::ConnOrigin {
+        use std::os::fd::AsRawFd;
+        let (fd, peer) = match self {
+            Stream::Tcp(s) => (s.as_raw_fd(), s.peer_addr().ok()),
+            Stream::Unix(s) => (s.as_raw_fd(), None),
+            Stream::Tls(s) => (s.socket().as_raw_fd(), s.socket().peer_addr().ok()),
+        };
+        crate::service::ConnOrigin {
+            fd,
+            peer: peer.map_or_else(|| listener.to_owned(), |addr| format!("tcp:{addr}")),
+            listener: listener.to_owned(),
+        }
+    }
+
     /// Shuts down the sending side.
     fn shutdown_write(&mut self) -> io::Result<()> {
         match self {

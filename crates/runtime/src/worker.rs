@@ -350,8 +350,10 @@ impl<S: Service> Worker<S> {
         }
         let service = &mut self.service;
         let tag = listener.tag;
+        let origin = stream.origin(&listener.shown);
         // A panic is the service's bug; it costs this connection, not the worker.
-        let Ok(conn) = panic::catch_unwind(AssertUnwindSafe(|| service.new_conn(tag))) else {
+        let Ok(conn) = panic::catch_unwind(AssertUnwindSafe(|| service.new_conn_from(tag, origin)))
+        else {
             tracing::error!(
                 listener = tag,
                 "service panicked on a new connection; closed"

@@ -132,7 +132,7 @@ pub struct Flags {
     #[arg(short = 'F', long = "disable-flush-all")]
     pub disable_flush_all: bool,
 
-    /// memcached's "shutdown" command; not served here, so this warns
+    /// Serve the "shutdown [graceful]" command, which stops the server
     #[arg(short = 'A', long = "enable-shutdown")]
     pub enable_shutdown: bool,
 

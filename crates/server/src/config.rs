@@ -126,6 +126,9 @@ pub struct Config {
     pub shutdown_timeout_secs: u64,
     /// Answer flush_all and RESP FLUSHALL/FLUSHDB (-F turns off).
     pub flush_enabled: bool,
+    /// Serve memcached's `shutdown [graceful]` command, which stops the
+    /// server as SIGINT or SIGUSR1 does (-A turns on).
+    pub shutdown_command_enabled: bool,
     /// Serve key dumps (`stats cachedump`, `lru_crawler metadump`); -X turns off.
     pub dump_enabled: bool,
     /// Whether `lru_crawler crawl`/`metadump` are served at start (-o
@@ -198,6 +201,7 @@ impl Default for Config {
             stall_threshold_ms: 25,
             shutdown_timeout_secs: 5,
             flush_enabled: true,
+            shutdown_command_enabled: false,
             dump_enabled: true,
             lru_crawler_enabled: true,
             listen_backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
@@ -351,6 +355,7 @@ impl Config {
         if flags.disable_flush_all {
             self.flush_enabled = false;
         }
+        self.shutdown_command_enabled |= flags.enable_shutdown;
         set(&mut self.listen_backlog, flags.listen_backlog);
         if let Some(requests) = flags.max_reqs_per_event {
             self.turn_budget_requests = requests as usize;
@@ -667,12 +672,6 @@ fn refuse_unserved(flags: &Flags) -> Result<(), ConfigError> {
 /// One line for each memcached flag given that changes nothing here.
 fn warn_no_effect(flags: &Flags, warnings: &mut Vec<String>) {
     let mut warn = |flag: &str, why: &str| warnings.push(format!("{flag} {why}; ignored"));
-    if flags.enable_shutdown {
-        warn(
-            "-A/--enable-shutdown",
-            "has no effect: no shutdown command is served",
-        );
-    }
     if flags.enable_largepages {
         warn("-L/--enable-largepages", "has no effect in tailcache");
     }

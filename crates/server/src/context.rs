@@ -72,6 +72,8 @@ pub struct SharedState {
     pub metrics: Arc<MetricsRegistry>,
     /// Data-port connection counts.
     pub conn_stats: Arc<ConnStats>,
+    /// Open data connections and listening sockets (`stats conns`).
+    pub conns: Arc<crate::conn_registry::ConnRegistry>,
     started: Instant,
     started_unix_secs: u64,
     verbosity: AtomicU8,
@@ -120,6 +122,7 @@ impl SharedState {
             config,
             metrics: Arc::new(MetricsRegistry::new(workers)),
             conn_stats: Arc::new(ConnStats::default()),
+            conns: Arc::default(),
             started: Instant::now(),
             started_unix_secs,
             verbosity,

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tailcache_runtime::{
-    BackgroundProgress, JobProgress, Processed, Service, ServiceFactory, TaskGroup, TurnBudget,
+    BackgroundProgress, ConnOrigin, JobProgress, Processed, Service, ServiceFactory, TaskGroup,
+    TurnBudget,
 };
 
+use crate::conn_registry::{ConnHandle, ConnPhase};
 use crate::context::{Protocol, ServerContext, SharedState};
 use crate::engine::run_maintenance;
 use crate::exec;
@@ -40,21 +42,52 @@ pub struct DataService {
     ctx: ServerContext,
 }
 
-impl Service for DataService {
-    type Conn = exec::ConnState;
+/// A data connection: its protocol state, and its row in `stats conns`
+/// (none for a connection made without an origin, as the fuzz target makes).
+pub struct DataConn {
+    state: exec::ConnState,
+    registration: Option<ConnHandle>,
+}
 
-    fn new_conn(&mut self, listener_tag: usize) -> exec::ConnState {
+impl DataService {
+    fn open(&self, listener_tag: usize, registration: Option<ConnHandle>) -> DataConn {
         // Tags come from `Protocol::tag` in listeners.rs; nothing else is bound.
         let protocol = Protocol::from_tag(listener_tag).unwrap_or(Protocol::Memcache);
-        exec::new_conn(protocol, &self.ctx)
+        DataConn {
+            state: exec::new_conn(protocol, &self.ctx),
+            registration,
+        }
+    }
+}
+
+/// What a connection is doing once `consumed` bytes of `input` are handled:
+/// a part of a request is left, with its first line whole (a storage
+/// command's data is on its way) or not.
+fn phase_after(input: &[u8], consumed: usize) -> ConnPhase {
+    let rest = input.get(consumed..).unwrap_or_default();
+    if rest.is_empty() {
+        ConnPhase::NewCmd
+    } else if rest.contains(&b'\n') {
+        ConnPhase::NRead
+    } else {
+        ConnPhase::Waiting
+    }
+}
+
+impl Service for DataService {
+    type Conn = DataConn;
+
+    fn new_conn(&mut self, listener_tag: usize) -> DataConn {
+        self.open(listener_tag, None)
     }
 
-    fn process(
-        &mut self,
-        conn: &mut exec::ConnState,
-        input: &[u8],
-        output: &mut Vec<u8>,
-    ) -> Processed {
+    fn new_conn_from(&mut self, listener_tag: usize, origin: ConnOrigin) -> DataConn {
+        let now = self.ctx.engine.now_unix_secs();
+        let registration = self.ctx.shared.conns.open(origin, now);
+        self.open(listener_tag, Some(registration))
+    }
+
+    fn process(&mut self, conn: &mut DataConn, input: &[u8], output: &mut Vec<u8>) -> Processed {
         let mut unbounded = TurnBudget {
             requests_left: usize::MAX,
             output_bytes_left: usize::MAX,
@@ -64,13 +97,22 @@ impl Service for DataService {
 
     fn process_within(
         &mut self,
-        conn: &mut exec::ConnState,
+        conn: &mut DataConn,
         input: &[u8],
         output: &mut Vec<u8>,
         budget: &mut TurnBudget,
     ) -> Processed {
+        if let Some(registration) = &conn.registration {
+            let now = self.ctx.engine.now_unix_secs();
+            registration.entry().begin_commands(now);
+        }
         let before = output.len();
-        let processed = exec::process(conn, &self.ctx, input, output, budget);
+        let processed = exec::process(&mut conn.state, &self.ctx, input, output, budget);
+        if let Some(registration) = &conn.registration {
+            registration
+                .entry()
+                .set_phase(phase_after(input, processed.consumed));
+        }
         let metrics = &self.ctx.metrics;
         metrics.add(Counter::BytesRead, processed.consumed as u64);
         metrics.add(
@@ -80,22 +122,22 @@ impl Service for DataService {
         processed
     }
 
-    fn conn_deadline(&self, conn: &exec::ConnState) -> Option<std::time::Instant> {
-        exec::conn_deadline(conn)
+    fn conn_deadline(&self, conn: &DataConn) -> Option<std::time::Instant> {
+        exec::conn_deadline(&conn.state)
     }
 
-    fn job_group(&self, conn: &exec::ConnState) -> Option<TaskGroup> {
-        exec::job_group(conn)
+    fn job_group(&self, conn: &DataConn) -> Option<TaskGroup> {
+        exec::job_group(&conn.state)
     }
 
     fn job_step(
         &mut self,
-        conn: &mut exec::ConnState,
+        conn: &mut DataConn,
         output: &mut Vec<u8>,
         budget: Duration,
     ) -> JobProgress {
         let before = output.len();
-        let progress = exec::job_step(conn, &self.ctx, output, budget);
+        let progress = exec::job_step(&mut conn.state, &self.ctx, output, budget);
         self.ctx.metrics.add(
             Counter::BytesWritten,
             output.len().saturating_sub(before) as u64,

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod check_config;
 pub mod cli;
 pub mod config;
+pub mod conn_registry;
 pub mod context;
 pub mod data_service;
 pub mod engine;

@@ -96,6 +96,20 @@ impl Server {
         if let Some(tls) = &tls {
             shared.set_tls(tls.clone());
         }
+        shared.conns.set_listeners(
+            data_listeners
+                .iter()
+                .flat_map(|(_, listener)| {
+                    let addr = listener.local_addr().conn_form();
+                    listener.raw_fds().into_iter().map(move |fd| {
+                        crate::conn_registry::ListeningSocket {
+                            fd,
+                            addr: addr.clone(),
+                        }
+                    })
+                })
+                .collect(),
+        );
         let data = Runtime::start(
             data_runtime_config(&config),
             data_listeners.into_iter().map(|(_, l)| l).collect(),

@@ -455,3 +455,114 @@ fn a_multiget_nobody_reads_holds_bounded_memory() {
     );
     drop(silent);
 }
+
+/// `stats conns` rows by descriptor: field name to value.
+fn conn_rows(reply: &[u8]) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut rows: std::collections::BTreeMap<u32, std::collections::BTreeMap<String, String>> =
+        std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(reply).lines() {
+        let Some(rest) = line.strip_prefix("STAT ") else {
+            continue;
+        };
+        let (name, value) = rest.split_once(' ').expect("STAT name value");
+        let (fd, field) = name.split_once(':').expect("FD:field");
+        rows.entry(fd.parse().expect("a descriptor"))
+            .or_default()
+            .insert(field.to_owned(), value.to_owned());
+    }
+    rows.into_values().collect()
+}
+
+#[test]
+fn stats_conns_lists_listeners_and_each_connection_as_memcached() {
+    let server = start_tailcache(&["-t", "1"]);
+    let listen_addr = format!("tcp:{}", server.memcache);
+    let mut midway = connect(server.memcache);
+    midway.write_all(b"set foo 0 0 6\r\n").unwrap();
+    let idle = connect(server.memcache);
+    let mut half_line = connect(server.memcache);
+    half_line.write_all(b"get fo").unwrap();
+    let mut asking = connect(server.memcache);
+    let peers = [&midway, &idle, &half_line, &asking]
+        .map(|stream| format!("tcp:{}", stream.local_addr().unwrap()));
+    let states = |rows: &[std::collections::BTreeMap<String, String>]| {
+        peers.clone().map(|peer| {
+            rows.iter()
+                .find(|row| row["addr"] == peer)
+                .map(|row| {
+                    assert_eq!(row["listen_addr"], listen_addr);
+                    assert!(row["secs_since_last_cmd"].parse::<u32>().unwrap() <= 2);
+                    row["state"].clone()
+                })
+                .unwrap_or_default()
+        })
+    };
+    let expected = [
+        "conn_nread",
+        "conn_new_cmd",
+        "conn_waiting",
+        "conn_parse_cmd",
+    ];
+    // The worker reads the others' bytes in its own time: ask until it has.
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = conn_rows(&exchange(&mut asking, b"stats conns\r\n", b"END\r\n"));
+        if states(&rows) == expected {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(states(&rows), expected, "{rows:#?}");
+    let listener = rows
+        .iter()
+        .find(|row| row["state"] == "conn_listening" && row["addr"] == listen_addr)
+        .unwrap_or_else(|| panic!("no memcache listener: {rows:#?}"));
+    assert!(!listener.contains_key("listen_addr"));
+    // A closed connection leaves the list.
+    let gone = format!("tcp:{}", idle.local_addr().unwrap());
+    drop(idle);
+    let mut left = conn_rows(&[]);
+    for _ in 0..100 {
+        left = conn_rows(&exchange(&mut asking, b"stats conns\r\n", b"END\r\n"));
+        if left.iter().all(|row| row["addr"] != gone) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(left.iter().all(|row| row["addr"] != gone), "{left:#?}");
+    assert_eq!(left.len(), rows.len() - 1);
+    // The connection mid-value is still served.
+    midway.write_all(b"foobar\r\n").unwrap();
+    assert_eq!(exchange(&mut midway, b"", b"\r\n"), b"STORED\r\n");
+}
+
+#[test]
+fn shutdown_answers_as_memcached_and_stops_the_server_when_enabled() {
+    let refused = b"shutdown\r\nshutdown graceful\r\nmn\r\n";
+    let invalid = b"shutdown foo\r\nshutdown graceful now\r\nshutdown noreply\r\nmn\r\n";
+    let (_memcached, memcached_addr) = support::start_memcached(&["-A"]);
+    let (_plain, plain_addr) = support::start_memcached(&[]);
+    let plain_tailcache = start_tailcache(&[]);
+    let tailcache = start_tailcache(&["-A"]);
+    let reply = |addr, script: &[u8]| exchange(&mut connect(addr), script, b"MN\r\n");
+    let expected = reply(plain_addr, refused);
+    assert!(expected.starts_with(b"ERROR: shutdown not enabled\r\n"));
+    assert_eq!(reply(plain_tailcache.memcache, refused), expected);
+    let expected = reply(memcached_addr, invalid);
+    assert!(expected.starts_with(b"CLIENT_ERROR invalid shutdown mode\r\n"));
+    assert_eq!(reply(tailcache.memcache, invalid), expected);
+    // Enabled, each form stops the server as its signal does.
+    for (mut server, command) in [
+        (tailcache, &b"shutdown\r\n"[..]),
+        (start_tailcache(&["-A"]), b"shutdown graceful\r\n"),
+    ] {
+        let mut stream = connect(server.memcache);
+        stream.write_all(command).unwrap();
+        assert_eq!(read_to_close(&mut stream), b"");
+        let status = server
+            .process
+            .wait_exit(Duration::from_secs(10))
+            .expect("the server stopped");
+        assert!(status.success(), "{status:?}");
+    }
+}

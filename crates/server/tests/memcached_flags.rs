@@ -369,7 +369,7 @@ fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
     assert_serves(server.addr("memcache"));
     let lines = warnings(&log);
     // -b 1024 is the backlog in use, and the last -b wins as in getopt: no warning.
-    let mut expected: Vec<String> = ["-A/", "-L/", "-f/", "-n/", "-N/"]
+    let mut expected: Vec<String> = ["-L/", "-f/", "-n/", "-N/"]
         .iter()
         .map(|s| s.to_string())
         .collect();

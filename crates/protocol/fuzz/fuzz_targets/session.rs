@@ -159,7 +159,7 @@ fuzz_target!(|data: &[u8]| {
 
 fn run_job(
     service: &mut tailcache::data_service::DataService,
-    conn: &mut tailcache::exec::ConnState,
+    conn: &mut tailcache::data_service::DataConn,
     output: &mut Vec<u8>,
 ) {
     for _ in 0..MAX_JOB_STEPS {

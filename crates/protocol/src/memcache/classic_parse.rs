@@ -5,7 +5,7 @@ use super::frame::{data_block, Line};
 use super::limits::Limits;
 use super::request::{
     ClassIds, CrawlTarget, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler, Parsed, Request,
-    Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
+    ShutdownMode, Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
 };
 use super::tokens::Tokens;
 use crate::number::{parse_client_flags, parse_memcache_i64, parse_memcache_u64};
@@ -40,6 +40,7 @@ pub(crate) fn parse_classic<'a>(
             noreply: tokens.last() == Some(&b"noreply"[..]),
         }),
         b"stats" => Ok(parse_stats(tokens)),
+        b"shutdown" => Ok(parse_shutdown(tokens)),
         b"lru_crawler" => parse_lru_crawler(tokens),
         b"slabs" => return Err(parse_slabs(tokens, line)),
         _ => return parse_fixed(command, tokens, line, limits),
@@ -51,6 +52,18 @@ pub(crate) fn parse_classic<'a>(
         }),
         Err(kind) => Err(skip_line(kind)),
     }
+}
+
+/// `shutdown [graceful]`; any other argument is a mode memcached refuses,
+/// but only after it has checked that the command is enabled.
+fn parse_shutdown(tokens: Tokens<'_>) -> Request<'static> {
+    let mut args: [&[u8]; 2] = [b""; 2];
+    let mode = match collect_args(tokens, &mut args) {
+        0 => ShutdownMode::Now,
+        1 if args[0] == b"graceful" => ShutdownMode::Graceful,
+        _ => ShutdownMode::Invalid,
+    };
+    Request::Shutdown(mode)
 }
 
 /// Commands with a fixed number of arguments and an optional trailing `noreply`.

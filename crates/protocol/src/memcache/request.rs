@@ -51,6 +51,9 @@ pub enum Request<'a> {
     },
     /// `stats [group]`: `STAT <name> <value>` lines then `END`.
     Stats(Stats<'a>),
+    /// `shutdown [graceful]`: stop the server (when enabled by `-A`); the
+    /// connection closes without a reply.
+    Shutdown(ShutdownMode),
     /// mg: meta get.
     MetaGet(MetaGet<'a>),
     /// ms: meta set.
@@ -207,6 +210,17 @@ pub struct FlushAll {
     pub delay_secs: i64,
     /// Send no reply.
     pub noreply: bool,
+}
+
+/// How `shutdown` asks the server to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    /// `shutdown`: as SIGINT.
+    Now,
+    /// `shutdown graceful`: as SIGUSR1.
+    Graceful,
+    /// Any other argument: `CLIENT_ERROR invalid shutdown mode`.
+    Invalid,
 }
 
 /// `verbosity <level> [noreply]`.

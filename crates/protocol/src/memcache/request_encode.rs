@@ -3,7 +3,9 @@
 
 use super::meta::{ArithMode, MetaKey, SetMode};
 use super::meta_flags::MetaFlags;
-use super::request::{CrawlTarget, GetKind, LruCrawler, Request, StatsGroup, Store, StoreMode};
+use super::request::{
+    CrawlTarget, GetKind, LruCrawler, Request, ShutdownMode, StatsGroup, Store, StoreMode,
+};
 use crate::number::{write_i64, write_u64};
 
 /// Appends `request` as a client would send it: single spaces, `\r\n` line ends,
@@ -47,6 +49,11 @@ pub fn encode_request(out: &mut Vec<u8>, request: &Request<'_>) {
             end_line(out, *noreply);
         }
         Request::Stats(stats) => encode_stats(out, stats.group, stats.args),
+        Request::Shutdown(mode) => out.extend_from_slice(match mode {
+            ShutdownMode::Now => b"shutdown\r\n",
+            ShutdownMode::Graceful => b"shutdown graceful\r\n",
+            ShutdownMode::Invalid => b"shutdown invalid\r\n",
+        }),
         Request::MetaGet(get) => encode_meta(out, b"mg", &get.key, None, &get.flags),
         Request::MetaSet(set) => {
             encode_meta(out, b"ms", &set.key, Some(set.value.len()), &set.flags);

@@ -5,12 +5,14 @@ use std::time::Instant;
 
 use tailcache_protocol::memcache::encode::{self, Reply};
 use tailcache_protocol::memcache::{
-    Delete, FlushAll, Get, GetKind, Incr, Store, StoreMode as WireMode, Touch, Verbosity,
+    Delete, FlushAll, Get, GetKind, Incr, ShutdownMode, Store, StoreMode as WireMode, Touch,
+    Verbosity,
 };
 use tailcache_storage::{
     Arithmetic, CacheError, DeleteOptions, ReadOptions, StoreMode, StoreOptions,
 };
 
+use super::memcache_conn::Flow;
 use super::{delete_counted, prepend_header, record, ttl};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
@@ -349,6 +351,35 @@ pub fn version(ctx: &ServerContext, output: &mut Vec<u8>) {
     let started = Instant::now();
     encode::encode_version(output, MEMCACHED_COMPAT_VERSION.as_bytes());
     record(ctx, CommandKind::Other, started);
+}
+
+/// `shutdown [graceful]`, as memcached: refused unless `-A` enabled it;
+/// otherwise the connection closes and the process signals itself (SIGINT,
+/// or SIGUSR1 for graceful), so the stop is the one a signal starts: requests
+/// in flight finish and the heap file is saved.
+pub fn shutdown(ctx: &ServerContext, mode: ShutdownMode, output: &mut Vec<u8>) -> Flow {
+    let started = Instant::now();
+    let signal = match mode {
+        _ if !ctx.config.shutdown_command_enabled => {
+            output.extend_from_slice(b"ERROR: shutdown not enabled\r\n");
+            None
+        }
+        ShutdownMode::Now => Some(nix::sys::signal::Signal::SIGINT),
+        ShutdownMode::Graceful => Some(nix::sys::signal::Signal::SIGUSR1),
+        ShutdownMode::Invalid => {
+            output.extend_from_slice(b"CLIENT_ERROR invalid shutdown mode\r\n");
+            None
+        }
+    };
+    record(ctx, CommandKind::Other, started);
+    let Some(signal) = signal else {
+        return Flow::Continue;
+    };
+    tracing::warn!(?mode, "shutdown command received; stopping");
+    if let Err(e) = nix::sys::signal::kill(nix::unistd::Pid::this(), signal) {
+        tracing::error!(error = %e, "cannot signal the server to stop");
+    }
+    Flow::Close
 }
 
 /// refresh_certs: reloads the TLS certificates as SIGHUP does; memcached's

@@ -49,7 +49,8 @@ pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
         StatsGroup::Settings => settings(ctx, output),
         StatsGroup::Items => items(ctx, output),
         StatsGroup::Slabs => slabs(ctx, output),
-        StatsGroup::Sizes | StatsGroup::Conns => encode::encode_reply(output, Reply::End),
+        StatsGroup::Sizes => encode::encode_reply(output, Reply::End),
+        StatsGroup::Conns => conns(ctx, output),
         // memcached zeroes its counters; ours only ever grow (Prometheus reads
         // them), so the memcache view counts from here instead.
         StatsGroup::Reset => {
@@ -180,7 +181,11 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat(out, b"domain_socket", socket.as_bytes());
     encode::encode_stat(out, b"umask", config.unix_socket_mode.as_bytes());
     // No `shutdown` command, no SASL.
-    encode::encode_stat(out, b"shutdown_command", b"no");
+    encode::encode_stat(
+        out,
+        b"shutdown_command",
+        yes_no(config.shutdown_command_enabled),
+    );
     encode::encode_stat_u64(out, b"num_threads", config.threads as u64);
     let delimiter = [ctx.shared.prefix_stats.delimiter()];
     encode::encode_stat(out, b"stat_key_prefix", &delimiter);
@@ -219,6 +224,29 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     // As memcached: the -e file, only when there is one.
     if let Some(path) = &config.heap_file {
         encode::encode_stat(out, b"memory_file", path.to_string_lossy().as_bytes());
+    }
+    encode::encode_reply(out, Reply::End);
+}
+
+/// `stats conns`: each listening socket and open data connection, as
+/// memcached lists them (`FD:addr`, `FD:listen_addr`, `FD:state`,
+/// `FD:secs_since_last_cmd`).
+fn conns(ctx: &ServerContext, out: &mut Vec<u8>) {
+    let now = ctx.engine.now_unix_secs();
+    let started = u32::try_from(ctx.shared.started_unix_secs()).unwrap_or(now);
+    for row in ctx.shared.conns.rows(now, started) {
+        let mut stat = |field: &str, value: &[u8]| {
+            encode::encode_stat(out, format!("{}:{field}", row.fd).as_bytes(), value);
+        };
+        stat("addr", row.addr.as_bytes());
+        if let Some(listen_addr) = &row.listen_addr {
+            stat("listen_addr", listen_addr.as_bytes());
+        }
+        stat("state", row.state.as_bytes());
+        stat(
+            "secs_since_last_cmd",
+            row.secs_since_last_cmd.to_string().as_bytes(),
+        );
     }
     encode::encode_reply(out, Reply::End);
 }
