@@ -566,3 +566,31 @@ fn shutdown_answers_as_memcached_and_stops_the_server_when_enabled() {
         assert!(status.success(), "{status:?}");
     }
 }
+
+#[test]
+fn a_write_over_a_flushed_item_counts_as_reclaimed_as_memcached() {
+    let flags = ["-o", "no_modern"];
+    let (_memcached, memcached_addr) = support::start_memcached(&flags);
+    let tailcache = start_tailcache(&flags);
+    let mut streams = [connect(memcached_addr), connect(tailcache.memcache)];
+    for stream in &mut streams {
+        exchange(stream, b"set key 0 0 1\r\n1\r\n", b"\r\n");
+    }
+    // memcached's flush spares items stored in its own second.
+    std::thread::sleep(Duration::from_millis(2100));
+    let reclaimed: Vec<(u64, u64)> = streams
+        .iter_mut()
+        .map(|stream| {
+            let before = stat(&exchange(stream, b"stats\r\n", b"END\r\n"), "reclaimed");
+            exchange(
+                stream,
+                b"flush_all\r\nset key 0 0 1\r\n1\r\n",
+                b"STORED\r\n",
+            );
+            let after = stat(&exchange(stream, b"stats\r\n", b"END\r\n"), "reclaimed");
+            (before, after)
+        })
+        .collect();
+    assert_eq!(reclaimed[0], (0, 1), "memcached");
+    assert_eq!(reclaimed[1], reclaimed[0]);
+}

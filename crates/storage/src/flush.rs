@@ -58,14 +58,28 @@ impl Flush {
         segment_epoch < self.epoch.load(Ordering::Acquire)
     }
 
-    /// Whether a flush may have left dead segments behind; clears the mark.
-    pub(crate) fn take_reclaim_due(&self) -> bool {
-        self.reclaim_due.swap(0, Ordering::Relaxed) != 0
+    /// Whether dead segments wait to be reclaimed by `now_unix_secs`; clears the mark
+    /// once it is due.
+    pub(crate) fn take_reclaim_due(&self, now_unix_secs: u32) -> bool {
+        let due = self.reclaim_due.load(Ordering::Relaxed);
+        due != 0
+            && due <= u64::from(now_unix_secs)
+            && self
+                .reclaim_due
+                .compare_exchange(due, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
-    /// Marks that dead segments may be waiting (again).
-    pub(crate) fn mark_reclaim_due(&self) {
-        self.reclaim_due.store(1, Ordering::Relaxed);
+    /// Marks that dead segments may be waiting (again), to be reclaimed from
+    /// `due_unix_secs` on (1: at once).
+    pub(crate) fn mark_reclaim_due(&self, due_unix_secs: u32) {
+        let due = u64::from(due_unix_secs.max(1));
+        // An earlier mark still waiting keeps its earlier time.
+        let _ = self
+            .reclaim_due
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+                (current == 0 || current > due).then_some(due)
+            });
     }
 }
 
@@ -120,6 +134,10 @@ impl Cache {
                 self.retire_active(bucket);
             }
         }
-        self.flush.mark_reclaim_due();
+        // memcached leaves flushed items to be found by reads (counted as
+        // get_flushed) or its crawler; the reclaim starts in the next second, so
+        // that the reads right after a flush still meet what it killed.
+        self.flush
+            .mark_reclaim_due(self.now_unix_secs().saturating_add(1));
     }
 }

@@ -199,7 +199,7 @@ impl Cache {
 
     /// A segment holding only flushed data, while a flush's reclaim is under way.
     fn find_flushed(&self, maintenance: &mut Maintenance, left: &mut usize) -> Option<Job> {
-        if self.flush.take_reclaim_due() {
+        if self.flush.take_reclaim_due(self.now_unix_secs()) {
             maintenance.flush_scan = true;
             maintenance.flush_cursor = 0;
         }

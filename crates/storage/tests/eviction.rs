@@ -374,16 +374,24 @@ fn maintenance_reclaims_expired_segments_whole() {
 
 #[test]
 fn flushed_segments_are_reclaimed_by_maintenance() {
-    let (cache, _) = small_cache(EvictionPolicy::Merge);
+    let (cache, clock) = small_cache(EvictionPolicy::Merge);
     write_range(&cache, 0, 5000, 0);
     let used = cache.stats().segments_used;
     cache.flush_all();
     write_range(&cache, 10_000, 10, 0);
+    // Within the flush's second, reads still meet what it killed (get_flushed).
+    settle(&cache);
+    assert_eq!(cache.stats().segments_used, used + 1);
+    assert_eq!(get(&cache, &key_for(7)), None);
+    assert_eq!(cache.stats().reads_flushed, 1);
+    clock.advance(1);
     settle(&cache);
     let stats = cache.stats();
     assert!(stats.segments_used <= 2, "{stats:?} (was {used})");
     assert_eq!(stats.flushed_items, 5000);
     assert_eq!(cache.item_count(), 10);
+    assert_eq!(get(&cache, &key_for(8)), None);
+    assert_eq!(cache.stats().reads_flushed, 1, "reclaimed: a plain miss");
     assert_invariants(&cache);
 }
 

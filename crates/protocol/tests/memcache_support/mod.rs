@@ -59,6 +59,8 @@ pub fn answer_on_empty_cache(request: &Request<'_>, out: &mut Vec<u8>) -> bool {
                 out.extend_from_slice(b"Error TLS not enabled\r\n");
             }
         }
+        // Started without -A, as memcached's default.
+        Request::Shutdown(_) => out.extend_from_slice(b"ERROR: shutdown not enabled\r\n"),
         Request::Stats(stats) => match stats.group {
             StatsGroup::Reset => encode_reply(out, Reply::Reset),
             StatsGroup::Detail if stats.args.is_empty() => {

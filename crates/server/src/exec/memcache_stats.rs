@@ -123,7 +123,7 @@ fn resettable(
         (b"bytes_written", totals.get(Counter::BytesWritten)),
         (b"total_items", storage.sets),
         (b"expired_items", storage.expired_items),
-        (b"reclaimed", storage.expired_items),
+        (b"reclaimed", storage.expired_items + storage.flushed_items),
         (b"evictions", storage.evicted_items),
     ]);
     values
@@ -296,7 +296,11 @@ fn items(ctx: &ServerContext, out: &mut Vec<u8>) {
     if storage.items > 0 {
         encode::encode_stat_u64(out, b"items:1:number", storage.items);
         encode::encode_stat_u64(out, b"items:1:evicted", storage.evicted_items);
-        encode::encode_stat_u64(out, b"items:1:reclaimed", storage.expired_items);
+        encode::encode_stat_u64(
+            out,
+            b"items:1:reclaimed",
+            storage.expired_items + storage.flushed_items,
+        );
     }
     encode::encode_reply(out, Reply::End);
 }
