@@ -23,7 +23,7 @@ pub enum Step {
 }
 
 /// Runs `step` on the input left after each request, appending replies to
-/// `output`, and returns what the shell needs (see the contract in the
+/// `output`, and returns what the runtime needs (see the contract in the
 /// module above). Each step is charged one request and the bytes it
 /// replied; a step that serves many keys charges the others itself.
 /// Never reports more than `input.len()` bytes consumed.
@@ -67,7 +67,7 @@ fn processed(input: &[u8], consumed: usize, close_after_flush: bool) -> Processe
 }
 
 /// Whether a call may execute another request: the replies it produced
-/// stay under the shell's high-water mark, past which the shell stops
+/// stay under the runtime's high-water mark, past which the runtime stops
 /// reading and flushes first. Measured from the call's start, as `output`
 /// may still hold replies already written to the socket.
 fn output_room_left(ctx: &ServerContext, output_start: usize, output: &[u8]) -> bool {

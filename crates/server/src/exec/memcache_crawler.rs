@@ -3,7 +3,7 @@
 //! memcached's crawler is a thread that walks its LRUs to reclaim expired items
 //! (`crawl`, tuned by `sleep` and `tocrawl`) or to list keys (`metadump`).
 //! tailcache has no LRU crawler: its background maintenance (`Engine::maintenance_step`,
-//! run by the shell between polls) already reclaims expired items, and reads never
+//! run by the runtime between polls) already reclaims expired items, and reads never
 //! return them. So `crawl`, `sleep`, `tocrawl`, `enable` and `disable` only give
 //! memcached's replies (with its argument checks, and the enabled state that
 //! `crawl`/`metadump` check); `metadump` lists keys in bounded steps ([`MetadumpJob`]).

@@ -1,7 +1,7 @@
-//! Command execution: the boundary between the server shell (runtime,
-//! listeners, metrics; owned by the shell) and the protocol handlers.
+//! Command execution: the boundary between the runtime (event loop,
+//! listeners, sessions, limits; `tailcache-runtime`) and the protocol handlers.
 //!
-//! # Contract (the shell calls exactly these)
+//! # Contract (the runtime calls exactly these)
 //!
 //! ```text
 //! pub struct ConnState                      // per-connection state, defined here
@@ -20,7 +20,7 @@
 //!   It returns `Processed { consumed, close_after_flush }`
 //!   (`tailcache_runtime::Processed`): `consumed` bytes are dropped from the
 //!   input; 0 means "need more bytes" (an incomplete request is never an
-//!   error). The shell calls it again while it consumed something, input
+//!   error). The runtime calls it again while it consumed something, input
 //!   remains and pending output is under `write_buffer_high_water_bytes`, so
 //!   it may return after any number of complete requests. Each request (each
 //!   key of a multiget) and the reply bytes it made are charged to `budget`,
@@ -29,26 +29,26 @@
 //!   consume more than `input.len()`. `close_after_flush: true` flushes what
 //!   is in `output`, drops the rest of the input and closes (quit, or a
 //!   request that can no longer be framed).
-//! - Input is bounded by the shell: a request that does not fit
+//! - Input is bounded by the runtime: a request that does not fit
 //!   `max_item_size_bytes + 64 KiB` gets the listener's overflow reply and
 //!   the connection closes; the parser's own limits should trigger first.
 //! - Connection limit, idle timeout, request timeout (input waiting with no
 //!   request completing for `request_timeout_secs`), backpressure, the
-//!   per-turn read budget and shutdown are the shell's; `process` never
-//!   blocks and never sleeps. At shutdown the shell calls `process` once
+//!   per-turn read budget and shutdown are the runtime's; `process` never
+//!   blocks and never sleeps. At shutdown the runtime calls `process` once
 //!   more with what the socket already held, then flushes and closes.
-//! - Bytes in and out are counted by the shell. Per request, `process` bumps
+//! - Bytes in and out are counted by the runtime. Per request, `process` bumps
 //!   `ctx.metrics` counters (`Counter::CmdGet`, `GetHits`, ...: memcached's
 //!   names) and records `ctx.metrics.record(CommandKind, service_time_ns)`.
 //! - `stats` reads: `ctx.shared.connections()` (current/total/rejected),
 //!   `ctx.shared.totals()` (counters summed over workers), `uptime_secs()`,
 //!   `started_unix_secs()`, `threads()`, `verbosity()`/`set_verbosity()`,
 //!   `ctx.engine.stats()` (storage), `ctx.config` (limits, -I, -m, ...).
-//! - Background maintenance (`Engine::maintenance_step`) is run by the shell
+//! - Background maintenance (`Engine::maintenance_step`) is run by the runtime
 //!   between polls, as the scheduler's maintenance group; `process` need not
 //!   call it.
 //! - A request that starts a job (`lru_crawler metadump`) stops `process`;
-//!   while `job_group` names a group, the shell runs `job_step` as that
+//!   while `job_group` names a group, the runtime runs `job_step` as that
 //!   group's background steps (only while the client reads its output), and
 //!   serves the requests behind it once the job is done.
 //!

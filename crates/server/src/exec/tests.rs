@@ -1,4 +1,4 @@
-//! In-process tests of command execution: the shell's calling pattern
+//! In-process tests of command execution: the runtime's calling pattern
 //! (input split anywhere, consumed bytes dropped, called again) without
 //! sockets.
 
@@ -35,7 +35,7 @@ fn test_ctx_with(high_water_bytes: usize, max_item_size_bytes: u64) -> ServerCon
     ServerContext::new(shared, 0)
 }
 
-/// Feeds `input` in `chunk_bytes` pieces as the shell does; returns all
+/// Feeds `input` in `chunk_bytes` pieces as the runtime does; returns all
 /// replies and whether the connection asked to close.
 fn feed(
     ctx: &ServerContext,

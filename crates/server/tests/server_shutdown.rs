@@ -54,7 +54,7 @@ fn sigint_flushes_and_exits_0() {
 #[test]
 fn unix_socket_has_its_mode_and_is_removed_at_exit() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("tailcache-shell-unix-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("tailcache-server-unix-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("tc.sock");
     let path_text = path.to_str().unwrap();

@@ -123,7 +123,7 @@ fn print_config_round_trips_and_flags_override_the_file() {
             "missing {line} in:\n{text}"
         );
     }
-    let dir = std::env::temp_dir().join(format!("tailcache-shell-flags-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("tailcache-server-flags-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("config.toml");
     std::fs::write(&path, &text).unwrap();

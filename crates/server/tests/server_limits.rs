@@ -71,7 +71,7 @@ fn client_that_never_reads_does_not_grow_memory() {
     // which has nothing to do with buffering (measured with
     // scripts/greedy-clients-rss.py: 109 MiB with it, 15 without).
     let config = std::env::temp_dir().join(format!(
-        "tailcache-shell-limits-{}.toml",
+        "tailcache-server-limits-{}.toml",
         std::process::id()
     ));
     std::fs::write(&config, "stall_threshold_ms = 0\n").unwrap();

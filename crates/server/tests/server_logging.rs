@@ -8,7 +8,7 @@ use support::Tailcache;
 
 /// Runs a server with `args`, does requests, stops it; returns its stderr.
 fn log_of(args: &[&str], name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("tailcache-shell-log-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("tailcache-server-log-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     let mut server = Tailcache::start_logged(args, &path);
