@@ -66,10 +66,14 @@ pub struct ConnEntry {
 }
 
 impl ConnEntry {
-    /// Input is being executed, at `now_unix_secs`.
-    pub fn begin_commands(&self, now_unix_secs: u32) {
+    /// Input is being executed.
+    pub fn begin_commands(&self) {
         self.phase
             .store(ConnPhase::ParseCmd as u8, Ordering::Relaxed);
+    }
+
+    /// A command was handled at `now_unix_secs`.
+    pub fn note_command(&self, now_unix_secs: u32) {
         self.last_cmd_unix_secs
             .store(now_unix_secs, Ordering::Relaxed);
     }
@@ -217,9 +221,10 @@ mod tests {
         }]);
         let late = registry.open(origin(12, 5000), 100);
         let early = registry.open(origin(9, 5001), 100);
-        early.entry().begin_commands(103);
+        early.entry().note_command(103);
         early.entry().set_phase(ConnPhase::NRead);
-        late.entry().begin_commands(104);
+        late.entry().begin_commands();
+        late.entry().note_command(104);
         let rows = registry.rows(105, 90);
         let shown: Vec<(i32, &str, u32)> = rows
             .iter()
@@ -229,7 +234,7 @@ mod tests {
             shown,
             [
                 (7, "conn_listening", 15),
-                (9, "conn_nread", 5),
+                (9, "conn_nread", 2),
                 (12, "conn_parse_cmd", 1)
             ]
         );

@@ -103,15 +103,16 @@ impl Service for DataService {
         budget: &mut TurnBudget,
     ) -> Processed {
         if let Some(registration) = &conn.registration {
-            let now = self.ctx.engine.now_unix_secs();
-            registration.entry().begin_commands(now);
+            registration.entry().begin_commands();
         }
         let before = output.len();
         let processed = exec::process(&mut conn.state, &self.ctx, input, output, budget);
         if let Some(registration) = &conn.registration {
-            registration
-                .entry()
-                .set_phase(phase_after(input, processed.consumed));
+            let entry = registration.entry();
+            entry.set_phase(phase_after(input, processed.consumed));
+            if processed.consumed > 0 {
+                entry.note_command(self.ctx.engine.now_unix_secs());
+            }
         }
         let metrics = &self.ctx.metrics;
         metrics.add(Counter::BytesRead, processed.consumed as u64);
