@@ -57,12 +57,26 @@ pub struct ListeningSocket {
     pub addr: String,
 }
 
+/// What a RESP connection says of itself, for `CLIENT LIST`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RespClient {
+    /// `CLIENT ID`.
+    pub id: u64,
+    /// `CLIENT SETNAME` (empty: none).
+    pub name: Vec<u8>,
+    /// 2 or 3 (`HELLO`).
+    pub resp_version: u8,
+}
+
 /// One open connection as `stats conns` shows it.
 #[derive(Debug)]
 pub struct ConnEntry {
     origin: ConnOrigin,
     phase: AtomicU8,
     last_cmd_unix_secs: AtomicU32,
+    accepted_unix_secs: u32,
+    /// Set by a RESP connection (and changed by SETNAME and HELLO only).
+    resp: Mutex<Option<RespClient>>,
 }
 
 impl ConnEntry {
@@ -76,6 +90,14 @@ impl ConnEntry {
     pub fn note_command(&self, now_unix_secs: u32) {
         self.last_cmd_unix_secs
             .store(now_unix_secs, Ordering::Relaxed);
+    }
+
+    /// Records what a RESP connection says of itself.
+    pub fn set_resp_client(&self, client: RespClient) {
+        *self
+            .resp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(client);
     }
 
     /// What the connection is doing now that its input is handled.
@@ -97,6 +119,10 @@ pub struct ConnRow {
     pub state: &'static str,
     /// Seconds since the last command (for a listener, since start).
     pub secs_since_last_cmd: u32,
+    /// Seconds since it was accepted (for a listener, since start).
+    pub age_secs: u32,
+    /// What a RESP connection says of itself.
+    pub resp: Option<RespClient>,
 }
 
 /// Every open data connection and listening socket.
@@ -121,6 +147,11 @@ impl ConnHandle {
     pub fn entry(&self) -> &ConnEntry {
         &self.entry
     }
+
+    /// The entry, for a protocol state that records what it says of itself.
+    pub fn shared_entry(&self) -> Arc<ConnEntry> {
+        self.entry.clone()
+    }
 }
 
 impl Drop for ConnHandle {
@@ -142,6 +173,8 @@ impl ConnRegistry {
             origin,
             phase: AtomicU8::new(ConnPhase::NewCmd as u8),
             last_cmd_unix_secs: AtomicU32::new(now_unix_secs),
+            accepted_unix_secs: now_unix_secs,
+            resp: Mutex::new(None),
         });
         self.lock_open().insert(id, entry.clone());
         ConnHandle {
@@ -166,6 +199,8 @@ impl ConnRegistry {
                 listen_addr: None,
                 state: "conn_listening",
                 secs_since_last_cmd: now_unix_secs.saturating_sub(started_unix_secs),
+                age_secs: now_unix_secs.saturating_sub(started_unix_secs),
+                resp: None,
             })
             .collect();
         listeners.sort_by_key(|row| row.fd);
@@ -179,6 +214,12 @@ impl ConnRegistry {
                 state: ConnPhase::from_u8(entry.phase.load(Ordering::Relaxed)).name(),
                 secs_since_last_cmd: now_unix_secs
                     .saturating_sub(entry.last_cmd_unix_secs.load(Ordering::Relaxed)),
+                age_secs: now_unix_secs.saturating_sub(entry.accepted_unix_secs),
+                resp: entry
+                    .resp
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone(),
             })
             .collect();
         conns.sort_by_key(|row| row.fd);

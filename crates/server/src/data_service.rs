@@ -53,8 +53,9 @@ impl DataService {
     fn open(&self, listener_tag: usize, registration: Option<ConnHandle>) -> DataConn {
         // Tags come from `Protocol::tag` in listeners.rs; nothing else is bound.
         let protocol = Protocol::from_tag(listener_tag).unwrap_or(Protocol::Memcache);
+        let entry = registration.as_ref().map(ConnHandle::shared_entry);
         DataConn {
-            state: exec::new_conn(protocol, &self.ctx),
+            state: exec::new_conn(protocol, &self.ctx, entry),
             registration,
         }
     }

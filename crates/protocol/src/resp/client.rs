@@ -87,11 +87,11 @@ struct Subcommand {
     arity: i32,
 }
 
-/// Parses `CLIENT SETNAME|GETNAME|ID|INFO|SETINFO ...`; `rest` starts at the subcommand.
+/// Parses `CLIENT SETNAME|GETNAME|ID|INFO|SETINFO|LIST ...`; `rest` starts at the subcommand.
 pub(crate) fn parse_client<'a>(rest: Args<'a>) -> Result<Command<'a>, CommandError<'a>> {
     let mut args = rest;
     let subcommand = next_arg(&mut args);
-    let table: [(&[u8], Subcommand); 5] = [
+    let table: [(&[u8], Subcommand); 6] = [
         (
             b"setname",
             Subcommand {
@@ -127,6 +127,13 @@ pub(crate) fn parse_client<'a>(rest: Args<'a>) -> Result<Command<'a>, CommandErr
                 arity: 4,
             },
         ),
+        (
+            b"list",
+            Subcommand {
+                name: "client|list",
+                arity: -2,
+            },
+        ),
     ];
     let Some(index) = table
         .iter()
@@ -148,7 +155,10 @@ pub(crate) fn parse_client<'a>(rest: Args<'a>) -> Result<Command<'a>, CommandErr
         1 => Ok(Command::ClientGetName),
         2 => Ok(Command::ClientId),
         3 => Ok(Command::ClientInfo),
-        _ => parse_client_setinfo(args),
+        4 => parse_client_setinfo(args),
+        // Redis's TYPE and ID filters are not served.
+        _ if args.len() > 0 => Err(CommandError::Syntax),
+        _ => Ok(Command::ClientList),
     }
 }
 

@@ -136,6 +136,8 @@ pub enum Command<'a> {
     ClientId,
     /// `CLIENT INFO`.
     ClientInfo,
+    /// `CLIENT LIST` (without Redis's `TYPE` and `ID` filters).
+    ClientList,
     /// `CLIENT SETINFO LIB-NAME|LIB-VER value` (Redis 7.2; redis-py sends it).
     ClientSetInfo {
         /// Which attribute.

@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! pub struct ConnState                      // per-connection state, defined here
-//! pub fn new_conn(protocol: Protocol, ctx: &ServerContext) -> ConnState
+//! pub fn new_conn(protocol: Protocol, ctx: &ServerContext,
+//!                 entry: Option<Arc<ConnEntry>>) -> ConnState
 //! pub fn process(state: &mut ConnState, ctx: &ServerContext,
 //!                input: &[u8], output: &mut Vec<u8>,
 //!                budget: &mut TurnBudget) -> Processed
@@ -98,10 +99,14 @@ pub enum ConnState {
 }
 
 /// State for a new connection on a `protocol` listener.
-pub fn new_conn(protocol: Protocol, ctx: &ServerContext) -> ConnState {
+pub fn new_conn(
+    protocol: Protocol,
+    ctx: &ServerContext,
+    entry: Option<std::sync::Arc<crate::conn_registry::ConnEntry>>,
+) -> ConnState {
     match protocol {
         Protocol::Memcache => ConnState::Memcache(memcache_conn::MemcacheConn::new(ctx)),
-        Protocol::Resp => ConnState::Resp(resp_conn::RespConn::new(ctx)),
+        Protocol::Resp => ConnState::Resp(resp_conn::RespConn::new(ctx, entry)),
         Protocol::Http => ConnState::Http(http_keys::HttpConn::new(ctx)),
     }
 }

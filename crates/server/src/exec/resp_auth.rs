@@ -213,6 +213,7 @@ fn push_command_name(frame: &[u8], command: &Command<'_>, out: &mut Vec<u8>) {
             | Command::ClientGetName
             | Command::ClientId
             | Command::ClientInfo
+            | Command::ClientList
             | Command::ClientSetInfo { .. }
             | Command::CommandCount
             | Command::CommandDocs { .. }

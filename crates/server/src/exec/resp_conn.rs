@@ -3,6 +3,7 @@
 //! in [`super::resp_exec`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tailcache_protocol::resp::{
@@ -12,6 +13,7 @@ use tailcache_protocol::resp::{
 use super::conn_loop::Step;
 use super::resp_auth::{Gate, RespAccess};
 use super::{max_item_size_bytes, record, resp_config, resp_exec, resp_info};
+use crate::conn_registry::{ConnEntry, RespClient};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -33,6 +35,8 @@ pub struct RespConn {
     progress: Option<FrameProgress>,
     /// Whether it must still authenticate, and what it may run.
     access: RespAccess,
+    /// Its row in `stats conns` and `CLIENT LIST`, when it has one.
+    entry: Option<Arc<ConnEntry>>,
 }
 
 impl RespConn {
@@ -41,19 +45,37 @@ impl RespConn {
         self.access.deadline()
     }
 
-    /// A RESP2 connection with limits from the server's configuration.
-    pub fn new(ctx: &ServerContext) -> Self {
+    /// A RESP2 connection with limits from the server's configuration;
+    /// `entry` is its row in the connection registry.
+    pub fn new(ctx: &ServerContext, entry: Option<Arc<ConnEntry>>) -> Self {
         let limits = Limits {
             max_bulk_len_bytes: max_item_size_bytes(ctx),
             ..Limits::default()
         };
-        Self {
+        let conn = Self {
             limits,
             version: ProtocolVersion::Resp2,
             name: None,
             id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
             progress: None,
             access: RespAccess::new(ctx),
+            entry,
+        };
+        conn.publish();
+        conn
+    }
+
+    /// Tells the registry its id, name and protocol version (`CLIENT LIST`).
+    fn publish(&self) {
+        if let Some(entry) = &self.entry {
+            entry.set_resp_client(RespClient {
+                id: self.id,
+                name: self.name.clone().unwrap_or_default(),
+                resp_version: match self.version {
+                    ProtocolVersion::Resp2 => 2,
+                    ProtocolVersion::Resp3 => 3,
+                },
+            });
         }
     }
 
@@ -128,6 +150,10 @@ impl RespConn {
                 self.session_command(command, out);
                 CommandKind::Other
             }
+            Command::ClientList => {
+                client_list(ctx, out, self.version);
+                CommandKind::Other
+            }
             Command::ClientSetName { .. }
             | Command::ClientGetName
             | Command::ClientId
@@ -161,6 +187,7 @@ impl RespConn {
                 if let Some(name) = hello.client_name {
                     self.set_name(name);
                 }
+                self.publish();
                 resp_info::hello(out, self.id, self.version);
             }
             // AUTH is answered by the access gate (resp_auth.rs) before this.
@@ -196,6 +223,7 @@ impl RespConn {
 
     fn set_name(&mut self, name: &[u8]) {
         self.name = (!name.is_empty()).then(|| name.to_vec());
+        self.publish();
     }
 
     fn client_info(&self, out: &mut Vec<u8>) {
@@ -208,5 +236,46 @@ impl RespConn {
         line.extend_from_slice(name);
         line.extend_from_slice(format!(" db=0 resp={resp} lib-name= lib-ver=\n").as_bytes());
         encode::verbatim_text(out, &line, self.version);
+    }
+}
+
+/// `CLIENT LIST`: one line per RESP connection, with Redis's names for the
+/// fields kept here (`id addr laddr fd name age idle flags db resp`).
+fn client_list(ctx: &ServerContext, out: &mut Vec<u8>, version: ProtocolVersion) {
+    let now = ctx.engine.now_unix_secs();
+    let started = u32::try_from(ctx.shared.started_unix_secs()).unwrap_or(now);
+    let mut text = Vec::new();
+    for row in ctx.shared.conns.rows(now, started) {
+        let (Some(client), Some(listen_addr)) = (&row.resp, &row.listen_addr) else {
+            continue;
+        };
+        text.extend_from_slice(
+            format!(
+                "id={} addr={} laddr={} fd={} name=",
+                client.id,
+                redis_addr(&row.addr),
+                redis_addr(listen_addr),
+                row.fd
+            )
+            .as_bytes(),
+        );
+        text.extend_from_slice(&client.name);
+        text.extend_from_slice(
+            format!(
+                " age={} idle={} flags=N db=0 resp={}\n",
+                row.age_secs, row.secs_since_last_cmd, client.resp_version
+            )
+            .as_bytes(),
+        );
+    }
+    encode::verbatim_text(out, &text, version);
+}
+
+/// An address as Redis shows it: `IP:PORT`, or `PATH:0` for a unix socket.
+fn redis_addr(addr: &str) -> String {
+    match addr.split_once(':') {
+        Some(("unix", path)) => format!("{path}:0"),
+        Some((_, rest)) => rest.to_owned(),
+        None => addr.to_owned(),
     }
 }

@@ -74,7 +74,7 @@ fn memcache_script() -> Vec<u8> {
 #[test]
 fn replies_do_not_depend_on_how_the_input_is_split() {
     let ctx = test_ctx(1 << 20);
-    let mut whole_conn = new_conn(Protocol::Memcache, &ctx);
+    let mut whole_conn = new_conn(Protocol::Memcache, &ctx, None);
     let (whole, closed) = feed(&ctx, &mut whole_conn, &memcache_script(), usize::MAX);
     assert!(closed, "quit closes");
     assert_eq!(
@@ -84,7 +84,7 @@ VA 3 f1 ka\r\nabc\r\nHD\r\nVA 1\r\n7\r\nMN\r\n"
     );
     for chunk_bytes in [1, 2, 3, 7, 64, 1000] {
         ctx.engine.flush_all();
-        let mut conn = new_conn(Protocol::Memcache, &ctx);
+        let mut conn = new_conn(Protocol::Memcache, &ctx, None);
         let (split, closed) = feed(&ctx, &mut conn, &memcache_script(), chunk_bytes);
         assert!(closed);
         assert_eq!(split, whole, "chunks of {chunk_bytes} bytes");
@@ -94,7 +94,7 @@ VA 3 f1 ka\r\nabc\r\nHD\r\nVA 1\r\n7\r\nMN\r\n"
 #[test]
 fn one_call_stops_near_the_high_water_mark_and_the_next_resumes() {
     let ctx = test_ctx(4096);
-    let mut conn = new_conn(Protocol::Memcache, &ctx);
+    let mut conn = new_conn(Protocol::Memcache, &ctx, None);
     // 990 bytes: with the key and the largest item header, within -I 1024.
     let mut set = b"set v 0 0 990\r\n".to_vec();
     set.extend(vec![b'v'; 990]);
@@ -120,7 +120,7 @@ fn one_call_stops_near_the_high_water_mark_and_the_next_resumes() {
 #[test]
 fn resp3_changes_the_null_reply() {
     let ctx = test_ctx(1 << 20);
-    let mut conn = new_conn(Protocol::Resp, &ctx);
+    let mut conn = new_conn(Protocol::Resp, &ctx, None);
     let (reply, _) = feed(&ctx, &mut conn, b"GET none\r\n", usize::MAX);
     assert_eq!(reply, b"$-1\r\n");
     let (reply, _) = feed(&ctx, &mut conn, b"HELLO 3\r\nGET none\r\n", 3);
@@ -140,7 +140,7 @@ fn resp3_changes_the_null_reply() {
 #[test]
 fn http_sends_continue_once_then_stores() {
     let ctx = test_ctx(1 << 20);
-    let mut conn = new_conn(Protocol::Http, &ctx);
+    let mut conn = new_conn(Protocol::Http, &ctx, None);
     let head =
         b"PUT /keys/k HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
     let mut output = Vec::new();
@@ -166,7 +166,7 @@ fn http_sends_continue_once_then_stores() {
 #[test]
 fn a_refused_set_forgets_the_old_value() {
     let ctx = test_ctx(1 << 20);
-    let mut conn = new_conn(Protocol::Memcache, &ctx);
+    let mut conn = new_conn(Protocol::Memcache, &ctx, None);
     let mut script = b"set k 0 0 1\r\nx\r\nset k 0 0 2000\r\n".to_vec();
     script.extend(vec![b'y'; 2000]);
     script.extend_from_slice(b"\r\nget k\r\n");
@@ -194,7 +194,7 @@ fn a_multiget_larger_than_the_high_water_mark_is_served_in_pieces() {
         request.extend_from_slice(b" k");
     }
     request.extend_from_slice(b"\r\n");
-    let mut conn = new_conn(Protocol::Memcache, &ctx);
+    let mut conn = new_conn(Protocol::Memcache, &ctx, None);
     let mut output = Vec::new();
     let first = process(&mut conn, &ctx, &request, &mut output, &mut unbounded());
     assert!(
@@ -288,7 +288,7 @@ fn long_line_ctx() -> ServerContext {
 #[test]
 fn a_long_get_line_sent_in_pieces_is_searched_once() {
     let ctx = long_line_ctx();
-    let mut conn = new_conn(Protocol::Memcache, &ctx);
+    let mut conn = new_conn(Protocol::Memcache, &ctx, None);
     let mut line = b"get ".to_vec();
     line.resize(4_000_000, b' ');
     line.extend_from_slice(b"k\r\nmn\r\n");
@@ -309,7 +309,7 @@ fn a_long_get_line_sent_in_pieces_is_searched_once() {
 #[test]
 fn a_resp_request_with_64k_arguments_sent_in_pieces_is_parsed_once() {
     let ctx = long_line_ctx();
-    let mut conn = new_conn(Protocol::Resp, &ctx);
+    let mut conn = new_conn(Protocol::Resp, &ctx, None);
     let keys = 65_535;
     let mut request = format!("*{}\r\n$4\r\nMGET\r\n", keys + 1).into_bytes();
     for i in 0..keys {
