@@ -54,8 +54,8 @@ pub struct ConnOrigin {
     /// The peer: `tcp:ADDR:PORT`, or `unix:PATH` (the listener's path: unix
     /// clients have no address of their own).
     pub peer: String,
-    /// The listener it came in on, in the same form.
-    pub listener: String,
+    /// The listener it came in on, in the same form (shared by its connections).
+    pub listener: std::sync::Arc<str>,
 }
 
 /// Whether a connection's job has more steps to run.

@@ -21,7 +21,7 @@ const LINGER_READS: usize = 16;
 impl Stream {
     /// The descriptor and peer address in `stats conns` form; a unix client
     /// is shown as the listener's path (`listener`), as memcached shows it.
-    pub(crate) fn origin(&self, listener: &str) -> crate::service::ConnOrigin {
+    pub(crate) fn origin(&self, listener: &std::sync::Arc<str>) -> crate::service::ConnOrigin {
         use std::os::fd::AsRawFd;
         let (fd, peer) = match self {
             Stream::Tcp(s) => (s.as_raw_fd(), s.peer_addr().ok()),
@@ -30,8 +30,8 @@ impl Stream {
         };
         crate::service::ConnOrigin {
             fd,
-            peer: peer.map_or_else(|| listener.to_owned(), |addr| format!("tcp:{addr}")),
-            listener: listener.to_owned(),
+            peer: peer.map_or_else(|| listener.to_string(), |addr| format!("tcp:{addr}")),
+            listener: listener.clone(),
         }
     }
 

@@ -210,7 +210,7 @@ impl ConnRegistry {
             .map(|entry| ConnRow {
                 fd: entry.origin.fd,
                 addr: entry.origin.peer.clone(),
-                listen_addr: Some(entry.origin.listener.clone()),
+                listen_addr: Some(entry.origin.listener.to_string()),
                 state: ConnPhase::from_u8(entry.phase.load(Ordering::Relaxed)).name(),
                 secs_since_last_cmd: now_unix_secs
                     .saturating_sub(entry.last_cmd_unix_secs.load(Ordering::Relaxed)),
@@ -249,7 +249,7 @@ mod tests {
         ConnOrigin {
             fd,
             peer: format!("tcp:127.0.0.1:{port}"),
-            listener: "tcp:127.0.0.1:11211".to_owned(),
+            listener: "tcp:127.0.0.1:11211".into(),
         }
     }
 

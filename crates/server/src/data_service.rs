@@ -68,7 +68,7 @@ fn phase_after(input: &[u8], consumed: usize) -> ConnPhase {
     let rest = input.get(consumed..).unwrap_or_default();
     if rest.is_empty() {
         ConnPhase::NewCmd
-    } else if rest.contains(&b'\n') {
+    } else if memchr::memchr(b'\n', rest).is_some() {
         ConnPhase::NRead
     } else {
         ConnPhase::Waiting

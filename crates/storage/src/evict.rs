@@ -457,7 +457,7 @@ impl Cache {
         self.insert_before_active(bucket, &mut chain, target);
         drop(chain);
         if self.flush.kills(meta.epoch.load(Ordering::Relaxed)) {
-            self.flush.mark_reclaim_due(1);
+            self.flush.mark_reclaim_due(crate::flush::RECLAIM_AT_ONCE);
         }
     }
 }

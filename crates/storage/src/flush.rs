@@ -26,6 +26,9 @@ pub(crate) struct Flush {
     lock: Mutex<()>,
 }
 
+/// A reclaim time already past: reclaim at the next step.
+pub(crate) const RECLAIM_AT_ONCE: u32 = 1;
+
 impl Flush {
     pub(crate) fn new() -> Flush {
         Flush {
@@ -71,9 +74,9 @@ impl Flush {
     }
 
     /// Marks that dead segments may be waiting (again), to be reclaimed from
-    /// `due_unix_secs` on (1: at once).
+    /// `due_unix_secs` on ([`RECLAIM_AT_ONCE`]: now).
     pub(crate) fn mark_reclaim_due(&self, due_unix_secs: u32) {
-        let due = u64::from(due_unix_secs.max(1));
+        let due = u64::from(due_unix_secs.max(RECLAIM_AT_ONCE));
         // An earlier mark still waiting keeps its earlier time.
         let _ = self
             .reclaim_due

@@ -316,8 +316,7 @@ impl Cache {
             Plan::Remove => {
                 let found = live.expect("a removal needs an item");
                 let mut guard = take(hold).ok_or(Ok(Retry::Raced))?;
-                guard.remove(found.at);
-                self.bury(&found);
+                self.unlink(&mut guard, &found);
                 drop(guard);
                 Ok(Applied {
                     before,
@@ -570,6 +569,12 @@ impl Cache {
                 .load(Ordering::Relaxed)
                 .saturating_add(u32::from(fields.access_secs)),
         }
+    }
+
+    /// Takes `found`, current under `guard`, out of the index and buries it.
+    pub(crate) fn unlink(&self, guard: &mut PairGuard<'_>, found: &Found) {
+        guard.remove(found.at);
+        self.bury(found);
     }
 
     /// Marks an item just unlinked (under its bucket lock) as dead in its header, so

@@ -204,8 +204,10 @@ impl Cache {
 
     /// `found` if it was live. Otherwise the read counts as one that met an expired
     /// or flushed item (memcached's `get_expired` and `get_flushed`) and, as in
-    /// memcached, unlinks it, so that the next read is a plain miss; `held` is the
-    /// key's bucket pair when the caller holds it already.
+    /// memcached, unlinks it, so that the next read is a plain miss. `held` is the
+    /// key's bucket pair when `found` was read under it (then it is current);
+    /// otherwise the pair is taken and the key looked up again, as an unlocked
+    /// read's find may be stale by now.
     fn settle(
         &self,
         found: Found,
@@ -220,29 +222,18 @@ impl Cache {
             Liveness::Live => return None,
         }
         match held {
-            Some(guard) => self.unlink_dead(guard, pair, tag, key, now),
-            None => self.unlink_dead(&mut self.index.lock(pair), pair, tag, key, now),
+            Some(guard) => self.unlink(guard, &found),
+            None => {
+                let mut guard = self.index.lock(pair);
+                let current = self
+                    .find_in_pair(pair, tag, key, now)
+                    .expect("an item under a held bucket is well formed");
+                if let Some(current) = current.filter(|current| !current.is_live()) {
+                    self.unlink(&mut guard, &current);
+                }
+            }
         }
         None
-    }
-
-    /// Unlinks the key's item if it is (still) dead; looked up again under the held
-    /// pair, since an unlocked read's find may be stale by now.
-    fn unlink_dead(
-        &self,
-        guard: &mut PairGuard<'_>,
-        pair: Pair,
-        tag: u16,
-        key: &[u8],
-        now: &Now<'_>,
-    ) {
-        let found = self
-            .find_in_pair(pair, tag, key, now)
-            .expect("an item under a held bucket is well formed");
-        if let Some(found) = found.filter(|found| !found.is_live()) {
-            guard.remove(found.at);
-            self.bury(&found);
-        }
     }
 
     /// Appends a live item's header and value to `out`; whether it was live.

@@ -123,7 +123,7 @@ fn resettable(
         (b"bytes_written", totals.get(Counter::BytesWritten)),
         (b"total_items", storage.sets),
         (b"expired_items", storage.expired_items),
-        (b"reclaimed", storage.expired_items + storage.flushed_items),
+        (b"reclaimed", reclaimed(storage)),
         (b"evictions", storage.evicted_items),
     ]);
     values
@@ -228,6 +228,13 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_reply(out, Reply::End);
 }
 
+/// memcached's `reclaimed`: dead items whose memory was taken back, expired
+/// or flushed, whether by a write over them, a read that met them, or
+/// background reclaim.
+fn reclaimed(storage: &tailcache_storage::Stats) -> u64 {
+    storage.expired_items + storage.flushed_items
+}
+
 /// `stats conns`: each listening socket and open data connection, as
 /// memcached lists them (`FD:addr`, `FD:listen_addr`, `FD:state`,
 /// `FD:secs_since_last_cmd`).
@@ -296,11 +303,7 @@ fn items(ctx: &ServerContext, out: &mut Vec<u8>) {
     if storage.items > 0 {
         encode::encode_stat_u64(out, b"items:1:number", storage.items);
         encode::encode_stat_u64(out, b"items:1:evicted", storage.evicted_items);
-        encode::encode_stat_u64(
-            out,
-            b"items:1:reclaimed",
-            storage.expired_items + storage.flushed_items,
-        );
+        encode::encode_stat_u64(out, b"items:1:reclaimed", reclaimed(&storage));
     }
     encode::encode_reply(out, Reply::End);
 }

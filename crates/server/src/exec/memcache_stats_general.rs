@@ -144,7 +144,7 @@ pub fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
         zero(out, b"evicted_active");
     }
     encode::encode_stat_u64(out, b"evictions", since(b"evictions"));
-    // Memory taken back from expired items, all of it by background steps.
+    // Dead items (expired or flushed) whose memory was taken back.
     encode::encode_stat_u64(out, b"reclaimed", since(b"reclaimed"));
     zero(out, b"crawler_reclaimed");
     zero(out, b"crawler_items_checked");
