@@ -68,6 +68,19 @@ install_python_clients() {
         || die "pymemcache/redis-py/python-memcached still missing"
 }
 
+# A fresh clone builds about N GB (debug, release, loom and fuzz targets); say how much
+# room there is up front, so that a full disk reads as that and not as a compiler crash.
+# Incremental caches only help repeated local builds and double the debug target.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+NEEDED_GIB=4
+log "disk"
+df -h . | tail -1
+free_kib=$(df -Pk . | awk 'NR==2 {print $4}')
+if [ "${free_kib:-0}" -lt $((NEEDED_GIB * 1024 * 1024)) ]; then
+    printf '\nWARNING: %s GiB free here; a fresh build needs about %s GiB\n' \
+        "$((free_kib / 1024 / 1024))" "$NEEDED_GIB" >&2
+fi
+
 log "toolchain"
 cargo --version
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -99,5 +112,8 @@ if [ -x scripts/fuzz.sh ]; then
     log "fuzzing"
     scripts/fuzz.sh
 fi
+
+log "disk used by the builds"
+du -sh target crates/protocol/fuzz/target 2>/dev/null || true
 
 log "all checks passed"
