@@ -1,4 +1,5 @@
-//! memcache text and meta protocol, as memcached 1.6 speaks it.
+//! memcache text and meta protocol, as memcached 1.6 speaks it, and its binary protocol
+//! ([`binary`], [`binary_encode`]).
 //!
 //! [`parse`] turns the front of a connection's input buffer into one [`Request`] that
 //! borrows the buffer (no copies, no allocation), says "need more bytes", or returns a
@@ -36,6 +37,8 @@
 //! assert_eq!(get.keys.collect::<Vec<_>>(), [b"a", b"b"]);
 //! ```
 
+pub mod binary;
+pub mod binary_encode;
 mod classic_parse;
 pub mod encode;
 mod error;

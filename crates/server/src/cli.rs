@@ -35,11 +35,11 @@ pub enum AcceptModeName {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolName {
-    /// memcached's default: the text protocol here (binary is not served).
+    /// memcached's default: each connection's first byte decides (0x80: binary).
     Auto,
-    /// The text (classic and meta) protocol.
+    /// The text (classic and meta) protocol only.
     Ascii,
-    /// memcached's binary protocol: not served, so refused.
+    /// memcached's binary protocol only.
     Binary,
 }
 
@@ -148,7 +148,7 @@ pub struct Flags {
     #[arg(short = 'R', long = "max-reqs-per-event", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_reqs_per_event: Option<u32>,
 
-    /// Protocol: auto or ascii; binary is not served and is refused [default: auto]
+    /// Protocol of the memcache port: auto (each connection's first byte decides), ascii or binary [default: auto]
     #[arg(short = 'B', long = "protocol", value_name = "NAME")]
     pub protocol: Option<ProtocolName>,
 

@@ -136,8 +136,9 @@ pub struct Config {
     pub lru_crawler_enabled: bool,
     /// TCP accept queue length of the data ports (-b).
     pub listen_backlog: i32,
-    /// The protocol the memcache port speaks (-B): `auto` and `ascii` both mean text
-    /// and meta, as no binary protocol is served.
+    /// The protocol the memcache port speaks (-B): `auto` decides per connection from
+    /// its first byte (0x80: binary), as memcached does; `ascii` is text and meta only,
+    /// `binary` binary only.
     pub binding_protocol: ProtocolName,
     /// User to switch to after binding, when started as root (-u).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -658,12 +659,6 @@ fn refuse_unserved(flags: &Flags) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "-S/--enable-sasl",
             "SASL authentication (a binary-protocol feature) is not served by tailcache",
-        ));
-    }
-    if flags.protocol == Some(ProtocolName::Binary) {
-        return Err(ConfigError::new(
-            "-B/--protocol",
-            "the binary protocol is not served; tailcache speaks the text and meta protocol (-B ascii or auto)",
         ));
     }
     Ok(())

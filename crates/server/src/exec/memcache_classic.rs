@@ -34,45 +34,79 @@ pub const MAX_GET_REPLY_BYTES: usize = 64 << 20;
 /// set / add / replace / append / prepend / cas.
 pub fn store(ctx: &ServerContext, store: &Store<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
-    ctx.metrics.incr(Counter::CmdSet);
-    ctx.shared.prefix_stats.record_set(store.key);
     let (mode, compare_cas) = storage_mode(store.mode);
-    let options = StoreOptions {
-        client_flags: store.client_flags,
-        expiry: ttl::expiry_from_exptime(store.exptime, ttl::now_unix_secs(ctx)),
+    let write = StoreWrite {
+        mode,
         compare_cas,
+        key: store.key,
+        value: store.value,
+        client_flags: store.client_flags,
+        exptime: store.exptime,
+    };
+    let reply = match store_counted(ctx, write) {
+        Ok(_) => Reply::Stored,
+        Err(error) => store_error_reply(ctx, error),
+    };
+    if !store.noreply {
+        encode::encode_reply(output, reply);
+    }
+    record(ctx, CommandKind::Set, started);
+}
+
+/// A storage command as the text and binary protocols both give it.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreWrite<'a> {
+    /// How the value combines with the item.
+    pub mode: StoreMode,
+    /// Store only over this version (`cas`, or a binary request's CAS).
+    pub compare_cas: Option<u64>,
+    /// The key.
+    pub key: &'a [u8],
+    /// The value.
+    pub value: &'a [u8],
+    /// Client flags.
+    pub client_flags: u32,
+    /// memcached's exptime.
+    pub exptime: i64,
+}
+
+/// Runs a storage command as memcached does, counting it (`cmd_set`, the CAS
+/// counters, per-prefix sets); returns the new item's metadata.
+pub fn store_counted(
+    ctx: &ServerContext,
+    write: StoreWrite<'_>,
+) -> Result<tailcache_storage::ItemMeta, CacheError> {
+    ctx.metrics.incr(Counter::CmdSet);
+    ctx.shared.prefix_stats.record_set(write.key);
+    let options = StoreOptions {
+        client_flags: write.client_flags,
+        expiry: ttl::expiry_from_exptime(write.exptime, ttl::now_unix_secs(ctx)),
+        compare_cas: write.compare_cas,
         ..StoreOptions::default()
     };
-    let result = match compare_cas {
+    let result = match write.compare_cas {
         // memcached -C refuses every cas: nothing can prove the item unchanged.
-        Some(_) if !ctx.config.cas_enabled => match ctx.engine.get_meta(store.key) {
+        Some(_) if !ctx.config.cas_enabled => match ctx.engine.get_meta(write.key) {
             Ok(Some(_)) => Err(CacheError::Exists),
             _ => Err(CacheError::NotFound),
         },
-        _ => ctx.engine.store(mode, store.key, store.value, options),
+        _ => ctx
+            .engine
+            .store(write.mode, write.key, write.value, options),
     };
-    if compare_cas.is_some() {
+    if write.compare_cas.is_some() {
         ctx.metrics.incr(match result {
             Ok(_) => Counter::CasHits,
             Err(CacheError::Exists) => Counter::CasBadval,
             Err(_) => Counter::CasMisses,
         });
     }
-    let reply = match result {
-        Ok(_) => Reply::Stored,
-        Err(error) => {
-            if mode == StoreMode::Set && compare_cas.is_none() {
-                // memcached unlinks the old item when a set fails, so a
-                // stale value never outlives a refused overwrite.
-                let _ = ctx.engine.delete(store.key, DeleteOptions::default());
-            }
-            store_error_reply(ctx, error)
-        }
-    };
-    if !store.noreply {
-        encode::encode_reply(output, reply);
+    if result.is_err() && write.mode == StoreMode::Set && write.compare_cas.is_none() {
+        // memcached unlinks the old item when a set fails, so a stale value
+        // never outlives a refused overwrite.
+        let _ = ctx.engine.delete(write.key, DeleteOptions::default());
     }
-    record(ctx, CommandKind::Set, started);
+    result
 }
 
 /// The engine's store mode and compare-CAS for a wire store mode (memcached's `cas`
@@ -201,8 +235,8 @@ pub fn record_get(ctx: &ServerContext, kind: GetKind, started: Instant) {
     record(ctx, kind, started);
 }
 
-/// memcached counts gat/gats keys as touches only, get/gets keys as gets.
-fn count_get(ctx: &ServerContext, kind: GetKind, hit: bool) {
+/// Counts one key of a get: memcached counts gat/gats keys as touches only, get/gets keys as gets.
+pub fn count_get(ctx: &ServerContext, kind: GetKind, hit: bool) {
     let counter = match (kind, hit) {
         (GetKind::Gat | GetKind::Gats, true) => Counter::TouchHits,
         (GetKind::Gat | GetKind::Gats, false) => Counter::TouchMisses,

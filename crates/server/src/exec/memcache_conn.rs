@@ -1,6 +1,7 @@
 //! A memcache connection: parses the requests at the front of the input,
 //! executes each, and handles parse errors as memcached does (reply, then
-//! skip the bad request, swallow a too-large value, or close).
+//! skip the bad request, swallow a too-large value, or close). Its first byte
+//! decides whether it speaks text or binary (`memcache_binary`), as in memcached.
 
 use std::time::Instant;
 
@@ -14,9 +15,10 @@ use super::memcache_auth::Unauthenticated;
 use super::memcache_classic::{GetServed, GetSlice};
 use super::memcache_crawler::{lru_crawler, CrawlerOutcome, MetadumpJob};
 use super::{
-    max_item_size_bytes, memcache_classic, memcache_meta, memcache_meta_arith, memcache_meta_get,
-    memcache_meta_write, memcache_stats,
+    max_item_size_bytes, memcache_binary, memcache_classic, memcache_meta, memcache_meta_arith,
+    memcache_meta_get, memcache_meta_write, memcache_stats,
 };
+use crate::cli::ProtocolName;
 use crate::context::ServerContext;
 use crate::metrics::Counter;
 
@@ -60,6 +62,17 @@ pub struct MemcacheConn {
     pub dump: Option<MetadumpJob>,
     /// Set while the connection must still authenticate (-Y).
     unauthenticated: Option<Unauthenticated>,
+    /// Text or binary; `None` until the first byte arrives (`-B auto`).
+    wire: Option<Wire>,
+}
+
+/// The protocol a memcache connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    /// Classic and meta text commands.
+    Text,
+    /// memcached's binary protocol.
+    Binary,
 }
 
 /// What a multiget served in part needs to go on.
@@ -98,6 +111,11 @@ impl MemcacheConn {
             get_in_progress: None,
             scanned_without_line_end_bytes: 0,
             dump: None,
+            wire: match ctx.config.binding_protocol {
+                ProtocolName::Auto => None,
+                ProtocolName::Ascii => Some(Wire::Text),
+                ProtocolName::Binary => Some(Wire::Binary),
+            },
             unauthenticated: ctx.config.access.credentials.memcache.as_ref().map(|_| {
                 Unauthenticated::new(std::time::Duration::from_secs(
                     ctx.config.access.auth_timeout_secs,
@@ -117,6 +135,16 @@ impl MemcacheConn {
     ) -> Processed {
         let discarded = self.discard_bytes.min(input.len());
         self.discard_bytes -= discarded;
+        if self.wire.is_none() {
+            // memcached's negotiation: a first byte of 0x80 is the binary magic.
+            self.wire = input.get(discarded).map(|&first| {
+                if first == tailcache_protocol::memcache::binary::REQUEST_MAGIC {
+                    Wire::Binary
+                } else {
+                    Wire::Text
+                }
+            });
+        }
         let mut processed = run_requests(
             ctx,
             &input[discarded..],
@@ -143,6 +171,9 @@ impl MemcacheConn {
         output: &mut Vec<u8>,
         budget: &mut TurnBudget,
     ) -> Step {
+        if self.wire == Some(Wire::Binary) {
+            return self.binary_step(ctx, rest, output);
+        }
         if let (Some(pending), Some(users)) = (
             self.unauthenticated,
             ctx.config.access.credentials.memcache.as_ref(),
@@ -234,6 +265,29 @@ impl MemcacheConn {
 }
 
 impl MemcacheConn {
+    /// A binary request. Under `-Y` a binary client cannot authenticate (the
+    /// credentials are sent as a text `set`), so it is refused as memcached refuses
+    /// an unauthenticated binary request: `Auth failure.`, then close.
+    fn binary_step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
+        if self.unauthenticated.is_some() {
+            if rest.len() < tailcache_protocol::memcache::binary::HEADER_BYTES {
+                return Step::NeedMore;
+            }
+            let header = tailcache_protocol::memcache::binary::BinaryHeader {
+                opcode: rest[1],
+                opaque: u32::from_be_bytes([rest[12], rest[13], rest[14], rest[15]]),
+                cas: 0,
+            };
+            tailcache_protocol::memcache::binary_encode::encode_error(
+                output,
+                &header,
+                tailcache_protocol::memcache::binary::Status::AuthError,
+            );
+            return Step::Close(0);
+        }
+        memcache_binary::step(ctx, &self.limits, rest, output, &mut self.discard_bytes)
+    }
+
     /// While the line at the front has no `\n` yet, decides without parsing:
     /// only the bytes that arrived since the last look are searched, so a
     /// long line sent a few bytes at a time costs linear, not quadratic,

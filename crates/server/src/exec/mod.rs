@@ -61,6 +61,7 @@
 mod conn_loop;
 mod http_keys;
 mod memcache_auth;
+mod memcache_binary;
 mod memcache_classic;
 mod memcache_conn;
 pub(crate) mod memcache_crawler;
