@@ -29,42 +29,13 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::differential::{agree, normalize_into, CasOrder};
+use support::rng::Rng;
 use support::{start_memcached, start_tailcache};
 
 const DEFAULT_SEED: u64 = 0x7a11_cac4_e000_0009;
 const DEFAULT_SEQUENCES: usize = 2000;
 /// How long a batch's replies may take before the transcript records a timeout.
 const BATCH_TIMEOUT: Duration = Duration::from_secs(3);
-
-// ---------------------------------------------------------------------------------
-// Random numbers: xorshift64*, seeded through splitmix64.
-
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn percent(&mut self, p: usize) -> bool {
-        self.below(100) < p
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 // ---------------------------------------------------------------------------------
 // Sequences: commands made of parts resolved per run (key prefix) and per server (CAS).

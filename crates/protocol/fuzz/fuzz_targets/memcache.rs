@@ -1,10 +1,13 @@
 //! memcache fuzz target: parse any bytes (or a request built from structured parts),
 //! re-encode every complete request, parse again and compare; check that every prefix
-//! of the first request is Incomplete or decides the same as the whole input.
+//! of the first request is Incomplete or decides the same as the whole input. Raw bytes
+//! go through the binary protocol's parser too, with the same checks.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use tailcache_protocol::memcache::binary::{parse_binary, BinaryErrorAction, BinaryParsed};
+use tailcache_protocol::memcache::binary_encode::encode_binary_request;
 use tailcache_protocol::memcache::request_encode::encode_request;
 use tailcache_protocol::memcache::{parse, ErrorAction, Limits, Parsed};
 
@@ -93,6 +96,8 @@ fuzz_target!(|input: Input| match input {
     Input::Raw(bytes) => {
         check_stream(&bytes, &Limits::default());
         check_stream(&bytes, &small_limits());
+        check_binary_stream(&bytes, &Limits::default());
+        check_binary_stream(&bytes, &small_limits());
     }
     Input::Structured {
         tokens,
@@ -187,6 +192,51 @@ fn check_prefixes(input: &[u8], limits: &Limits) {
         let partial = parse(&input[..cut], limits);
         if !matches!(partial, Ok(Parsed::Incomplete { .. })) {
             assert_eq!(format!("{partial:?}"), whole, "prefix {cut}");
+        }
+    }
+}
+
+/// The binary protocol's checks: every complete packet re-encodes to the same bytes,
+/// a skip moves forward, and every prefix of a packet is Incomplete or decides the same.
+fn check_binary_stream(input: &[u8], limits: &Limits) {
+    let whole = format!("{:?}", parse_binary(input, limits));
+    let end = match parse_binary(input, limits) {
+        Ok(BinaryParsed::Complete { consumed_bytes, .. }) => consumed_bytes,
+        _ => input.len().min(4096),
+    };
+    for cut in 0..end {
+        let partial = parse_binary(&input[..cut], limits);
+        if !matches!(partial, Ok(BinaryParsed::Incomplete { .. })) {
+            assert_eq!(format!("{partial:?}"), whole, "binary prefix {cut}");
+        }
+    }
+    let mut position = 0;
+    while position < input.len() {
+        match parse_binary(&input[position..], limits) {
+            Ok(BinaryParsed::Complete {
+                request,
+                consumed_bytes,
+            }) => {
+                assert!(consumed_bytes >= 24 && position + consumed_bytes <= input.len());
+                let mut encoded = Vec::new();
+                encode_binary_request(&mut encoded, &request);
+                // Only the vbucket and data type bytes are not kept.
+                let original = &input[position..position + consumed_bytes];
+                assert_eq!(encoded[..5], original[..5]);
+                assert_eq!(encoded[8..], original[8..]);
+                position += consumed_bytes;
+            }
+            Ok(BinaryParsed::Incomplete { min_total_bytes }) => {
+                assert!(min_total_bytes > input.len() - position);
+                return;
+            }
+            Err(error) => match error.action {
+                BinaryErrorAction::Skip { bytes } => {
+                    assert!(bytes >= 24);
+                    position = position.saturating_add(bytes);
+                }
+                BinaryErrorAction::Close => return,
+            },
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Binary protocol packets: the server's responses, and requests for clients and
 //! round-trip tests. Everything is written straight into the caller's `Vec<u8>`.
 
-use super::binary::{BinaryHeader, Status, HEADER_BYTES, REQUEST_MAGIC, RESPONSE_MAGIC};
+use super::binary::{
+    BinaryCommand, BinaryHeader, BinaryRequest, BinaryStoreMode, Status, HEADER_BYTES,
+    REQUEST_MAGIC, RESPONSE_MAGIC,
+};
 
 /// The parts of a response after its header.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,6 +89,62 @@ pub fn encode_request(
     output.extend_from_slice(value);
 }
 
+/// The packet of a parsed request, under its header's opcode (round trips, clients).
+pub fn encode_binary_request(output: &mut Vec<u8>, request: &BinaryRequest<'_>) {
+    let header = &request.header;
+    let mut extras = Vec::new();
+    let (key, value): (&[u8], &[u8]) = match request.command {
+        BinaryCommand::Get {
+            key, touch_exptime, ..
+        } => {
+            if let Some(exptime) = touch_exptime {
+                extras.extend_from_slice(&exptime.to_be_bytes());
+            }
+            (key, &[])
+        }
+        BinaryCommand::Touch { key, exptime } => {
+            extras.extend_from_slice(&exptime.to_be_bytes());
+            (key, &[])
+        }
+        BinaryCommand::Store {
+            mode,
+            key,
+            value,
+            client_flags,
+            exptime,
+            ..
+        } => {
+            if !matches!(mode, BinaryStoreMode::Append | BinaryStoreMode::Prepend) {
+                extras.extend_from_slice(&client_flags.to_be_bytes());
+                extras.extend_from_slice(&exptime.to_be_bytes());
+            }
+            (key, value)
+        }
+        BinaryCommand::Delete { key, .. } => (key, &[]),
+        BinaryCommand::Arithmetic {
+            key,
+            delta,
+            initial,
+            exptime,
+            ..
+        } => {
+            extras.extend_from_slice(&delta.to_be_bytes());
+            extras.extend_from_slice(&initial.to_be_bytes());
+            extras.extend_from_slice(&exptime.to_be_bytes());
+            (key, &[])
+        }
+        BinaryCommand::Flush { exptime, .. } => {
+            if let Some(exptime) = exptime {
+                extras.extend_from_slice(&exptime.to_be_bytes());
+            }
+            (&[], &[])
+        }
+        BinaryCommand::Quit { .. } | BinaryCommand::Noop | BinaryCommand::Version => (&[], &[]),
+        BinaryCommand::Stat { group } => (group, &[]),
+    };
+    encode_request(output, header, &extras, key, value);
+}
+
 /// A length field of 16 bits: keys are at most 250 bytes, so it always fits.
 fn wire_u16(len: usize) -> u16 {
     debug_assert!(len <= usize::from(u16::MAX));
@@ -148,6 +207,37 @@ mod tests {
                 parse_binary(&packet[..cut], &Limits::default()),
                 Ok(BinaryParsed::Incomplete { .. })
             ));
+        }
+    }
+
+    #[test]
+    fn every_served_request_re_encodes_to_its_packet() {
+        let store_extras = [0, 0, 0, 19, 0, 0, 0, 100];
+        let arith_extras = [[0, 0, 0, 0, 0, 0, 0, 7], [0; 8]].concat();
+        let arith_extras = [&arith_extras[..], &[0xff; 4]].concat();
+        let packets = [
+            request(opcode::GETKQ, &[], b"key", &[]),
+            request(opcode::GATK, &[0, 0, 0, 9], b"key", &[]),
+            request(opcode::TOUCH, &[0, 0, 0, 9], b"key", &[]),
+            request(opcode::ADD, &store_extras, b"key", b"value"),
+            request(opcode::PREPENDQ, &[], b"key", b"value"),
+            request(opcode::DELETEQ, &[], b"key", &[]),
+            request(opcode::DECREMENT, &arith_extras, b"key", &[]),
+            request(opcode::FLUSHQ, &[0, 0, 0, 5], &[], &[]),
+            request(opcode::FLUSH, &[], &[], &[]),
+            request(opcode::QUITQ, &[], &[], &[]),
+            request(opcode::STAT, &[], b"settings", &[]),
+            request(opcode::VERSION, &[], &[], &[]),
+        ];
+        for packet in packets {
+            let Ok(BinaryParsed::Complete { request, .. }) =
+                parse_binary(&packet, &Limits::default())
+            else {
+                panic!("{packet:02x?} parses");
+            };
+            let mut again = Vec::new();
+            encode_binary_request(&mut again, &request);
+            assert_eq!(again, packet);
         }
     }
 

@@ -112,10 +112,10 @@ fn execute(
             exptime,
             quiet,
         } => {
+            let compare_cas = (header.cas != 0).then_some(header.cas);
             let write = StoreWrite {
-                mode: storage_mode(mode),
-                // memcached: any store with a CAS is a compare-and-swap.
-                compare_cas: (header.cas != 0).then_some(header.cas),
+                mode: storage_mode(mode, compare_cas.is_some()),
+                compare_cas,
                 key,
                 value,
                 client_flags,
@@ -197,8 +197,13 @@ fn success(output: &mut Vec<u8>, header: &BinaryHeader, cas: u64, value: &[u8]) 
     encode_response(output, header, Status::Success, cas, &[], &[], value);
 }
 
-fn storage_mode(mode: BinaryStoreMode) -> StoreMode {
+/// memcached turns a set, add or replace that carries a CAS into a compare-and-swap
+/// (`NREAD_CAS`): an add then fails on a missing key like the others.
+fn storage_mode(mode: BinaryStoreMode, with_cas: bool) -> StoreMode {
     match mode {
+        BinaryStoreMode::Set | BinaryStoreMode::Add | BinaryStoreMode::Replace if with_cas => {
+            StoreMode::Set
+        }
         BinaryStoreMode::Set => StoreMode::Set,
         BinaryStoreMode::Add => StoreMode::Add,
         BinaryStoreMode::Replace => StoreMode::Replace,

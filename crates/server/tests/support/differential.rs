@@ -30,7 +30,8 @@ pub struct CasOrder {
 }
 
 impl CasOrder {
-    fn name(&mut self, cas: u64) -> String {
+    /// The name of `cas` in this transcript: `0`, or `<cas#N>` by first appearance.
+    pub fn name(&mut self, cas: u64) -> String {
         if cas == 0 {
             return "0".to_owned();
         }

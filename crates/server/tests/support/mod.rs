@@ -12,6 +12,7 @@
 
 pub mod differential;
 pub mod peers;
+pub mod rng;
 pub mod tailcache;
 
 pub use peers::{free_port, spawn_listening, start_memcached, start_redis};
