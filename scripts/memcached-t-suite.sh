@@ -19,8 +19,6 @@
 #
 # Flag translations (only when tailcache rejects the flags as given; each one used is
 # logged to target/memcached-t/<tag>-<mode>-<pid>/shim.log and counted in the summary):
-#   -u USER                dropped (the tests add `-u root` when run as root)
-#   -U PORT                dropped (UDP is not served)
 #   -o relaxed_privileges  dropped from the -o list (also for a memcached that is not a
 #                          debug build: the option exists only in memcached-debug)
 #   admin endpoint         `--admin-addr off` added while the default admin address is
@@ -131,7 +129,7 @@ if [ "$mode" = memcached ]; then
     "$server" -h | grep -q relaxed_privileges || drop_flags
 else
     # Translate only when tailcache rejects the flags as memcached's tests give them.
-    "$server" "${args[@]}" --print-config >/dev/null 2>&1 || drop_flags -u -U
+    "$server" "${args[@]}" --print-config >/dev/null 2>&1 || drop_flags
     # A fixed default admin port would stop a second instance (cas.t starts two).
     if "$server" "${args[@]}" --print-config 2>/dev/null \
             | grep -q '^admin_addr = "[^"]*:[1-9][0-9]*"'; then

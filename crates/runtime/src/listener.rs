@@ -8,7 +8,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mio::net::{TcpListener, UnixListener};
+use mio::net::{TcpListener, UdpSocket, UnixListener};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::AcceptMode;
@@ -29,6 +29,9 @@ pub enum ListenAddr {
         /// Permission bits of the socket file.
         mode: u32,
     },
+    /// A UDP address: each datagram is one request, answered in datagrams
+    /// framed as memcached frames them (see `worker/datagram.rs`).
+    Udp(SocketAddr),
 }
 
 /// One listener the caller asks for.
@@ -55,6 +58,8 @@ pub enum LocalAddr {
     Tcp(SocketAddr),
     /// Bound unix socket path.
     Unix(PathBuf),
+    /// Bound UDP address.
+    Udp(SocketAddr),
 }
 
 impl fmt::Display for LocalAddr {
@@ -62,6 +67,7 @@ impl fmt::Display for LocalAddr {
         match self {
             LocalAddr::Tcp(addr) => write!(f, "{addr}"),
             LocalAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+            LocalAddr::Udp(addr) => write!(f, "udp:{addr}"),
         }
     }
 }
@@ -93,6 +99,7 @@ pub struct BoundListener {
 pub(crate) enum PerWorkerSocket {
     Tcp(TcpListener),
     Unix(UnixListener),
+    Udp(UdpSocket),
 }
 
 /// A listener as one worker sees it.
@@ -107,11 +114,12 @@ pub(crate) struct WorkerListener {
 }
 
 impl LocalAddr {
-    /// memcached's form in `stats conns`: `tcp:ADDR:PORT` or `unix:PATH`.
+    /// memcached's form in `stats conns`: `tcp:ADDR:PORT`, `unix:PATH` or `udp:ADDR:PORT`.
     pub fn conn_form(&self) -> String {
         match self {
             LocalAddr::Tcp(addr) => format!("tcp:{addr}"),
             LocalAddr::Unix(path) => format!("unix:{}", path.display()),
+            LocalAddr::Udp(addr) => format!("udp:{addr}"),
         }
     }
 }
@@ -122,12 +130,13 @@ impl BoundListener {
         let shown = match &spec.addr {
             ListenAddr::Tcp(addr) => addr.to_string(),
             ListenAddr::Unix { path, .. } => path.display().to_string(),
+            ListenAddr::Udp(addr) => format!("udp:{addr}"),
         };
         let wrap = |source| BindError {
             addr: shown.clone(),
             source,
         };
-        if spec.tls.is_some() && matches!(spec.addr, ListenAddr::Unix { .. }) {
+        if spec.tls.is_some() && !matches!(spec.addr, ListenAddr::Tcp(_)) {
             return Err(wrap(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "TLS is served on TCP listeners only",
@@ -140,6 +149,7 @@ impl BoundListener {
             ListenAddr::Unix { path, mode } => {
                 bind_unix(path, *mode, workers.max(1)).map_err(wrap)?
             }
+            ListenAddr::Udp(addr) => bind_udp(*addr, workers.max(1), mode).map_err(wrap)?,
         };
         Ok(Self {
             spec,
@@ -171,6 +181,7 @@ impl BoundListener {
             .map(|socket| match socket {
                 PerWorkerSocket::Tcp(listener) => listener.as_raw_fd(),
                 PerWorkerSocket::Unix(listener) => listener.as_raw_fd(),
+                PerWorkerSocket::Udp(socket) => socket.as_raw_fd(),
             })
             .collect()
     }
@@ -240,9 +251,52 @@ impl PerWorkerSocket {
     fn local_tcp(&self) -> Option<SocketAddr> {
         match self {
             PerWorkerSocket::Tcp(l) => l.local_addr().ok(),
-            PerWorkerSocket::Unix(_) => None,
+            PerWorkerSocket::Unix(_) | PerWorkerSocket::Udp(_) => None,
         }
     }
+}
+
+/// One UDP socket per worker on the same port (the kernel spreads datagrams
+/// over them), or one shared by all.
+fn bind_udp(
+    addr: SocketAddr,
+    workers: usize,
+    mode: AcceptMode,
+) -> io::Result<(LocalAddr, Vec<PerWorkerSocket>)> {
+    let reuse_port = mode == AcceptMode::ReusePort;
+    let first = udp_socket(addr, reuse_port)?;
+    let local = first
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("bound socket has no inet address"))?;
+    let mut sockets = vec![first];
+    for _ in 1..workers {
+        let next = if reuse_port {
+            udp_socket(local, true)?
+        } else {
+            sockets[0].try_clone()?
+        };
+        sockets.push(next);
+    }
+    let sockets = sockets
+        .into_iter()
+        .map(|s| PerWorkerSocket::Udp(UdpSocket::from_std(s.into())))
+        .collect();
+    Ok((LocalAddr::Udp(local), sockets))
+}
+
+fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
 }
 
 fn bind_unix(

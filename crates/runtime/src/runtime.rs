@@ -65,7 +65,7 @@ impl Runtime {
             .iter()
             .filter_map(|l| match l.local_addr() {
                 LocalAddr::Unix(path) => Some(path.clone()),
-                LocalAddr::Tcp(_) => None,
+                LocalAddr::Tcp(_) | LocalAddr::Udp(_) => None,
             })
             .collect();
         let per_worker = split_per_worker(listeners, config.workers)?;

@@ -22,6 +22,7 @@ use crate::stream::Stream;
 
 mod background;
 mod conn_memory;
+mod datagram;
 mod fd_exhaustion;
 mod idle;
 
@@ -74,6 +75,10 @@ pub(crate) struct Worker<S: Service> {
     /// Bytes this runtime's connection buffers hold, this worker's in its slot.
     buffers: Arc<BufferStats>,
     fd_reserve: fd_exhaustion::FdReserve,
+    /// A UDP listener's received datagram and its reply, reused (empty
+    /// until a UDP listener has a datagram).
+    datagram_buf: Vec<u8>,
+    datagram_reply: Vec<u8>,
 }
 
 /// What a worker shares with the rest of its runtime.
@@ -114,6 +119,9 @@ impl<S: Service> Worker<S> {
                 PerWorkerSocket::Unix(l) => {
                     poll.registry().register(l, token, Interest::READABLE)?
                 }
+                PerWorkerSocket::Udp(s) => {
+                    poll.registry().register(s, token, Interest::READABLE)?
+                }
             }
         }
         let now = config.clock.now();
@@ -142,6 +150,8 @@ impl<S: Service> Worker<S> {
             last_idle_scan: now,
             buffers,
             fd_reserve: fd_exhaustion::FdReserve::new(),
+            datagram_buf: Vec::new(),
+            datagram_reply: Vec::new(),
         })
     }
 
@@ -282,6 +292,10 @@ impl<S: Service> Worker<S> {
             if !self.listener_ready[index] {
                 continue;
             }
+            if matches!(self.listeners[index].socket, PerWorkerSocket::Udp(_)) {
+                self.listener_ready[index] = self.serve_datagrams(index);
+                continue;
+            }
             for _ in 0..self.config.accepts_per_turn {
                 match self.accept_one(index) {
                     Ok(stream) => self.admit(stream, index, now),
@@ -314,6 +328,7 @@ impl<S: Service> Worker<S> {
                 Ok(Stream::Tcp(stream))
             }
             PerWorkerSocket::Unix(l) => Ok(Stream::Unix(l.accept()?.0)),
+            PerWorkerSocket::Udp(_) => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
 

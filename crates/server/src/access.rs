@@ -270,6 +270,7 @@ pub fn exposed_without_auth(
         || credentials.http_token.is_some();
     let exposed = data_addrs.iter().any(|addr| match &addr.addr {
         DataListenAddr::Tcp(socket) => !socket.ip().is_loopback() && !addr.tls,
+        DataListenAddr::Udp(socket) => !socket.ip().is_loopback(),
         DataListenAddr::Unix { .. } => false,
     });
     exposed && !any_auth

@@ -96,7 +96,7 @@ pub struct Flags {
     #[arg(short = 'C', long = "disable-cas")]
     pub disable_cas: bool,
 
-    /// UDP port; UDP is not served: a non-zero port warns (and, without -p, sets the TCP port as in memcached) [default: 0]
+    /// UDP port of the memcache protocol (0: off; without -p it is also the TCP port, as in memcached) [default: 0]
     #[arg(short = 'U', long = "udp-port", value_name = "PORT")]
     pub udp_port: Option<u16>,
 

@@ -39,6 +39,8 @@ pub struct Config {
     pub listen: Vec<String>,
     /// memcache protocol TCP port (-p); 0 picks a free port.
     pub port: u16,
+    /// memcache protocol UDP port (-U); 0: no UDP, as memcached's default.
+    pub udp_port: u16,
     /// memcache protocol unix socket (-s); when set, no memcache TCP listener.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unix_socket: Option<PathBuf>,
@@ -167,6 +169,7 @@ impl Default for Config {
         Self {
             listen: vec!["127.0.0.1".to_owned()],
             port: DEFAULT_PORT,
+            udp_port: 0,
             unix_socket: None,
             unix_socket_mode: "700".to_owned(),
             resp_port: None,
@@ -303,8 +306,8 @@ impl Config {
             self.listen = flags.listen.clone();
         }
         set(&mut self.port, flags.port);
+        set(&mut self.udp_port, flags.udp_port);
         if let Some(udp) = flags.udp_port.filter(|&p| p != 0) {
-            warnings.push(format!("-U {udp}: UDP is not served; only TCP listens"));
             // memcached: a UDP port without -p is also the TCP port.
             if flags.port.is_none() && self.port == DEFAULT_PORT {
                 self.port = udp;
@@ -424,6 +427,13 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.data_addrs()?;
+        if self.udp_port != 0 && self.access.auth_file.is_some() {
+            // memcached's rule: a datagram cannot carry the connection's login.
+            return Err(ConfigError::new(
+                "-U/--udp-port (udp_port)",
+                "cannot use UDP with ascii authentication enabled (-U 0 to disable)",
+            ));
+        }
         self.admin_socket_addr()?;
         self.tls.validate()?;
         self.unix_mode()?;
@@ -610,6 +620,21 @@ impl Config {
                         protocol,
                         addr: DataListenAddr::Tcp(addr),
                         tls,
+                    });
+                }
+            }
+        }
+        if self.udp_port != 0 {
+            // memcached's UDP: the memcache protocol on every -l interface, plain
+            // (a datagram carries no TLS), never on a unix socket.
+            for interface in &self.listen {
+                let interface = interface.trim();
+                let interface = interface.strip_prefix("notls:").unwrap_or(interface);
+                for addr in resolve_interface(interface, self.udp_port, false)? {
+                    addrs.push(DataAddr {
+                        protocol: Protocol::Memcache,
+                        addr: DataListenAddr::Udp(addr),
+                        tls: false,
                     });
                 }
             }

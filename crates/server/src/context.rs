@@ -60,6 +60,8 @@ pub enum DataListenAddr {
         /// Permission bits.
         mode: u32,
     },
+    /// UDP (memcache only, `-U`).
+    Udp(SocketAddr),
 }
 
 /// State shared by every worker and the admin endpoint.

@@ -43,6 +43,7 @@ pub fn bind_data(
         let addr = match data.addr {
             DataListenAddr::Tcp(addr) => ListenAddr::Tcp(addr),
             DataListenAddr::Unix { path, mode } => ListenAddr::Unix { path, mode },
+            DataListenAddr::Udp(addr) => ListenAddr::Udp(addr),
         };
         let (reject_reply, overflow_reply) = replies(data.protocol);
         let spec = ListenerSpec {

@@ -160,7 +160,7 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"maxconns", config.conn_limit as u64);
     encode::encode_stat_u64(out, b"tcpport", u64::from(config.port));
     // UDP is not served (-U warns).
-    encode::encode_stat_u64(out, b"udpport", 0);
+    encode::encode_stat_u64(out, b"udpport", u64::from(config.udp_port));
     let interfaces = config.listen.join(",");
     encode::encode_stat(out, b"inter", interfaces.as_bytes());
     encode::encode_stat_u64(out, b"verbosity", u64::from(ctx.shared.verbosity()));
