@@ -68,11 +68,11 @@ install_python_clients() {
         || die "pymemcache/redis-py/python-memcached still missing"
 }
 
-# A fresh clone builds about N GB (debug, release, loom and fuzz targets); say how much
+# A fresh clone builds about 3.5 GiB (debug, release, loom and fuzz targets); say how much
 # room there is up front, so that a full disk reads as that and not as a compiler crash.
 # Incremental caches only help repeated local builds and double the debug target.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
-NEEDED_GIB=4
+NEEDED_GIB=5
 log "disk"
 df -h . | tail -1
 free_kib=$(df -Pk . | awk 'NR==2 {print $4}')

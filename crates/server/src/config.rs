@@ -427,6 +427,13 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.data_addrs()?;
+        if self.binding_protocol == ProtocolName::Binary && self.access.auth_file.is_some() {
+            // memcached's rule: ascii authentication has no binary form.
+            return Err(ConfigError::new(
+                "-B/--protocol (binding_protocol)",
+                "you cannot allow the BINARY protocol while using ascii authentication tokens",
+            ));
+        }
         if self.udp_port != 0 && self.access.auth_file.is_some() {
             // memcached's rule: a datagram cannot carry the connection's login.
             return Err(ConfigError::new(

@@ -257,7 +257,7 @@ fn unix_socket_belongs_to_the_user_switched_to() {
 }
 
 #[test]
-fn udp_port_warns_once_and_tcp_still_serves() {
+fn udp_port_serves_udp_without_a_warning_and_is_the_tcp_port_without_p() {
     let log = temp_path("udp.log");
     let server = Tailcache::start_logged(&["-U", "0"], &log);
     assert_serves(server.addr("memcache"));
@@ -268,25 +268,32 @@ fn udp_port_warns_once_and_tcp_still_serves() {
     );
     drop(server);
 
-    let server = Tailcache::start_logged(&["-U", "11211", "-U", "11211"], &log);
-    assert_serves(server.addr("memcache"));
-    let lines = warnings(&log);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(
-        lines[0].contains("-U 11211") && lines[0].contains("UDP"),
-        "{lines:?}"
-    );
-    drop(server);
-
     // memcached: a UDP port without -p is the TCP port too.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
+    let server = Tailcache::start_logged(&["-U", &port.to_string(), "-p", &port.to_string()], &log);
+    assert_eq!(warnings(&log), Vec::<String>::new());
+    drop(server);
     let server = Tailcache::start_exact(&["-U", &port.to_string(), "-t", "1"]);
     assert_eq!(server.addr("memcache").port(), port);
     assert_serves(server.addr("memcache"));
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    client
+        .send_to(
+            b"\x00\x07\x00\x00\x00\x01\x00\x00version\r\n",
+            ("127.0.0.1", port),
+        )
+        .unwrap();
+    let mut reply = [0u8; 1400];
+    let n = client.recv(&mut reply).unwrap();
+    assert_eq!(&reply[..8], b"\x00\x07\x00\x00\x00\x01\x00\x00");
+    assert!(reply[8..n].starts_with(b"VERSION "), "{:?}", &reply[..n]);
     let _ = std::fs::remove_file(&log);
 }
 

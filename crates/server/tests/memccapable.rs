@@ -1,7 +1,8 @@
-//! libmemcached's own conformance checker, `memccapable -a`, run against
-//! tailcache: every ASCII-protocol test it knows must pass, as it does against
-//! memcached 1.6. A client-side tool written by others catches what our own
-//! differential scripts did not think to send.
+//! libmemcached's own conformance checker, `memccapable`, run against
+//! tailcache: every test it knows, of the ASCII protocol (`-a`) and of the
+//! binary one (`-b`), must pass, as they do against memcached 1.6. A
+//! client-side tool written by others catches what our own differential
+//! scripts did not think to send.
 
 mod support;
 
@@ -12,12 +13,21 @@ use support::{require_tool, start_tailcache};
 
 #[test]
 fn memccapable_ascii_suite_passes() {
+    run_memccapable("-a");
+}
+
+#[test]
+fn memccapable_binary_suite_passes() {
+    run_memccapable("-b");
+}
+
+fn run_memccapable(protocol_flag: &str) {
     let memccapable = require_tool("memccapable");
     let server = start_tailcache(&[]);
     let mut child = Command::new(memccapable)
         .args(["-h", "127.0.0.1", "-p"])
         .arg(server.memcache.port().to_string())
-        .args(["-a", "-t", "5"])
+        .args([protocol_flag, "-t", "5"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -35,6 +45,6 @@ fn memccapable_ascii_suite_passes() {
         + &String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && report.contains("All tests passed"),
-        "memccapable -a failed against tailcache:\n{report}"
+        "memccapable {protocol_flag} failed against tailcache:\n{report}"
     );
 }

@@ -46,7 +46,6 @@ fn bad_values_exit_64_naming_the_flag() {
         (&["--aclfile", "/nonexistent/users.acl"], "--aclfile"),
         (&["--http-token", "short"], "--http-token"),
         (&["--auth-timeout", "0"], "--auth-timeout"),
-        (&["-B", "binary"], "--protocol"),
         (&["-B", "udp"], "--protocol"),
         (&["-R", "0"], "--max-reqs-per-event"),
         (&["--admin-addr", "not an address"], "--admin-addr"),
