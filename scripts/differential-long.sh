@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Long random differential runs against real memcached (a developer check, not CI):
-# runs crates/server/tests/memcached_random_differential.rs with random seeds and many
+# runs crates/server/tests/memcached_random_differential.rs (text and meta) and
+# memcached_binary_differential.rs (binary protocol) with random seeds and many
 # sequences per seed. For each failing seed it prints the seed, the failing sequence
 # indexes, and for the first few the minimal sequence (shrunk by dropping commands)
 # with both servers' transcripts; rerun one with DIFF_SEED=<seed> DIFF_ONLY=<index>.
@@ -17,7 +18,8 @@ rounds="${1:-10}"
 sequences="${2:-20000}"
 cd "$root"
 command -v memcached >/dev/null || { echo "memcached is required" >&2; exit 2; }
-cargo test -p tailcache --test memcached_random_differential --no-run -q || exit 2
+cargo test -p tailcache --test memcached_random_differential --test memcached_binary_differential \
+    --no-run -q || exit 2
 
 failed=0
 for ((round = 1; round <= rounds; round++)); do
@@ -33,6 +35,17 @@ for ((round = 1; round <= rounds; round++)); do
         grep "random differential:" "$log"
         # The assertion message: failing indexes, then each minimal sequence.
         sed -n '/sequences differ/,/^stack backtrace:/p' "$log" | grep -v '^stack backtrace:'
+    fi
+    rm -f "$log"
+    log="$(mktemp)"
+    if DIFF_SEED="$seed" DIFF_SEQUENCES="$sequences" \
+        cargo test -q -p tailcache --test memcached_binary_differential -- --nocapture \
+        >"$log" 2>&1; then
+        grep "binary differential:" "$log"
+    else
+        failed=1
+        echo "FAILING SEED (binary): $seed"
+        grep -E "binary differential:|differs" "$log"
     fi
     rm -f "$log"
 done

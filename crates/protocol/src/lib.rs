@@ -1,4 +1,4 @@
-//! Wire formats tailcache speaks: memcache text and meta, RESP2/3 and HTTP/1.1.
+//! Wire formats tailcache speaks: memcache text, meta and binary, RESP2/3 and HTTP/1.1.
 //!
 //! Bytes in, requests out; responses in, bytes out. No I/O and no storage: the server
 //! wires these parsers and encoders to sockets and the engine.

@@ -59,6 +59,46 @@ fn replies_match_redis() {
     );
 }
 
+/// A multibulk request of `args`.
+fn multibulk(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// MGET, EXISTS and DEL of thousands of keys (served in slices by tailcache, one
+/// turn's budget of keys at a time) answer byte for byte as Redis does.
+#[test]
+fn many_key_commands_match_redis() {
+    let (_redis, redis_addr) = start_redis(&[]);
+    let tailcache = support::start_tailcache(&[]);
+    let key = |i: usize| format!("many:{i}").into_bytes();
+    let mut mset = vec![b"MSET".to_vec()];
+    for i in (0..6000).step_by(3) {
+        mset.push(key(i));
+        mset.push(format!("value-{i}").repeat(1 + i % 7).into_bytes());
+    }
+    let mut script = multibulk(&mset);
+    for command in ["MGET", "EXISTS", "DEL", "EXISTS", "MGET"] {
+        let mut args = vec![command.as_bytes().to_vec()];
+        // Keys named twice count twice (EXISTS) and are deleted once (DEL).
+        args.extend((0..6000).map(key).chain((0..100).map(key)));
+        script.extend(multibulk(&args));
+    }
+    let expected = run_script(redis_addr, &script);
+    let actual = run_script(tailcache.resp, &script);
+    assert!(expected.len() > 100_000, "{} reply bytes", expected.len());
+    assert!(
+        expected == actual,
+        "replies differ from byte {:?}",
+        expected.iter().zip(&actual).position(|(a, b)| a != b)
+    );
+}
+
 /// Replies that differ on purpose: (script, redis's reply, tailcache's).
 /// tailcache has one database, so SELECT of any other index is refused; its
 /// settings are fixed at start, so CONFIG SET is refused.

@@ -104,6 +104,21 @@ impl<'a> Args<'a> {
         Self::new([&[]; HEAD_ARGS], 0, &[], Form::Multibulk)
     }
 
+    /// The last `count` arguments of a multibulk request this parser validated, whose
+    /// bytes (`$N\r\n<N bytes>\r\n` each) start `rest`: a server that served and
+    /// dropped the first keys of a long MGET goes on from the next one without
+    /// parsing the request again.
+    pub fn resume_multibulk(rest: &'a [u8], count: usize) -> Self {
+        Args {
+            head: [&[]; HEAD_ARGS],
+            head_next: 0,
+            head_len: 0,
+            rest,
+            remaining: count,
+            form: Form::Multibulk,
+        }
+    }
+
     /// Whether the request arrived as an inline line rather than a multibulk array.
     pub fn is_inline(&self) -> bool {
         self.form == Form::Inline
@@ -185,6 +200,19 @@ impl<'a> Iterator for Args<'a> {
 }
 
 impl ExactSizeIterator for Args<'_> {}
+
+#[cfg(test)]
+mod resume_tests {
+    use super::Args;
+
+    #[test]
+    fn the_rest_of_a_multibulk_request_is_walked_from_where_it_was_left() {
+        let rest = b"$1\r\nb\r\n$3\r\nccc\r\n$0\r\n\r\n";
+        let args: Vec<&[u8]> = Args::resume_multibulk(rest, 3).collect();
+        assert_eq!(args, [&b"b"[..], b"ccc", b""]);
+        assert_eq!(Args::resume_multibulk(rest, 1).count(), 1);
+    }
+}
 
 impl PartialEq for Args<'_> {
     /// Two argument lists are equal when they yield the same bytes, whatever their form.

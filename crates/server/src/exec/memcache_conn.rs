@@ -5,6 +5,8 @@
 
 use std::time::Instant;
 
+use tailcache_protocol::memcache::binary::{self, BinaryHeader, Status};
+use tailcache_protocol::memcache::binary_encode::encode_error;
 use tailcache_protocol::memcache::{
     self, ErrorAction, GetKind, Limits, ParseErrorKind, Parsed, Request,
 };
@@ -138,7 +140,7 @@ impl MemcacheConn {
         if self.wire.is_none() {
             // memcached's negotiation: a first byte of 0x80 is the binary magic.
             self.wire = input.get(discarded).map(|&first| {
-                if first == tailcache_protocol::memcache::binary::REQUEST_MAGIC {
+                if first == binary::REQUEST_MAGIC {
                     Wire::Binary
                 } else {
                     Wire::Text
@@ -270,19 +272,15 @@ impl MemcacheConn {
     /// an unauthenticated binary request: `Auth failure.`, then close.
     fn binary_step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
         if self.unauthenticated.is_some() {
-            if rest.len() < tailcache_protocol::memcache::binary::HEADER_BYTES {
+            if rest.len() < binary::HEADER_BYTES {
                 return Step::NeedMore;
             }
-            let header = tailcache_protocol::memcache::binary::BinaryHeader {
+            let header = BinaryHeader {
                 opcode: rest[1],
                 opaque: u32::from_be_bytes([rest[12], rest[13], rest[14], rest[15]]),
                 cas: 0,
             };
-            tailcache_protocol::memcache::binary_encode::encode_error(
-                output,
-                &header,
-                tailcache_protocol::memcache::binary::Status::AuthError,
-            );
+            encode_error(output, &header, Status::AuthError);
             return Step::Close(0);
         }
         memcache_binary::step(ctx, &self.limits, rest, output, &mut self.discard_bytes)

@@ -78,6 +78,7 @@ mod resp_conn;
 mod resp_counter;
 mod resp_exec;
 mod resp_info;
+mod resp_multikey;
 mod ttl;
 
 use std::time::{Duration, Instant};
@@ -123,9 +124,11 @@ pub fn process(
 ) -> Processed {
     let processed = match state {
         ConnState::Memcache(conn) => conn.process(ctx, input, output, budget),
-        ConnState::Resp(conn) => run_requests(ctx, input, output, budget, |rest, output, _| {
-            conn.step(ctx, rest, output)
-        }),
+        ConnState::Resp(conn) => {
+            run_requests(ctx, input, output, budget, |rest, output, budget| {
+                conn.step(ctx, rest, output, budget)
+            })
+        }
         ConnState::Http(conn) => run_requests(ctx, input, output, budget, |rest, output, _| {
             conn.step(ctx, rest, output)
         }),

@@ -6,12 +6,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use tailcache_runtime::TurnBudget;
+
 use tailcache_protocol::resp::{
     self, command_table, encode, Command, FrameProgress, Limits, Parsed, ProtocolVersion,
 };
 
 use super::conn_loop::Step;
 use super::resp_auth::{Gate, RespAccess};
+use super::resp_multikey::{self, MultiKey, MultiKeyInProgress};
 use super::{max_item_size_bytes, record, resp_config, resp_exec, resp_info};
 use crate::conn_registry::{ConnEntry, RespClient};
 use crate::context::ServerContext;
@@ -37,6 +40,8 @@ pub struct RespConn {
     access: RespAccess,
     /// Its row in `stats conns` and `CLIENT LIST`, when it has one.
     entry: Option<Arc<ConnEntry>>,
+    /// An MGET, DEL or EXISTS served in part: the input starts with its keys left.
+    multi_key: Option<MultiKeyInProgress>,
 }
 
 impl RespConn {
@@ -60,6 +65,7 @@ impl RespConn {
             progress: None,
             access: RespAccess::new(ctx),
             entry,
+            multi_key: None,
         };
         conn.publish();
         conn
@@ -79,10 +85,23 @@ impl RespConn {
         }
     }
 
-    /// Handles the command (or empty line, or framing error) at the front of `rest`.
-    pub fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
+    /// Handles the command (or empty line, or framing error) at the front of `rest`,
+    /// within what is left of the turn's `budget`.
+    pub fn step(
+        &mut self,
+        ctx: &ServerContext,
+        rest: &[u8],
+        output: &mut Vec<u8>,
+        budget: &mut TurnBudget,
+    ) -> Step {
         if self.access.timed_out() {
             return Step::Close(0);
+        }
+        if let Some(progress) = self.multi_key.take() {
+            let (step, left) =
+                resp_multikey::go_on(ctx, progress, rest, output, self.version, budget);
+            self.multi_key = left;
+            return step;
         }
         let limits = self.access.limits(&self.limits);
         if let Some(progress) = self.progress.as_mut() {
@@ -98,6 +117,15 @@ impl RespConn {
                 if self.access.gate(ctx, &command, frame, output) == Gate::Answered {
                     record(ctx, CommandKind::Other, Instant::now());
                     Step::Next(consumed)
+                } else if let Some((kind, keys)) = many_keys(&command) {
+                    let (step, left) =
+                        resp_multikey::start(ctx, kind, keys, rest, output, self.version, budget);
+                    self.multi_key = left;
+                    debug_assert!(
+                        left.is_some() || step == Step::Next(consumed),
+                        "a whole many-key request ends with its last key"
+                    );
+                    step
                 } else if self.execute(ctx, command, output) {
                     Step::Close(consumed)
                 } else {
@@ -278,4 +306,16 @@ fn redis_addr(addr: &str) -> String {
         Some((_, rest)) => rest.to_owned(),
         None => addr.to_owned(),
     }
+}
+
+/// An MGET, DEL or EXISTS sent as a multibulk array, which is served in slices
+/// (`resp_multikey`); an inline one is short (one line) and runs whole.
+fn many_keys<'a>(command: &Command<'a>) -> Option<(MultiKey, resp::Args<'a>)> {
+    let (kind, keys) = match command {
+        Command::MGet { keys } => (MultiKey::Get, keys),
+        Command::Del { keys } => (MultiKey::Del, keys),
+        Command::Exists { keys } => (MultiKey::Exists, keys),
+        _ => return None,
+    };
+    (!keys.is_inline()).then_some((kind, *keys))
 }

@@ -184,7 +184,7 @@ pub fn storage_error(error: CacheError) -> Failure {
 }
 
 /// The value of `key` as a bulk (copied straight from the engine), or null.
-fn get(ctx: &ServerContext, key: &[u8], out: &mut Vec<u8>, version: ProtocolVersion) {
+pub fn get(ctx: &ServerContext, key: &[u8], out: &mut Vec<u8>, version: ProtocolVersion) {
     ctx.metrics.incr(Counter::CmdGet);
     let found = ctx.engine.get_with_header(key, out, |out, meta| {
         encode::bulk_header(out, meta.value_len);

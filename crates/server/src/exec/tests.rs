@@ -330,3 +330,65 @@ fn a_resp_request_with_64k_arguments_sent_in_pieces_is_parsed_once() {
         "took {took:?}: the request was parsed from its start at every piece"
     );
 }
+
+#[test]
+fn a_resp_mget_and_del_of_many_keys_are_served_one_turn_budget_at_a_time() {
+    // Like a memcache multiget, a 1 000-key MGET or DEL serves a turn's budget of
+    // keys per call, so the clients behind it wait for one slice, not all of it.
+    let ctx = test_ctx(1 << 20);
+    let options = tailcache_storage::StoreOptions::default();
+    for i in (0..1000).step_by(10) {
+        let key = format!("k{i}");
+        ctx.engine
+            .store(
+                tailcache_storage::StoreMode::Set,
+                key.as_bytes(),
+                b"v",
+                options,
+            )
+            .unwrap();
+    }
+    for (command, whole_reply) in [
+        ("MGET", {
+            let mut reply = b"*1000\r\n".to_vec();
+            for i in 0..1000 {
+                reply.extend_from_slice(if i % 10 == 0 {
+                    b"$1\r\nv\r\n"
+                } else {
+                    b"$-1\r\n"
+                });
+            }
+            reply
+        }),
+        ("DEL", b":100\r\n".to_vec()),
+    ] {
+        let mut request = format!("*1001\r\n${}\r\n{command}\r\n", command.len()).into_bytes();
+        for i in 0..1000 {
+            let key = format!("k{i}");
+            request.extend_from_slice(format!("${}\r\n{key}\r\n", key.len()).as_bytes());
+        }
+        let mut conn = new_conn(Protocol::Resp, &ctx, None);
+        let mut output = Vec::new();
+        let mut rest = request.as_slice();
+        let mut calls = 0;
+        while !rest.is_empty() {
+            let mut budget = tailcache_runtime::TurnBudget {
+                requests_left: 32,
+                output_bytes_left: usize::MAX,
+            };
+            let processed = process(&mut conn, &ctx, rest, &mut output, &mut budget);
+            assert!(processed.consumed > 0, "{command} made progress");
+            rest = &rest[processed.consumed..];
+            if !rest.is_empty() {
+                assert_eq!(budget.requests_left, 0, "a call stops after its budget");
+            }
+            calls += 1;
+        }
+        assert_eq!(
+            calls,
+            1000usize.div_ceil(32),
+            "{command}: one call per 32 keys"
+        );
+        assert_eq!(output, whole_reply, "{command}");
+    }
+}
