@@ -7,7 +7,8 @@
 # the next run), and two small shims are put where the tests look for programs in
 # memcached's build directory:
 #   memcached-debug  starts target/release/tailcache (built when missing) with the
-#                    flags the test gives; with --memcached it execs `memcached`
+#                    flags the test gives and --debug-commands (memcached-debug's
+#                    debugtime); with --memcached it execs `memcached`
 #   timedrun         runs its command directly (this script times each file instead)
 # The tests use memcached's -h output to decide what is supported (unix sockets, UDP,
 # TLS, SASL, extstore, proxy), so tailcache's -h decides the same way.
@@ -128,6 +129,8 @@ if [ "$mode" = memcached ]; then
     # -o relaxed_privileges exists only in memcached's debug build (memcached-debug).
     "$server" -h | grep -q relaxed_privileges || drop_flags
 else
+    # memcached-debug is memcached with its debug commands (debugtime, for expirations.t).
+    args+=(--debug-commands)
     # Translate only when tailcache rejects the flags as memcached's tests give them.
     "$server" "${args[@]}" --print-config >/dev/null 2>&1 || drop_flags
     # A fixed default admin port would stop a second instance (cas.t starts two).

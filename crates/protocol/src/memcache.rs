@@ -60,8 +60,8 @@ pub use meta::{
 };
 pub use meta_flags::{MetaFlags, MAX_OPAQUE_BYTES};
 pub use request::{
-    ClassIds, CrawlTarget, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler, Parsed, Request,
-    ShutdownMode, Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
+    ClassIds, CrawlTarget, DebugTime, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler,
+    Parsed, Request, ShutdownMode, Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
 };
 
 /// Parses the request at the front of `input`.

@@ -136,6 +136,10 @@ pub struct Flags {
     #[arg(short = 'A', long = "enable-shutdown")]
     pub enable_shutdown: bool,
 
+    /// Serve memcached-debug's "debugtime" (moves the clock expiry reads; for tests, never production)
+    #[arg(long = "debug-commands")]
+    pub debug_commands: bool,
+
     /// Large memory pages; no effect here (warns)
     #[arg(short = 'L', long = "enable-largepages")]
     pub enable_largepages: bool,

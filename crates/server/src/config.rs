@@ -131,6 +131,9 @@ pub struct Config {
     /// Serve memcached's `shutdown [graceful]` command, which stops the
     /// server as SIGINT or SIGUSR1 does (-A turns on).
     pub shutdown_command_enabled: bool,
+    /// Serve memcached's debug-build commands (`debugtime`, which moves the clock
+    /// every expiry reads); for tests only (--debug-commands).
+    pub debug_commands: bool,
     /// Serve key dumps (`stats cachedump`, `lru_crawler metadump`); -X turns off.
     pub dump_enabled: bool,
     /// Whether `lru_crawler crawl`/`metadump` are served at start (-o
@@ -206,6 +209,7 @@ impl Default for Config {
             shutdown_timeout_secs: 5,
             flush_enabled: true,
             shutdown_command_enabled: false,
+            debug_commands: false,
             dump_enabled: true,
             lru_crawler_enabled: true,
             listen_backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
@@ -360,6 +364,7 @@ impl Config {
             self.flush_enabled = false;
         }
         self.shutdown_command_enabled |= flags.enable_shutdown;
+        self.debug_commands |= flags.debug_commands;
         set(&mut self.listen_backlog, flags.listen_backlog);
         if let Some(requests) = flags.max_reqs_per_event {
             self.turn_budget_requests = requests as usize;

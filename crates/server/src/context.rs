@@ -93,6 +93,8 @@ pub struct SharedState {
     runtime_figures: std::sync::OnceLock<RuntimeFigures>,
     /// Certificates of the TLS listeners, when there are any.
     tls: std::sync::OnceLock<Arc<crate::tls::TlsState>>,
+    /// The engine's clock when `debugtime` may move it (--debug-commands).
+    debug_clock: std::sync::OnceLock<Arc<tailcache_storage::SteppedClock>>,
 }
 
 /// Figures the data runtime keeps about itself.
@@ -131,6 +133,7 @@ impl SharedState {
             stats_reset_baseline: std::sync::Mutex::default(),
             runtime_figures: std::sync::OnceLock::new(),
             tls: std::sync::OnceLock::new(),
+            debug_clock: std::sync::OnceLock::new(),
             lru_crawler_enabled,
             prefix_stats,
             admin_auth_failures: std::sync::atomic::AtomicU64::new(0),
@@ -140,6 +143,16 @@ impl SharedState {
     /// Records the TLS listeners' certificates (once, at start).
     pub fn set_tls(&self, tls: Arc<crate::tls::TlsState>) {
         let _ = self.tls.set(tls);
+    }
+
+    /// Records the engine's clock that `debugtime` moves (once, at start).
+    pub fn set_debug_clock(&self, clock: Arc<tailcache_storage::SteppedClock>) {
+        let _ = self.debug_clock.set(clock);
+    }
+
+    /// The clock `debugtime` moves; `None` unless --debug-commands.
+    pub fn debug_clock(&self) -> Option<&Arc<tailcache_storage::SteppedClock>> {
+        self.debug_clock.get()
     }
 
     /// The TLS listeners' certificates; `None` when no listener speaks TLS.

@@ -1,11 +1,12 @@
 //! Building (or restoring) the storage engine from the configuration, and the
 //! background step the workers run between polls.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tailcache_runtime::BackgroundProgress;
 use tailcache_storage::{
-    ConfigError as StorageConfigError, EvictionPolicy, HeapFileError, StepBudget, WarmStart,
+    Clock, ConfigError as StorageConfigError, EvictionPolicy, HeapFileError, StepBudget, WarmStart,
 };
 
 use crate::cli::EvictionName;
@@ -27,19 +28,28 @@ pub fn build_engine(config: &Config) -> Result<Engine, ConfigError> {
 }
 
 /// The engine `config` describes: on its heap file when it names one (restored from
-/// it when the last run shut down cleanly with the same settings), else in memory.
-pub fn open_engine(config: &Config) -> Result<(Engine, Option<WarmStart>), StartError> {
+/// it when the last run shut down cleanly with the same settings), else in memory;
+/// on `clock` when given (--debug-commands), else the system clock.
+pub fn open_engine(
+    config: &Config,
+    clock: Option<Arc<dyn Clock>>,
+) -> Result<(Engine, Option<WarmStart>), StartError> {
+    let config_error =
+        |e: StorageConfigError| StartError::Config(ConfigError::new(setting_of(&e), e.to_string()));
     let Some(path) = &config.heap_file else {
-        return build_engine(config)
-            .map(|engine| (engine, None))
-            .map_err(StartError::Config);
+        let engine = match clock {
+            Some(clock) => Engine::with_clock(storage_config(config), clock),
+            None => Engine::new(storage_config(config)),
+        };
+        return engine.map(|engine| (engine, None)).map_err(config_error);
     };
-    match Engine::open_heap_file(storage_config(config), path) {
+    let opened = match clock {
+        Some(clock) => Engine::open_heap_file_with_clock(storage_config(config), path, clock),
+        None => Engine::open_heap_file(storage_config(config), path),
+    };
+    match opened {
         Ok((engine, warm_start)) => Ok((engine, Some(warm_start))),
-        Err(HeapFileError::Config(e)) => Err(StartError::Config(ConfigError::new(
-            setting_of(&e),
-            e.to_string(),
-        ))),
+        Err(HeapFileError::Config(e)) => Err(config_error(e)),
         Err(e) => Err(StartError::Os(e.to_string())),
     }
 }

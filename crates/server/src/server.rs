@@ -48,7 +48,13 @@ impl Server {
         after_bind: impl FnOnce() -> Result<(), StartError>,
     ) -> Result<Self, StartError> {
         // Restored before anything listens: the first request sees every item.
-        let (engine, warm_start) = open_engine(&config)?;
+        let debug_clock = config
+            .debug_commands
+            .then(|| Arc::new(tailcache_storage::SteppedClock::new()));
+        let engine_clock = debug_clock
+            .clone()
+            .map(|clock| clock as Arc<dyn tailcache_storage::Clock>);
+        let (engine, warm_start) = open_engine(&config, engine_clock)?;
         let warm_start = warm_start.map(|warm_start| {
             let path = config
                 .heap_file
@@ -95,6 +101,9 @@ impl Server {
         ));
         if let Some(tls) = &tls {
             shared.set_tls(tls.clone());
+        }
+        if let Some(clock) = debug_clock {
+            shared.set_debug_clock(clock);
         }
         shared.conns.set_listeners(
             data_listeners

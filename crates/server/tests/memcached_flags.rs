@@ -613,3 +613,39 @@ fn backlog_and_binding_protocol_show_in_stats_settings() {
         "{settings}"
     );
 }
+
+#[test]
+fn debugtime_moves_the_expiry_clock_only_with_debug_commands() {
+    let release = Tailcache::start(&[]);
+    let mut client = release.connect("memcache");
+    assert_eq!(ask(&mut client, "debugtime 5\r\n", "\r\n"), "ERROR\r\n");
+    drop(release);
+
+    let debug = Tailcache::start(&["--debug-commands"]);
+    let mut client = debug.connect("memcache");
+    assert_eq!(
+        ask(&mut client, "set soon 0 100 1\r\nx\r\n", "\r\n"),
+        "STORED\r\n"
+    );
+    assert_eq!(ask(&mut client, "debugtime 99\r\n", "\r\n"), "OK\r\n");
+    assert_eq!(
+        ask(&mut client, "get soon\r\n", "END\r\n"),
+        "VALUE soon 0 1\r\nx\r\nEND\r\n"
+    );
+    assert_eq!(ask(&mut client, "debugtime 2\r\n", "\r\n"), "OK\r\n");
+    assert_eq!(ask(&mut client, "get soon\r\n", "END\r\n"), "END\r\n");
+    // Paused, a 1-second item outlives a real second; resumed, the clock runs on.
+    assert_eq!(ask(&mut client, "debugtime p\r\n", "\r\n"), "OK\r\n");
+    assert_eq!(
+        ask(&mut client, "set brief 0 1 1\r\ny\r\n", "\r\n"),
+        "STORED\r\n"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        ask(&mut client, "get brief\r\n", "END\r\n"),
+        "VALUE brief 0 1\r\ny\r\nEND\r\n"
+    );
+    assert_eq!(ask(&mut client, "debugtime r\r\n", "\r\n"), "OK\r\n");
+    assert_eq!(ask(&mut client, "debugtime soon\r\n", "\r\n"), "ERROR\r\n");
+    assert_eq!(ask(&mut client, "debugtime\r\n", "\r\n"), "ERROR\r\n");
+}

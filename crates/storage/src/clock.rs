@@ -1,7 +1,7 @@
 //! The engine's time: one injectable clock that every expiry decision reads, and that
 //! servers read too so that all protocols agree on "now".
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A source of the current time.
@@ -60,6 +60,63 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock, which an operator's debug command may move by whole seconds or
+/// stop (memcached's debug build's `debugtime`): expiry can then be tested without
+/// waiting for it. Off unless a server asks for it.
+#[derive(Debug, Default)]
+pub struct SteppedClock {
+    base: SystemClock,
+    shift_ms: AtomicI64,
+    /// The reading it stopped at while paused; 0 while it runs.
+    paused_at_ms: AtomicU64,
+}
+
+impl SteppedClock {
+    /// A running clock at the wall clock's time.
+    pub fn new() -> SteppedClock {
+        SteppedClock::default()
+    }
+
+    /// Moves the clock by `secs` (back for a negative number), paused or not.
+    pub fn shift_secs(&self, secs: i64) {
+        let ms = secs.saturating_mul(1000);
+        self.shift_ms.fetch_add(ms, Ordering::SeqCst);
+        let _ = self
+            .paused_at_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |paused| {
+                (paused != 0).then(|| paused.saturating_add_signed(ms).max(1))
+            });
+    }
+
+    /// Stops the clock where it is.
+    pub fn pause(&self) {
+        let now = self.running_unix_ms().max(1);
+        let _ = self
+            .paused_at_ms
+            .compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Lets a paused clock run again: it jumps to where it would have been.
+    pub fn resume(&self) {
+        self.paused_at_ms.store(0, Ordering::SeqCst);
+    }
+
+    fn running_unix_ms(&self) -> u64 {
+        self.base
+            .now_unix_ms()
+            .saturating_add_signed(self.shift_ms.load(Ordering::SeqCst))
+    }
+}
+
+impl Clock for SteppedClock {
+    fn now_unix_ms(&self) -> u64 {
+        match self.paused_at_ms.load(Ordering::SeqCst) {
+            0 => self.running_unix_ms(),
+            paused => paused,
+        }
+    }
+}
+
 /// A clock that moves only when a test tells it to.
 #[derive(Debug)]
 pub struct ManualClock {
@@ -105,6 +162,22 @@ pub(crate) fn unix_secs(clock: &dyn Clock) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stepped_clock_moves_and_pauses_when_told() {
+        let clock = SteppedClock::new();
+        let start = clock.now_unix_ms();
+        clock.shift_secs(3);
+        assert!(clock.now_unix_ms() >= start + 3000);
+        clock.pause();
+        let paused = clock.now_unix_ms();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(clock.now_unix_ms(), paused);
+        clock.shift_secs(2);
+        assert_eq!(clock.now_unix_ms(), paused + 2000);
+        clock.resume();
+        assert!(clock.now_unix_ms() >= start + 5000);
+    }
 
     #[test]
     fn system_clock_starts_at_the_wall_clock_and_never_goes_back() {

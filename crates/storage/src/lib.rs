@@ -71,7 +71,7 @@ mod warm_restart_tests;
 mod words;
 
 pub use cache::Cache;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SteppedClock, SystemClock};
 pub use config::{Config, EvictionPolicy, MAX_KEY_LEN, MIN_SEGMENT_SIZE_BYTES};
 pub use dump::{DumpCursor, DumpedItem};
 pub use error::{CacheError, ConfigError, HeapFileError};

@@ -4,8 +4,8 @@ use super::error::{ParseError, ParseErrorKind};
 use super::frame::{data_block, Line};
 use super::limits::Limits;
 use super::request::{
-    ClassIds, CrawlTarget, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler, Parsed, Request,
-    ShutdownMode, Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
+    ClassIds, CrawlTarget, DebugTime, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler,
+    Parsed, Request, ShutdownMode, Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
 };
 use super::tokens::Tokens;
 use crate::number::{parse_client_flags, parse_memcache_i64, parse_memcache_u64};
@@ -41,6 +41,7 @@ pub(crate) fn parse_classic<'a>(
         }),
         b"stats" => Ok(parse_stats(tokens)),
         b"shutdown" => Ok(parse_shutdown(tokens)),
+        b"debugtime" => parse_debugtime(tokens),
         b"lru_crawler" => parse_lru_crawler(tokens),
         b"slabs" => return Err(parse_slabs(tokens, line)),
         _ => return parse_fixed(command, tokens, line, limits),
@@ -64,6 +65,17 @@ fn parse_shutdown(tokens: Tokens<'_>) -> Request<'static> {
         _ => ShutdownMode::Invalid,
     };
     Request::Shutdown(mode)
+}
+
+/// `debugtime <seconds>|p|r`: memcached needs an argument (`ERROR` without one) and
+/// reads only the first.
+fn parse_debugtime(mut tokens: Tokens<'_>) -> Result<Request<'static>, ParseErrorKind> {
+    let arg = tokens.next().ok_or(ParseErrorKind::UnknownCommand)?;
+    Ok(Request::DebugTime(match arg {
+        b"p" => DebugTime::Pause,
+        b"r" => DebugTime::Resume,
+        _ => parse_memcache_i64(arg).map_or(DebugTime::Invalid, DebugTime::ShiftSecs),
+    }))
 }
 
 /// Commands with a fixed number of arguments and an optional trailing `noreply`.

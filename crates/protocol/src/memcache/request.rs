@@ -68,6 +68,22 @@ pub enum Request<'a> {
     MetaDebug(MetaDebug<'a>),
     /// `lru_crawler <subcommand> ...`: crawls, key dumps and crawler settings.
     LruCrawler(LruCrawler),
+    /// `debugtime <seconds>|p|r` (memcached's debug build): move the server's clock,
+    /// or pause and resume it; `OK`, or `ERROR` where debug commands are off.
+    DebugTime(DebugTime),
+}
+
+/// What a `debugtime` asks of the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebugTime {
+    /// `p`: stop the clock.
+    Pause,
+    /// `r`: let it run again (it jumps to where it would be).
+    Resume,
+    /// Move it by this many seconds.
+    ShiftSecs(i64),
+    /// Not a number: `ERROR`.
+    Invalid,
 }
 
 /// How a storage command combines the new value with an existing item.

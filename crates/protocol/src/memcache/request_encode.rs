@@ -4,7 +4,8 @@
 use super::meta::{ArithMode, MetaKey, SetMode};
 use super::meta_flags::MetaFlags;
 use super::request::{
-    CrawlTarget, GetKind, LruCrawler, Request, ShutdownMode, StatsGroup, Store, StoreMode,
+    CrawlTarget, DebugTime, GetKind, LruCrawler, Request, ShutdownMode, StatsGroup, Store,
+    StoreMode,
 };
 use crate::number::{write_i64, write_u64};
 
@@ -44,6 +45,16 @@ pub fn encode_request(out: &mut Vec<u8>, request: &Request<'_>) {
             end_line(out, verbosity.noreply);
         }
         Request::Quit => out.extend_from_slice(b"quit\r\n"),
+        Request::DebugTime(debug) => {
+            out.extend_from_slice(b"debugtime ");
+            match debug {
+                DebugTime::Pause => out.push(b'p'),
+                DebugTime::Resume => out.push(b'r'),
+                DebugTime::ShiftSecs(secs) => write_i64(out, *secs),
+                DebugTime::Invalid => out.push(b'x'),
+            }
+            out.extend_from_slice(b"\r\n");
+        }
         Request::RefreshCerts { noreply } => {
             out.extend_from_slice(b"refresh_certs");
             end_line(out, *noreply);

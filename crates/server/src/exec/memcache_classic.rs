@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use tailcache_protocol::memcache::encode::{self, Reply};
 use tailcache_protocol::memcache::{
-    Delete, FlushAll, Get, GetKind, Incr, ShutdownMode, Store, StoreMode as WireMode, Touch,
-    Verbosity,
+    DebugTime, Delete, FlushAll, Get, GetKind, Incr, ShutdownMode, Store, StoreMode as WireMode,
+    Touch, Verbosity,
 };
 use tailcache_storage::{
     Arithmetic, CacheError, DeleteOptions, ReadOptions, StoreMode, StoreOptions,
@@ -414,6 +414,28 @@ pub fn shutdown(ctx: &ServerContext, mode: ShutdownMode, output: &mut Vec<u8>) -
         tracing::error!(error = %e, "cannot signal the server to stop");
     }
     Flow::Close
+}
+
+/// `debugtime`, as memcached's debug build: moves or pauses the engine's clock
+/// (every expiry and every protocol reads it). Without --debug-commands it is
+/// unknown, `ERROR`, as in memcached's release build.
+pub fn debugtime(ctx: &ServerContext, debug: DebugTime, output: &mut Vec<u8>) {
+    let started = Instant::now();
+    let Some(clock) = ctx.shared.debug_clock() else {
+        encode::encode_reply(output, Reply::Error);
+        return;
+    };
+    match debug {
+        DebugTime::Pause => clock.pause(),
+        DebugTime::Resume => clock.resume(),
+        DebugTime::ShiftSecs(secs) => clock.shift_secs(secs),
+        DebugTime::Invalid => {
+            encode::encode_reply(output, Reply::Error);
+            return;
+        }
+    }
+    encode::encode_reply(output, Reply::Ok);
+    record(ctx, CommandKind::Other, started);
 }
 
 /// refresh_certs: reloads the TLS certificates as SIGHUP does; memcached's

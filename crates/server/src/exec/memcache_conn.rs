@@ -405,6 +405,7 @@ fn execute(ctx: &ServerContext, request: Request<'_>, output: &mut Vec<u8>) -> F
         Request::Verbosity(verbosity) => memcache_classic::verbosity(ctx, verbosity, output),
         Request::Quit => return Flow::Close,
         Request::Shutdown(mode) => return memcache_classic::shutdown(ctx, mode, output),
+        Request::DebugTime(debug) => memcache_classic::debugtime(ctx, debug, output),
         Request::RefreshCerts { noreply } => memcache_classic::refresh_certs(ctx, noreply, output),
         Request::Stats(stats) => memcache_stats::stats(ctx, stats, output),
         Request::MetaGet(get) => memcache_meta_get::meta_get(ctx, &get, output),
