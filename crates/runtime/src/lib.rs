@@ -31,6 +31,66 @@
 //! scheduling point for the stall threshold, with the task it was running.
 //! Time comes from an injectable [`Clock`], so timeouts are tested without
 //! sleeping.
+//!
+//! # Example: a line-echo server
+//!
+//! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use std::sync::Arc;
+//! use tailcache_runtime::{
+//!     BoundListener, ConnStats, ListenAddr, ListenerSpec, LocalAddr, Processed,
+//!     Runtime, RuntimeConfig, Service, ServiceFactory,
+//! };
+//!
+//! /// Answers each line with itself.
+//! struct Echo;
+//!
+//! impl Service for Echo {
+//!     type Conn = ();
+//!     fn new_conn(&mut self, _listener_tag: usize) {}
+//!     fn process(&mut self, _conn: &mut (), input: &[u8], output: &mut Vec<u8>) -> Processed {
+//!         match input.iter().position(|&b| b == b'\n') {
+//!             Some(end) => {
+//!                 output.extend_from_slice(&input[..=end]);
+//!                 Processed { consumed: end + 1, close_after_flush: false }
+//!             }
+//!             None => Processed::default(), // wait for the rest of the line
+//!         }
+//!     }
+//! }
+//!
+//! struct OnePerWorker;
+//!
+//! impl ServiceFactory for OnePerWorker {
+//!     type Service = Echo;
+//!     fn new_worker(&self, _worker_index: usize) -> Echo {
+//!         Echo
+//!     }
+//! }
+//!
+//! let config = RuntimeConfig { workers: 2, ..RuntimeConfig::default() };
+//! let spec = ListenerSpec {
+//!     addr: ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
+//!     tag: 0,
+//!     reject_reply: b"busy\n".to_vec(),
+//!     overflow_reply: Vec::new(),
+//!     backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
+//!     tls: None,
+//! };
+//! let listener = BoundListener::bind(spec, config.workers, config.accept_mode).unwrap();
+//! let LocalAddr::Tcp(addr) = listener.local_addr().clone() else { unreachable!() };
+//! let stats = Arc::new(ConnStats::default());
+//! let runtime = Runtime::start(config, vec![listener], Arc::new(OnePerWorker), stats).unwrap();
+//!
+//! let mut client = std::net::TcpStream::connect(addr).unwrap();
+//! client.write_all(b"hello\n").unwrap();
+//! let mut line = String::new();
+//! BufReader::new(&client).read_line(&mut line).unwrap();
+//! assert_eq!(line, "hello\n");
+//!
+//! runtime.stopper().stop();
+//! assert!(runtime.join(), "no worker panicked");
+//! ```
 
 #![warn(missing_docs)]
 

@@ -1,5 +1,6 @@
-//! Request encoders for the client side (`tailcache-bench`, tests, fuzzing): they
-//! append a request to the caller's buffer, no `String`s.
+//! Request encoders for the client side (tests and fuzzing): they append a request to
+//! the caller's buffer, no `String`s. `tailcache-bench` keeps its own client codecs on
+//! purpose, so that a server bug cannot hide behind an encoder both sides share.
 
 use super::request::Request;
 use crate::number::write_u64;

@@ -1,5 +1,6 @@
-//! Writing requests in their canonical wire form: for clients (tailcache-bench) and for
-//! round-trip tests (parse, encode, parse again, compare).
+//! Writing requests in their canonical wire form, for round-trip tests and fuzzing
+//! (parse, encode, parse again, compare). `tailcache-bench` keeps its own client codecs
+//! on purpose, so that a server bug cannot hide behind an encoder both sides share.
 
 use super::meta::{ArithMode, MetaKey, SetMode};
 use super::meta_flags::MetaFlags;
