@@ -210,20 +210,9 @@ fn bind_tcp(
     mode: AcceptMode,
     backlog: i32,
 ) -> io::Result<(LocalAddr, Vec<PerWorkerSocket>)> {
-    let first = tcp_socket(addr, mode == AcceptMode::ReusePort, backlog)?;
-    let local = first
-        .local_addr()?
-        .as_socket()
-        .ok_or_else(|| io::Error::other("bound socket has no inet address"))?;
-    let mut sockets = vec![first];
-    for _ in 1..workers {
-        let next = match mode {
-            // Same real port for every worker, even when port 0 was asked.
-            AcceptMode::ReusePort => tcp_socket(local, true, backlog)?,
-            AcceptMode::Shared => sockets[0].try_clone()?,
-        };
-        sockets.push(next);
-    }
+    let (local, sockets) = bind_per_worker(addr, workers, mode, |addr, reuse_port| {
+        tcp_socket(addr, reuse_port, backlog)
+    })?;
     let sockets = sockets
         .into_iter()
         .map(|s| PerWorkerSocket::Tcp(TcpListener::from_std(s.into())))
@@ -231,8 +220,47 @@ fn bind_tcp(
     Ok((LocalAddr::Tcp(local), sockets))
 }
 
+/// One socket per worker on the same address: with `SO_REUSEPORT` each its own
+/// (the same real port even when port 0 was asked), else clones of one.
+fn bind_per_worker(
+    addr: SocketAddr,
+    workers: usize,
+    mode: AcceptMode,
+    open: impl Fn(SocketAddr, bool) -> io::Result<Socket>,
+) -> io::Result<(SocketAddr, Vec<Socket>)> {
+    let reuse_port = mode == AcceptMode::ReusePort;
+    let first = open(addr, reuse_port)?;
+    let local = first
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("bound socket has no inet address"))?;
+    let mut sockets = vec![first];
+    for _ in 1..workers {
+        let next = if reuse_port {
+            open(local, true)?
+        } else {
+            sockets[0].try_clone()?
+        };
+        sockets.push(next);
+    }
+    Ok((local, sockets))
+}
+
 fn tcp_socket(addr: SocketAddr, reuse_port: bool, backlog: i32) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    let socket = bound_socket(addr, reuse_port, Type::STREAM, Protocol::TCP)?;
+    socket.listen(backlog)?;
+    Ok(socket)
+}
+
+/// A non-blocking socket bound to `addr` (IPv6 only for an IPv6 address, so that
+/// `::` and `0.0.0.0` can be bound side by side).
+fn bound_socket(
+    addr: SocketAddr,
+    reuse_port: bool,
+    kind: Type,
+    protocol: Protocol,
+) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), kind, Some(protocol))?;
     socket.set_reuse_address(true)?;
     if reuse_port {
         socket.set_reuse_port(true)?;
@@ -242,7 +270,6 @@ fn tcp_socket(addr: SocketAddr, reuse_port: bool, backlog: i32) -> io::Result<So
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(backlog)?;
     Ok(socket)
 }
 
@@ -263,21 +290,7 @@ fn bind_udp(
     workers: usize,
     mode: AcceptMode,
 ) -> io::Result<(LocalAddr, Vec<PerWorkerSocket>)> {
-    let reuse_port = mode == AcceptMode::ReusePort;
-    let first = udp_socket(addr, reuse_port)?;
-    let local = first
-        .local_addr()?
-        .as_socket()
-        .ok_or_else(|| io::Error::other("bound socket has no inet address"))?;
-    let mut sockets = vec![first];
-    for _ in 1..workers {
-        let next = if reuse_port {
-            udp_socket(local, true)?
-        } else {
-            sockets[0].try_clone()?
-        };
-        sockets.push(next);
-    }
+    let (local, sockets) = bind_per_worker(addr, workers, mode, udp_socket)?;
     let sockets = sockets
         .into_iter()
         .map(|s| PerWorkerSocket::Udp(UdpSocket::from_std(s.into())))
@@ -286,17 +299,7 @@ fn bind_udp(
 }
 
 fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    Ok(socket)
+    bound_socket(addr, reuse_port, Type::DGRAM, Protocol::UDP)
 }
 
 fn bind_unix(

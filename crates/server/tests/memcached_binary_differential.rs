@@ -22,8 +22,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use support::differential::CasOrder;
+// The wire's opcode numbers: both servers are sent the same bytes, so sharing the
+// constants hides nothing.
 use support::rng::Rng;
 use support::{start_memcached, start_tailcache};
+use tailcache_protocol::memcache::binary::opcode as op;
 
 const DEFAULT_SEED: u64 = 0xb1a4_cac4_e000_0001;
 const DEFAULT_SEQUENCES: usize = 600;
@@ -32,40 +35,6 @@ const BATCH_TIMEOUT: Duration = Duration::from_secs(3);
 const SENTINEL_OPAQUE: u32 = 0xfeed_f00d;
 /// An incr/decr exptime that means "do not create a missing item".
 const NO_CREATE: u32 = 0xffff_ffff;
-
-mod op {
-    pub const GET: u8 = 0x00;
-    pub const SET: u8 = 0x01;
-    pub const ADD: u8 = 0x02;
-    pub const REPLACE: u8 = 0x03;
-    pub const DELETE: u8 = 0x04;
-    pub const INCREMENT: u8 = 0x05;
-    pub const DECREMENT: u8 = 0x06;
-    pub const QUIT: u8 = 0x07;
-    pub const FLUSH: u8 = 0x08;
-    pub const GETQ: u8 = 0x09;
-    pub const NOOP: u8 = 0x0a;
-    pub const VERSION: u8 = 0x0b;
-    pub const GETK: u8 = 0x0c;
-    pub const GETKQ: u8 = 0x0d;
-    pub const APPEND: u8 = 0x0e;
-    pub const PREPEND: u8 = 0x0f;
-    pub const SETQ: u8 = 0x11;
-    pub const ADDQ: u8 = 0x12;
-    pub const REPLACEQ: u8 = 0x13;
-    pub const DELETEQ: u8 = 0x14;
-    pub const INCREMENTQ: u8 = 0x15;
-    pub const DECREMENTQ: u8 = 0x16;
-    pub const QUITQ: u8 = 0x17;
-    pub const FLUSHQ: u8 = 0x18;
-    pub const APPENDQ: u8 = 0x19;
-    pub const PREPENDQ: u8 = 0x1a;
-    pub const TOUCH: u8 = 0x1c;
-    pub const GAT: u8 = 0x1d;
-    pub const GATQ: u8 = 0x1e;
-    pub const GATK: u8 = 0x23;
-    pub const GATKQ: u8 = 0x24;
-}
 
 /// Which CAS a request carries, resolved per server from its own replies.
 #[derive(Clone, Copy, Debug)]
