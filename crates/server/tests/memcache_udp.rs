@@ -24,8 +24,10 @@ fn free_udp_port() -> u16 {
 /// empty reply.
 fn udp_request(server: SocketAddr, id: u16, count: u16, request: &[u8]) -> Vec<Vec<u8>> {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // A loaded machine may take a while to answer at all; once the first datagram is
+    // in, the rest follow at once.
     socket
-        .set_read_timeout(Some(Duration::from_millis(300)))
+        .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
     let mut datagram = Vec::new();
     datagram.extend_from_slice(&id.to_be_bytes());
@@ -42,6 +44,9 @@ fn udp_request(server: SocketAddr, id: u16, count: u16, request: &[u8]) -> Vec<V
             continue;
         }
         replies.push(buf[..n].to_vec());
+        socket
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
     }
     replies
 }
