@@ -195,3 +195,28 @@ fn a_binary_client_is_refused_while_authentication_is_required() {
     assert!(rest.is_empty(), "then closed");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_too_large_set_drops_the_old_value_however_its_packet_arrives() {
+    let server = start_tailcache(&[]);
+    let mut stream = connect(server.memcache);
+    stream
+        .write_all(&packet(SET, &set_extras(0), b"stale", b"old", 1))
+        .unwrap();
+    assert_eq!(read_response(&mut stream).unwrap().status, 0);
+    // The header alone first: the refusal must still find the key that follows.
+    let too_large = packet(SET, &set_extras(0), b"stale", &vec![b'x'; 2 << 20], 2);
+    stream.write_all(&too_large[..24]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    stream.write_all(&too_large[24..]).unwrap();
+    let refused = read_response(&mut stream).unwrap();
+    assert_eq!((refused.status, refused.opaque), (3, 2), "Too large.");
+    stream
+        .write_all(&packet(GET, &[], b"stale", &[], 3))
+        .unwrap();
+    assert_eq!(
+        read_response(&mut stream).unwrap().status,
+        1,
+        "old value gone"
+    );
+}

@@ -335,6 +335,15 @@ pub fn parse_binary<'a>(input: &'a [u8], limits: &Limits) -> Result<BinaryParsed
         return Err(close_with(Status::InvalidArguments));
     }
     if let Kind::Store(_) | Kind::Append(_) = kind {
+        // Refused only once its key is in (as memcached reads header, extras and key
+        // before it looks): a refused set drops the key's old value, whatever the
+        // segment boundaries. Extras and key are at most 255 + 250 bytes.
+        let head_bytes = HEADER_BYTES + extras_bytes + key_bytes;
+        if value_bytes > limits.max_value_bytes && input.len() < head_bytes {
+            return Ok(BinaryParsed::Incomplete {
+                min_total_bytes: head_bytes,
+            });
+        }
         if value_bytes > limits.max_value_bytes {
             return Err(BinaryError {
                 reply: Some((Status::TooLarge, header)),

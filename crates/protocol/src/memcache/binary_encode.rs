@@ -281,13 +281,19 @@ mod tests {
     }
 
     #[test]
-    fn a_too_large_value_is_refused_from_its_header() {
+    fn a_too_large_value_is_refused_once_its_key_is_in() {
         let limits = Limits {
             max_value_bytes: 10,
             ..Limits::default()
         };
         let packet = request(opcode::APPEND, &[], b"k", &[b'v'; 11]);
-        let error = parse_binary(&packet[..24], &limits).unwrap_err();
+        assert_eq!(
+            parse_binary(&packet[..24], &limits),
+            Ok(BinaryParsed::Incomplete {
+                min_total_bytes: 25
+            })
+        );
+        let error = parse_binary(&packet[..25], &limits).unwrap_err();
         assert_eq!(error.reply.map(|(s, _)| s), Some(Status::TooLarge));
         assert_eq!(
             error.action,

@@ -140,15 +140,15 @@ fn send_framed(socket: &mio::net::UdpSocket, peer: std::net::SocketAddr, id: u16
     }
     let chunks = reply.chunks(DATAGRAM_PAYLOAD_BYTES);
     let total = u16::try_from(chunks.len()).unwrap_or(u16::MAX);
-    let mut datagram = Vec::with_capacity(MAX_DATAGRAM_BYTES);
+    // On the stack: a reply costs no allocation per datagram.
+    let mut datagram = [0u8; MAX_DATAGRAM_BYTES];
+    datagram[..2].copy_from_slice(&id.to_be_bytes());
+    datagram[4..6].copy_from_slice(&total.to_be_bytes());
     for (sequence, chunk) in chunks.take(usize::from(total)).enumerate() {
-        datagram.clear();
-        datagram.extend_from_slice(&id.to_be_bytes());
-        datagram.extend_from_slice(&(sequence as u16).to_be_bytes());
-        datagram.extend_from_slice(&total.to_be_bytes());
-        datagram.extend_from_slice(&[0, 0]);
-        datagram.extend_from_slice(chunk);
-        if let Err(e) = socket.send_to(&datagram, peer) {
+        datagram[2..4].copy_from_slice(&(sequence as u16).to_be_bytes());
+        let end = FRAME_HEADER_BYTES + chunk.len();
+        datagram[FRAME_HEADER_BYTES..end].copy_from_slice(chunk);
+        if let Err(e) = socket.send_to(&datagram[..end], peer) {
             tracing::debug!(error = %e, "udp reply cut short");
             return;
         }

@@ -72,7 +72,7 @@ fn refuse_too_large(ctx: &ServerContext, header: &BinaryHeader, rest: &[u8]) {
     let opcode = header.opcode;
     let is_set =
         opcode == memcache::binary::opcode::SET || opcode == memcache::binary::opcode::SETQ;
-    // The key follows the header and the 8 bytes of extras, when it has arrived.
+    // The key follows the header and the extras; the parser refuses only once it is in.
     let key_bytes = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
     let key_start = memcache::binary::HEADER_BYTES + usize::from(rest[4]);
     if let (true, Some(key)) = (is_set, rest.get(key_start..key_start + key_bytes)) {
@@ -103,7 +103,11 @@ fn execute(
             record_get(ctx, kind, started);
             return false;
         }
-        BinaryCommand::Touch { key, exptime } => touch(ctx, header, key, exptime, output),
+        BinaryCommand::Touch { key, exptime } => {
+            touch(ctx, header, key, exptime, output);
+            record(ctx, CommandKind::Touch, started);
+            return false;
+        }
         BinaryCommand::Store {
             mode,
             key,
@@ -179,7 +183,11 @@ fn execute(
             }
             return true;
         }
-        BinaryCommand::Flush { exptime, quiet } => flush(ctx, header, exptime, quiet, output),
+        BinaryCommand::Flush { exptime, quiet } => {
+            flush(ctx, header, exptime, quiet, output);
+            record(ctx, CommandKind::Flush, started);
+            return false;
+        }
         BinaryCommand::Noop => success(output, header, 0, &[]),
         BinaryCommand::Version => {
             success(output, header, 0, MEMCACHED_COMPAT_VERSION.as_bytes());
