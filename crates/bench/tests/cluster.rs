@@ -97,9 +97,15 @@ fn nutcracker_places_keys_where_our_ring_does() {
                 .filter(|&k| router.server_of(prefix.as_bytes(), k) == server)
                 .map(|k| format!("{prefix}{k}"))
                 .collect();
+            // Every server holds keys, so the comparison below is not vacuous. The
+            // bound is a quarter of the server's weighted share: ketama's split varies
+            // with the (random) ports hashed, and a weight-1 server of 6 was seen
+            // holding 147 of an expected 250.
+            let share =
+                keys.len() * weights[server] as usize / weights.iter().sum::<u32>() as usize;
             assert!(
-                ours.len() > 150,
-                "{name}: server {server} holds {}",
+                ours.len() > share / 4,
+                "{name}: server {server} holds {} of an expected {share}",
                 ours.len()
             );
             assert_eq!(held, ours, "{name}: keys on server {server} ({addr})");

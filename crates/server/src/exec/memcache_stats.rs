@@ -159,7 +159,6 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"maxbytes", config.memory_limit_mib << 20);
     encode::encode_stat_u64(out, b"maxconns", config.conn_limit as u64);
     encode::encode_stat_u64(out, b"tcpport", u64::from(config.port));
-    // UDP is not served (-U warns).
     encode::encode_stat_u64(out, b"udpport", u64::from(config.udp_port));
     let interfaces = config.listen.join(",");
     encode::encode_stat(out, b"inter", interfaces.as_bytes());
