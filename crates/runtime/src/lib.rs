@@ -125,7 +125,8 @@ pub use listener::{
 pub use runtime::{Runtime, Stopper, EXIT_WORKER_FAILED};
 pub use scheduler::{GroupShares, GroupStatsSnapshot, SchedulerStats, TaskGroup};
 pub use service::{
-    BackgroundProgress, ConnOrigin, JobProgress, Processed, Service, ServiceFactory, TurnBudget,
+    BackgroundProgress, CloseCause, ConnOrigin, JobProgress, Processed, Service, ServiceFactory,
+    TurnBudget,
 };
 pub use tls::{TlsAcceptor, TlsCounters};
 pub use watchdog::{StallReport, Watchdog, WatchdogConfig, WatchdogStats};

@@ -68,6 +68,25 @@ pub enum JobProgress {
     /// Finished, and the connection closes once its output is flushed (a
     /// response whose end is the close).
     DoneAndClose,
+    /// Nothing to do until something happens elsewhere (a log watcher waiting
+    /// for lines): call again after about this long, or sooner when the
+    /// socket reports something. A sleeping job ends, and its connection
+    /// closes, when the client hangs up or the server shuts down.
+    Sleep(Duration),
+}
+
+/// Why a connection closed, as [`Service::on_close`] is told (memcached's
+/// `conn_close` reasons).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseCause {
+    /// The client hung up, or the service closed it after its last reply.
+    Normal,
+    /// A broken socket, a request or output past a limit, or a stalled request.
+    Error,
+    /// No traffic for the idle timeout, or reclaimed as the longest idle.
+    IdleTimeout,
+    /// The server is shutting down.
+    Shutdown,
 }
 
 /// Per-worker protocol handler. Lives on its worker thread only.
@@ -145,8 +164,10 @@ pub trait Service {
         None
     }
 
-    /// The connection is gone (closed by either side); its state is dropped after.
-    fn on_close(&mut self, conn: Self::Conn) {
+    /// The connection is gone (closed by either side, for `cause`); its state is
+    /// dropped after.
+    fn on_close(&mut self, conn: Self::Conn, cause: CloseCause) {
+        let _ = cause;
         drop(conn);
     }
 }

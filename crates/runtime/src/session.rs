@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::read_buf::{ReadBuf, ReadOutcome};
 use crate::scheduler::TaskGroup;
-use crate::service::{JobProgress, Service, TurnBudget};
+use crate::service::{CloseCause, JobProgress, Service, TurnBudget};
 use crate::stream::Stream;
 
 /// Output capacity kept after a flush; more is given back so that one big
@@ -36,6 +36,9 @@ pub(crate) enum TurnEnd {
     Yield,
     /// Its job is ready for another step: queue it in this group.
     Job(TaskGroup),
+    /// Its job waits for something to happen: step it again at this instant
+    /// (or sooner, when its socket reports something).
+    JobSleep(Instant),
     /// Close it now.
     Close(CloseReason),
 }
@@ -64,9 +67,27 @@ pub(crate) enum CloseReason {
     OverBudget,
     /// At the connection limit, the longest-idle connection made room for a new one.
     Reclaimed,
+    /// The server is shutting down.
+    Shutdown,
 }
 
 impl CloseReason {
+    /// How the service is told of it.
+    pub(crate) fn cause(self) -> CloseCause {
+        match self {
+            CloseReason::Done => CloseCause::Normal,
+            CloseReason::Idle | CloseReason::Reclaimed => CloseCause::IdleTimeout,
+            CloseReason::Shutdown => CloseCause::Shutdown,
+            CloseReason::Overflow
+            | CloseReason::ServicePanic
+            | CloseReason::Io
+            | CloseReason::Stalled
+            | CloseReason::Deadline
+            | CloseReason::OutputCap
+            | CloseReason::OverBudget => CloseCause::Error,
+        }
+    }
+
     /// Whether closing waits to read what the peer still sends (a gentle
     /// close); a broken socket or a client shed for its memory is dropped at once.
     pub(crate) fn lingers(self) -> bool {
@@ -99,6 +120,8 @@ pub(crate) struct Session<C> {
     state: SessionState,
     /// Its job's group while the service runs a job for it; requests wait.
     job: Option<TaskGroup>,
+    /// Its job has nothing to do before this instant ([`JobProgress::Sleep`]).
+    job_sleep_until: Option<Instant>,
     /// Edge-triggered hints: may the socket have data / room now?
     pub(crate) readable: bool,
     pub(crate) writable: bool,
@@ -143,6 +166,7 @@ impl<C> Session<C> {
             written: 0,
             state: SessionState::Open,
             job: None,
+            job_sleep_until: None,
             readable: true,
             writable: true,
             watching_writable: false,
@@ -258,6 +282,16 @@ impl<C> Session<C> {
                 };
             }
             if let Some(group) = self.job {
+                if self.job_sleep_until.is_some()
+                    && (self.peer_closed_hint || self.state == SessionState::Draining)
+                {
+                    // A job waiting for events (a log watcher) ends with its
+                    // client, or with the server.
+                    return TurnEnd::Close(match self.state {
+                        SessionState::Draining => CloseReason::Shutdown,
+                        _ => CloseReason::Done,
+                    });
+                }
                 // Requests wait for the job; it goes on while the client reads.
                 return if pending < limits.high_water_bytes && !self.job_queued {
                     TurnEnd::Job(group)
@@ -339,6 +373,7 @@ impl<C> Session<C> {
         S: Service<Conn = C>,
     {
         self.job_queued = false;
+        self.job_sleep_until = None;
         if self.job.is_none() {
             return TurnEnd::Requeue;
         }
@@ -353,6 +388,7 @@ impl<C> Session<C> {
             let call = panic::catch_unwind(AssertUnwindSafe(|| svc.job_step(conn, wbuf, budget)));
             match call {
                 Ok(JobProgress::More) => {}
+                Ok(JobProgress::Sleep(pause)) => self.job_sleep_until = Some(now + pause),
                 Ok(JobProgress::Done) => self.job = None,
                 Ok(JobProgress::DoneAndClose) => {
                     self.job = None;
@@ -378,12 +414,32 @@ impl<C> Session<C> {
             (_, SessionState::Closing(_)) => TurnEnd::Wait,
             // Finished: requests that waited behind it are served next turn.
             (None, _) => TurnEnd::Requeue,
+            (Some(_), _) if self.job_sleep_until.is_some() => {
+                TurnEnd::JobSleep(self.job_sleep_until.unwrap_or(now))
+            }
             (Some(group), _) if self.pending_output_bytes() < high_water_bytes => {
                 TurnEnd::Job(group)
             }
             // The client has not read enough; a writable event resumes it.
             (Some(_), _) => TurnEnd::Wait,
         }
+    }
+
+    /// Its job's group, if its job sleeps until `until` and is not queued:
+    /// the job is queued again now.
+    pub(crate) fn wake_job(&mut self, until: Instant) -> Option<TaskGroup> {
+        if self.job_sleep_until != Some(until) || self.job_queued {
+            return None;
+        }
+        self.job_sleep_until = None;
+        let group = self.job?;
+        self.job_queued = true;
+        Some(group)
+    }
+
+    /// Whether it is shutting down (drained) rather than serving.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.state == SessionState::Draining
     }
 
     /// Closes gently: see [`Stream::linger_close`].

@@ -75,6 +75,9 @@ pub(crate) struct Worker<S: Service> {
     /// Bytes this runtime's connection buffers hold, this worker's in its slot.
     buffers: Arc<BufferStats>,
     fd_reserve: fd_exhaustion::FdReserve,
+    /// Sessions whose job sleeps, with when to wake it (stale entries, for
+    /// sessions closed or woken early, are dropped when due).
+    sleeping_jobs: Vec<(Instant, usize)>,
     /// A UDP listener's received datagram and its reply, reused (empty
     /// until a UDP listener has a datagram).
     datagram_buf: Vec<u8>,
@@ -150,6 +153,7 @@ impl<S: Service> Worker<S> {
             last_idle_scan: now,
             buffers,
             fd_reserve: fd_exhaustion::FdReserve::new(),
+            sleeping_jobs: Vec::new(),
             datagram_buf: Vec::new(),
             datagram_reply: Vec::new(),
         })
@@ -209,6 +213,7 @@ impl<S: Service> Worker<S> {
         let now = self.now();
         self.heartbeat.enter("accept");
         self.dispatch_events(now);
+        self.wake_jobs(now);
         self.accept_ready(now);
         self.serve_ready();
         self.run_background(now);
@@ -234,6 +239,9 @@ impl<S: Service> Worker<S> {
         let mut next = self.last_background_poll + self.config.background_interval;
         if let Some(retry_at) = self.fd_reserve.retry_at {
             next = next.min(retry_at);
+        }
+        if let Some(&(wake_at, _)) = self.sleeping_jobs.iter().min() {
+            next = next.min(wake_at);
         }
         next.saturating_duration_since(self.now())
     }
@@ -446,7 +454,31 @@ impl<S: Service> Worker<S> {
                     self.scheduler.push_job(group, index, now);
                 }
             }
+            TurnEnd::JobSleep(until) => {
+                self.watch_writable(index);
+                self.sleeping_jobs.push((until, index));
+            }
             TurnEnd::Close(reason) => self.close(index, reason),
+        }
+    }
+
+    /// Queues the sleeping jobs whose time has come.
+    fn wake_jobs(&mut self, now: Instant) {
+        let mut at = 0;
+        while at < self.sleeping_jobs.len() {
+            let (until, index) = self.sleeping_jobs[at];
+            if until > now {
+                at += 1;
+                continue;
+            }
+            self.sleeping_jobs.swap_remove(at);
+            // A session closed since (or woken early) finds nothing to wake.
+            let Some(session) = self.sessions.get_mut(index) else {
+                continue;
+            };
+            if let Some(group) = session.wake_job(until) {
+                self.scheduler.push_job(group, index, now);
+            }
         }
     }
 
@@ -501,9 +533,15 @@ impl<S: Service> Worker<S> {
             CloseReason::OutputCap => self.stats.count_output_cap_close(),
             CloseReason::OverBudget => self.stats.count_over_budget_close(),
             CloseReason::Reclaimed => self.stats.count_idle_reclaimed(),
-            CloseReason::Done | CloseReason::Io => {}
+            CloseReason::Done | CloseReason::Io | CloseReason::Shutdown => {}
         }
         self.unaccount(session.accounted_bytes);
+        // A session shutdown drained and then closed normally closed for the shutdown.
+        let reason = if reason == CloseReason::Done && session.is_draining() {
+            CloseReason::Shutdown
+        } else {
+            reason
+        };
         let conn = session.take_conn();
         if reason.lingers() {
             session.linger_close();
@@ -514,7 +552,9 @@ impl<S: Service> Worker<S> {
             Some(_) if reason == CloseReason::ServicePanic => {}
             Some(conn) => {
                 let service = &mut self.service;
-                if panic::catch_unwind(AssertUnwindSafe(|| service.on_close(conn))).is_err() {
+                let cause = reason.cause();
+                if panic::catch_unwind(AssertUnwindSafe(|| service.on_close(conn, cause))).is_err()
+                {
                     tracing::error!(session = index, "service panicked closing a connection");
                     self.stats.count_service_panic();
                 }
@@ -565,7 +605,7 @@ impl<S: Service> Worker<S> {
             self.run_background(now);
         }
         for index in self.sessions.indices() {
-            self.close(index, CloseReason::Done);
+            self.close(index, CloseReason::Shutdown);
         }
     }
 

@@ -58,6 +58,9 @@ pub struct Cache {
     pub(crate) maintenance: Mutex<Maintenance>,
     /// Free segments the background keeps ready (from the recent write rate).
     pub(crate) reserve_target: AtomicUsize,
+    /// Told of evicted items (`watch evictions`), once a server sets it.
+    pub(crate) eviction_listener:
+        std::sync::OnceLock<std::sync::Arc<dyn crate::eviction_listener::EvictionListener>>,
     /// The file the index and segments are mapped from, for a warm restart.
     #[cfg(not(loom))]
     pub(crate) heap_file: Option<Mutex<crate::heap_file::HeapFile>>,
@@ -191,6 +194,7 @@ impl Cache {
             counters: Counters::new(),
             maintenance: Mutex::new(Maintenance::new()),
             reserve_target: AtomicUsize::new(0),
+            eviction_listener: std::sync::OnceLock::new(),
             hasher,
             clock,
             config,

@@ -272,6 +272,9 @@ impl Cache {
                 Reason::Expired => Counter::ExpiredItems,
                 Reason::Flushed => Counter::FlushedItems,
             });
+            if reason == Reason::Evicted {
+                self.report_eviction(item.key, &found);
+            }
         }
         Fate::Dropped
     }
@@ -348,6 +351,7 @@ impl Cache {
         self.forget(&found);
         if found.is_live() {
             self.counters.incr(Counter::EvictedItems);
+            self.report_eviction(key, &found);
         }
         fate
     }

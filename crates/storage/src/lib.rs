@@ -36,6 +36,7 @@ mod decimal;
 mod dump;
 mod error;
 mod evict;
+mod eviction_listener;
 mod expiry;
 mod flush;
 #[cfg(all(test, not(loom)))]
@@ -75,6 +76,7 @@ pub use clock::{Clock, ManualClock, SteppedClock, SystemClock};
 pub use config::{Config, EvictionPolicy, MAX_KEY_LEN, MIN_SEGMENT_SIZE_BYTES};
 pub use dump::{DumpCursor, DumpedItem};
 pub use error::{CacheError, ConfigError, HeapFileError};
+pub use eviction_listener::EvictionListener;
 pub use expiry::Expiry;
 #[cfg(not(loom))]
 pub use heap_file::EmptyReason;

@@ -18,7 +18,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use super::Worker;
 use crate::listener::PerWorkerSocket;
-use crate::service::{Service, TurnBudget};
+use crate::service::{CloseCause, Service, TurnBudget};
 
 /// memcached's frame header.
 const FRAME_HEADER_BYTES: usize = 8;
@@ -129,7 +129,9 @@ fn serve_one<S: Service>(
             break;
         }
     }
-    let _ = panic::catch_unwind(AssertUnwindSafe(|| service.on_close(conn)));
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+        service.on_close(conn, CloseCause::Normal)
+    }));
 }
 
 /// Sends `reply` to `peer` in framed datagrams. A full send buffer drops the
