@@ -62,6 +62,7 @@ pub use meta_flags::{MetaFlags, MAX_OPAQUE_BYTES};
 pub use request::{
     ClassIds, CrawlTarget, DebugTime, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler,
     Parsed, Request, ShutdownMode, Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
+    WatchTopics,
 };
 
 /// Parses the request at the front of `input`.

@@ -124,6 +124,18 @@ fn other_classic_commands() {
         panic!()
     };
     assert_eq!((verbosity.level, verbosity.noreply), (2, true));
+    for (input, names) in [
+        (&b"watch\r\n"[..], &[&b"fetchers"[..]][..]),
+        (b"watch mutations fetchers\r\n", &[b"fetchers", b"mutations"]),
+        (b"watch evictions connevents evictions\r\n", &[b"evictions", b"connevents"]),
+    ] {
+        let Request::Watch(topics) = parse_whole(input) else {
+            panic!()
+        };
+        assert_eq!(topics.names().collect::<Vec<_>>(), names);
+    }
+    let unknown_topic = parse(b"watch fetchers everything\r\n", &Limits::default());
+    assert_eq!(unknown_topic.unwrap_err().reply(), b"ERROR\r\n");
     assert!(matches!(parse_whole(b"version\r\n"), Request::Version));
     assert!(matches!(parse_whole(b"quit\r\n"), Request::Quit));
     for (input, group) in [

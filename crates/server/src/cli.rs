@@ -172,7 +172,7 @@ pub struct Flags {
     #[arg(short = 'X', long = "disable-dumping")]
     pub disable_dumping: bool,
 
-    /// Disable watch commands (never served here)
+    /// Disable watch commands (memcached's log streaming)
     #[arg(short = 'W', long = "disable-watch")]
     pub disable_watch: bool,
 

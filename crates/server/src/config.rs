@@ -136,6 +136,11 @@ pub struct Config {
     pub debug_commands: bool,
     /// Serve key dumps (`stats cachedump`, `lru_crawler metadump`); -X turns off.
     pub dump_enabled: bool,
+    /// Serve memcached's `watch` (log lines streamed to a connection); -W turns off.
+    pub watch_enabled: bool,
+    /// Log lines one watcher may have waiting before new ones are skipped, in
+    /// KiB (memcached's `-o watcher_logbuf_size`, default 256).
+    pub watcher_buffer_kib: u64,
     /// Whether `lru_crawler crawl`/`metadump` are served at start (-o
     /// no_lru_crawler or no_modern turns off; `lru_crawler enable` turns on).
     pub lru_crawler_enabled: bool,
@@ -211,6 +216,8 @@ impl Default for Config {
             shutdown_command_enabled: false,
             debug_commands: false,
             dump_enabled: true,
+            watch_enabled: true,
+            watcher_buffer_kib: 256,
             lru_crawler_enabled: true,
             listen_backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
             binding_protocol: ProtocolName::Auto,
@@ -370,6 +377,9 @@ impl Config {
             self.turn_budget_requests = requests as usize;
         }
         set(&mut self.binding_protocol, flags.protocol);
+        if flags.disable_watch {
+            self.watch_enabled = false;
+        }
         if flags.disable_dumping {
             self.dump_enabled = false;
         }

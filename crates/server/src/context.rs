@@ -95,6 +95,9 @@ pub struct SharedState {
     tls: std::sync::OnceLock<Arc<crate::tls::TlsState>>,
     /// The engine's clock when `debugtime` may move it (--debug-commands).
     debug_clock: std::sync::OnceLock<Arc<tailcache_storage::SteppedClock>>,
+    /// memcached's `watch` connections, told of fetches, mutations,
+    /// evictions and connections.
+    pub log_watchers: Arc<crate::log_watchers::LogWatchers>,
 }
 
 /// Figures the data runtime keeps about itself.
@@ -121,7 +124,16 @@ impl SharedState {
         let prefix_stats = crate::prefix_stats::PrefixStats::new(
             u8::try_from(config.prefix_delimiter).unwrap_or(b':'),
         );
+        let buffer_bytes = usize::try_from(config.watcher_buffer_kib.saturating_mul(1024))
+            .unwrap_or(usize::MAX);
+        let log_watchers = Arc::new(crate::log_watchers::LogWatchers::new(
+            buffer_bytes,
+            started_unix_secs,
+        ));
+        // A second SharedState over the same engine (tests) keeps the first listener.
+        engine.set_eviction_listener(log_watchers.clone());
         Self {
+            log_watchers,
             engine,
             config,
             metrics: Arc::new(MetricsRegistry::new(workers)),
@@ -251,6 +263,8 @@ pub struct ServerContext {
     pub metrics: Arc<WorkerMetrics>,
     /// Server-wide state (connections, totals, uptime) for `stats`.
     pub shared: Arc<SharedState>,
+    /// The fd of the connection whose requests run now (`cfd` in watch lines).
+    conn_fd: std::cell::Cell<i32>,
 }
 
 impl ServerContext {
@@ -261,6 +275,17 @@ impl ServerContext {
             config: shared.config.clone(),
             metrics: shared.metrics.worker(worker_index),
             shared,
+            conn_fd: std::cell::Cell::new(-1),
         }
+    }
+
+    /// Notes whose requests run next (its fd; -1 when it has none).
+    pub fn set_conn_fd(&self, fd: i32) {
+        self.conn_fd.set(fd);
+    }
+
+    /// The fd of the connection whose requests run now.
+    pub fn conn_fd(&self) -> i32 {
+        self.conn_fd.get()
     }
 }

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tailcache_runtime::{
-    BackgroundProgress, ConnOrigin, JobProgress, Processed, Service, ServiceFactory, TaskGroup,
+    BackgroundProgress, CloseCause, ConnOrigin, JobProgress, Processed, Service, ServiceFactory, TaskGroup,
     TurnBudget,
 };
 
 use crate::conn_registry::{ConnHandle, ConnPhase};
 use crate::context::{Protocol, ServerContext, SharedState};
 use crate::engine::run_maintenance;
+use crate::log_watchers::ConnDescription;
 use crate::exec;
 use crate::metrics::Counter;
 
@@ -47,6 +48,8 @@ pub struct DataService {
 pub struct DataConn {
     state: exec::ConnState,
     registration: Option<ConnHandle>,
+    /// Who it is, for watchers' lines (`cfd`, `conn_new`/`conn_close`).
+    description: Option<ConnDescription>,
 }
 
 impl DataService {
@@ -57,6 +60,7 @@ impl DataService {
         DataConn {
             state: exec::new_conn(protocol, &self.ctx, entry),
             registration,
+            description: None,
         }
     }
 }
@@ -75,6 +79,26 @@ fn phase_after(input: &[u8], consumed: usize) -> ConnPhase {
     }
 }
 
+impl DataConn {
+    /// Its fd, or -1 for a connection made without an origin.
+    fn fd(&self) -> i32 {
+        self.description.as_ref().map_or(-1, |d| d.fd)
+    }
+}
+
+/// memcached's name for why a connection closed.
+fn close_reason_name(conn: &DataConn, cause: CloseCause) -> &'static str {
+    if exec::closing_on_error(&conn.state) {
+        return "error";
+    }
+    match cause {
+        CloseCause::Normal => "normal",
+        CloseCause::Error => "error",
+        CloseCause::IdleTimeout => "idle_timeout",
+        CloseCause::Shutdown => "shutdown",
+    }
+}
+
 impl Service for DataService {
     type Conn = DataConn;
 
@@ -84,8 +108,12 @@ impl Service for DataService {
 
     fn new_conn_from(&mut self, listener_tag: usize, origin: ConnOrigin) -> DataConn {
         let now = self.ctx.engine.now_unix_secs();
+        let description = ConnDescription::from_peer(&origin.peer, origin.fd);
+        self.ctx.shared.log_watchers.conn_opened(&description);
         let registration = self.ctx.shared.conns.open(origin, now);
-        self.open(listener_tag, Some(registration))
+        let mut conn = self.open(listener_tag, Some(registration));
+        conn.description = Some(description);
+        conn
     }
 
     fn process(&mut self, conn: &mut DataConn, input: &[u8], output: &mut Vec<u8>) -> Processed {
@@ -106,6 +134,7 @@ impl Service for DataService {
         if let Some(registration) = &conn.registration {
             registration.entry().begin_commands();
         }
+        self.ctx.set_conn_fd(conn.fd());
         let before = output.len();
         let processed = exec::process(&mut conn.state, &self.ctx, input, output, budget);
         if let Some(registration) = &conn.registration {
@@ -139,12 +168,23 @@ impl Service for DataService {
         budget: Duration,
     ) -> JobProgress {
         let before = output.len();
+        self.ctx.set_conn_fd(conn.fd());
         let progress = exec::job_step(&mut conn.state, &self.ctx, output, budget);
         self.ctx.metrics.add(
             Counter::BytesWritten,
             output.len().saturating_sub(before) as u64,
         );
         progress
+    }
+
+    fn on_close(&mut self, conn: DataConn, cause: CloseCause) {
+        let watchers = &self.ctx.shared.log_watchers;
+        if let Some(watcher) = exec::watcher(&conn.state) {
+            watchers.remove(watcher);
+        }
+        if let Some(description) = &conn.description {
+            watchers.conn_closed(description, close_reason_name(&conn, cause));
+        }
     }
 
     fn background_step(&mut self, group: TaskGroup, budget: Duration) -> BackgroundProgress {

@@ -43,7 +43,6 @@ const IGNORED: &[&str] = &[
     "slab_sizes",
     "no_chunked_items",
     "track_sizes",
-    "watcher_logbuf_size",
     "worker_logbuf_size",
     "no_drop_privileges",
     "drop_privileges",
@@ -86,6 +85,24 @@ pub fn apply_extended(
                 })?;
                 config.connection_buffer_budget_mib =
                     config.connection_buffer_budget_mib.saturating_add(mib);
+            }
+            "watcher_logbuf_size" => {
+                let kib: u64 = value.parse().map_err(|_| {
+                    ConfigError::new(
+                        "-o watcher_logbuf_size",
+                        format!("'{value}' is not a number of kilobytes"),
+                    )
+                })?;
+                if !(1..=crate::log_watchers::MAX_BUFFER_KIB).contains(&kib) {
+                    return Err(ConfigError::new(
+                        "-o watcher_logbuf_size",
+                        format!(
+                            "{kib} is outside 1..={} kilobytes",
+                            crate::log_watchers::MAX_BUFFER_KIB
+                        ),
+                    ));
+                }
+                config.watcher_buffer_kib = kib;
             }
             "lru_crawler" => config.lru_crawler_enabled = true,
             "no_lru_crawler" => config.lru_crawler_enabled = false,

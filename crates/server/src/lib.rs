@@ -18,6 +18,7 @@ pub mod extended;
 pub mod fd_limit;
 pub mod http_auth;
 pub mod listeners;
+pub mod log_watchers;
 pub mod logging;
 pub mod metrics;
 pub mod prefix_stats;

@@ -6,6 +6,7 @@ use super::limits::Limits;
 use super::request::{
     ClassIds, CrawlTarget, DebugTime, Delete, FlushAll, Get, GetKind, Incr, Keys, LruCrawler,
     Parsed, Request, ShutdownMode, Stats, StatsGroup, Store, StoreMode, Touch, Verbosity,
+    WatchTopics,
 };
 use super::tokens::Tokens;
 use crate::number::{parse_client_flags, parse_memcache_i64, parse_memcache_u64};
@@ -43,6 +44,7 @@ pub(crate) fn parse_classic<'a>(
         b"shutdown" => Ok(parse_shutdown(tokens)),
         b"debugtime" => parse_debugtime(tokens),
         b"lru_crawler" => parse_lru_crawler(tokens),
+        b"watch" => parse_watch(tokens),
         b"slabs" => return Err(parse_slabs(tokens, line)),
         _ => return parse_fixed(command, tokens, line, limits),
     };
@@ -65,6 +67,20 @@ fn parse_shutdown(tokens: Tokens<'_>) -> Request<'static> {
         _ => ShutdownMode::Invalid,
     };
     Request::Shutdown(mode)
+}
+
+/// `watch [topic ...]`: fetchers when no topic is named; a name memcached does not
+/// know is `ERROR`. memcached looks at its first 23 tokens only.
+fn parse_watch(tokens: Tokens<'_>) -> Result<Request<'static>, ParseErrorKind> {
+    let mut topics = WatchTopics::default();
+    for name in tokens.take(MEMCACHED_SPLIT_TOKENS - 1) {
+        let topic = WatchTopics::from_name(name).ok_or(ParseErrorKind::UnknownCommand)?;
+        topics = topics.union(topic);
+    }
+    if topics == WatchTopics::default() {
+        topics = WatchTopics::FETCHERS;
+    }
+    Ok(Request::Watch(topics))
 }
 
 /// `debugtime <seconds>|p|r`: memcached needs an argument (`ERROR` without one) and

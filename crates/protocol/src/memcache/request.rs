@@ -71,6 +71,71 @@ pub enum Request<'a> {
     /// `debugtime <seconds>|p|r` (memcached's debug build): move the server's clock,
     /// or pause and resume it; `OK`, or `ERROR` where debug commands are off.
     DebugTime(DebugTime),
+    /// `watch [topic ...]`: `OK`, then the connection only receives log lines of
+    /// those topics (fetchers when none is named).
+    Watch(WatchTopics),
+}
+
+/// The log topics a `watch` asks for, as a set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WatchTopics(u16);
+
+impl WatchTopics {
+    /// Every topic memcached 1.6.18 names, in its order.
+    pub const NAMES: [&'static [u8]; 9] = [
+        b"rawcmds",
+        b"evictions",
+        b"fetchers",
+        b"mutations",
+        b"sysevents",
+        b"connevents",
+        b"proxyreqs",
+        b"proxyevents",
+        b"proxyuser",
+    ];
+    /// `evictions`: items eviction drops.
+    pub const EVICTIONS: WatchTopics = WatchTopics(1 << 1);
+    /// `fetchers`: every key lookup, found or not.
+    pub const FETCHERS: WatchTopics = WatchTopics(1 << 2);
+    /// `mutations`: every storage command's outcome.
+    pub const MUTATIONS: WatchTopics = WatchTopics(1 << 3);
+    /// `connevents`: connections opened and closed.
+    pub const CONNEVENTS: WatchTopics = WatchTopics(1 << 5);
+
+    /// The topic called `name`, if memcached knows it.
+    pub fn from_name(name: &[u8]) -> Option<WatchTopics> {
+        let at = Self::NAMES.iter().position(|&known| known == name)?;
+        Some(WatchTopics(1 << at))
+    }
+
+    /// The set as bits (bit n: `NAMES[n]`).
+    pub fn bits(self) -> u16 {
+        self.0
+    }
+
+    /// The set of these bits (unknown ones dropped).
+    pub fn from_bits(bits: u16) -> WatchTopics {
+        WatchTopics(bits & ((1 << Self::NAMES.len()) - 1))
+    }
+
+    /// Both sets.
+    pub fn union(self, other: WatchTopics) -> WatchTopics {
+        WatchTopics(self.0 | other.0)
+    }
+
+    /// Whether any topic of `other` is in this set.
+    pub fn intersects(self, other: WatchTopics) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// The names in the set, in memcached's order.
+    pub fn names(self) -> impl Iterator<Item = &'static [u8]> {
+        Self::NAMES
+            .into_iter()
+            .enumerate()
+            .filter(move |(at, _)| self.0 & (1 << at) != 0)
+            .map(|(_, name)| name)
+    }
 }
 
 /// What a `debugtime` asks of the clock.

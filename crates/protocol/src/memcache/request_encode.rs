@@ -56,6 +56,14 @@ pub fn encode_request(out: &mut Vec<u8>, request: &Request<'_>) {
             }
             out.extend_from_slice(b"\r\n");
         }
+        Request::Watch(topics) => {
+            out.extend_from_slice(b"watch");
+            for name in topics.names() {
+                out.push(b' ');
+                out.extend_from_slice(name);
+            }
+            out.extend_from_slice(b"\r\n");
+        }
         Request::RefreshCerts { noreply } => {
             out.extend_from_slice(b"refresh_certs");
             end_line(out, *noreply);

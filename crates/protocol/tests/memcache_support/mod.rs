@@ -63,6 +63,7 @@ pub fn answer_on_empty_cache(request: &Request<'_>, out: &mut Vec<u8>) -> bool {
         Request::Shutdown(_) => out.extend_from_slice(b"ERROR: shutdown not enabled\r\n"),
         // A release build, as memcached's packages are: no debug commands.
         Request::DebugTime(_) => encode_reply(out, Reply::Error),
+        Request::Watch(_) => encode_reply(out, Reply::Ok),
         Request::Stats(stats) => match stats.group {
             StatsGroup::Reset => encode_reply(out, Reply::Reset),
             StatsGroup::Detail if stats.args.is_empty() => {

@@ -13,7 +13,7 @@ use tailcache_storage::{
 };
 
 use super::memcache_conn::Flow;
-use super::{delete_counted, prepend_header, record, ttl};
+use super::{delete_counted, prepend_header, record, ttl, watch_events};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -78,6 +78,7 @@ pub fn store_counted(
 ) -> Result<tailcache_storage::ItemMeta, CacheError> {
     ctx.metrics.incr(Counter::CmdSet);
     ctx.shared.prefix_stats.record_set(write.key);
+    watch_events::looked_up(ctx, write.key);
     let options = StoreOptions {
         client_flags: write.client_flags,
         expiry: ttl::expiry_from_exptime(write.exptime, ttl::now_unix_secs(ctx)),
@@ -94,6 +95,14 @@ pub fn store_counted(
             .engine
             .store(write.mode, write.key, write.value, options),
     };
+    watch_events::stored(
+        ctx,
+        write.key,
+        (write.mode, write.compare_cas),
+        &result,
+        options.expiry,
+        write.value.len(),
+    );
     if write.compare_cas.is_some() {
         ctx.metrics.incr(match result {
             Ok(_) => Counter::CasHits,
@@ -257,7 +266,12 @@ fn get_one(ctx: &ServerContext, key: &[u8], with_cas: bool, output: &mut Vec<u8>
         let cas = with_cas.then_some(meta.cas);
         encode::encode_value_header(out, key, meta.client_flags, meta.value_len, cas);
     });
-    let hit = matches!(found, Ok(Some(_)));
+    let value_len = match found {
+        Ok(Some(meta)) => Some(meta.value_len),
+        _ => None,
+    };
+    watch_events::fetched(ctx, key, value_len);
+    let hit = value_len.is_some();
     if hit {
         encode::encode_data_trailer(output);
     }
@@ -278,9 +292,11 @@ fn get_and_touch_one(
     };
     let Ok(Some(outcome)) = ctx.engine.read(key, options, Some(output)) else {
         output.truncate(value_start);
+        watch_events::fetched(ctx, key, None);
         return false;
     };
     let meta = outcome.meta;
+    watch_events::fetched(ctx, key, Some(meta.value_len));
     // The engine copies the value first; the header goes in front of it,
     // moved in place rather than through a second buffer.
     let cas = with_cas.then_some(meta.cas);
@@ -295,6 +311,7 @@ fn get_and_touch_one(
 pub fn delete(ctx: &ServerContext, delete: &Delete<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
     ctx.shared.prefix_stats.record_delete(delete.key);
+    watch_events::looked_up(ctx, delete.key);
     let reply = if delete_counted(ctx, delete.key) {
         Reply::Deleted
     } else {
@@ -314,6 +331,7 @@ pub fn incr(ctx: &ServerContext, incr: &Incr<'_>, output: &mut Vec<u8>) {
         decrement: !incr.increment,
         ..Arithmetic::default()
     };
+    watch_events::looked_up(ctx, incr.key);
     let result = ctx
         .engine
         .arithmetic(incr.key, arithmetic)
@@ -341,6 +359,7 @@ pub fn touch(ctx: &ServerContext, touch: &Touch<'_>, output: &mut Vec<u8>) {
     let started = Instant::now();
     ctx.metrics.incr(Counter::CmdTouch);
     let expiry = ttl::expiry_from_exptime(touch.exptime, ttl::now_unix_secs(ctx));
+    watch_events::looked_up(ctx, touch.key);
     let reply = match ctx.engine.touch(touch.key, expiry) {
         Ok(_) => {
             ctx.metrics.incr(Counter::TouchHits);

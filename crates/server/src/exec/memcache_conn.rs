@@ -33,6 +33,8 @@ pub enum Flow {
     Close,
     /// Run this key dump as background steps before the next request.
     Dump(MetadumpJob),
+    /// From now on only stream this watcher's log lines (`watch`).
+    Watch(std::sync::Arc<crate::log_watchers::Watcher>),
 }
 
 /// memcached closes a connection whose buffered input holds more than this
@@ -66,6 +68,11 @@ pub struct MemcacheConn {
     unauthenticated: Option<Unauthenticated>,
     /// Text or binary; `None` until the first byte arrives (`-B auto`).
     wire: Option<Wire>,
+    /// After `watch`: the connection streams these log lines and serves no
+    /// more requests.
+    pub watcher: Option<std::sync::Arc<crate::log_watchers::Watcher>>,
+    /// Closing because of a protocol error (memcached's `conn_close` reason).
+    closing_on_error: bool,
 }
 
 /// The protocol a memcache connection speaks.
@@ -113,6 +120,8 @@ impl MemcacheConn {
             get_in_progress: None,
             scanned_without_line_end_bytes: 0,
             dump: None,
+            watcher: None,
+            closing_on_error: false,
             wire: match ctx.config.binding_protocol {
                 ProtocolName::Auto => None,
                 ProtocolName::Ascii => Some(Wire::Text),
@@ -235,9 +244,14 @@ impl MemcacheConn {
                     self.dump = Some(job);
                     Step::Pause(consumed_bytes)
                 }
+                Flow::Watch(watcher) => {
+                    self.watcher = Some(watcher);
+                    Step::Pause(consumed_bytes)
+                }
             },
             Ok(Parsed::Incomplete { .. }) if closes_like_memcached(rest, None) => {
                 ctx.metrics.incr(Counter::ProtocolErrors);
+                self.closing_on_error = true;
                 Step::Close(0)
             }
             Ok(Parsed::Incomplete { .. }) => {
@@ -253,7 +267,10 @@ impl MemcacheConn {
                 }
                 output.extend_from_slice(error.reply());
                 match error.action() {
-                    ErrorAction::Close => Step::Close(0),
+                    ErrorAction::Close => {
+                        self.closing_on_error = true;
+                        Step::Close(0)
+                    }
                     ErrorAction::Skip { bytes } => {
                         // A zero skip would never progress; treat it as one byte.
                         let bytes = bytes.max(1);
@@ -267,6 +284,11 @@ impl MemcacheConn {
 }
 
 impl MemcacheConn {
+    /// Whether it is closing because of a protocol error.
+    pub fn closing_on_error(&self) -> bool {
+        self.closing_on_error
+    }
+
     /// A binary request. Under `-Y` a binary client cannot authenticate (the
     /// credentials are sent as a text `set`), so it is refused as memcached refuses
     /// an unauthenticated binary request: `Auth failure.`, then close.
@@ -298,6 +320,7 @@ impl MemcacheConn {
         }
         self.scanned_without_line_end_bytes = rest.len();
         if closes_like_memcached(rest, Some(false)) {
+            self.closing_on_error = true;
             return Some(Step::Close(0));
         }
         (rest.len() <= self.limits.max_get_line_bytes).then_some(Step::NeedMore)
@@ -414,6 +437,7 @@ fn execute(ctx: &ServerContext, request: Request<'_>, output: &mut Vec<u8>) -> F
         Request::MetaArithmetic(arith) => memcache_meta_arith::meta_arithmetic(ctx, &arith, output),
         Request::MetaNoop => memcache_meta::meta_noop(ctx, output),
         Request::MetaDebug(debug) => memcache_meta::meta_debug(ctx, &debug, output),
+        Request::Watch(topics) => return watch(ctx, topics, output),
         Request::LruCrawler(command) => {
             if let CrawlerOutcome::StartDump(job) = lru_crawler(ctx, command, output) {
                 return Flow::Dump(job);
@@ -421,6 +445,29 @@ fn execute(ctx: &ServerContext, request: Request<'_>, output: &mut Vec<u8>) -> F
         }
     }
     Flow::Continue
+}
+
+/// `watch`: `OK`, and the connection becomes a watcher; refused under -W or
+/// past memcached's 20 watchers.
+fn watch(
+    ctx: &ServerContext,
+    topics: memcache::WatchTopics,
+    output: &mut Vec<u8>,
+) -> Flow {
+    if !ctx.config.watch_enabled {
+        output.extend_from_slice(b"CLIENT_ERROR watch commands not allowed\r\n");
+        return Flow::Continue;
+    }
+    match ctx.shared.log_watchers.add(topics) {
+        Ok(watcher) => {
+            output.extend_from_slice(b"OK\r\n");
+            Flow::Watch(watcher)
+        }
+        Err(crate::log_watchers::TooManyWatchers) => {
+            output.extend_from_slice(b"WATCHER_TOO_MANY log watcher limit reached\r\n");
+            Flow::Continue
+        }
+    }
 }
 
 /// memcached drops the old item when a `set` is refused as too large, so a

@@ -13,7 +13,7 @@ use tailcache_storage::{ArithOutcome, Arithmetic, CacheError, Expiry};
 
 use super::memcache_classic::store_error_reply;
 use super::memcache_meta_flags::item_flags;
-use super::{record, ttl};
+use super::{record, ttl, watch_events};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -58,6 +58,7 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
     };
     // The engine refuses an empty value as non-numeric before it compares the cas,
     // and reports the expiry before a touch (for a `t` before `T`), as memcached.
+    watch_events::looked_up(ctx, key);
     let result = ctx.engine.arithmetic(key, request);
     let (hits, misses) = if increment {
         (Counter::IncrHits, Counter::IncrMisses)

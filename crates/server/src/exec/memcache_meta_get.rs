@@ -10,7 +10,7 @@ use tailcache_protocol::memcache::{MetaCommand, MetaFlags, MetaGet, MAX_DECODED_
 use tailcache_storage::{Expiry, ReadOptions, ReadOutcome};
 
 use super::memcache_meta_flags::item_flags;
-use super::{prepend_header, record, ttl};
+use super::{prepend_header, record, ttl, watch_events};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -38,6 +38,7 @@ pub fn meta_get(ctx: &ServerContext, get: &MetaGet<'_>, out: &mut Vec<u8>) {
         Ok(Some(outcome)) => outcome,
         _ => {
             out.truncate(value_start);
+            watch_events::fetched(ctx, key, None);
             ctx.metrics.incr(if touching {
                 Counter::TouchMisses
             } else {
@@ -61,6 +62,7 @@ pub fn meta_get(ctx: &ServerContext, get: &MetaGet<'_>, out: &mut Vec<u8>) {
     } else {
         Counter::GetHits
     });
+    watch_events::fetched(ctx, key, Some(outcome.meta.value_len));
     let item = reply_flags(flags, &outcome, now);
     // A hit's `k` shows the key as the item was stored (base64 for `ms ... b`),
     // whatever this request said; a miss echoes the request's form.

@@ -11,7 +11,7 @@ use tailcache_protocol::memcache::{
 use tailcache_storage::{CacheError, DeleteOptions, StoreMode, StoreOptions};
 
 use super::memcache_classic::store_error_reply;
-use super::{record, ttl};
+use super::{record, ttl, watch_events};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -49,7 +49,16 @@ pub fn meta_set(ctx: &ServerContext, set: &MetaSet<'_>, out: &mut Vec<u8>) {
         // to a missing key is not stored.
         ..StoreOptions::default()
     };
+    watch_events::looked_up(ctx, key);
     let result = ctx.engine.store(mode, key, set.value, options);
+    watch_events::stored(
+        ctx,
+        key,
+        (mode, options.compare_cas),
+        &result,
+        options.expiry,
+        set.value.len(),
+    );
     // memcached answers `c` with the new cas, or 0 when nothing was stored.
     let cas_reply = |cas| MetaItem {
         cas: Some(cas),
@@ -103,6 +112,7 @@ pub fn meta_delete(ctx: &ServerContext, delete: &MetaDelete<'_>, out: &mut Vec<u
         drop_value: flags.remove_value(),
         new_cas: flags.new_cas(),
     };
+    watch_events::looked_up(ctx, key);
     let status = match ctx.engine.delete(key, options) {
         Ok(()) => MetaStatus::Hd,
         Err(CacheError::Exists) => MetaStatus::Ex,

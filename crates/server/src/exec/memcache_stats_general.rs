@@ -28,14 +28,12 @@ const SLAB_REASSIGN_FIELDS: &[&[u8]] = &[
     b"slabs_moved",
 ];
 
-/// memcached's logger and proxy fields: no `watch`, no proxy, no NAPI ids.
+/// memcached's per-worker log buffer fields: lines go straight to the
+/// watchers' buffers here, so no worker buffer drops or writes any.
 const LOGGER_FIELDS: &[&[u8]] = &[
     b"malloc_fails",
     b"log_worker_dropped",
     b"log_worker_written",
-    b"log_watcher_skipped",
-    b"log_watcher_sent",
-    b"log_watchers",
 ];
 
 /// memcached's segmented-LRU fields (hot, warm and cold queues): items live
@@ -130,6 +128,10 @@ pub fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     for name in LOGGER_FIELDS {
         zero(out, name);
     }
+    let (skipped_lines, sent_lines) = shared.log_watchers.line_counts();
+    encode::encode_stat_u64(out, b"log_watcher_skipped", skipped_lines);
+    encode::encode_stat_u64(out, b"log_watcher_sent", sent_lines);
+    encode::encode_stat_u64(out, b"log_watchers", shared.log_watchers.count() as u64);
     tls_stats(ctx, out);
     zero(out, b"unexpected_napi_ids");
     zero(out, b"round_robin_fallback");

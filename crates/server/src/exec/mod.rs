@@ -80,6 +80,7 @@ mod resp_exec;
 mod resp_info;
 mod resp_multikey;
 mod ttl;
+mod watch_events;
 
 use std::time::{Duration, Instant};
 
@@ -142,10 +143,32 @@ pub fn process(
 /// 0.1 ms of work, the most a request arriving meanwhile waits for.
 const DUMP_STEP_BYTES: usize = 16 * 1024;
 
-/// The group of the job `state` is waiting on (a key dump), if any.
+/// How often a watcher with no lines waiting looks again (memcached's logger
+/// thread polls its buffers too).
+const WATCHER_POLL: Duration = Duration::from_millis(10);
+
+/// The watcher of a `watch` connection, if it is one.
+pub fn watcher(state: &ConnState) -> Option<&std::sync::Arc<crate::log_watchers::Watcher>> {
+    match state {
+        ConnState::Memcache(conn) => conn.watcher.as_ref(),
+        _ => None,
+    }
+}
+
+/// Whether the connection closes because of a protocol error.
+pub fn closing_on_error(state: &ConnState) -> bool {
+    match state {
+        ConnState::Memcache(conn) => conn.closing_on_error(),
+        _ => false,
+    }
+}
+
+/// The group of the job `state` is waiting on (a key dump, a watcher), if any.
 pub fn job_group(state: &ConnState) -> Option<TaskGroup> {
     match state {
-        ConnState::Memcache(conn) if conn.dump.is_some() => Some(TaskGroup::Bulk),
+        ConnState::Memcache(conn) if conn.dump.is_some() || conn.watcher.is_some() => {
+            Some(TaskGroup::Bulk)
+        }
         _ => None,
     }
 }
@@ -171,6 +194,12 @@ pub fn job_step(
     let ConnState::Memcache(conn) = state else {
         return JobProgress::Done;
     };
+    if let Some(watcher) = &conn.watcher {
+        return match watcher.drain_into(output) {
+            0 => JobProgress::Sleep(WATCHER_POLL),
+            _ => JobProgress::More,
+        };
+    }
     let Some(job) = conn.dump.as_mut() else {
         return JobProgress::Done;
     };
