@@ -126,8 +126,14 @@ fn other_classic_commands() {
     assert_eq!((verbosity.level, verbosity.noreply), (2, true));
     for (input, names) in [
         (&b"watch\r\n"[..], &[&b"fetchers"[..]][..]),
-        (b"watch mutations fetchers\r\n", &[b"fetchers", b"mutations"]),
-        (b"watch evictions connevents evictions\r\n", &[b"evictions", b"connevents"]),
+        (
+            b"watch mutations fetchers\r\n",
+            &[b"fetchers", b"mutations"],
+        ),
+        (
+            b"watch evictions connevents evictions\r\n",
+            &[b"evictions", b"connevents"],
+        ),
     ] {
         let Request::Watch(topics) = parse_whole(input) else {
             panic!()

@@ -124,12 +124,9 @@ impl SharedState {
         let prefix_stats = crate::prefix_stats::PrefixStats::new(
             u8::try_from(config.prefix_delimiter).unwrap_or(b':'),
         );
-        let buffer_bytes = usize::try_from(config.watcher_buffer_kib.saturating_mul(1024))
-            .unwrap_or(usize::MAX);
-        let log_watchers = Arc::new(crate::log_watchers::LogWatchers::new(
-            buffer_bytes,
-            started_unix_secs,
-        ));
+        let buffer_bytes =
+            usize::try_from(config.watcher_buffer_kib.saturating_mul(1024)).unwrap_or(usize::MAX);
+        let log_watchers = Arc::new(crate::log_watchers::LogWatchers::new(buffer_bytes));
         // A second SharedState over the same engine (tests) keeps the first listener.
         engine.set_eviction_listener(log_watchers.clone());
         Self {

@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tailcache_runtime::{
-    BackgroundProgress, CloseCause, ConnOrigin, JobProgress, Processed, Service, ServiceFactory, TaskGroup,
-    TurnBudget,
+    BackgroundProgress, CloseCause, ConnOrigin, JobProgress, Processed, Service, ServiceFactory,
+    TaskGroup, TurnBudget,
 };
 
 use crate::conn_registry::{ConnHandle, ConnPhase};
 use crate::context::{Protocol, ServerContext, SharedState};
 use crate::engine::run_maintenance;
-use crate::log_watchers::ConnDescription;
 use crate::exec;
+use crate::log_watchers::ConnDescription;
 use crate::metrics::Counter;
 
 /// Makes one [`DataService`] per worker.

@@ -30,9 +30,6 @@ pub struct LogWatchers {
     /// memcached's `gid`: one number per line, in the order lines are made.
     next_line_id: AtomicU64,
     buffer_bytes: usize,
-    /// Unix seconds at start: memcached reports a stored item's expiry as
-    /// seconds since it started.
-    started_unix_secs: u64,
     /// Lines a full buffer lost (`log_watcher_skipped`).
     skipped_lines: AtomicU64,
     /// Lines put in a buffer (`log_watcher_sent`).
@@ -140,13 +137,12 @@ impl ConnDescription {
 
 impl LogWatchers {
     /// No watchers yet; each will hold up to `buffer_bytes` of waiting lines.
-    pub fn new(buffer_bytes: usize, started_unix_secs: u64) -> LogWatchers {
+    pub fn new(buffer_bytes: usize) -> LogWatchers {
         LogWatchers {
             topics: AtomicU16::new(0),
             watchers: Mutex::new(Vec::new()),
             next_line_id: AtomicU64::new(0),
             buffer_bytes: buffer_bytes.max(1),
-            started_unix_secs,
             skipped_lines: AtomicU64::new(0),
             sent_lines: AtomicU64::new(0),
         }
@@ -211,7 +207,9 @@ impl LogWatchers {
         });
     }
 
-    /// A storage command's outcome; `expiry` as stored, `value_len` as sent.
+    /// A storage command's outcome; `expiry` as stored, the value's length, and
+    /// the time now (unix seconds).
+    #[allow(clippy::too_many_arguments)] // one per field of memcached's line
     pub fn stored(
         &self,
         key: &[u8],
@@ -219,6 +217,7 @@ impl LogWatchers {
         command: StoreCommand,
         expiry: Expiry,
         value_len: usize,
+        now_unix_secs: u64,
         cfd: i32,
     ) {
         if !self.wants(WatchTopics::MUTATIONS) {
@@ -240,10 +239,10 @@ impl LogWatchers {
             StoreCommand::Prepend => "prepend",
             StoreCommand::Cas => "cas",
         };
-        // memcached's item time: seconds since it started, 0 for no expiry.
+        // Seconds left to live, 0 for none.
         let ttl = match expiry {
             Expiry::Never => 0,
-            Expiry::At(at) => u64::from(at).saturating_sub(self.started_unix_secs),
+            Expiry::At(at) => u64::from(at).saturating_sub(now_unix_secs),
         };
         self.log(WatchTopics::MUTATIONS, |line| {
             line.push_str("type=item_store key=");
@@ -421,7 +420,7 @@ mod tests {
 
     #[test]
     fn lines_reach_only_the_watchers_of_their_topic() {
-        let hub = LogWatchers::new(4096, 0);
+        let hub = LogWatchers::new(4096);
         assert!(!hub.wants(WatchTopics::FETCHERS));
         hub.fetched(b"nobody", FetchStatus::NotFound, 5);
         let fetchers = hub.add(WatchTopics::FETCHERS).unwrap();
@@ -434,6 +433,7 @@ mod tests {
             StoreCommand::Set,
             Expiry::Never,
             3,
+            0,
             7,
         );
         let fetched = drained(&fetchers);
@@ -455,7 +455,7 @@ mod tests {
 
     #[test]
     fn a_full_buffer_skips_lines_and_says_how_many_once_it_has_room() {
-        let hub = LogWatchers::new(300, 0);
+        let hub = LogWatchers::new(300);
         let watcher = hub.add(WatchTopics::FETCHERS).unwrap();
         for _ in 0..10 {
             hub.fetched(b"key", FetchStatus::NotFound, 1);
@@ -467,25 +467,31 @@ mod tests {
         hub.fetched(b"key", FetchStatus::NotFound, 1);
         let next = drained(&watcher);
         let mut lines = next.lines();
-        assert_eq!(lines.next(), Some(format!("skipped={}", 10 - kept).as_str()));
+        assert_eq!(
+            lines.next(),
+            Some(format!("skipped={}", 10 - kept).as_str())
+        );
         assert!(lines.next().unwrap().contains("type=item_get key=key"));
         assert_eq!(lines.next(), None);
     }
 
     #[test]
     fn at_most_twenty_watchers() {
-        let hub = LogWatchers::new(1024, 0);
+        let hub = LogWatchers::new(1024);
         let all: Vec<_> = (0..MAX_WATCHERS)
             .map(|_| hub.add(WatchTopics::CONNEVENTS).unwrap())
             .collect();
-        assert_eq!(hub.add(WatchTopics::CONNEVENTS).err(), Some(TooManyWatchers));
+        assert_eq!(
+            hub.add(WatchTopics::CONNEVENTS).err(),
+            Some(TooManyWatchers)
+        );
         hub.remove(&all[0]);
         assert!(hub.add(WatchTopics::CONNEVENTS).is_ok());
     }
 
     #[test]
     fn conn_lines_read_as_memcached_writes_them() {
-        let hub = LogWatchers::new(1024, 0);
+        let hub = LogWatchers::new(1024);
         let watcher = hub.add(WatchTopics::CONNEVENTS).unwrap();
         let conn = ConnDescription::from_peer("tcp:127.0.0.1:40000", 9);
         hub.conn_opened(&conn);

@@ -449,11 +449,7 @@ fn execute(ctx: &ServerContext, request: Request<'_>, output: &mut Vec<u8>) -> F
 
 /// `watch`: `OK`, and the connection becomes a watcher; refused under -W or
 /// past memcached's 20 watchers.
-fn watch(
-    ctx: &ServerContext,
-    topics: memcache::WatchTopics,
-    output: &mut Vec<u8>,
-) -> Flow {
+fn watch(ctx: &ServerContext, topics: memcache::WatchTopics, output: &mut Vec<u8>) -> Flow {
     if !ctx.config.watch_enabled {
         output.extend_from_slice(b"CLIENT_ERROR watch commands not allowed\r\n");
         return Flow::Continue;

@@ -60,6 +60,11 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
     // and reports the expiry before a touch (for a `t` before `T`), as memcached.
     watch_events::looked_up(ctx, key);
     let result = ctx.engine.arithmetic(key, request);
+    if let (Ok(outcome), Some((_, expiry))) = (&result, vivify) {
+        if outcome.created {
+            watch_events::vivified(ctx, key, outcome.value, expiry);
+        }
+    }
     let (hits, misses) = if increment {
         (Counter::IncrHits, Counter::IncrMisses)
     } else {

@@ -14,9 +14,7 @@ pub fn fetched(ctx: &ServerContext, key: &[u8], value_len: Option<usize>) {
         Some(value_len) => FetchStatus::Found { value_len },
         None => FetchStatus::NotFound,
     };
-    ctx.shared
-        .log_watchers
-        .fetched(key, status, ctx.conn_fd());
+    ctx.shared.log_watchers.fetched(key, status, ctx.conn_fd());
 }
 
 /// The lookup a command makes before it acts (a store, delete, incr, touch):
@@ -29,14 +27,15 @@ pub fn looked_up(ctx: &ServerContext, key: &[u8]) {
     fetched(ctx, key, found.map(|meta| meta.value_len));
 }
 
-/// A storage command's outcome.
+/// A storage command's outcome; `sent_len` is the value's length as sent (memcached
+/// reports a stored append or prepend with the whole new value's length).
 pub fn stored(
     ctx: &ServerContext,
     key: &[u8],
     (mode, compare_cas): (StoreMode, Option<u64>),
     result: &Result<ItemMeta, CacheError>,
     expiry: Expiry,
-    value_len: usize,
+    sent_len: usize,
 ) {
     let watchers = &ctx.shared.log_watchers;
     if !watchers.wants(WatchTopics::MUTATIONS) {
@@ -58,5 +57,21 @@ pub fn stored(
         Err(CacheError::OutOfMemory) => StoreStatus::NoMemory,
         Err(_) => StoreStatus::TooLarge,
     };
-    watchers.stored(key, status, command, expiry, value_len, ctx.conn_fd());
+    // An append or prepend keeps the item's expiry and reports its whole value.
+    let (value_len, expiry) = match result {
+        Ok(meta) => (meta.value_len, meta.expiry),
+        Err(_) => (sent_len, expiry),
+    };
+    let now = u64::from(super::ttl::now_unix_secs(ctx));
+    watchers.stored(key, status, command, expiry, value_len, now, ctx.conn_fd());
+}
+
+/// An `ma` that created its counter: memcached looks the key up again and adds it.
+pub fn vivified(ctx: &ServerContext, key: &[u8], value: u64, expiry: Expiry) {
+    fetched(ctx, key, None);
+    let meta = ItemMeta {
+        value_len: value.to_string().len(),
+        ..ItemMeta::default()
+    };
+    stored(ctx, key, (StoreMode::Add, None), &Ok(meta), expiry, 0);
 }
