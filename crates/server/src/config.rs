@@ -456,6 +456,16 @@ impl Config {
                 "cannot use UDP with ascii authentication enabled (-U 0 to disable)",
             ));
         }
+        if !(1..=crate::log_watchers::MAX_BUFFER_KIB).contains(&self.watcher_buffer_kib) {
+            return Err(ConfigError::new(
+                "-o watcher_logbuf_size (watcher_buffer_kib)",
+                format!(
+                    "{} is outside 1..={} kilobytes",
+                    self.watcher_buffer_kib,
+                    crate::log_watchers::MAX_BUFFER_KIB
+                ),
+            ));
+        }
         self.admin_socket_addr()?;
         self.tls.validate()?;
         self.unix_mode()?;

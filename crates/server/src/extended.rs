@@ -93,15 +93,6 @@ pub fn apply_extended(
                         format!("'{value}' is not a number of kilobytes"),
                     )
                 })?;
-                if !(1..=crate::log_watchers::MAX_BUFFER_KIB).contains(&kib) {
-                    return Err(ConfigError::new(
-                        "-o watcher_logbuf_size",
-                        format!(
-                            "{kib} is outside 1..={} kilobytes",
-                            crate::log_watchers::MAX_BUFFER_KIB
-                        ),
-                    ));
-                }
                 config.watcher_buffer_kib = kib;
             }
             "lru_crawler" => config.lru_crawler_enabled = true,

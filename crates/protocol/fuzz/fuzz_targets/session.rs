@@ -153,7 +153,7 @@ fuzz_target!(|data: &[u8]| {
             Duration::from_micros(200),
         );
     }
-    service.on_close(conn);
+    service.on_close(conn, tailcache_runtime::CloseCause::Normal);
     engine.check_invariants().unwrap();
 });
 
