@@ -437,6 +437,11 @@ impl<C> Session<C> {
         Some(group)
     }
 
+    /// Whether the service runs (or has asleep) a job for it.
+    pub(crate) fn has_job(&self) -> bool {
+        self.job.is_some()
+    }
+
     /// Whether it is shutting down (drained) rather than serving.
     pub(crate) fn is_draining(&self) -> bool {
         self.state == SessionState::Draining

@@ -1,6 +1,6 @@
 //! A job that sleeps until something happens (a log watcher): it wakes on its
-//! own, costs nothing while it sleeps, and ends with its client or the server;
-//! and every close is reported with its cause.
+//! own, costs nothing while it sleeps, is never closed as idle, and ends with its
+//! client or the server; and every close is reported with its cause.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -98,6 +98,8 @@ impl ServiceFactory for Factory {
 fn start(shared: &Arc<Shared>) -> (Runtime, SocketAddr) {
     let config = RuntimeConfig {
         workers: 1,
+        // Shorter than the watcher's silence below: a waiting job is not idle.
+        idle_timeout: Some(Duration::from_millis(150)),
         ..RuntimeConfig::default()
     };
     let spec = ListenerSpec {

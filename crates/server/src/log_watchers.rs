@@ -438,7 +438,7 @@ mod tests {
         );
         let fetched = drained(&fetchers);
         assert!(
-            fetched.starts_with("ts=") && fetched.contains(" gid=1 "),
+            fetched.starts_with("ts=") && fetched.contains(" gid=0 "),
             "the unwatched line took no id: {fetched}"
         );
         assert!(

@@ -34,7 +34,6 @@ const EVERY_O_OPTION: &[&str] = &[
     "temporary_ttl=61",
     "idle_timeout=0",
     "read_buf_mem_limit=0",
-    "watcher_logbuf_size=256",
     "worker_logbuf_size=64",
     "slab_reassign",
     "no_slab_reassign",

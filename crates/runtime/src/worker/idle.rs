@@ -38,8 +38,10 @@ impl<S: Service> Worker<S> {
                 self.close(index, CloseReason::Deadline);
                 continue;
             }
-            let is_idle =
-                idle.is_some_and(|t| now.saturating_duration_since(session.last_active) >= t);
+            // A connection whose job runs (a dump) or waits (a log watcher) is
+            // busy, not idle, however long its client stays silent (as in memcached).
+            let is_idle = !session.has_job()
+                && idle.is_some_and(|t| now.saturating_duration_since(session.last_active) >= t);
             let is_stalled = stalled
                 .zip(session.stalled_since)
                 .is_some_and(|(t, since)| now.saturating_duration_since(since) >= t);
