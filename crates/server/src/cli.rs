@@ -56,9 +56,10 @@ pub enum ProtocolName {
     args_override_self = true
 )]
 pub struct Flags {
-    /// TCP port of the memcache protocol (0: any free port) [default: 11211]
-    #[arg(short = 'p', long = "port", value_name = "PORT")]
-    pub port: Option<u16>,
+    /// TCP port of the memcache protocol (0: off, -1: any free port, as in memcached) [default: 11211]
+    #[arg(short = 'p', long = "port", value_name = "PORT", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i32).range(-1..=65535))]
+    pub port: Option<i32>,
 
     /// Interface to listen on, ADDR or ADDR:PORT; repeat or separate with commas [default: 127.0.0.1]
     #[arg(short = 'l', long = "listen", value_name = "ADDR", action = ArgAction::Append, value_delimiter = ',')]
@@ -96,9 +97,10 @@ pub struct Flags {
     #[arg(short = 'C', long = "disable-cas")]
     pub disable_cas: bool,
 
-    /// UDP port of the memcache protocol (0: off; without -p it is also the TCP port, as in memcached) [default: 0]
-    #[arg(short = 'U', long = "udp-port", value_name = "PORT")]
-    pub udp_port: Option<u16>,
+    /// UDP port of the memcache protocol (0: off, -1: any free port; without -p it is also the TCP port, as in memcached) [default: 0]
+    #[arg(short = 'U', long = "udp-port", value_name = "PORT", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i32).range(-1..=65535))]
+    pub udp_port: Option<i32>,
 
     /// Verbose logging; -vv for more
     #[arg(short = 'v', long = "verbose", action = ArgAction::Count)]

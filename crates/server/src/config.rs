@@ -15,7 +15,9 @@ use crate::extended::apply_extended;
 use crate::tls::TlsSettings;
 
 /// Default memcache port, memcached's.
-pub const DEFAULT_PORT: u16 = 11211;
+pub const DEFAULT_PORT: i32 = 11211;
+/// A memcache port (-p, -U) meaning "any free port", as in memcached; 0 means off.
+pub const ANY_FREE_PORT: i32 = -1;
 /// Default admin endpoint: off, so that several instances fit on one host.
 pub const DEFAULT_ADMIN_ADDR: &str = "off";
 /// Smallest segment that still fits an item of the default size limit.
@@ -37,10 +39,10 @@ const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
 pub struct Config {
     /// Interfaces (`ADDR` or `ADDR:PORT`) for the data protocols (-l).
     pub listen: Vec<String>,
-    /// memcache protocol TCP port (-p); 0 picks a free port.
-    pub port: u16,
-    /// memcache protocol UDP port (-U); 0: no UDP, as memcached's default.
-    pub udp_port: u16,
+    /// memcache protocol TCP port (-p); 0: off, -1: any free port (memcached's meanings).
+    pub port: i32,
+    /// memcache protocol UDP port (-U); 0: no UDP (memcached's default), -1: any free port.
+    pub udp_port: i32,
     /// memcache protocol unix socket (-s); when set, no memcache TCP listener.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unix_socket: Option<PathBuf>,
@@ -449,7 +451,18 @@ impl Config {
                 "you cannot allow the BINARY protocol while using ascii authentication tokens",
             ));
         }
-        if self.udp_port != 0 && self.access.auth_file.is_some() {
+        for (setting, port) in [
+            ("-p/--port (port)", self.port),
+            ("-U/--udp-port (udp_port)", self.udp_port),
+        ] {
+            if !(ANY_FREE_PORT..=i32::from(u16::MAX)).contains(&port) {
+                return Err(ConfigError::new(
+                    setting,
+                    format!("{port} is not a port (0 turns it off, -1 picks a free one)"),
+                ));
+            }
+        }
+        if bind_port(self.udp_port).is_some() && self.access.auth_file.is_some() {
             // memcached's rule: a datagram cannot carry the connection's login.
             return Err(ConfigError::new(
                 "-U/--udp-port (udp_port)",
@@ -621,7 +634,7 @@ impl Config {
         let ports = [
             (
                 Protocol::Memcache,
-                self.unix_socket.is_none().then_some(self.port),
+                bind_port(self.port).filter(|_| self.unix_socket.is_none()),
                 false,
                 true,
             ),
@@ -656,13 +669,13 @@ impl Config {
                 }
             }
         }
-        if self.udp_port != 0 {
+        if let Some(udp_port) = bind_port(self.udp_port) {
             // memcached's UDP: the memcache protocol on every -l interface, plain
             // (a datagram carries no TLS), never on a unix socket.
             for interface in &self.listen {
                 let interface = interface.trim();
                 let interface = interface.strip_prefix("notls:").unwrap_or(interface);
-                for addr in resolve_interface(interface, self.udp_port, false)? {
+                for addr in resolve_interface(interface, udp_port, false)? {
                     addrs.push(DataAddr {
                         protocol: Protocol::Memcache,
                         addr: DataListenAddr::Udp(addr),
@@ -741,6 +754,16 @@ fn warn_no_effect(flags: &Flags, warnings: &mut Vec<String>) {
     }
     if flags.napi_ids.is_some() {
         warn("-N/--napi-ids", "has no effect in tailcache");
+    }
+}
+
+/// The port to bind for a memcache port setting: `None` when off (0), 0 (the
+/// kernel picks) for -1.
+fn bind_port(port: i32) -> Option<u16> {
+    match port {
+        0 => None,
+        ANY_FREE_PORT => Some(0),
+        port => u16::try_from(port).ok(),
     }
 }
 
@@ -947,7 +970,7 @@ mod tests {
         let err = load(&["-p", "7000", "--resp-port", "7000"]).unwrap_err();
         assert!(err.setting.contains("--resp-port"), "{err}");
         // Port 0 means "any free port" for each, so it never clashes.
-        assert!(load(&["-p", "0", "--resp-port", "0", "--http-port", "0"]).is_ok());
+        assert!(load(&["-p", "-1", "--resp-port", "0", "--http-port", "0"]).is_ok());
     }
 
     #[test]

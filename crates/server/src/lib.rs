@@ -21,6 +21,7 @@ pub mod listeners;
 pub mod log_watchers;
 pub mod logging;
 pub mod metrics;
+pub mod port_file;
 pub mod prefix_stats;
 pub mod process;
 pub mod prometheus;

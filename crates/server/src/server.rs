@@ -78,6 +78,14 @@ impl Server {
             .map(Arc::new);
         let acceptor = tls.as_ref().map(|t| t.acceptor());
         let data_listeners = bind_data(&config, acceptor.as_ref()).map_err(StartError::Os)?;
+        if let Some(path) = std::env::var_os(crate::port_file::PORT_FILE_VARIABLE) {
+            let memcache = data_listeners
+                .iter()
+                .filter(|(protocol, _)| *protocol == crate::context::Protocol::Memcache)
+                .map(|(_, listener)| listener.local_addr());
+            let lines = crate::port_file::port_lines(memcache);
+            crate::port_file::write(std::path::Path::new(&path), &lines).map_err(StartError::Os)?;
+        }
         let admin_addr = config.admin_socket_addr().map_err(StartError::Config)?;
         let admin_tls = acceptor.filter(|_| config.tls.admin);
         let admin_listener = admin_addr

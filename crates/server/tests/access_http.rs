@@ -127,7 +127,7 @@ fn open_non_loopback_listener_warns_once() {
     // start, so a short-lived server tells: -l 0.0.0.0 with -p 0.
     let run = |extra: &[&str]| {
         let mut child = Command::new(binary)
-            .args(["-l", "0.0.0.0", "-p", "0", "--admin-addr", "off"])
+            .args(["-l", "0.0.0.0", "-p", "-1", "--admin-addr", "off"])
             .args(extra)
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())

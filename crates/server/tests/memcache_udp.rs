@@ -134,7 +134,7 @@ fn udp_is_refused_with_ascii_authentication_as_in_memcached() {
     std::fs::create_dir_all(&dir).unwrap();
     let auth_file = dir.join("auth");
     std::fs::write(&auth_file, "user:secret\n").unwrap();
-    let output = run(&["-U", "11299", "-Y", auth_file.to_str().unwrap(), "-p", "0"]);
+    let output = run(&["-U", "11299", "-Y", auth_file.to_str().unwrap(), "-p", "-1"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -207,7 +207,7 @@ fn init_script_line_as_root_switches_user_and_writes_the_pid_file() {
         "-m",
         "64",
         "-p",
-        "0",
+        "-1",
         "-c",
         "1024",
         "-l",
@@ -234,7 +234,7 @@ fn unknown_user_exits_67_before_binding() {
     if !is_root() {
         return;
     }
-    let output = run(&["-p", "0", "-u", "no-such-user-tailcache"]);
+    let output = run(&["-p", "-1", "-u", "no-such-user-tailcache"]);
     assert_eq!(output.status.code(), Some(67));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no-such-user-tailcache"), "{stderr}");
@@ -424,7 +424,15 @@ fn lock_memory_and_core_dumps_apply() {
 #[test]
 fn daemon_mode_detaches_once_serving() {
     let pid_file = temp_path("daemon.pid");
-    let output = run(&["-d", "-p", "0", "-t", "1", "-P", pid_file.to_str().unwrap()]);
+    let output = run(&[
+        "-d",
+        "-p",
+        "-1",
+        "-t",
+        "1",
+        "-P",
+        pid_file.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     let addr: SocketAddr = stdout
@@ -647,4 +655,80 @@ fn debugtime_moves_the_expiry_clock_only_with_debug_commands() {
     assert_eq!(ask(&mut client, "debugtime r\r\n", "\r\n"), "OK\r\n");
     assert_eq!(ask(&mut client, "debugtime soon\r\n", "\r\n"), "ERROR\r\n");
     assert_eq!(ask(&mut client, "debugtime\r\n", "\r\n"), "ERROR\r\n");
+}
+
+/// Starts the binary with `args` and `MEMCACHED_PORT_FILENAME` set; returns the
+/// process and the port file's lines once it appears.
+fn start_with_port_file(args: &[&str], tag: &str) -> (support::Process, Vec<String>) {
+    let path = std::env::temp_dir().join(format!("tailcache-ports-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tailcache"))
+        .args(args)
+        .args(["-l", "127.0.0.1", "--admin-addr", "off", "-t", "1"])
+        .env("MEMCACHED_PORT_FILENAME", &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn tailcache");
+    let process = support::Process::new(child, "tailcache");
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{args:?}: no port file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lines = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (process, lines.lines().map(str::to_owned).collect())
+}
+
+/// The port of the `TRANSPORT INET: PORT` line, if there is one.
+fn port_of(lines: &[String], transport: &str) -> Option<u16> {
+    let prefix = format!("{transport} INET: ");
+    lines
+        .iter()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(|port| port.parse().unwrap())
+}
+
+#[test]
+fn memcached_port_meanings_and_the_port_file() {
+    // -p -1 and -U -1: any free port each, written where MEMCACHED_PORT_FILENAME says.
+    let (_both, lines) = start_with_port_file(&["-p", "-1", "-U", "-1"], "both");
+    let tcp = port_of(&lines, "TCP").expect("a TCP line");
+    let udp = port_of(&lines, "UDP").expect("a UDP line");
+    assert!(tcp != 0 && tcp != 11211 && udp != 0, "{lines:?}");
+    let mut client = TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    client.write_all(b"mn\r\n").unwrap();
+    let mut reply = [0u8; 4];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"MN\r\n");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    socket
+        .send_to(
+            b"\x00\x01\x00\x00\x00\x01\x00\x00version\r\n",
+            ("127.0.0.1", udp),
+        )
+        .unwrap();
+    let mut datagram = [0u8; 1500];
+    let len = socket.recv(&mut datagram).unwrap();
+    assert!(datagram[8..len].starts_with(b"VERSION "));
+
+    // -p 0: no TCP at all (memcached's meaning), and the server still runs.
+    let (mut off, lines) = start_with_port_file(&["-p", "0"], "off");
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(off.is_running());
+
+    // -U alone is also the TCP port, -1 included.
+    let (_udp_only, lines) = start_with_port_file(&["-U", "-1"], "udp");
+    assert!(
+        port_of(&lines, "TCP").is_some() && port_of(&lines, "UDP").is_some(),
+        "{lines:?}"
+    );
+
+    for bad in ["-2", "65536", "x"] {
+        let output = run(&["-p", bad]);
+        assert_eq!(output.status.code(), Some(64), "-p {bad}");
+    }
 }

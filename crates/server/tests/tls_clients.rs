@@ -402,7 +402,7 @@ fn certificates_reload_on_sighup_and_refresh_certs_without_dropping_connections(
 
 #[test]
 fn tls_settings_that_cannot_work_stop_the_start_with_the_flag_named() {
-    let out = run(&["-p", "0", "-Z"]);
+    let out = run(&["-p", "-1", "-Z"]);
     assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -412,7 +412,7 @@ fn tls_settings_that_cannot_work_stop_the_start_with_the_flag_named() {
 
     let out = run(&[
         "-p",
-        "0",
+        "-1",
         "-Z",
         "-o",
         "ssl_chain_cert=/nonexistent/cert.pem",
@@ -421,11 +421,11 @@ fn tls_settings_that_cannot_work_stop_the_start_with_the_flag_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/cert.pem"), "{err}");
 
-    let out = run(&["-p", "0", "-o", "ssl_min_version=9"]);
+    let out = run(&["-p", "-1", "-o", "ssl_min_version=9"]);
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ssl_min_version"));
 
-    let out = run(&["-p", "0", "-s", "/tmp/x.sock", "--tls-port", "0"]);
+    let out = run(&["-p", "-1", "-s", "/tmp/x.sock", "--tls-port", "0"]);
     // A TLS port is TCP: allowed beside a unix socket, but needs a certificate.
     assert_eq!(out.status.code(), Some(64));
 }

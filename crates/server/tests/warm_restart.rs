@@ -424,7 +424,7 @@ fn a_second_instance_on_the_same_heap_file_is_refused() {
     let first = start(&heap, "64");
     let output = run(&[
         "-p",
-        "0",
+        "-1",
         "--admin-addr",
         "127.0.0.1:0",
         "-e",

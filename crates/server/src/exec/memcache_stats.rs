@@ -158,8 +158,8 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     let config = &ctx.config;
     encode::encode_stat_u64(out, b"maxbytes", config.memory_limit_mib << 20);
     encode::encode_stat_u64(out, b"maxconns", config.conn_limit as u64);
-    encode::encode_stat_u64(out, b"tcpport", u64::from(config.port));
-    encode::encode_stat_u64(out, b"udpport", u64::from(config.udp_port));
+    encode::encode_stat_i64(out, b"tcpport", i64::from(config.port));
+    encode::encode_stat_i64(out, b"udpport", i64::from(config.udp_port));
     let interfaces = config.listen.join(",");
     encode::encode_stat(out, b"inter", interfaces.as_bytes());
     encode::encode_stat_u64(out, b"verbosity", u64::from(ctx.shared.verbosity()));

@@ -31,7 +31,7 @@ pub struct Tailcache {
 pub fn start_tailcache(extra: &[&str]) -> Tailcache {
     let mut all = vec![
         "-p",
-        "0",
+        "-1",
         "--resp-port",
         "0",
         "--http-port",
@@ -71,7 +71,7 @@ pub fn run(args: &[&str]) -> Output {
 impl Tailcache {
     /// Starts with free memcache and admin ports, two workers, plus `args`.
     pub fn start(args: &[&str]) -> Tailcache {
-        let mut all = vec!["-p", "0", "--admin-addr", "127.0.0.1:0", "-t", "2"];
+        let mut all = vec!["-p", "-1", "--admin-addr", "127.0.0.1:0", "-t", "2"];
         all.extend_from_slice(args);
         Self::start_exact(&all)
     }
@@ -83,7 +83,7 @@ impl Tailcache {
 
     /// Starts with free ports plus `args`, its stderr going to `log`.
     pub fn start_logged(args: &[&str], log: &std::path::Path) -> Tailcache {
-        let mut all = vec!["-p", "0", "--admin-addr", "127.0.0.1:0", "-t", "2"];
+        let mut all = vec!["-p", "-1", "--admin-addr", "127.0.0.1:0", "-t", "2"];
         all.extend_from_slice(args);
         Self::spawn(
             &all,
