@@ -98,6 +98,8 @@ pub struct SharedState {
     /// memcached's `watch` connections, told of fetches, mutations,
     /// evictions and connections.
     pub log_watchers: Arc<crate::log_watchers::LogWatchers>,
+    /// memcached's `lru_crawler crawl`: the walk in progress and its counts.
+    pub lru_crawl: crate::lru_crawl::LruCrawl,
 }
 
 /// Figures the data runtime keeps about itself.
@@ -131,6 +133,7 @@ impl SharedState {
         engine.set_eviction_listener(log_watchers.clone());
         Self {
             log_watchers,
+            lru_crawl: crate::lru_crawl::LruCrawl::default(),
             engine,
             config,
             metrics: Arc::new(MetricsRegistry::new(workers)),

@@ -190,11 +190,11 @@ impl Service for DataService {
     fn background_step(&mut self, group: TaskGroup, budget: Duration) -> BackgroundProgress {
         match group {
             TaskGroup::Maintenance => run_maintenance(&self.ctx.engine, budget),
+            // `lru_crawler crawl`; the other bulk work is per connection (key dumps).
+            TaskGroup::Bulk => self.ctx.shared.lru_crawl.step(&self.ctx.engine, budget),
             // Compaction (merge eviction) runs inside maintenance's jobs; there
-            // is no snapshot yet; bulk work is per connection (key dumps).
-            TaskGroup::Compaction | TaskGroup::Snapshot | TaskGroup::Bulk => {
-                BackgroundProgress::Idle
-            }
+            // is no snapshot yet.
+            TaskGroup::Compaction | TaskGroup::Snapshot => BackgroundProgress::Idle,
         }
     }
 }

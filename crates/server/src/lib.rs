@@ -20,6 +20,7 @@ pub mod http_auth;
 pub mod listeners;
 pub mod log_watchers;
 pub mod logging;
+pub mod lru_crawl;
 pub mod metrics;
 pub mod port_file;
 pub mod prefix_stats;

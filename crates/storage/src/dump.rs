@@ -24,6 +24,22 @@ pub struct DumpCursor {
     next_bucket: u32,
 }
 
+impl DumpCursor {
+    /// The next bucket to visit, moving past it; `None` once past the last.
+    pub(crate) fn take_bucket(&mut self, bucket_count: u32) -> Option<u32> {
+        if self.next_bucket >= bucket_count {
+            return None;
+        }
+        self.next_bucket += 1;
+        Some(self.next_bucket - 1)
+    }
+
+    /// Whether every bucket has been visited.
+    pub(crate) fn is_past(&self, bucket_count: u32) -> bool {
+        self.next_bucket >= bucket_count
+    }
+}
+
 /// One item listed by a dump.
 #[derive(Debug, Clone, Copy)]
 pub struct DumpedItem<'a> {

@@ -32,6 +32,7 @@
 mod cache;
 mod clock;
 mod config;
+mod crawl;
 mod decimal;
 mod dump;
 mod error;
@@ -74,6 +75,7 @@ mod words;
 pub use cache::Cache;
 pub use clock::{Clock, ManualClock, SteppedClock, SystemClock};
 pub use config::{Config, EvictionPolicy, MAX_KEY_LEN, MIN_SEGMENT_SIZE_BYTES};
+pub use crawl::CrawlProgress;
 pub use dump::{DumpCursor, DumpedItem};
 pub use error::{CacheError, ConfigError, HeapFileError};
 pub use eviction_listener::EvictionListener;

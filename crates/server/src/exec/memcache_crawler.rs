@@ -2,11 +2,13 @@
 //!
 //! memcached's crawler is a thread that walks its LRUs to reclaim expired items
 //! (`crawl`, tuned by `sleep` and `tocrawl`) or to list keys (`metadump`).
-//! tailcache has no LRU crawler: its background maintenance (`Engine::maintenance_step`,
-//! run by the runtime between polls) already reclaims expired items, and reads never
-//! return them. So `crawl`, `sleep`, `tocrawl`, `enable` and `disable` only give
-//! memcached's replies (with its argument checks, and the enabled state that
-//! `crawl`/`metadump` check); `metadump` lists keys in bounded steps ([`MetadumpJob`]).
+//! tailcache has no LRUs: background maintenance (`Engine::maintenance_step`, run by
+//! the runtime between polls) reclaims whole segments once all their items have
+//! expired, and reads never return an expired item. `crawl` walks the index once,
+//! in bulk background steps, unlinking expired and flushed items at once
+//! ([`crate::lru_crawl`]); `sleep`, `tocrawl`, `enable` and `disable` give memcached's
+//! replies (with its argument checks, and the enabled state that `crawl`/`metadump`
+//! check); `metadump` lists keys in bounded steps ([`MetadumpJob`]).
 //!
 //! As in memcached, a metadump pipelined behind other requests whose replies have
 //! not gone out yet is refused (`ERROR cannot pipeline other commands before
@@ -142,8 +144,9 @@ fn answer(ctx: &ServerContext, command: LruCrawler, out: &mut Vec<u8>) -> Crawle
             _ if matches!(command, LruCrawler::Metadump(_)) => {
                 return CrawlerOutcome::StartDump(MetadumpJob::new(target));
             }
-            // Expired items are already reclaimed by background maintenance.
-            _ => b"OK\r\n",
+            // One walk of the whole index, whatever the classes (everything is class 1).
+            _ if ctx.shared.lru_crawl.start() => b"OK\r\n",
+            _ => b"BUSY currently processing crawler request\r\n",
         },
         // The crawler's pacing settings: nothing here crawls, so they are only checked.
         LruCrawler::Sleep(micros) if micros > MAX_SLEEP_MICROS => {

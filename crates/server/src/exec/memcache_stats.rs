@@ -118,6 +118,14 @@ fn resettable(
         (&b"total_connections"[..], conns.total_accepted),
         (b"rejected_connections", conns.rejected),
         (b"idle_kicks", conns.idle_closed),
+        (
+            b"crawler_reclaimed",
+            ctx.shared.lru_crawl.counts().reclaimed,
+        ),
+        (
+            b"crawler_items_checked",
+            ctx.shared.lru_crawl.counts().checked,
+        ),
         (b"conn_yields", ctx.shared.conn_yields()),
         (b"bytes_read", totals.get(Counter::BytesRead)),
         (b"bytes_written", totals.get(Counter::BytesWritten)),
@@ -303,6 +311,13 @@ fn items(ctx: &ServerContext, out: &mut Vec<u8>) {
         encode::encode_stat_u64(out, b"items:1:number", storage.items);
         encode::encode_stat_u64(out, b"items:1:evicted", storage.evicted_items);
         encode::encode_stat_u64(out, b"items:1:reclaimed", reclaimed(&storage));
+        let counted = since_reset(ctx, &storage);
+        for (name, counter) in [
+            (&b"items:1:crawler_reclaimed"[..], &b"crawler_reclaimed"[..]),
+            (b"items:1:crawler_items_checked", b"crawler_items_checked"),
+        ] {
+            encode::encode_stat_u64(out, name, counted.get(counter).copied().unwrap_or(0));
+        }
     }
     encode::encode_reply(out, Reply::End);
 }
@@ -370,10 +385,11 @@ fn cachedump(ctx: &ServerContext, args: &[u8], out: &mut Vec<u8>) {
     encode::encode_reply(out, Reply::End);
 }
 
-/// `stats slabs`: segments are tailcache's slabs.
+/// `stats slabs`: segments are tailcache's slabs. Class 1 is listed once anything was
+/// stored, as memcached lists a class once it has a page, emptied or not.
 fn slabs(ctx: &ServerContext, out: &mut Vec<u8>) {
     let storage = ctx.engine.stats();
-    if storage.segments_used > 0 {
+    if storage.segments_used > 0 || storage.sets > 0 {
         encode::encode_stat_u64(out, b"1:chunk_size", storage.segment_size_bytes);
         encode::encode_stat_u64(out, b"1:total_pages", storage.segments_used);
         encode::encode_stat_u64(out, b"1:used_chunks", storage.items);

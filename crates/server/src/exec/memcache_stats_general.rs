@@ -111,9 +111,10 @@ pub fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     let crawler = shared
         .lru_crawler_enabled
         .load(std::sync::atomic::Ordering::Relaxed);
+    let crawl = shared.lru_crawl.counts();
     if crawler {
-        zero(out, b"lru_crawler_running");
-        zero(out, b"lru_crawler_starts");
+        encode::encode_stat_u64(out, b"lru_crawler_running", u64::from(crawl.running));
+        encode::encode_stat_u64(out, b"lru_crawler_starts", crawl.starts);
     }
     // memcached's LRU maintainer is tailcache's eviction ahead of need; as
     // memcached, its fields are listed only while it runs. The figure is the
@@ -148,8 +149,9 @@ pub fn general(ctx: &ServerContext, out: &mut Vec<u8>) {
     encode::encode_stat_u64(out, b"evictions", since(b"evictions"));
     // Dead items (expired or flushed) whose memory was taken back.
     encode::encode_stat_u64(out, b"reclaimed", since(b"reclaimed"));
-    zero(out, b"crawler_reclaimed");
-    zero(out, b"crawler_items_checked");
+    for name in [&b"crawler_reclaimed"[..], b"crawler_items_checked"] {
+        encode::encode_stat_u64(out, name, since(name));
+    }
     zero(out, b"lrutail_reflocked");
     if maintainer {
         for name in LRU_MOVE_FIELDS {
