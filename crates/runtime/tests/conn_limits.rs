@@ -9,11 +9,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::LinesFactory;
-use tailcache_runtime::{
-    BoundListener, BufferStats, ConnStats, ListenAddr, ListenerSpec, LocalAddr, Runtime,
-    RuntimeConfig,
-};
+use support::{bind_loopback, LinesFactory, Replies};
+use tailcache_runtime::{BufferStats, ConnStats, Runtime, RuntimeConfig};
 
 struct Running {
     runtime: Option<Runtime>,
@@ -23,18 +20,11 @@ struct Running {
 }
 
 fn start(config: RuntimeConfig, panic_on_start: bool) -> Running {
-    let spec = ListenerSpec {
-        addr: ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
-        tag: 0,
-        reject_reply: b"FULL\n".to_vec(),
-        overflow_reply: b"TOO BIG\n".to_vec(),
-        backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
-        tls: None,
+    let replies = Replies {
+        reject: b"FULL\n",
+        overflow: b"TOO BIG\n",
     };
-    let bound = BoundListener::bind(spec, config.workers, config.accept_mode).unwrap();
-    let LocalAddr::Tcp(addr) = bound.local_addr().clone() else {
-        unreachable!()
-    };
+    let (bound, addr) = bind_loopback(config.workers, config.accept_mode, replies, None);
     let stats = Arc::new(ConnStats::default());
     let factory = Arc::new(LinesFactory { panic_on_start });
     let runtime = Runtime::start(config, vec![bound], factory, stats.clone()).unwrap();

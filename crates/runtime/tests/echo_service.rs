@@ -6,10 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::{bind_loopback, Replies};
 use tailcache_runtime::{
-    AcceptMode, BackgroundProgress, BoundListener, ConnStats, JobProgress, ListenAddr,
-    ListenerSpec, LocalAddr, ManualClock, Processed, Runtime, RuntimeConfig, SchedulerStats,
-    Service, ServiceFactory, TaskGroup, WatchdogStats,
+    AcceptMode, BackgroundProgress, ConnStats, JobProgress, ManualClock, Processed, Runtime,
+    RuntimeConfig, SchedulerStats, Service, ServiceFactory, TaskGroup, WatchdogStats,
 };
 
 /// Echoes each `\n`-terminated line; `quit` closes; `big N` replies N bytes;
@@ -231,18 +233,11 @@ struct Harness {
 
 impl Harness {
     fn start(config: RuntimeConfig) -> Self {
-        let spec = ListenerSpec {
-            addr: ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
-            tag: 0,
-            reject_reply: b"ERROR Too many open connections\r\n".to_vec(),
-            overflow_reply: b"TOO BIG\r\n".to_vec(),
-            backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
-            tls: None,
+        let replies = Replies {
+            reject: b"ERROR Too many open connections\r\n",
+            overflow: b"TOO BIG\r\n",
         };
-        let bound = BoundListener::bind(spec, config.workers, config.accept_mode).unwrap();
-        let LocalAddr::Tcp(addr) = bound.local_addr().clone() else {
-            unreachable!()
-        };
+        let (bound, addr) = bind_loopback(config.workers, config.accept_mode, replies, None);
         let processed = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(Gate::default());
         let stats = Arc::new(ConnStats::default());

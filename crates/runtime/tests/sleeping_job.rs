@@ -8,9 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::{bind_loopback, Replies};
 use tailcache_runtime::{
-    BoundListener, CloseCause, ConnStats, JobProgress, ListenAddr, ListenerSpec, LocalAddr,
-    Processed, Runtime, RuntimeConfig, Service, ServiceFactory, TaskGroup,
+    CloseCause, ConnStats, JobProgress, Processed, Runtime, RuntimeConfig, Service, ServiceFactory,
+    TaskGroup,
 };
 
 /// How long a watcher's job sleeps when the feed is empty.
@@ -102,18 +105,11 @@ fn start(shared: &Arc<Shared>) -> (Runtime, SocketAddr) {
         idle_timeout: Some(Duration::from_millis(150)),
         ..RuntimeConfig::default()
     };
-    let spec = ListenerSpec {
-        addr: ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
-        tag: 0,
-        reject_reply: b"ERROR\r\n".to_vec(),
-        overflow_reply: b"TOO BIG\r\n".to_vec(),
-        backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
-        tls: None,
+    let replies = Replies {
+        reject: b"ERROR\r\n",
+        overflow: b"TOO BIG\r\n",
     };
-    let bound = BoundListener::bind(spec, config.workers, config.accept_mode).unwrap();
-    let LocalAddr::Tcp(addr) = bound.local_addr().clone() else {
-        unreachable!()
-    };
+    let (bound, addr) = bind_loopback(config.workers, config.accept_mode, replies, None);
     let factory = Arc::new(Factory(shared.clone()));
     let stats = Arc::new(ConnStats::default());
     (

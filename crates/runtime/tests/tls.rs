@@ -11,11 +11,8 @@ mod support;
 use rcgen::{CertificateParams, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, StreamOwned};
-use support::LinesFactory;
-use tailcache_runtime::{
-    BoundListener, ConnStats, ListenAddr, ListenerSpec, LocalAddr, Runtime, RuntimeConfig,
-    TlsAcceptor,
-};
+use support::{bind_loopback, LinesFactory, Replies};
+use tailcache_runtime::{ConnStats, Runtime, RuntimeConfig, TlsAcceptor};
 
 /// A self-signed certificate for "localhost" and the server config using it.
 fn server_config(common_name: &str) -> (Arc<ServerConfig>, CertificateDer<'static>) {
@@ -71,23 +68,21 @@ impl Harness {
 
     fn start_with(config: Arc<ServerConfig>, runtime_config: RuntimeConfig) -> Self {
         let acceptor = Arc::new(TlsAcceptor::new(config));
-        let spec = ListenerSpec {
-            addr: ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
-            tag: 0,
-            reject_reply: b"ERROR\r\n".to_vec(),
-            overflow_reply: b"TOO BIG\r\n".to_vec(),
-            backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
-            tls: Some(acceptor.clone()),
-        };
         let runtime_config = RuntimeConfig {
             workers: 1,
             write_buffer_high_water_bytes: 256 * 1024,
             ..runtime_config
         };
-        let bound = BoundListener::bind(spec, 1, runtime_config.accept_mode).unwrap();
-        let LocalAddr::Tcp(addr) = bound.local_addr().clone() else {
-            unreachable!()
+        let replies = Replies {
+            reject: b"ERROR\r\n",
+            overflow: b"TOO BIG\r\n",
         };
+        let (bound, addr) = bind_loopback(
+            1,
+            runtime_config.accept_mode,
+            replies,
+            Some(acceptor.clone()),
+        );
         let stats = Arc::new(ConnStats::default());
         let runtime = Runtime::start(
             runtime_config,

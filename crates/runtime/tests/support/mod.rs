@@ -2,7 +2,45 @@
 
 #![allow(dead_code)] // Each test file uses a different part.
 
-use tailcache_runtime::{Processed, Service, ServiceFactory};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tailcache_runtime::{
+    AcceptMode, BoundListener, ListenAddr, ListenerSpec, LocalAddr, Processed, Service,
+    ServiceFactory, TlsAcceptor,
+};
+
+/// What a listener answers before closing: a connection over the limit, and a
+/// request over the read buffer.
+pub struct Replies<'a> {
+    /// To a connection refused at the limit.
+    pub reject: &'a [u8],
+    /// To a request that outgrows the read buffer.
+    pub overflow: &'a [u8],
+}
+
+/// Binds a TCP listener on a free loopback port for `workers` workers (TLS
+/// when an acceptor is given); returns it and its address.
+pub fn bind_loopback(
+    workers: usize,
+    accept_mode: AcceptMode,
+    replies: Replies<'_>,
+    tls: Option<Arc<TlsAcceptor>>,
+) -> (BoundListener, SocketAddr) {
+    let spec = ListenerSpec {
+        addr: ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
+        tag: 0,
+        reject_reply: replies.reject.to_vec(),
+        overflow_reply: replies.overflow.to_vec(),
+        backlog: tailcache_runtime::DEFAULT_LISTEN_BACKLOG,
+        tls,
+    };
+    let bound = BoundListener::bind(spec, workers, accept_mode).unwrap();
+    let LocalAddr::Tcp(addr) = bound.local_addr().clone() else {
+        unreachable!("a TCP listener has a TCP address")
+    };
+    (bound, addr)
+}
 
 /// Echoes each `\n`-terminated line; `big N` replies N bytes of `x` (no newline).
 pub struct Lines;
