@@ -44,7 +44,8 @@ pub struct Watcher {
 
 #[derive(Default)]
 struct WatcherBuffer {
-    lines: Vec<u8>,
+    /// Lines waiting, oldest first; taken from the front in bounded pieces.
+    lines: std::collections::VecDeque<u8>,
     /// Lines lost since the last `skipped=` line.
     skipped: u64,
 }
@@ -377,21 +378,26 @@ impl Watcher {
             return false;
         }
         if let Some(skipped_line) = skipped_line {
-            buffer.lines.extend_from_slice(skipped_line.as_bytes());
+            buffer.lines.extend(skipped_line.as_bytes());
             buffer.skipped = 0;
         }
-        buffer.lines.extend_from_slice(line);
+        buffer.lines.extend(line);
         true
     }
 
-    /// Moves the waiting lines to `out`; how many bytes.
-    pub fn drain_into(&self, out: &mut Vec<u8>) -> usize {
+    /// Moves up to `max_bytes` of the waiting lines to `out` (a line may be
+    /// split between two calls: the stream is what matters); how many bytes.
+    pub fn drain_into(&self, out: &mut Vec<u8>, max_bytes: usize) -> usize {
         let mut buffer = self
             .buffer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let moved = buffer.lines.len();
-        out.append(&mut buffer.lines);
+        let moved = buffer.lines.len().min(max_bytes);
+        let (front, back) = buffer.lines.as_slices();
+        let from_front = front.len().min(moved);
+        out.extend_from_slice(&front[..from_front]);
+        out.extend_from_slice(&back[..moved - from_front]);
+        buffer.lines.drain(..moved);
         moved
     }
 }
@@ -414,7 +420,7 @@ mod tests {
 
     fn drained(watcher: &Watcher) -> String {
         let mut out = Vec::new();
-        watcher.drain_into(&mut out);
+        while watcher.drain_into(&mut out, 7) > 0 {}
         String::from_utf8(out).unwrap()
     }
 

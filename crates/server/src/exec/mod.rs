@@ -195,7 +195,9 @@ pub fn job_step(
         return JobProgress::Done;
     };
     if let Some(watcher) = &conn.watcher {
-        return match watcher.drain_into(output) {
+        // Bounded like a dump's step: a large watcher buffer goes out in pieces,
+        // paced by the client's reading.
+        return match watcher.drain_into(output, DUMP_STEP_BYTES) {
             0 => JobProgress::Sleep(WATCHER_POLL),
             _ => JobProgress::More,
         };
