@@ -285,3 +285,71 @@ fn evictions_connections_full_buffers_and_limits() {
         b"ERROR\r\n"
     );
 }
+
+/// One binary request packet.
+fn binary(opcode: u8, extras: &[u8], key: &[u8], value: &[u8]) -> Vec<u8> {
+    use tailcache_protocol::memcache::binary::BinaryHeader;
+    let header = BinaryHeader {
+        opcode,
+        opaque: 0,
+        cas: 0,
+    };
+    let mut packet = Vec::new();
+    tailcache_protocol::memcache::binary_encode::encode_request(
+        &mut packet,
+        &header,
+        extras,
+        key,
+        value,
+    );
+    packet
+}
+
+#[test]
+fn binary_requests_log_as_memcached_logs_them() {
+    use tailcache_protocol::memcache::binary::opcode as op;
+    let (_memcached, memcached) = start_memcached(&[]);
+    let tailcache = start_tailcache(&[]);
+    let set_extras = [0u8; 8];
+    let arith_extras = [[0u8; 7].as_slice(), &[1], &[0; 8], &[0; 4]].concat();
+    let touch_extras = 100u32.to_be_bytes();
+    let requests: Vec<Vec<u8>> = vec![
+        binary(op::GET, &[], b"b-miss", &[]),
+        binary(op::SET, &set_extras, b"b-one", b"value"),
+        binary(op::GETK, &[], b"b-one", &[]),
+        binary(op::GAT, &touch_extras, b"b-one", &[]),
+        binary(op::TOUCH, &touch_extras, b"b-miss", &[]),
+        binary(op::APPEND, &[], b"b-one", b"++"),
+        binary(op::INCREMENT, &arith_extras, b"b-count", &[]),
+        binary(op::INCREMENT, &arith_extras, b"b-count", &[]),
+        binary(op::DELETE, &[], b"b-one", &[]),
+        binary(op::DELETE, &[], b"b-one", &[]),
+        binary(op::NOOP, &[], &[], &[]),
+    ];
+    let mut transcripts = Vec::new();
+    for addr in [tailcache.addr("memcache"), memcached] {
+        let mut watcher = watcher(addr, "fetchers mutations");
+        let mut client = connect(addr);
+        for request in &requests {
+            client.write_all(request).unwrap();
+        }
+        // The noop's reply is the last: every request ran.
+        let mut replies = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !replies.windows(2).any(|w| w == [0x81, op::NOOP]) {
+            let n = client.read(&mut chunk).unwrap();
+            assert!(n > 0);
+            replies.extend_from_slice(&chunk[..n]);
+        }
+        // A text lookup after them marks the end of their lines.
+        let mut marker = connect(addr);
+        exchange(&mut marker, b"get b-end\r\n", b"END\r\n");
+        let lines = lines_until(&mut watcher, "key=b-end ");
+        transcripts.push(lines.iter().map(|l| comparable(l)).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        transcripts[0], transcripts[1],
+        "left tailcache, right memcached"
+    );
+    assert!(transcripts[0].len() >= 10, "{:#?}", transcripts[0]);
+}

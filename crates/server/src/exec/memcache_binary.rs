@@ -18,7 +18,7 @@ use super::conn_loop::Step;
 use super::memcache_classic::{
     count_get, record_get, store_counted, StoreWrite, MEMCACHED_COMPAT_VERSION,
 };
-use super::{memcache_stats, prepend_header, record, ttl};
+use super::{memcache_stats, prepend_header, record, ttl, watch_events};
 use crate::context::ServerContext;
 use crate::metrics::{CommandKind, Counter};
 
@@ -135,6 +135,7 @@ fn execute(
         }
         BinaryCommand::Delete { key, quiet } => {
             ctx.shared.prefix_stats.record_delete(key);
+            watch_events::looked_up(ctx, key);
             let options = DeleteOptions {
                 compare_cas: (header.cas != 0).then_some(header.cas),
                 ..DeleteOptions::default()
@@ -255,7 +256,7 @@ fn get(
     output: &mut Vec<u8>,
 ) {
     let reply_key: &[u8] = if with_key { key } else { &[] };
-    let hit = match touch_exptime {
+    let found_len = match touch_exptime {
         None => {
             let found = ctx.engine.get_with_header(key, output, |out, meta| {
                 let body = ResponseBody {
@@ -265,7 +266,10 @@ fn get(
                 };
                 encode_response_head(out, header, Status::Success, meta.cas, body);
             });
-            matches!(found, Ok(Some(_)))
+            match found {
+                Ok(Some(meta)) => Some(meta.value_len),
+                _ => None,
+            }
         }
         Some(exptime) => {
             let value_start = output.len();
@@ -287,15 +291,17 @@ fn get(
                         };
                         encode_response_head(out, header, Status::Success, meta.cas, body);
                     });
-                    true
+                    Some(meta.value_len)
                 }
                 _ => {
                     output.truncate(value_start);
-                    false
+                    None
                 }
             }
         }
     };
+    watch_events::fetched(ctx, key, found_len);
+    let hit = found_len.is_some();
     let kind = match touch_exptime {
         Some(_) => GetKind::Gat,
         None => GetKind::Get,
@@ -322,6 +328,7 @@ fn touch(
 ) {
     ctx.metrics.incr(Counter::CmdTouch);
     let expiry = ttl::expiry_from_exptime(i64::from(exptime), ttl::now_unix_secs(ctx));
+    watch_events::looked_up(ctx, key);
     match ctx.engine.touch(key, expiry) {
         Ok(meta) => {
             ctx.metrics.incr(Counter::TouchHits);
@@ -351,8 +358,12 @@ fn arithmetic_reply(
     } else {
         (Counter::DecrHits, Counter::DecrMisses)
     };
+    watch_events::looked_up(ctx, key);
     match ctx.engine.arithmetic(key, arithmetic) {
         Ok(outcome) => {
+            if let (true, Some((_, expiry))) = (outcome.created, arithmetic.vivify) {
+                watch_events::vivified(ctx, key, outcome.value, expiry);
+            }
             // memcached counts neither a hit nor a miss for an item it created.
             if !outcome.created {
                 ctx.metrics.incr(hits);
