@@ -280,3 +280,10 @@ fn meta_noop_and_debug() {
         "ME YQ== exp=-1 la=0 cas=51 fetch=yes cls=1 size=62\r\n"
     );
 }
+
+#[test]
+fn keys_are_uri_encoded_as_memcached_encodes_them() {
+    // memcached 1.6.18's `uriencode`, used by metadump and watch lines.
+    let text = encoded(|o| encode_uri_key(o, b"aZ9-._~%/ \x01\xff"));
+    assert_eq!(text, "aZ9-._~%25%2F%20%01%FF");
+}

@@ -407,21 +407,19 @@ impl<C> Session<C> {
         if self.pending_output_bytes() > limits.output_cap_bytes {
             return TurnEnd::Close(CloseReason::OutputCap);
         }
-        match (self.job, self.state) {
-            (_, SessionState::Closing(reason)) if self.pending_output_bytes() == 0 => {
+        match (self.job, self.state, self.job_sleep_until) {
+            (_, SessionState::Closing(reason), _) if self.pending_output_bytes() == 0 => {
                 TurnEnd::Close(reason)
             }
-            (_, SessionState::Closing(_)) => TurnEnd::Wait,
+            (_, SessionState::Closing(_), _) => TurnEnd::Wait,
             // Finished: requests that waited behind it are served next turn.
-            (None, _) => TurnEnd::Requeue,
-            (Some(_), _) if self.job_sleep_until.is_some() => {
-                TurnEnd::JobSleep(self.job_sleep_until.unwrap_or(now))
-            }
-            (Some(group), _) if self.pending_output_bytes() < high_water_bytes => {
+            (None, _, _) => TurnEnd::Requeue,
+            (Some(_), _, Some(until)) => TurnEnd::JobSleep(until),
+            (Some(group), _, None) if self.pending_output_bytes() < high_water_bytes => {
                 TurnEnd::Job(group)
             }
             // The client has not read enough; a writable event resumes it.
-            (Some(_), _) => TurnEnd::Wait,
+            (Some(_), _, None) => TurnEnd::Wait,
         }
     }
 

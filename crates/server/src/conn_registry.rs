@@ -80,6 +80,11 @@ pub struct ConnEntry {
 }
 
 impl ConnEntry {
+    /// Where the connection comes from (its fd and peer).
+    pub fn origin(&self) -> &ConnOrigin {
+        &self.origin
+    }
+
     /// Input is being executed.
     pub fn begin_commands(&self) {
         self.phase

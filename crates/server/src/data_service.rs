@@ -13,7 +13,6 @@ use crate::conn_registry::{ConnHandle, ConnPhase};
 use crate::context::{Protocol, ServerContext, SharedState};
 use crate::engine::run_maintenance;
 use crate::exec;
-use crate::log_watchers::ConnDescription;
 use crate::metrics::Counter;
 
 /// Makes one [`DataService`] per worker.
@@ -48,8 +47,6 @@ pub struct DataService {
 pub struct DataConn {
     state: exec::ConnState,
     registration: Option<ConnHandle>,
-    /// Who it is, for watchers' lines (`cfd`, `conn_new`/`conn_close`).
-    description: Option<ConnDescription>,
 }
 
 impl DataService {
@@ -60,7 +57,6 @@ impl DataService {
         DataConn {
             state: exec::new_conn(protocol, &self.ctx, entry),
             registration,
-            description: None,
         }
     }
 }
@@ -80,9 +76,11 @@ fn phase_after(input: &[u8], consumed: usize) -> ConnPhase {
 }
 
 impl DataConn {
-    /// Its fd, or -1 for a connection made without an origin.
+    /// Its fd (`cfd` in watch lines), or -1 for a connection made without an origin.
     fn fd(&self) -> i32 {
-        self.description.as_ref().map_or(-1, |d| d.fd)
+        self.registration
+            .as_ref()
+            .map_or(-1, |registration| registration.entry().origin().fd)
     }
 }
 
@@ -108,12 +106,9 @@ impl Service for DataService {
 
     fn new_conn_from(&mut self, listener_tag: usize, origin: ConnOrigin) -> DataConn {
         let now = self.ctx.engine.now_unix_secs();
-        let description = ConnDescription::from_peer(&origin.peer, origin.fd);
-        self.ctx.shared.log_watchers.conn_opened(&description);
+        self.ctx.shared.log_watchers.conn_opened(&origin);
         let registration = self.ctx.shared.conns.open(origin, now);
-        let mut conn = self.open(listener_tag, Some(registration));
-        conn.description = Some(description);
-        conn
+        self.open(listener_tag, Some(registration))
     }
 
     fn process(&mut self, conn: &mut DataConn, input: &[u8], output: &mut Vec<u8>) -> Processed {
@@ -182,8 +177,9 @@ impl Service for DataService {
         if let Some(watcher) = exec::watcher(&conn.state) {
             watchers.remove(watcher);
         }
-        if let Some(description) = &conn.description {
-            watchers.conn_closed(description, close_reason_name(&conn, cause));
+        if let Some(registration) = &conn.registration {
+            let origin = registration.entry().origin();
+            watchers.conn_closed(origin, close_reason_name(&conn, cause));
         }
     }
 

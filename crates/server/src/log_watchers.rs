@@ -9,12 +9,14 @@
 //! loses lines, counted, and says so with a `skipped=N` line once it has room,
 //! as memcached does.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tailcache_protocol::memcache::encode::encode_uri_key;
 use tailcache_protocol::memcache::WatchTopics;
+use tailcache_runtime::ConnOrigin;
 use tailcache_storage::{EvictionListener, Expiry, ItemMeta};
 
 /// Most watchers at once (memcached's `WATCHER_LIMIT`).
@@ -100,40 +102,22 @@ pub enum StoreCommand {
     Cas,
 }
 
-/// A connection as `conn_new`/`conn_close` lines describe it.
-#[derive(Debug, Clone)]
-pub struct ConnDescription {
-    /// Remote address (`unix` for a unix socket client).
-    pub remote_ip: String,
-    /// Remote port (0 for unix).
-    pub remote_port: u16,
-    /// `tcp` or `local`.
-    pub transport: &'static str,
-    /// The connection's fd (`cfd`, as in `stats conns`).
-    pub fd: i32,
-}
-
-impl ConnDescription {
-    /// From the runtime's `tcp:ADDR:PORT` or `unix:PATH` peer string.
-    pub fn from_peer(peer: &str, fd: i32) -> ConnDescription {
-        let tcp = peer
-            .strip_prefix("tcp:")
-            .and_then(|addr| addr.parse::<std::net::SocketAddr>().ok());
-        match tcp {
-            Some(addr) => ConnDescription {
-                remote_ip: addr.ip().to_string(),
-                remote_port: addr.port(),
-                transport: "tcp",
-                fd,
-            },
-            None => ConnDescription {
-                remote_ip: "unix".to_owned(),
-                remote_port: 0,
-                transport: "local",
-                fd,
-            },
-        }
-    }
+/// `rip=… rport=… transport=…` of a connection, from the runtime's `tcp:ADDR:PORT`
+/// or `unix:PATH` peer (memcached writes `unix` and port 0 for a unix socket).
+fn write_peer(line: &mut Vec<u8>, origin: &ConnOrigin) {
+    let tcp = origin
+        .peer
+        .strip_prefix("tcp:")
+        .and_then(|addr| addr.parse::<std::net::SocketAddr>().ok());
+    let _ = match tcp {
+        Some(addr) => write!(
+            line,
+            "rip={} rport={} transport=tcp",
+            addr.ip(),
+            addr.port()
+        ),
+        None => write!(line, "rip=unix rport=0 transport=local"),
+    };
 }
 
 impl LogWatchers {
@@ -199,8 +183,8 @@ impl LogWatchers {
             FetchStatus::Found { value_len } => ("found", 1, value_len),
         };
         self.log(WatchTopics::FETCHERS, |line| {
-            line.push_str("type=item_get key=");
-            uri_encode(key, line);
+            line.extend_from_slice(b"type=item_get key=");
+            encode_uri_key(line, key);
             let _ = write!(
                 line,
                 " status={status} clsid={class_id} cfd={cfd} size={size}"
@@ -246,8 +230,8 @@ impl LogWatchers {
             Expiry::At(at) => u64::from(at).saturating_sub(now_unix_secs),
         };
         self.log(WatchTopics::MUTATIONS, |line| {
-            line.push_str("type=item_store key=");
-            uri_encode(key, line);
+            line.extend_from_slice(b"type=item_store key=");
+            encode_uri_key(line, key);
             let _ = write!(
                 line,
                 " status={status} cmd={command} ttl={ttl} clsid=1 cfd={cfd} size={value_len}"
@@ -256,41 +240,37 @@ impl LogWatchers {
     }
 
     /// A connection was accepted.
-    pub fn conn_opened(&self, conn: &ConnDescription) {
-        if !self.wants(WatchTopics::CONNEVENTS) {
-            return;
-        }
-        self.log(WatchTopics::CONNEVENTS, |line| {
-            let _ = write!(
-                line,
-                "type=conn_new rip={} rport={} transport={} cfd={}",
-                conn.remote_ip, conn.remote_port, conn.transport, conn.fd
-            );
-        });
+    pub fn conn_opened(&self, origin: &ConnOrigin) {
+        self.conn_event(origin, "conn_new", None);
     }
 
     /// A connection closed: `reason` is memcached's (`normal`, `error`,
     /// `idle_timeout`, `shutdown`).
-    pub fn conn_closed(&self, conn: &ConnDescription, reason: &str) {
+    pub fn conn_closed(&self, origin: &ConnOrigin, reason: &str) {
+        self.conn_event(origin, "conn_close", Some(reason));
+    }
+
+    fn conn_event(&self, origin: &ConnOrigin, kind: &str, reason: Option<&str>) {
         if !self.wants(WatchTopics::CONNEVENTS) {
             return;
         }
         self.log(WatchTopics::CONNEVENTS, |line| {
-            let _ = write!(
-                line,
-                "type=conn_close rip={} rport={} transport={} reason={reason} cfd={}",
-                conn.remote_ip, conn.remote_port, conn.transport, conn.fd
-            );
+            let _ = write!(line, "type={kind} ");
+            write_peer(line, origin);
+            if let Some(reason) = reason {
+                let _ = write!(line, " reason={reason}");
+            }
+            let _ = write!(line, " cfd={}", origin.fd);
         });
     }
 
     /// One line, `ts=… gid=… ` then what `describe` writes, to every watcher of `topic`.
-    fn log(&self, topic: WatchTopics, describe: impl FnOnce(&mut String)) {
+    fn log(&self, topic: WatchTopics, describe: impl FnOnce(&mut Vec<u8>)) {
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let line_id = self.next_line_id.fetch_add(1, Ordering::Relaxed);
-        let mut line = String::with_capacity(160);
+        let mut line = Vec::with_capacity(160);
         // memcached prints the microseconds unpadded (`%d`).
         let _ = write!(
             line,
@@ -299,12 +279,12 @@ impl LogWatchers {
             since_epoch.subsec_micros()
         );
         describe(&mut line);
-        line.push('\n');
+        line.push(b'\n');
         for watcher in self.lock().iter() {
             if !watcher.topics.intersects(topic) {
                 continue;
             }
-            if watcher.push(line.as_bytes(), self.buffer_bytes) {
+            if watcher.push(&line, self.buffer_bytes) {
                 self.sent_lines.fetch_add(1, Ordering::Relaxed);
             } else {
                 self.skipped_lines.fetch_add(1, Ordering::Relaxed);
@@ -345,8 +325,8 @@ impl EvictionListener for LogWatchers {
         let idle_secs = now.saturating_sub(u64::from(meta.last_access_unix_secs));
         let fetched = if meta.hit_before { "yes" } else { "no" };
         self.log(WatchTopics::EVICTIONS, |line| {
-            line.push_str("type=eviction key=");
-            uri_encode(key, line);
+            line.extend_from_slice(b"type=eviction key=");
+            encode_uri_key(line, key);
             let _ = write!(
                 line,
                 " fetch={fetched} ttl={ttl} la={idle_secs} clsid=1 size={}",
@@ -399,18 +379,6 @@ impl Watcher {
         out.extend_from_slice(&back[..moved - from_front]);
         buffer.lines.drain(..moved);
         moved
-    }
-}
-
-/// memcached's `uriencode`: letters, digits and `-._~` as they are, any other
-/// byte as `%XX`.
-fn uri_encode(key: &[u8], out: &mut String) {
-    for &byte in key {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
     }
 }
 
@@ -499,10 +467,15 @@ mod tests {
     fn conn_lines_read_as_memcached_writes_them() {
         let hub = LogWatchers::new(1024);
         let watcher = hub.add(WatchTopics::CONNEVENTS).unwrap();
-        let conn = ConnDescription::from_peer("tcp:127.0.0.1:40000", 9);
-        hub.conn_opened(&conn);
-        hub.conn_closed(&conn, "error");
-        hub.conn_opened(&ConnDescription::from_peer("unix:/tmp/s", 10));
+        let origin = |peer: &str, fd| ConnOrigin {
+            fd,
+            peer: peer.to_owned(),
+            listener: std::sync::Arc::from("tcp:127.0.0.1:11211"),
+        };
+        let tcp = origin("tcp:127.0.0.1:40000", 9);
+        hub.conn_opened(&tcp);
+        hub.conn_closed(&tcp, "error");
+        hub.conn_opened(&origin("unix:/tmp/s", 10));
         let lines = drained(&watcher);
         let lines: Vec<_> = lines.lines().collect();
         assert!(lines[0].ends_with("type=conn_new rip=127.0.0.1 rport=40000 transport=tcp cfd=9"));

@@ -62,13 +62,14 @@ impl LruCrawl {
         }
     }
 
-    /// Crawls for about `budget`; another worker crawling meanwhile makes this return.
+    /// Crawls for about `budget`. One crawl runs on one worker at a time: another
+    /// worker that finds it taken has nothing to do (it would only spin on the lock).
     pub fn step(&self, engine: &Engine, budget: Duration) -> BackgroundProgress {
         if !self.running.load(Ordering::Relaxed) {
             return BackgroundProgress::Idle;
         }
         let Ok(mut slot) = self.cursor.try_lock() else {
-            return BackgroundProgress::MoreWork;
+            return BackgroundProgress::Idle;
         };
         let Some(cursor) = slot.as_mut() else {
             return BackgroundProgress::Idle;

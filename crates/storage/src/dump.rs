@@ -76,10 +76,10 @@ impl Cache {
             count: 0,
         };
         for _ in 0..max_buckets.max(1) {
-            if cursor.next_bucket >= bucket_count {
+            let Some(bucket) = cursor.take_bucket(bucket_count) else {
                 return true;
-            }
-            self.copy_bucket(cursor.next_bucket, &mut copy);
+            };
+            self.copy_bucket(bucket, &mut copy);
             for (n, &(key_len, meta, size_bytes)) in copy.items[..copy.count].iter().enumerate() {
                 visit(&DumpedItem {
                     key: &copy.keys[n][..key_len],
@@ -87,9 +87,8 @@ impl Cache {
                     size_bytes,
                 });
             }
-            cursor.next_bucket += 1;
         }
-        cursor.next_bucket >= bucket_count
+        cursor.is_past(bucket_count)
     }
 
     /// Copies the live items linked from `bucket` into `copy`.

@@ -170,3 +170,21 @@ pub fn encode_server_error(out: &mut Vec<u8>, message: &[u8]) {
     out.extend_from_slice(message);
     out.extend_from_slice(b"\r\n");
 }
+
+/// A key as memcached writes it in key dumps and `watch` lines (its `uriencode`):
+/// ASCII letters, digits and `-._~` as they are, every other byte as `%XX`
+/// (upper-case hex).
+pub fn encode_uri_key(out: &mut Vec<u8>, key: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &byte in key {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte);
+        } else {
+            out.extend_from_slice(&[
+                b'%',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 15)],
+            ]);
+        }
+    }
+}

@@ -21,7 +21,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use tailcache_protocol::memcache::{CrawlTarget, LruCrawler};
+use tailcache_protocol::memcache::{encode, CrawlTarget, LruCrawler};
 use tailcache_storage::{DumpCursor, DumpedItem, Expiry};
 
 use super::record;
@@ -175,7 +175,7 @@ fn answer(ctx: &ServerContext, command: LruCrawler, out: &mut Vec<u8>) -> Crawle
 fn metadump_line(out: &mut Vec<u8>, item: &DumpedItem<'_>) {
     use std::io::Write as _;
     out.extend_from_slice(b"key=");
-    uri_encode(out, item.key);
+    encode::encode_uri_key(out, item.key);
     let meta = &item.meta;
     let expiry = match meta.expiry {
         Expiry::Never => -1,
@@ -188,23 +188,6 @@ fn metadump_line(out: &mut Vec<u8>, item: &DumpedItem<'_>) {
         " exp={expiry} la={} cas={} fetch={fetched} cls={ITEM_CLASS} size={}",
         meta.last_access_unix_secs, meta.cas, item.size_bytes
     );
-}
-
-/// memcached's `uriencode`: ASCII letters, digits and `-._~` as they are, every other
-/// byte as `%XX` (upper-case hex).
-fn uri_encode(out: &mut Vec<u8>, key: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &byte in key {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte);
-        } else {
-            out.extend_from_slice(&[
-                b'%',
-                HEX[usize::from(byte >> 4)],
-                HEX[usize::from(byte & 15)],
-            ]);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -241,13 +224,6 @@ mod tests {
         }
         let shared = Arc::new(SharedState::new(engine, Arc::new(config), 1));
         ServerContext::new(shared, 0)
-    }
-
-    #[test]
-    fn uri_encoding_matches_memcached() {
-        let mut out = Vec::new();
-        uri_encode(&mut out, b"aZ9-._~%/ \x01\xff");
-        assert_eq!(out, b"aZ9-._~%25%2F%20%01%FF");
     }
 
     #[test]

@@ -102,6 +102,7 @@ fn resettable(
 ) -> Vec<(&'static [u8], u64)> {
     let conns = ctx.shared.connections();
     let totals = ctx.shared.totals();
+    let crawl = ctx.shared.lru_crawl.counts();
     let mut values: Vec<(&'static [u8], u64)> = GENERAL_COUNTERS
         .iter()
         .map(|&counter| {
@@ -118,14 +119,8 @@ fn resettable(
         (&b"total_connections"[..], conns.total_accepted),
         (b"rejected_connections", conns.rejected),
         (b"idle_kicks", conns.idle_closed),
-        (
-            b"crawler_reclaimed",
-            ctx.shared.lru_crawl.counts().reclaimed,
-        ),
-        (
-            b"crawler_items_checked",
-            ctx.shared.lru_crawl.counts().checked,
-        ),
+        (b"crawler_reclaimed", crawl.reclaimed),
+        (b"crawler_items_checked", crawl.checked),
         (b"conn_yields", ctx.shared.conn_yields()),
         (b"bytes_read", totals.get(Counter::BytesRead)),
         (b"bytes_written", totals.get(Counter::BytesWritten)),
