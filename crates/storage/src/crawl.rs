@@ -47,14 +47,16 @@ impl Cache {
     /// as maybe dead: the locked pass decides).
     fn look_for_dead(&self, bucket: u32) -> (u64, bool) {
         let now = self.now();
-        let mut checked = 0;
-        let any_dead = self.index.scan(bucket, |at, value| {
+        let (mut checked, mut any_dead) = (0, false);
+        // Every slot is looked at (the scan never stops early), so each is counted.
+        self.index.scan(bucket, |at, value| {
             checked += 1;
             let (segment, offset) = (slot::segment_id(value), slot::offset(value) as usize);
-            match self.read_header(segment, offset) {
+            any_dead |= match self.read_header(segment, offset) {
                 Some(header) => !self.found(at, value, header, &now).is_live(),
                 None => true,
-            }
+            };
+            false
         });
         (checked, any_dead)
     }
