@@ -332,6 +332,44 @@ fn disable_flush_all_refuses_every_flush() {
     assert!(stats.contains("STAT cmd_flush 5\r\n"), "{stats}");
 }
 
+/// memcached without CAS flushes whole seconds: what is stored after a flush in the
+/// flush's second is gone too (its flush-all.t checks it). Each round is sent to both
+/// servers in one write; the answers agree even when a second ends inside a round.
+#[test]
+fn without_cas_flush_takes_its_whole_second_as_memcached_does() {
+    let (_memcached, memcached_addr) = support::start_memcached(&["-C"]);
+    let server = Tailcache::start(&["-C", "--resp-port", "0"]);
+    let mut ours = server.connect("memcache");
+    let mut theirs = support::connect(memcached_addr);
+    let rounds = [
+        "flush_all\r\nset foo 0 0 3\r\nnew\r\nget foo\r\n",
+        "flush_all 0\r\nset foo 0 0 3\r\nnew\r\nget foo\r\n",
+        "set kept 0 0 1\r\nx\r\nflush_all 0 noreply\r\nadd kept 0 0 1\r\ny\r\nget kept\r\n",
+        // A flush far ahead replaces the one of this second: stores live again.
+        "flush_all\r\nflush_all 86400\r\nset foo 0 0 3\r\nnew\r\nget foo\r\n",
+    ];
+    for round in rounds {
+        let expected = support::exchange(&mut theirs, round.as_bytes(), b"END\r\n");
+        let got = support::exchange(&mut ours, round.as_bytes(), b"END\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected),
+            "{round:?}"
+        );
+    }
+    // With CAS on, the flush is exact: a store right after it is kept.
+    let exact = Tailcache::start(&["--resp-port", "0"]);
+    let mut client = exact.connect("memcache");
+    assert_eq!(
+        ask(
+            &mut client,
+            "flush_all\r\nset foo 0 0 3\r\nnew\r\nget foo\r\n",
+            "END\r\n"
+        ),
+        "OK\r\nSTORED\r\nVALUE foo 0 3\r\nnew\r\nEND\r\n"
+    );
+}
+
 #[test]
 fn every_flag_without_effect_warns_exactly_once_and_the_server_serves() {
     let log = temp_path("noop.log");

@@ -288,7 +288,9 @@ impl Cache {
             .time_base_unix_secs
             .load(Ordering::Relaxed)
             .saturating_add(u32::from(header.access_secs));
-        let liveness = if self.flush.kills(meta.epoch.load(Ordering::Relaxed)) {
+        let liveness = if self.flush.kills(meta.epoch.load(Ordering::Relaxed))
+            || self.flush.kills_all_at(|| now.get())
+        {
             Liveness::Flushed
         } else if header.expiry_unix_secs != 0
             && expiry::has_expired(header.expiry_unix_secs, now.get())

@@ -8,6 +8,12 @@
 //! applied by the first operation that sees its time come, before that operation does
 //! anything else, so nothing written after the flush time is lost and nothing written
 //! before it survives.
+//!
+//! memcached without CAS (`-C`) cannot draw that line inside a second: its flush
+//! kills every item stored up to the end of the flush's second, even those stored
+//! after the flush in that second. [`Cache::flush_through_second`] does the same, for
+//! servers that must answer as memcached does: during the flush's second every item
+//! reads as flushed, and at the next second an exact flush takes what was written in it.
 
 use crate::cache::Cache;
 use crate::segment::NO_SEGMENT;
@@ -22,6 +28,9 @@ pub(crate) struct Flush {
     pending_at_unix_secs: AtomicU64,
     /// Whether dead segments may still be waiting to be reclaimed.
     reclaim_due: AtomicU64,
+    /// Unix second during which every item reads as flushed (`flush_through_second`);
+    /// 0 = none.
+    dead_second: AtomicU64,
     /// One flush at a time.
     lock: Mutex<()>,
 }
@@ -35,6 +44,7 @@ impl Flush {
             epoch: AtomicU64::new(0),
             pending_at_unix_secs: AtomicU64::new(0),
             reclaim_due: AtomicU64::new(0),
+            dead_second: AtomicU64::new(0),
             lock: Mutex::new(()),
         }
     }
@@ -59,6 +69,13 @@ impl Flush {
     /// Whether a segment of this epoch was flushed.
     pub(crate) fn kills(&self, segment_epoch: u64) -> bool {
         segment_epoch < self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether every item reads as flushed at `now_unix_secs` (see
+    /// [`Cache::flush_through_second`]).
+    pub(crate) fn kills_all_at(&self, now_unix_secs: impl FnOnce() -> u32) -> bool {
+        let second = self.dead_second.load(Ordering::Acquire);
+        second != 0 && u64::from(now_unix_secs()) == second
     }
 
     /// Whether dead segments wait to be reclaimed by `now_unix_secs`; clears the mark
@@ -93,10 +110,35 @@ impl Cache {
         self.flush_locked();
     }
 
+    /// memcached's flush without CAS (`-C`): from second `unix_secs` on (now, if it
+    /// has passed), every item stored up to the end of that second is invalidated,
+    /// also those stored during it, which read as flushed as soon as they are
+    /// written. Replaces a flush still waiting for its time, as any flush does.
+    pub fn flush_through_second(&self, unix_secs: u32) {
+        let _one_at_a_time = self.flush.lock.lock();
+        let now = self.now_unix_secs();
+        let pending = self.flush.pending_at_unix_secs.load(Ordering::Acquire);
+        if pending != 0 && u64::from(now) >= pending {
+            self.flush_locked();
+        }
+        let second = unix_secs.max(now);
+        if second == now {
+            self.flush_locked();
+        }
+        // The exact flush at the next second takes what was written in this one.
+        self.flush
+            .pending_at_unix_secs
+            .store(u64::from(second) + 1, Ordering::SeqCst);
+        self.flush
+            .dead_second
+            .store(u64::from(second), Ordering::SeqCst);
+    }
+
     /// Invalidates, at `unix_secs`, every item stored before then (at once if that is
     /// not in the future). Replaces a flush still waiting for its time.
     pub fn flush_all_at(&self, unix_secs: u32) {
         let _one_at_a_time = self.flush.lock.lock();
+        self.flush.dead_second.store(0, Ordering::SeqCst);
         let now = self.now_unix_secs();
         // A flush already due must take effect before a later one replaces it.
         let pending = self.flush.pending_at_unix_secs.load(Ordering::Acquire);
@@ -132,6 +174,7 @@ impl Cache {
         let epoch = self.next_sequence.fetch_add(1, Ordering::SeqCst) + 1;
         self.flush.epoch.store(epoch, Ordering::Release);
         self.flush.pending_at_unix_secs.store(0, Ordering::Release);
+        self.flush.dead_second.store(0, Ordering::Release);
         for bucket in 0..crate::expiry::TTL_BUCKET_COUNT as u32 {
             if self.ttl.active(bucket) != NO_SEGMENT {
                 self.retire_active(bucket);

@@ -490,6 +490,45 @@ fn flush_all_later_keeps_items_until_then_and_after() {
 }
 
 #[test]
+fn flush_through_second_takes_what_its_second_stores_as_memcached_without_cas() {
+    let (cache, clock) = small_cache(EvictionPolicy::Merge);
+    set(&cache, b"before", b"v");
+    cache.flush_through_second(START_UNIX_SECS);
+    assert_eq!(get(&cache, b"before"), None);
+    // Stored in the flush's second: dead as soon as written, and still after it.
+    set(&cache, b"same-second", b"v");
+    assert_eq!(get(&cache, b"same-second"), None);
+    clock.advance(1);
+    assert_eq!(get(&cache, b"same-second"), None);
+    set(&cache, b"next-second", b"v");
+    assert!(get(&cache, b"next-second").is_some());
+
+    // A later second: nothing dies before it, everything stored up to its end does.
+    let at = START_UNIX_SECS + 5;
+    cache.flush_through_second(at);
+    clock.advance(3);
+    set(&cache, b"early", b"v");
+    assert!(get(&cache, b"next-second").is_some());
+    clock.advance(1);
+    assert_eq!(get(&cache, b"next-second"), None);
+    assert_eq!(get(&cache, b"early"), None);
+    set(&cache, b"in-it", b"v");
+    assert_eq!(get(&cache, b"in-it"), None);
+    clock.advance(1);
+    set(&cache, b"after", b"v");
+    assert!(get(&cache, b"after").is_some());
+    assert_eq!(get(&cache, b"in-it"), None);
+
+    // A later flush replaces one still waiting, as in memcached.
+    cache.flush_through_second(START_UNIX_SECS + 100);
+    cache.flush_all_at(START_UNIX_SECS + 1000);
+    clock.advance(100);
+    set(&cache, b"kept", b"v");
+    assert!(get(&cache, b"kept").is_some());
+    assert!(get(&cache, b"after").is_some());
+}
+
+#[test]
 fn key_limits_have_typed_errors_on_every_operation() {
     let (cache, _) = small_cache(EvictionPolicy::Merge);
     let long = vec![b'k'; MAX_KEY_LEN + 1];

@@ -406,11 +406,7 @@ fn flush(
         return;
     }
     ctx.metrics.incr(Counter::CmdFlush);
-    let delay = i64::from(exptime.unwrap_or(0));
-    match ttl::flush_at(delay, ttl::now_unix_secs(ctx)) {
-        None => ctx.engine.flush_all(),
-        Some(at) => ctx.engine.flush_all_at(at),
-    }
+    super::memcache_classic::apply_flush(ctx, i64::from(exptime.unwrap_or(0)));
     if !quiet {
         success(output, header, 0, &[]);
     }

@@ -377,6 +377,23 @@ pub fn touch(ctx: &ServerContext, touch: &Touch<'_>, output: &mut Vec<u8>) {
     record(ctx, CommandKind::Touch, started);
 }
 
+/// Flushes as memcached does for a `flush_all <delay>` (text or binary). Without CAS
+/// (`-C`) memcached's flush takes everything stored up to the end of its second, even
+/// what is stored after it in that second; its `flush-all.t` checks that, so tailcache
+/// does the same there, and is exact otherwise.
+pub fn apply_flush(ctx: &ServerContext, delay_secs: i64) {
+    let now_unix_secs = ttl::now_unix_secs(ctx);
+    let at = ttl::flush_at(delay_secs, now_unix_secs);
+    if !ctx.config.cas_enabled {
+        ctx.engine.flush_through_second(at.unwrap_or(now_unix_secs));
+        return;
+    }
+    match at {
+        None => ctx.engine.flush_all(),
+        Some(at) => ctx.engine.flush_all_at(at),
+    }
+}
+
 /// flush_all [delay].
 pub fn flush_all(ctx: &ServerContext, flush: FlushAll, output: &mut Vec<u8>) {
     let started = Instant::now();
@@ -389,10 +406,7 @@ pub fn flush_all(ctx: &ServerContext, flush: FlushAll, output: &mut Vec<u8>) {
         record(ctx, CommandKind::Flush, started);
         return;
     }
-    match ttl::flush_at(flush.delay_secs, ttl::now_unix_secs(ctx)) {
-        None => ctx.engine.flush_all(),
-        Some(at) => ctx.engine.flush_all_at(at),
-    }
+    apply_flush(ctx, flush.delay_secs);
     if !flush.noreply {
         encode::encode_reply(output, Reply::Ok);
     }
