@@ -115,7 +115,8 @@ pub struct Config {
     /// Shares of the maintenance group (eviction ahead, expiry, flush reclaim).
     pub shares_maintenance: u32,
     /// Background maintenance keeps free segments ready for writes, sized from
-    /// the write rate; off (-o no_lru_maintainer), writes evict inline.
+    /// the write rate, and reclaims expired ones; off (-o no_lru_maintainer),
+    /// writes evict inline and expired items wait for a write, a read or a crawl.
     pub evict_ahead: bool,
     /// Shares of the compaction group.
     pub shares_compaction: u32,

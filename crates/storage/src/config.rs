@@ -54,9 +54,11 @@ pub struct Config {
     /// Whether items carry CAS values (memcached `-C` turns this off; then every CAS reads 0).
     pub cas_enabled: bool,
     /// Whether background maintenance keeps a reserve of free segments sized from the
-    /// write rate (default). Off (memcached's `-o no_lru_maintainer`), the reserve is
-    /// only what the policy needs and writes evict inline; expiry and flush reclaim
-    /// still run in the background.
+    /// write rate and reclaims expired segments (default). Off (memcached's
+    /// `-o no_lru_maintainer`), the reserve is only what the policy needs, writes
+    /// evict inline and take expired segments first, and only flush reclaim runs in
+    /// the background; expired items stay until a write needs their room, a read meets
+    /// them or `Cache::reclaim_step` reclaims them, as in memcached without its maintainer.
     pub evict_ahead: bool,
 }
 

@@ -171,8 +171,9 @@ impl Cache {
             && self.pool.free_count() < self.reserve_target.load(Ordering::Relaxed)
     }
 
-    /// The next job, most urgent first: flushed segments, expired ones, then eviction
-    /// when the pool is below its reserve (or, inline, empty).
+    /// The next job, most urgent first: flushed segments, expired ones (in the
+    /// background only with eviction ahead), then eviction when the pool is below its
+    /// reserve (or, inline, empty).
     fn next_job(
         &self,
         maintenance: &mut Maintenance,
@@ -182,8 +183,12 @@ impl Cache {
         if let Some(job) = self.find_flushed(maintenance, left) {
             return Some(job);
         }
-        if let Some(job) = self.find_expired(maintenance, left) {
-            return Some(job);
+        // Without eviction ahead (memcached without its LRU maintainer) expired items
+        // wait for a write that needs their room, a read or a crawl, as in memcached.
+        if inline || self.config.evict_ahead {
+            if let Some(job) = self.find_expired(maintenance, left) {
+                return Some(job);
+            }
         }
         let needed = if inline {
             self.pool.free_count() == 0

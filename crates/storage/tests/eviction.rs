@@ -129,10 +129,10 @@ fn background_work_keeps_writes_from_evicting_inline() {
     }
 }
 
-/// memcached's `-o no_lru_maintainer`: background steps still reclaim expired
-/// segments but never evict, so every eviction is a write's own.
+/// memcached's `-o no_lru_maintainer`: background steps neither evict nor expire,
+/// so every eviction is a write's own and expired items wait for a write or a crawl.
 #[test]
-fn without_eviction_ahead_writes_evict_inline_and_background_expires() {
+fn without_eviction_ahead_writes_evict_inline_and_expired_items_wait() {
     for policy in [EvictionPolicy::Merge, EvictionPolicy::Fifo] {
         let (cache, clock) = cache_with(Config {
             heap_size_bytes: 4 << 20,
@@ -155,7 +155,8 @@ fn without_eviction_ahead_writes_evict_inline_and_background_expires() {
         );
         assert!(stats.evicted_items > 0, "{policy:?}: {stats:?}");
         assert_invariants(&cache);
-        // Expiry is still background work.
+        // Expired items stay until something needs them gone, as in memcached
+        // without its maintainer: background steps leave them, a crawl takes them.
         let short = StoreOptions {
             expiry: Expiry::At(START_UNIX_SECS + 5),
             ..StoreOptions::default()
@@ -168,10 +169,36 @@ fn without_eviction_ahead_writes_evict_inline_and_background_expires() {
         clock.advance(10);
         let expired_before = cache.stats().expired_segments;
         settle(&cache);
-        assert!(
-            cache.stats().expired_segments > expired_before,
+        assert_eq!(
+            cache.stats().expired_segments,
+            expired_before,
             "{policy:?}: {:?}",
             cache.stats()
+        );
+        let mut cursor = tailcache_storage::DumpCursor::default();
+        let mut reclaimed = 0;
+        loop {
+            let progress = cache.reclaim_step(&mut cursor, 1024);
+            reclaimed += progress.items_reclaimed;
+            if progress.finished {
+                break;
+            }
+        }
+        assert!(reclaimed > 0, "{policy:?}");
+        assert_invariants(&cache);
+        // A write that needs room takes expired segments before live ones.
+        for n in 0..2000u32 {
+            cache
+                .store(StoreMode::Set, &key_for(n), &value_for(n), short)
+                .unwrap();
+        }
+        clock.advance(10);
+        let before = cache.stats();
+        write_range(&cache, 3 * fits, 3 * fits + 200, 20);
+        let after = cache.stats();
+        assert!(
+            after.expired_segments > before.expired_segments,
+            "{policy:?}: {after:?}"
         );
         assert_invariants(&cache);
     }
