@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tailcache_storage::{Cache, Config, EvictionPolicy, StoreMode, StoreOptions};
 
 const HEAP_BYTES: usize = 64 << 20;
-const KEYS: usize = 1_000;
+const KEYS: usize = 10_000;
 
 /// The operations measured, for both engines.
 trait Engine: Sync {
