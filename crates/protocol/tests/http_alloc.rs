@@ -3,6 +3,8 @@
 
 use tailcache_protocol::http::{parse, response, route, KeyMethod, Limits, Parsed, Route, Status};
 
+// A global allocator must implement the unsafe GlobalAlloc trait.
+#[allow(unsafe_code)]
 mod alloc_support;
 
 use alloc_support::{allocations_during, CountingAllocator};

@@ -6,6 +6,8 @@ use tailcache_protocol::memcache::encode::{encode_reply, encode_value, Reply};
 use tailcache_protocol::memcache::meta_encode::{encode_meta_value_header, MetaItem};
 use tailcache_protocol::memcache::{parse, Limits, Parsed, Request, MAX_DECODED_KEY_BYTES};
 
+// A global allocator must implement the unsafe GlobalAlloc trait.
+#[allow(unsafe_code)]
 mod alloc_support;
 
 use alloc_support::{allocations_during, CountingAllocator};

@@ -3,6 +3,8 @@
 
 use tailcache_protocol::resp::{encode, parse, Command, Limits, Parsed, ProtocolVersion};
 
+// A global allocator must implement the unsafe GlobalAlloc trait.
+#[allow(unsafe_code)]
 mod alloc_support;
 
 use alloc_support::{allocations_during, CountingAllocator};

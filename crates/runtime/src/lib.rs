@@ -107,6 +107,8 @@ mod scheduler;
 mod service;
 mod session;
 mod slab;
+// Reads a stalled worker's stack from a signal handler: no safe API does that.
+#[allow(unsafe_code)]
 mod stack_capture;
 mod stream;
 mod tls;

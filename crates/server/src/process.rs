@@ -112,6 +112,7 @@ pub struct Daemon {
 /// Forks. Returns only in the child, which is made a session leader; the
 /// parent exits with the status the child reports through [`Daemon`].
 /// Call while the process has a single thread.
+#[allow(unsafe_code)] // fork: nix marks it unsafe, with no safe alternative.
 pub fn daemonize() -> io::Result<Daemon> {
     let (read_end, write_end): (OwnedFd, OwnedFd) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;

@@ -31,9 +31,8 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let group = self.child.id() as i32;
-        // SAFETY: killpg only sends a signal to the group this test started.
-        unsafe { libc::killpg(group, libc::SIGKILL) };
+        let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         let _ = self.child.wait();
     }
 }

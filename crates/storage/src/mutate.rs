@@ -376,9 +376,8 @@ impl Cache {
         // Both versions before either bucket is scanned, so that the two cache misses
         // overlap; a version noted earlier only makes the final check stricter.
         let second = (pair.second != pair.first).then(|| self.index.read_begin(pair.second));
-        match self.find_in_bucket(pair.first, tag, key, now).ok()? {
-            Some(found) => return Some((Some(found), one(pair.first, first))),
-            None => {}
+        if let Some(found) = self.find_in_bucket(pair.first, tag, key, now).ok()? {
+            return Some((Some(found), one(pair.first, first)));
         }
         let Some(second) = second else {
             return Some((None, one(pair.first, first)));

@@ -8,6 +8,8 @@ pub mod read_buffer;
 pub mod recorder;
 pub mod stats;
 pub mod stream;
+// timerfd through libc: the open-loop schedule's clock.
+#[allow(unsafe_code)]
 pub mod timer;
 pub mod worker;
 

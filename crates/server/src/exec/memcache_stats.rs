@@ -134,24 +134,19 @@ fn resettable(
 
 /// `rusage_user` / `rusage_system` of the whole process, as memcached reports.
 pub(super) fn rusage(out: &mut Vec<u8>) {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a whole `rusage` into the pointer it is given,
-    // which points to a zeroed, properly aligned `rusage` we own.
-    let usage = unsafe {
-        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
-            return;
-        }
-        usage.assume_init()
+    use nix::sys::resource::{getrusage, UsageWho};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
+        return;
     };
     for (name, time) in [
-        (&b"rusage_user"[..], usage.ru_utime),
-        (b"rusage_system", usage.ru_stime),
+        (&b"rusage_user"[..], usage.user_time()),
+        (b"rusage_system", usage.system_time()),
     ] {
-        let micros = u32::try_from(time.tv_usec).unwrap_or(0);
+        let micros = u32::try_from(time.tv_usec()).unwrap_or(0);
         encode::encode_stat_seconds_micros(
             out,
             name,
-            u64::try_from(time.tv_sec).unwrap_or(0),
+            u64::try_from(time.tv_sec()).unwrap_or(0),
             micros,
         );
     }
