@@ -5,7 +5,7 @@
 //! borrows the buffer (no copies, no allocation), says "need more bytes", or returns a
 //! [`ParseError`] that carries the exact reply memcached would send and whether to skip
 //! bytes or close the connection. The parser never executes anything: the server runs
-//! the request against storage and answers with the encoders in [`encode`] and
+//! the request against storage and answers with the encoders in [`classic_encode`] and
 //! [`meta_encode`], which write straight into the caller's `Vec<u8>`. Clients (and
 //! round-trip tests) write requests with [`request_encode`].
 //!
@@ -39,8 +39,8 @@
 
 pub mod binary;
 pub mod binary_encode;
+pub mod classic_encode;
 mod classic_parse;
-pub mod encode;
 mod error;
 mod frame;
 mod limits;

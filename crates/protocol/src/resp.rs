@@ -67,10 +67,10 @@
 //! ```
 
 mod args;
-mod client;
 mod command;
 pub mod command_table;
 mod config;
+mod connection_commands;
 pub mod encode;
 mod error;
 mod expire;

@@ -2,7 +2,7 @@
 //! the global allocator is per binary) checks gets, multigets, sets, meta commands and
 //! errors, and that encoders write into reserved space without allocating.
 
-use tailcache_protocol::memcache::encode::{encode_reply, encode_value, Reply};
+use tailcache_protocol::memcache::classic_encode::{encode_reply, encode_value, Reply};
 use tailcache_protocol::memcache::meta_encode::{encode_meta_value_header, MetaItem};
 use tailcache_protocol::memcache::{parse, Limits, Parsed, Request, MAX_DECODED_KEY_BYTES};
 

@@ -1,6 +1,6 @@
 //! Encoders against the bytes memcached 1.6.18 sent for the same items.
 
-use tailcache_protocol::memcache::encode::*;
+use tailcache_protocol::memcache::classic_encode::*;
 use tailcache_protocol::memcache::meta_encode::*;
 use tailcache_protocol::memcache::{parse, Limits, MetaCommand, Parsed, Request};
 

@@ -99,7 +99,7 @@ pub struct GroupStats {
     quota_violations: AtomicU64,
 }
 
-/// A point-in-time copy of [`GroupStats`].
+/// A point-in-time copy of a group's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GroupStatsSnapshot {
     /// Time its steps ran, in nanoseconds.

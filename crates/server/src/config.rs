@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tailcache_runtime::{GroupShares, RuntimeConfig};
 
 use crate::cli::{AcceptModeName, EvictionName, Flags, ProtocolName};
-use crate::extended::apply_extended;
+use crate::memcached_options::apply_memcached_options;
 use crate::tls::TlsSettings;
 
 /// Default memcache port, memcached's.
@@ -402,7 +402,7 @@ impl Config {
         self.access
             .apply_flags(&flags.access, flags.auth_file.as_deref());
         warn_no_effect(flags, warnings);
-        apply_extended(self, &flags.extended, warnings)
+        apply_memcached_options(self, &flags.extended, warnings)
     }
 
     /// Replaces "pick for me" values (0) with what will be used.

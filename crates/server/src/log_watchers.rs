@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tailcache_protocol::memcache::encode::encode_uri_key;
+use tailcache_protocol::memcache::classic_encode::encode_uri_key;
 use tailcache_protocol::memcache::WatchTopics;
 use tailcache_runtime::ConnOrigin;
 use tailcache_storage::{EvictionListener, Expiry, ItemMeta};

@@ -97,7 +97,7 @@ pub fn encode_meta_status(
 }
 
 /// Appends `VA <bytes> <flags>*\r\n`; the caller appends the value and then
-/// [`encode_data_trailer`](super::encode::encode_data_trailer). `VA` is never quiet.
+/// [`encode_data_trailer`](super::classic_encode::encode_data_trailer). `VA` is never quiet.
 pub fn encode_meta_value_header(
     out: &mut Vec<u8>,
     value_bytes: usize,

@@ -2,8 +2,8 @@
 //! unknown command, then arity, then each command's own syntax and numbers.
 
 use super::args::{Args, Pairs};
-use super::client;
 use super::command::{Command, TimeUnit};
+use super::connection_commands;
 use super::error::{CommandError, ParseError, ProtocolError};
 use super::expire::parse_expire;
 use super::frame::{parse_frame, FrameParsed};
@@ -139,17 +139,17 @@ fn dispatch<'a>(
             key: only_key(rest, limits)?,
         }),
         CommandId::DbSize => Ok(Command::DbSize),
-        CommandId::FlushAll | CommandId::FlushDb => client::parse_flush(rest),
-        CommandId::Ping => client::parse_ping(rest),
+        CommandId::FlushAll | CommandId::FlushDb => connection_commands::parse_flush(rest),
+        CommandId::Ping => connection_commands::parse_ping(rest),
         CommandId::Echo => Ok(Command::Echo {
             message: first(rest),
         }),
         CommandId::Info => Ok(Command::Info { sections: rest }),
-        CommandId::Hello => client::parse_hello(rest),
-        CommandId::Auth => client::parse_auth(rest),
-        CommandId::Select => client::parse_select(rest),
-        CommandId::Client => client::parse_client(rest),
-        CommandId::Command => client::parse_command_command(rest),
+        CommandId::Hello => connection_commands::parse_hello(rest),
+        CommandId::Auth => connection_commands::parse_auth(rest),
+        CommandId::Select => connection_commands::parse_select(rest),
+        CommandId::Client => connection_commands::parse_client(rest),
+        CommandId::Command => connection_commands::parse_command_command(rest),
         CommandId::Config => super::config::parse_config(rest),
         CommandId::Quit => Ok(Command::Quit),
     }

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use tailcache_protocol::memcache::encode::{encode_reply, encode_version, Reply};
+use tailcache_protocol::memcache::classic_encode::{encode_reply, encode_version, Reply};
 use tailcache_protocol::memcache::meta_encode::{
     encode_meta_noop, encode_meta_status, MetaItem, MetaStatus,
 };

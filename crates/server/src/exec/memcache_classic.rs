@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use tailcache_protocol::memcache::encode::{self, Reply};
+use tailcache_protocol::memcache::classic_encode::{self, Reply};
 use tailcache_protocol::memcache::{
     DebugTime, Delete, FlushAll, Get, GetKind, Incr, ShutdownMode, Store, StoreMode as WireMode,
     Touch, Verbosity,
@@ -48,7 +48,7 @@ pub fn store(ctx: &ServerContext, store: &Store<'_>, output: &mut Vec<u8>) {
         Err(error) => store_error_reply(ctx, error),
     };
     if !store.noreply {
-        encode::encode_reply(output, reply);
+        classic_encode::encode_reply(output, reply);
     }
     record(ctx, CommandKind::Set, started);
 }
@@ -228,7 +228,7 @@ pub fn get_some<'a>(
             };
         }
     }
-    encode::encode_reply(output, Reply::End);
+    classic_encode::encode_reply(output, Reply::End);
     GetServed {
         rest_after: None,
         keys: served,
@@ -264,7 +264,7 @@ fn get_one(ctx: &ServerContext, key: &[u8], with_cas: bool, output: &mut Vec<u8>
     // straight from the engine after it.
     let found = ctx.engine.get_with_header(key, output, |out, meta| {
         let cas = with_cas.then_some(meta.cas);
-        encode::encode_value_header(out, key, meta.client_flags, meta.value_len, cas);
+        classic_encode::encode_value_header(out, key, meta.client_flags, meta.value_len, cas);
     });
     let value_len = match found {
         Ok(Some(meta)) => Some(meta.value_len),
@@ -273,7 +273,7 @@ fn get_one(ctx: &ServerContext, key: &[u8], with_cas: bool, output: &mut Vec<u8>
     watch_events::fetched(ctx, key, value_len);
     let hit = value_len.is_some();
     if hit {
-        encode::encode_data_trailer(output);
+        classic_encode::encode_data_trailer(output);
     }
     hit
 }
@@ -301,9 +301,9 @@ fn get_and_touch_one(
     // moved in place rather than through a second buffer.
     let cas = with_cas.then_some(meta.cas);
     prepend_header(output, value_start, |out, value_len| {
-        encode::encode_value_header(out, key, meta.client_flags, value_len, cas);
+        classic_encode::encode_value_header(out, key, meta.client_flags, value_len, cas);
     });
-    encode::encode_data_trailer(output);
+    classic_encode::encode_data_trailer(output);
     true
 }
 
@@ -318,7 +318,7 @@ pub fn delete(ctx: &ServerContext, delete: &Delete<'_>, output: &mut Vec<u8>) {
         Reply::NotFound
     };
     if !delete.noreply {
-        encode::encode_reply(output, reply);
+        classic_encode::encode_reply(output, reply);
     }
     record(ctx, CommandKind::Delete, started);
 }
@@ -347,8 +347,8 @@ pub fn incr(ctx: &ServerContext, incr: &Incr<'_>, output: &mut Vec<u8>) {
     }
     if !incr.noreply {
         match result {
-            Ok(value) => encode::encode_number(output, value),
-            Err(error) => encode::encode_reply(output, store_error_reply(ctx, error)),
+            Ok(value) => classic_encode::encode_number(output, value),
+            Err(error) => classic_encode::encode_reply(output, store_error_reply(ctx, error)),
         }
     }
     record(ctx, CommandKind::Arithmetic, started);
@@ -372,7 +372,7 @@ pub fn touch(ctx: &ServerContext, touch: &Touch<'_>, output: &mut Vec<u8>) {
         Err(error) => store_error_reply(ctx, error),
     };
     if !touch.noreply {
-        encode::encode_reply(output, reply);
+        classic_encode::encode_reply(output, reply);
     }
     record(ctx, CommandKind::Touch, started);
 }
@@ -408,7 +408,7 @@ pub fn flush_all(ctx: &ServerContext, flush: FlushAll, output: &mut Vec<u8>) {
     }
     apply_flush(ctx, flush.delay_secs);
     if !flush.noreply {
-        encode::encode_reply(output, Reply::Ok);
+        classic_encode::encode_reply(output, Reply::Ok);
     }
     record(ctx, CommandKind::Flush, started);
 }
@@ -416,7 +416,7 @@ pub fn flush_all(ctx: &ServerContext, flush: FlushAll, output: &mut Vec<u8>) {
 /// version.
 pub fn version(ctx: &ServerContext, output: &mut Vec<u8>) {
     let started = Instant::now();
-    encode::encode_version(output, MEMCACHED_COMPAT_VERSION.as_bytes());
+    classic_encode::encode_version(output, MEMCACHED_COMPAT_VERSION.as_bytes());
     record(ctx, CommandKind::Other, started);
 }
 
@@ -455,7 +455,7 @@ pub fn shutdown(ctx: &ServerContext, mode: ShutdownMode, output: &mut Vec<u8>) -
 pub fn debugtime(ctx: &ServerContext, debug: DebugTime, output: &mut Vec<u8>) {
     let started = Instant::now();
     let Some(clock) = ctx.shared.debug_clock() else {
-        encode::encode_reply(output, Reply::Error);
+        classic_encode::encode_reply(output, Reply::Error);
         return;
     };
     match debug {
@@ -463,11 +463,11 @@ pub fn debugtime(ctx: &ServerContext, debug: DebugTime, output: &mut Vec<u8>) {
         DebugTime::Resume => clock.resume(),
         DebugTime::ShiftSecs(secs) => clock.shift_secs(secs),
         DebugTime::Invalid => {
-            encode::encode_reply(output, Reply::Error);
+            classic_encode::encode_reply(output, Reply::Error);
             return;
         }
     }
-    encode::encode_reply(output, Reply::Ok);
+    classic_encode::encode_reply(output, Reply::Ok);
     record(ctx, CommandKind::Other, started);
 }
 
@@ -502,7 +502,7 @@ pub fn verbosity(ctx: &ServerContext, verbosity: Verbosity, output: &mut Vec<u8>
     ctx.shared
         .set_verbosity(u8::try_from(verbosity.level).unwrap_or(u8::MAX));
     if !verbosity.noreply {
-        encode::encode_reply(output, Reply::Ok);
+        classic_encode::encode_reply(output, Reply::Ok);
     }
     record(ctx, CommandKind::Other, started);
 }

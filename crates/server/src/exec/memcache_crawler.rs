@@ -21,7 +21,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use tailcache_protocol::memcache::{encode, CrawlTarget, LruCrawler};
+use tailcache_protocol::memcache::{classic_encode, CrawlTarget, LruCrawler};
 use tailcache_storage::{DumpCursor, DumpedItem, Expiry};
 
 use super::record;
@@ -175,7 +175,7 @@ fn answer(ctx: &ServerContext, command: LruCrawler, out: &mut Vec<u8>) -> Crawle
 fn metadump_line(out: &mut Vec<u8>, item: &DumpedItem<'_>) {
     use std::io::Write as _;
     out.extend_from_slice(b"key=");
-    encode::encode_uri_key(out, item.key);
+    classic_encode::encode_uri_key(out, item.key);
     let meta = &item.meta;
     let expiry = match meta.expiry {
         Expiry::Never => -1,

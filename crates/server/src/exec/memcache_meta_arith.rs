@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use tailcache_protocol::memcache::encode;
+use tailcache_protocol::memcache::classic_encode;
 use tailcache_protocol::memcache::meta_encode::{self, MetaItem, MetaStatus};
 use tailcache_protocol::memcache::{
     ArithMode, MetaArithmetic, MetaCommand, MetaFlags, MAX_DECODED_KEY_BYTES,
@@ -94,7 +94,7 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
                 CacheError::Exists => MetaStatus::Ex,
                 CacheError::NotStored => MetaStatus::Ns,
                 other => {
-                    encode::encode_reply(out, store_error_reply(ctx, other));
+                    classic_encode::encode_reply(out, store_error_reply(ctx, other));
                     return record(ctx, CommandKind::Arithmetic, started);
                 }
             };
@@ -118,7 +118,7 @@ pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mu
         let digits = decimal.as_bytes();
         meta_encode::encode_meta_value_header(out, digits.len(), &arith.key, flags, &item);
         out.extend_from_slice(digits);
-        encode::encode_data_trailer(out);
+        classic_encode::encode_data_trailer(out);
     } else {
         out.extend_from_slice(b"HD");
         meta_encode::encode_return_flags(out, &arith.key, flags, &item);

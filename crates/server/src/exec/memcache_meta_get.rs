@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use tailcache_protocol::memcache::encode;
+use tailcache_protocol::memcache::classic_encode;
 use tailcache_protocol::memcache::meta_encode::{self, MetaItem, MetaStatus};
 use tailcache_protocol::memcache::{MetaCommand, MetaFlags, MetaGet, MAX_DECODED_KEY_BYTES};
 use tailcache_storage::{Expiry, ReadOptions, ReadOutcome};
@@ -74,7 +74,7 @@ pub fn meta_get(ctx: &ServerContext, get: &MetaGet<'_>, out: &mut Vec<u8>) {
         prepend_header(out, value_start, |out, value_len| {
             meta_encode::encode_meta_value_header(out, value_len, &key, flags, &item);
         });
-        encode::encode_data_trailer(out);
+        classic_encode::encode_data_trailer(out);
     } else {
         out.truncate(value_start);
         meta_encode::encode_meta_status(out, MetaCommand::Get, MetaStatus::Hd, &key, flags, &item);

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use tailcache_protocol::memcache::encode;
+use tailcache_protocol::memcache::classic_encode;
 use tailcache_protocol::memcache::meta_encode::{self, MetaItem, MetaStatus};
 use tailcache_protocol::memcache::{
     MetaCommand, MetaDelete, MetaSet, SetMode, MAX_DECODED_KEY_BYTES,
@@ -73,7 +73,7 @@ pub fn meta_set(ctx: &ServerContext, set: &MetaSet<'_>, out: &mut Vec<u8>) {
             // memcached unlinks the key when an ms cannot be stored, so a stale value
             // never outlives a refused overwrite.
             let _ = ctx.engine.delete(key, DeleteOptions::default());
-            encode::encode_reply(out, store_error_reply(ctx, error));
+            classic_encode::encode_reply(out, store_error_reply(ctx, error));
             return record(ctx, CommandKind::Set, started);
         }
     };

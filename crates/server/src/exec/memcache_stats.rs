@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use tailcache_protocol::memcache::encode::{self, Reply};
+use tailcache_protocol::memcache::classic_encode::{self, Reply};
 use tailcache_protocol::memcache::{Stats, StatsGroup};
 
 use super::memcache_stats_general as general;
@@ -49,18 +49,18 @@ pub fn stats(ctx: &ServerContext, stats: Stats<'_>, output: &mut Vec<u8>) {
         StatsGroup::Settings => settings(ctx, output),
         StatsGroup::Items => items(ctx, output),
         StatsGroup::Slabs => slabs(ctx, output),
-        StatsGroup::Sizes => encode::encode_reply(output, Reply::End),
+        StatsGroup::Sizes => classic_encode::encode_reply(output, Reply::End),
         StatsGroup::Conns => conns(ctx, output),
         // memcached zeroes its counters; ours only ever grow (Prometheus reads
         // them), so the memcache view counts from here instead.
         StatsGroup::Reset => {
             reset(ctx);
-            encode::encode_reply(output, Reply::Reset)
+            classic_encode::encode_reply(output, Reply::Reset)
         }
         StatsGroup::Detail => detail(ctx, stats.args, output),
         StatsGroup::Other(b"cachedump") => cachedump(ctx, stats.args, output),
         StatsGroup::Other(b"tailcache") => general::tailcache(ctx, output),
-        StatsGroup::Other(_) => encode::encode_reply(output, Reply::Error),
+        StatsGroup::Other(_) => classic_encode::encode_reply(output, Reply::Error),
     }
     record(ctx, CommandKind::Stats, started);
 }
@@ -71,10 +71,10 @@ fn detail(ctx: &ServerContext, args: &[u8], out: &mut Vec<u8>) {
     match args.trim_ascii() {
         b"on" | b"off" => {
             prefixes.set_enabled(args.trim_ascii() == b"on");
-            encode::encode_reply(out, Reply::Ok)
+            classic_encode::encode_reply(out, Reply::Ok)
         }
         b"dump" => prefixes.dump(out),
-        _ => encode::encode_reply(out, Reply::StatsDetailUsage),
+        _ => classic_encode::encode_reply(out, Reply::StatsDetailUsage),
     }
 }
 
@@ -143,7 +143,7 @@ pub(super) fn rusage(out: &mut Vec<u8>) {
         (b"rusage_system", usage.system_time()),
     ] {
         let micros = u32::try_from(time.tv_usec()).unwrap_or(0);
-        encode::encode_stat_seconds_micros(
+        classic_encode::encode_stat_seconds_micros(
             out,
             name,
             u64::try_from(time.tv_sec()).unwrap_or(0),
@@ -154,14 +154,14 @@ pub(super) fn rusage(out: &mut Vec<u8>) {
 
 fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     let config = &ctx.config;
-    encode::encode_stat_u64(out, b"maxbytes", config.memory_limit_mib << 20);
-    encode::encode_stat_u64(out, b"maxconns", config.conn_limit as u64);
-    encode::encode_stat_i64(out, b"tcpport", i64::from(config.port));
-    encode::encode_stat_i64(out, b"udpport", i64::from(config.udp_port));
+    classic_encode::encode_stat_u64(out, b"maxbytes", config.memory_limit_mib << 20);
+    classic_encode::encode_stat_u64(out, b"maxconns", config.conn_limit as u64);
+    classic_encode::encode_stat_i64(out, b"tcpport", i64::from(config.port));
+    classic_encode::encode_stat_i64(out, b"udpport", i64::from(config.udp_port));
     let interfaces = config.listen.join(",");
-    encode::encode_stat(out, b"inter", interfaces.as_bytes());
-    encode::encode_stat_u64(out, b"verbosity", u64::from(ctx.shared.verbosity()));
-    encode::encode_stat(
+    classic_encode::encode_stat(out, b"inter", interfaces.as_bytes());
+    classic_encode::encode_stat_u64(out, b"verbosity", u64::from(ctx.shared.verbosity()));
+    classic_encode::encode_stat(
         out,
         b"evictions",
         if config.eviction == crate::cli::EvictionName::None {
@@ -175,54 +175,54 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
         .as_ref()
         .map(|path| path.display().to_string());
     let socket = socket.as_deref().unwrap_or("NULL");
-    encode::encode_stat(out, b"domain_socket", socket.as_bytes());
-    encode::encode_stat(out, b"umask", config.unix_socket_mode.as_bytes());
+    classic_encode::encode_stat(out, b"domain_socket", socket.as_bytes());
+    classic_encode::encode_stat(out, b"umask", config.unix_socket_mode.as_bytes());
     // No `shutdown` command, no SASL.
-    encode::encode_stat(
+    classic_encode::encode_stat(
         out,
         b"shutdown_command",
         yes_no(config.shutdown_command_enabled),
     );
-    encode::encode_stat_u64(out, b"num_threads", config.threads as u64);
+    classic_encode::encode_stat_u64(out, b"num_threads", config.threads as u64);
     let delimiter = [ctx.shared.prefix_stats.delimiter()];
-    encode::encode_stat(out, b"stat_key_prefix", &delimiter);
+    classic_encode::encode_stat(out, b"stat_key_prefix", &delimiter);
     let detail = ctx.shared.prefix_stats.enabled();
-    encode::encode_stat(out, b"detail_enabled", yes_no(detail));
-    encode::encode_stat_u64(out, b"reqs_per_event", config.turn_budget_requests as u64);
-    encode::encode_stat(out, b"cas_enabled", yes_no(config.cas_enabled));
-    encode::encode_stat_u64(out, b"tcp_backlog", config.listen_backlog as u64);
+    classic_encode::encode_stat(out, b"detail_enabled", yes_no(detail));
+    classic_encode::encode_stat_u64(out, b"reqs_per_event", config.turn_budget_requests as u64);
+    classic_encode::encode_stat(out, b"cas_enabled", yes_no(config.cas_enabled));
+    classic_encode::encode_stat_u64(out, b"tcp_backlog", config.listen_backlog as u64);
     let binding_protocol: &[u8] = match config.binding_protocol {
         crate::cli::ProtocolName::Auto => b"auto-negotiate",
         crate::cli::ProtocolName::Ascii => b"ascii",
         crate::cli::ProtocolName::Binary => b"binary",
     };
-    encode::encode_stat(out, b"binding_protocol", binding_protocol);
-    encode::encode_stat(out, b"auth_enabled_sasl", b"no");
+    classic_encode::encode_stat(out, b"binding_protocol", binding_protocol);
+    classic_encode::encode_stat(out, b"auth_enabled_sasl", b"no");
     // memcached names the -Y file here, or says no.
     let auth_file = config.access.auth_file.as_ref();
     let auth_file = auth_file.map(|path| path.to_string_lossy().into_owned());
     let auth_file = auth_file.as_deref().unwrap_or("no");
-    encode::encode_stat(out, b"auth_enabled_ascii", auth_file.as_bytes());
-    encode::encode_stat_u64(out, b"item_size_max", config.max_item_size_bytes);
+    classic_encode::encode_stat(out, b"auth_enabled_ascii", auth_file.as_bytes());
+    classic_encode::encode_stat_u64(out, b"item_size_max", config.max_item_size_bytes);
     // Over -c, a connection is refused with a reply at once.
-    encode::encode_stat(out, b"maxconns_fast", b"yes");
+    classic_encode::encode_stat(out, b"maxconns_fast", b"yes");
     // -o hashpower is not used: the index is sized from -m and
     // --expected-item-size (`stats tailcache`).
-    encode::encode_stat_u64(out, b"hashpower_init", 0);
+    classic_encode::encode_stat_u64(out, b"hashpower_init", 0);
     let crawler = ctx.shared.lru_crawler_enabled.load(Ordering::Relaxed);
-    encode::encode_stat(out, b"lru_crawler", yes_no(crawler));
-    encode::encode_stat(out, b"flush_enabled", yes_no(config.flush_enabled));
-    encode::encode_stat(out, b"dump_enabled", yes_no(config.dump_enabled));
-    encode::encode_stat(out, b"lru_maintainer_thread", yes_no(config.evict_ahead));
-    encode::encode_stat_u64(out, b"idle_timeout", config.idle_timeout_secs);
-    encode::encode_stat(out, b"track_sizes", b"no");
-    encode::encode_stat(out, b"inline_ascii_response", b"no");
+    classic_encode::encode_stat(out, b"lru_crawler", yes_no(crawler));
+    classic_encode::encode_stat(out, b"flush_enabled", yes_no(config.flush_enabled));
+    classic_encode::encode_stat(out, b"dump_enabled", yes_no(config.dump_enabled));
+    classic_encode::encode_stat(out, b"lru_maintainer_thread", yes_no(config.evict_ahead));
+    classic_encode::encode_stat_u64(out, b"idle_timeout", config.idle_timeout_secs);
+    classic_encode::encode_stat(out, b"track_sizes", b"no");
+    classic_encode::encode_stat(out, b"inline_ascii_response", b"no");
     tls_settings(&config.tls, out);
     // As memcached: the -e file, only when there is one.
     if let Some(path) = &config.heap_file {
-        encode::encode_stat(out, b"memory_file", path.to_string_lossy().as_bytes());
+        classic_encode::encode_stat(out, b"memory_file", path.to_string_lossy().as_bytes());
     }
-    encode::encode_reply(out, Reply::End);
+    classic_encode::encode_reply(out, Reply::End);
 }
 
 /// memcached's `reclaimed`: dead items whose memory was taken back, expired
@@ -240,7 +240,7 @@ fn conns(ctx: &ServerContext, out: &mut Vec<u8>) {
     let started = u32::try_from(ctx.shared.started_unix_secs()).unwrap_or(now);
     for row in ctx.shared.conns.rows(now, started) {
         let mut stat = |field: &str, value: &[u8]| {
-            encode::encode_stat(out, format!("{}:{field}", row.fd).as_bytes(), value);
+            classic_encode::encode_stat(out, format!("{}:{field}", row.fd).as_bytes(), value);
         };
         stat("addr", row.addr.as_bytes());
         if let Some(listen_addr) = &row.listen_addr {
@@ -252,7 +252,7 @@ fn conns(ctx: &ServerContext, out: &mut Vec<u8>) {
             row.secs_since_last_cmd.to_string().as_bytes(),
         );
     }
-    encode::encode_reply(out, Reply::End);
+    classic_encode::encode_reply(out, Reply::End);
 }
 
 /// memcached's TLS settings lines (a TLS-enabled build prints them always).
@@ -261,29 +261,29 @@ fn tls_settings(tls: &crate::tls::TlsSettings, out: &mut Vec<u8>) {
         p.as_ref()
             .map_or_else(|| "NULL".to_owned(), |p| p.display().to_string())
     };
-    encode::encode_stat(out, b"ssl_enabled", yes_no(tls.any_listener()));
-    encode::encode_stat(out, b"ssl_chain_cert", path(&tls.cert).as_bytes());
-    encode::encode_stat(out, b"ssl_key", path(&tls.key).as_bytes());
+    classic_encode::encode_stat(out, b"ssl_enabled", yes_no(tls.any_listener()));
+    classic_encode::encode_stat(out, b"ssl_chain_cert", path(&tls.cert).as_bytes());
+    classic_encode::encode_stat(out, b"ssl_key", path(&tls.key).as_bytes());
     let verify_mode: u64 = match tls.verify_mode {
         crate::tls::TlsVerifyMode::None => 0,
         crate::tls::TlsVerifyMode::Request => 1,
         crate::tls::TlsVerifyMode::Require => 2,
     };
-    encode::encode_stat_u64(out, b"ssl_verify_mode", verify_mode);
+    classic_encode::encode_stat_u64(out, b"ssl_verify_mode", verify_mode);
     // Keys are read as PEM (1) whatever -o ssl_keyformat says (it warns).
-    encode::encode_stat_u64(out, b"ssl_keyformat", 1);
+    classic_encode::encode_stat_u64(out, b"ssl_keyformat", 1);
     // rustls's own cipher suites: memcached's "NULL" means "the library's default".
-    encode::encode_stat(out, b"ssl_ciphers", b"NULL");
-    encode::encode_stat(out, b"ssl_ca_cert", path(&tls.ca).as_bytes());
+    classic_encode::encode_stat(out, b"ssl_ciphers", b"NULL");
+    classic_encode::encode_stat(out, b"ssl_ca_cert", path(&tls.ca).as_bytes());
     let wbuf_bytes = u64::from(tls.write_buffer_kib) * 1024;
-    encode::encode_stat_u64(out, b"ssl_wbuf_size", wbuf_bytes);
-    encode::encode_stat(out, b"ssl_session_cache", yes_no(tls.session_cache));
-    encode::encode_stat(out, b"ssl_kernel_tls", b"no");
+    classic_encode::encode_stat_u64(out, b"ssl_wbuf_size", wbuf_bytes);
+    classic_encode::encode_stat(out, b"ssl_session_cache", yes_no(tls.session_cache));
+    classic_encode::encode_stat(out, b"ssl_kernel_tls", b"no");
     let min_version: &[u8] = match tls.min_version {
         crate::tls::TlsMinVersion::Tls12 => b"tlsv1.2",
         crate::tls::TlsMinVersion::Tls13 => b"tlsv1.3",
     };
-    encode::encode_stat(out, b"ssl_min_version", min_version);
+    classic_encode::encode_stat(out, b"ssl_min_version", min_version);
 }
 
 fn yes_no(value: bool) -> &'static [u8] {
@@ -298,18 +298,18 @@ fn yes_no(value: bool) -> &'static [u8] {
 fn items(ctx: &ServerContext, out: &mut Vec<u8>) {
     let storage = ctx.engine.stats();
     if storage.items > 0 {
-        encode::encode_stat_u64(out, b"items:1:number", storage.items);
-        encode::encode_stat_u64(out, b"items:1:evicted", storage.evicted_items);
-        encode::encode_stat_u64(out, b"items:1:reclaimed", reclaimed(&storage));
+        classic_encode::encode_stat_u64(out, b"items:1:number", storage.items);
+        classic_encode::encode_stat_u64(out, b"items:1:evicted", storage.evicted_items);
+        classic_encode::encode_stat_u64(out, b"items:1:reclaimed", reclaimed(&storage));
         let counted = since_reset(ctx, &storage);
         for (name, counter) in [
             (&b"items:1:crawler_reclaimed"[..], &b"crawler_reclaimed"[..]),
             (b"items:1:crawler_items_checked", b"crawler_items_checked"),
         ] {
-            encode::encode_stat_u64(out, name, counted.get(counter).copied().unwrap_or(0));
+            classic_encode::encode_stat_u64(out, name, counted.get(counter).copied().unwrap_or(0));
         }
     }
-    encode::encode_reply(out, Reply::End);
+    classic_encode::encode_reply(out, Reply::End);
 }
 
 /// memcached's cap on a `stats cachedump` reply.
@@ -372,7 +372,7 @@ fn cachedump(ctx: &ServerContext, args: &[u8], out: &mut Vec<u8>) {
             break;
         }
     }
-    encode::encode_reply(out, Reply::End);
+    classic_encode::encode_reply(out, Reply::End);
 }
 
 /// `stats slabs`: segments are tailcache's slabs. Class 1 is listed once anything was
@@ -380,11 +380,11 @@ fn cachedump(ctx: &ServerContext, args: &[u8], out: &mut Vec<u8>) {
 fn slabs(ctx: &ServerContext, out: &mut Vec<u8>) {
     let storage = ctx.engine.stats();
     if storage.segments_used > 0 || storage.sets > 0 {
-        encode::encode_stat_u64(out, b"1:chunk_size", storage.segment_size_bytes);
-        encode::encode_stat_u64(out, b"1:total_pages", storage.segments_used);
-        encode::encode_stat_u64(out, b"1:used_chunks", storage.items);
+        classic_encode::encode_stat_u64(out, b"1:chunk_size", storage.segment_size_bytes);
+        classic_encode::encode_stat_u64(out, b"1:total_pages", storage.segments_used);
+        classic_encode::encode_stat_u64(out, b"1:used_chunks", storage.items);
     }
-    encode::encode_stat_u64(out, b"active_slabs", u64::from(storage.segments_used > 0));
-    encode::encode_stat_u64(out, b"total_malloced", storage.reserved_bytes);
-    encode::encode_reply(out, Reply::End);
+    classic_encode::encode_stat_u64(out, b"active_slabs", u64::from(storage.segments_used > 0));
+    classic_encode::encode_stat_u64(out, b"total_malloced", storage.reserved_bytes);
+    classic_encode::encode_reply(out, Reply::End);
 }

@@ -53,9 +53,9 @@
 //!   group's background steps (only while the client reads its output), and
 //!   serves the requests behind it once the job is done.
 //!
-//! Each protocol keeps its own connection state: [`memcache_conn`],
-//! [`resp_conn`] and [`http_keys`], all driven by the one request loop in
-//! [`conn_loop`]; they share the engine, so a key set through one protocol
+//! Each protocol keeps its own connection state: `memcache_conn`,
+//! `resp_conn` and `http_keys`, all driven by the one request loop in
+//! `conn_loop`; they share the engine, so a key set through one protocol
 //! reads back through the others.
 
 mod conn_loop;

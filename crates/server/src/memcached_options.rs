@@ -53,7 +53,7 @@ const IGNORED: &[&str] = &[
 
 /// Applies `-o name[=value]` options to `config`; each option without
 /// effect adds one line to `warnings`.
-pub fn apply_extended(
+pub fn apply_memcached_options(
     config: &mut Config,
     options: &[String],
     warnings: &mut Vec<String>,
