@@ -1,18 +1,27 @@
-//! Parsing of human-friendly numbers and durations on the command line
-//! (`10k`, `1.5M`, `500ms`, `10s`), and formatting of latencies.
+//! Parsing of human-friendly numbers on the command line: counts and rates (`10k`,
+//! `1.5M`), byte sizes as the server reads them (`512`, `4k` = 4 096), durations
+//! (`500ms`, `10s`), and formatting of latencies.
 
 use std::time::Duration;
 
 /// Largest count or rate accepted anywhere on the command line.
 pub const MAX_COUNT: f64 = 1e12;
 
-/// Parses a count with an optional `k`/`m`/`g` suffix (`10k` = 10 000).
+/// Parses a count with an optional decimal suffix: `k` or `K` (thousand), `M`
+/// (million), `G` (billion). A lowercase `m` or `g` is refused: in the server's
+/// sizes `1m` is a MiB, and in durations `m` is minutes.
 pub fn parse_count(text: &str) -> Result<f64, String> {
     let t = text.trim();
-    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_lowercase()) {
-        Some('k') => (&t[..t.len() - 1], 1e3),
-        Some('m') => (&t[..t.len() - 1], 1e6),
-        Some('g') => (&t[..t.len() - 1], 1e9),
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G') => (&t[..t.len() - 1], 1e9),
+        Some('m' | 'g') => {
+            return Err(format!(
+                "{text:?}: write M for millions or G for billions (a lowercase m or g \
+                 would read as MiB or GiB in the server's sizes)"
+            ))
+        }
         _ => (t, 1.0),
     };
     let value: f64 = num.parse().map_err(|_| format!("not a number: {text:?}"))?;
@@ -21,6 +30,28 @@ pub fn parse_count(text: &str) -> Result<f64, String> {
         return Err(format!("{text:?} is outside 0..={MAX_COUNT}"));
     }
     Ok(value)
+}
+
+/// Parses a size in bytes as the server reads its sizes (`-I 1m`): an optional `k`,
+/// `m` or `g` suffix (either case) is a binary multiple, so `1k` is 1 024 bytes.
+pub fn parse_size_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, multiplier) = match t.chars().last().map(|c| c.to_ascii_lowercase()) {
+        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} is not a size in bytes (a whole number, optionally with k, m or g)"
+        ));
+    }
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(multiplier))
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Parses a whole count (`100k` = 100 000).
@@ -80,6 +111,22 @@ mod tests {
         assert!(parse_count("-1").is_err());
         assert!(parse_count("abc").is_err());
         assert!(parse_u64("1.5").is_err());
+        assert_eq!(parse_count("2G").unwrap(), 2e9);
+        // `10m` is 10 MiB to the server and 10 minutes as a duration: refused here.
+        let refused = parse_count("10m").unwrap_err();
+        assert!(refused.contains("write M for millions"), "{refused}");
+        assert!(parse_count("1g").is_err());
+    }
+
+    #[test]
+    fn sizes_are_binary_multiples_as_in_the_server() {
+        assert_eq!(parse_size_bytes("100").unwrap(), 100);
+        assert_eq!(parse_size_bytes("1k").unwrap(), 1024);
+        assert_eq!(parse_size_bytes("10m").unwrap(), 10 << 20);
+        assert_eq!(parse_size_bytes("1G").unwrap(), 1 << 30);
+        assert!(parse_size_bytes("1.5k").is_err());
+        assert!(parse_size_bytes("k").is_err());
+        assert!(parse_size_bytes("99999999999999999999").is_err());
     }
 
     #[test]

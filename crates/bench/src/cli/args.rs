@@ -67,7 +67,7 @@ pub struct Args {
     /// Key popularity: uniform, or zipf:THETA (zipf:0.99).
     #[arg(long, default_value = "uniform")]
     pub popularity: String,
-    /// Value size: N, MIN..MAX, or SIZE:WEIGHT,SIZE:WEIGHT.
+    /// Value size in bytes (k, m: KiB, MiB, as the server reads sizes): N, MIN..MAX, or SIZE:WEIGHT,SIZE:WEIGHT.
     #[arg(long, default_value = "100")]
     pub value_size: String,
     /// Command mix, relative weights: get=90,set=10,delete=0,multiget=0.

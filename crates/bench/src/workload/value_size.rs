@@ -27,7 +27,7 @@ impl ValueSizes {
     /// Parses one of the three forms.
     pub fn parse(text: &str) -> Result<Self, String> {
         let size = |s: &str| -> Result<usize, String> {
-            let v = crate::units::parse_u64(s)? as usize;
+            let v = usize::try_from(crate::units::parse_size_bytes(s)?).unwrap_or(usize::MAX);
             if v > MAX_VALUE_BYTES {
                 return Err(format!("value size {v} exceeds {MAX_VALUE_BYTES}"));
             }
@@ -104,13 +104,14 @@ mod tests {
         assert_eq!(ValueSizes::parse("100").unwrap(), ValueSizes::Fixed(100));
         assert_eq!(
             ValueSizes::parse("10..1k").unwrap(),
-            ValueSizes::Range { min: 10, max: 1000 }
+            ValueSizes::Range { min: 10, max: 1024 }
         );
         assert_eq!(
             ValueSizes::parse("100:8,4096:2").unwrap(),
             ValueSizes::Weighted(vec![(100, 8), (4096, 2)])
         );
-        assert!(ValueSizes::parse("2M").is_err());
+        assert!(ValueSizes::parse("2M").is_err(), "over the largest value");
+        assert!(ValueSizes::parse("1.5k").is_err());
         assert!(ValueSizes::parse("10..5").is_err());
         assert!(ValueSizes::parse("10:0").is_err());
     }
