@@ -9,9 +9,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tailcache_runtime::{ConnStats, ConnStatsSnapshot};
 
-use crate::config::Config;
-use crate::engine::Engine;
-use crate::metrics::{CounterTotals, MetricsRegistry, WorkerMetrics};
+use crate::observability::metrics::{CounterTotals, MetricsRegistry, WorkerMetrics};
+use crate::startup::config::Config;
+use crate::startup::engine::Engine;
 
 /// Which wire protocol a data listener speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -85,19 +85,19 @@ pub struct SharedState {
     /// Whether the LRU crawler commands are served (`lru_crawler enable|disable`).
     pub lru_crawler_enabled: std::sync::atomic::AtomicBool,
     /// `stats detail`: per-prefix counts, off until turned on.
-    pub prefix_stats: crate::prefix_stats::PrefixStats,
+    pub prefix_stats: crate::observability::prefix_stats::PrefixStats,
     /// Admin endpoint requests refused for a missing or wrong token (the
     /// admin thread is not a worker, so it has no per-worker counters).
     pub admin_auth_failures: std::sync::atomic::AtomicU64,
     /// The data runtime's scheduler and stall figures, once it has started.
     runtime_figures: std::sync::OnceLock<RuntimeFigures>,
     /// Certificates of the TLS listeners, when there are any.
-    tls: std::sync::OnceLock<Arc<crate::tls::TlsState>>,
+    tls: std::sync::OnceLock<Arc<crate::security::tls::TlsState>>,
     /// The engine's clock when `debugtime` may move it (--debug-commands).
     debug_clock: std::sync::OnceLock<Arc<tailcache_storage::SteppedClock>>,
     /// memcached's `watch` connections, told of fetches, mutations,
     /// evictions and connections.
-    pub log_watchers: Arc<crate::log_watchers::LogWatchers>,
+    pub log_watchers: Arc<crate::observability::log_watchers::LogWatchers>,
     /// memcached's `lru_crawler crawl`: the walk in progress and its counts.
     pub lru_crawl: crate::lru_crawl::LruCrawl,
 }
@@ -123,12 +123,14 @@ impl SharedState {
         let verbosity = AtomicU8::new(config.verbosity);
         let lru_crawler_enabled = std::sync::atomic::AtomicBool::new(config.lru_crawler_enabled);
         // validate() holds the delimiter to printable ASCII.
-        let prefix_stats = crate::prefix_stats::PrefixStats::new(
+        let prefix_stats = crate::observability::prefix_stats::PrefixStats::new(
             u8::try_from(config.prefix_delimiter).unwrap_or(b':'),
         );
         let buffer_bytes =
             usize::try_from(config.watcher_buffer_kib.saturating_mul(1024)).unwrap_or(usize::MAX);
-        let log_watchers = Arc::new(crate::log_watchers::LogWatchers::new(buffer_bytes));
+        let log_watchers = Arc::new(crate::observability::log_watchers::LogWatchers::new(
+            buffer_bytes,
+        ));
         // A second SharedState over the same engine (tests) keeps the first listener.
         engine.set_eviction_listener(log_watchers.clone());
         Self {
@@ -153,7 +155,7 @@ impl SharedState {
     }
 
     /// Records the TLS listeners' certificates (once, at start).
-    pub fn set_tls(&self, tls: Arc<crate::tls::TlsState>) {
+    pub fn set_tls(&self, tls: Arc<crate::security::tls::TlsState>) {
         let _ = self.tls.set(tls);
     }
 
@@ -168,7 +170,7 @@ impl SharedState {
     }
 
     /// The TLS listeners' certificates; `None` when no listener speaks TLS.
-    pub fn tls(&self) -> Option<&Arc<crate::tls::TlsState>> {
+    pub fn tls(&self) -> Option<&Arc<crate::security::tls::TlsState>> {
         self.tls.get()
     }
 

@@ -11,9 +11,9 @@ use tailcache_runtime::{
 
 use crate::conn_registry::{ConnHandle, ConnPhase};
 use crate::context::{Protocol, ServerContext, SharedState};
-use crate::engine::run_maintenance;
 use crate::exec;
-use crate::metrics::Counter;
+use crate::observability::metrics::Counter;
+use crate::startup::engine::run_maintenance;
 
 /// Makes one [`DataService`] per worker.
 pub struct DataServiceFactory {

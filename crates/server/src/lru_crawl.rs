@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tailcache_runtime::BackgroundProgress;
 use tailcache_storage::DumpCursor;
 
-use crate::engine::Engine;
+use crate::startup::engine::Engine;
 
 /// Index buckets one call of the engine's crawl walks (a few µs of work).
 const BUCKETS_PER_CALL: usize = 64;

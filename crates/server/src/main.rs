@@ -8,10 +8,10 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::Parser;
 
-use tailcache::cli::Flags;
-use tailcache::config::Config;
-use tailcache::process::{Daemon, PidFile};
-use tailcache::server::{Server, StartError};
+use tailcache::startup::cli::Flags;
+use tailcache::startup::config::Config;
+use tailcache::startup::process::{Daemon, PidFile};
+use tailcache::startup::server::{Server, StartError};
 
 /// sysexits.h EX_USAGE: a bad flag or setting.
 const EXIT_USAGE: u8 = 64;
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(path) = &flags.check_config {
-        return match tailcache::check_config::check(&config) {
+        return match tailcache::startup::check_config::check(&config) {
             Ok(()) => {
                 println!("tailcache: {}: configuration is valid", path.display());
                 ExitCode::SUCCESS
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         };
     }
     warn_if_exposed(&config);
-    tailcache::logging::init(config.verbosity);
+    tailcache::startup::logging::init(config.verbosity);
     run(config)
 }
 
@@ -71,7 +71,7 @@ fn usage_error(message: &str) -> ExitCode {
 /// serves without any authentication (and one for an open admin endpoint).
 /// TLS is not served yet, hence `false`; a TLS listener will pass its state.
 fn warn_if_exposed(config: &Config) {
-    use tailcache::access;
+    use tailcache::security::access;
     let addrs = config.data_addrs().unwrap_or_default();
     let credentials = &config.access.credentials;
     if access::exposed_without_auth(credentials, &addrs) {
@@ -93,7 +93,7 @@ fn warn_line(message: &str) {
 fn run(config: Config) -> ExitCode {
     let mut daemon = None;
     if config.daemonize {
-        match tailcache::process::daemonize() {
+        match tailcache::startup::process::daemonize() {
             Ok(child) => daemon = Some(child),
             Err(e) => {
                 eprintln!("tailcache: cannot run in the background: {e}");
@@ -109,7 +109,7 @@ fn run(config: Config) -> ExitCode {
 }
 
 fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
-    let signals = match tailcache::signals::register() {
+    let signals = match tailcache::startup::signals::register() {
         Ok(signals) => signals,
         Err(e) => {
             eprintln!("tailcache: cannot install signal handlers: {e}");
@@ -117,17 +117,17 @@ fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
         }
     };
     if config.enable_coredumps {
-        if let Some(warning) = tailcache::process::raise_core_limit() {
+        if let Some(warning) = tailcache::startup::process::raise_core_limit() {
             warn_line(&warning);
         }
     }
     // -u applies only when started as root, as in memcached.
-    let identity = match (&config.user, tailcache::process::is_root()) {
-        (Some(name), true) => match tailcache::process::lookup_user(name) {
+    let identity = match (&config.user, tailcache::startup::process::is_root()) {
+        (Some(name), true) => match tailcache::startup::process::lookup_user(name) {
             Ok(identity) => Some(identity),
             Err(message) => {
                 eprintln!("tailcache: {message}");
-                return tailcache::process::EXIT_NO_USER;
+                return tailcache::startup::process::EXIT_NO_USER;
             }
         },
         (Some(name), false) => {
@@ -137,13 +137,14 @@ fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
         (None, _) => None,
     };
     let asked = config.conn_limit as u64;
-    match tailcache::fd_limit::ensure_fd_limit(asked, config.threads) {
+    match tailcache::startup::fd_limit::ensure_fd_limit(asked, config.threads) {
         Ok(limit) => {
-            let fits = tailcache::fd_limit::connections_that_fit(asked, limit, config.threads);
+            let fits =
+                tailcache::startup::fd_limit::connections_that_fit(asked, limit, config.threads);
             if fits < asked {
                 tracing::warn!(
                     open_file_limit = limit,
-                    reserved = tailcache::fd_limit::reserved_fds(config.threads),
+                    reserved = tailcache::startup::fd_limit::reserved_fds(config.threads),
                     "-c {asked} does not fit the open-file limit; -c {fits} in force"
                 );
                 config.conn_limit = usize::try_from(fits).unwrap_or(config.conn_limit);
@@ -159,13 +160,13 @@ fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
     let lock_memory = config.lock_memory;
     let after_bind = || {
         if lock_memory {
-            if let Some(warning) = tailcache::process::lock_memory() {
+            if let Some(warning) = tailcache::startup::process::lock_memory() {
                 warn_line(&warning);
             }
         }
         let Some(who) = &identity else { return Ok(()) };
         if let Some(path) = &unix_socket {
-            tailcache::process::chown_socket(path, who).map_err(|e| {
+            tailcache::startup::process::chown_socket(path, who).map_err(|e| {
                 StartError::Os(format!(
                     "cannot give the unix socket {} to {}: {e}",
                     path.display(),
@@ -173,7 +174,7 @@ fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
                 ))
             })?;
         }
-        tailcache::process::switch_user(who, keep_cwd).map_err(StartError::Os)?;
+        tailcache::startup::process::switch_user(who, keep_cwd).map_err(StartError::Os)?;
         tracing::info!(user = %who.name, uid = who.uid, "switched user");
         Ok(())
     };
@@ -204,7 +205,7 @@ fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
         daemon.serving(keep_stdio, keep_cwd);
     }
     let engine = server.engine();
-    let stopped = tailcache::signals::wait_and_stop(signals, server, flush_timeout);
+    let stopped = tailcache::startup::signals::wait_and_stop(signals, server, flush_timeout);
     let saved = save_heap_file(&engine, &stopped);
     if let Some(file) = pid_file {
         let path = file.path().to_owned();
@@ -213,7 +214,7 @@ fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
         }
     }
     match (stopped, saved) {
-        (tailcache::signals::Stopped::Clean, true) => 0,
+        (tailcache::startup::signals::Stopped::Clean, true) => 0,
         _ => 1,
     }
 }
@@ -222,14 +223,14 @@ fn serve(mut config: Config, daemon: &mut Option<Daemon>) -> u8 {
 /// restores every item; false if that could not be done. A stop that was cut
 /// short leaves the file marked in use: the next start is empty, never wrong.
 fn save_heap_file(
-    engine: &tailcache::engine::Engine,
-    stopped: &tailcache::signals::Stopped,
+    engine: &tailcache::startup::engine::Engine,
+    stopped: &tailcache::startup::signals::Stopped,
 ) -> bool {
     let Some(path) = engine.heap_file_path() else {
         return true;
     };
     let path = path.display();
-    if *stopped != tailcache::signals::Stopped::Clean {
+    if *stopped != tailcache::startup::signals::Stopped::Clean {
         tracing::warn!(
             "heap file {path}: not saved, the stop was cut short; the next start will be empty"
         );

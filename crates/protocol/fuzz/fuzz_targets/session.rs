@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use libfuzzer_sys::fuzz_target;
-use tailcache::cli::Flags;
-use tailcache::config::Config;
+use tailcache::startup::cli::Flags;
+use tailcache::startup::config::Config;
 use tailcache::context::{Protocol, SharedState};
 use tailcache::data_service::DataServiceFactory;
-use tailcache::engine::build_engine;
+use tailcache::startup::engine::build_engine;
 use tailcache_runtime::{JobProgress, Service, ServiceFactory, TurnBudget};
 
 /// Counts live heap bytes, so the target can bound a session's memory.

@@ -11,7 +11,7 @@ use tailcache_storage::{CacheError, Expiry, ItemMeta, StoreMode, StoreOptions};
 use super::conn_loop::Step;
 use super::{delete_counted, max_item_size_bytes, record, ttl};
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// Per-connection state of the HTTP protocol.
 #[derive(Debug)]
@@ -41,9 +41,9 @@ impl HttpConn {
             Ok(Parsed::Complete { request, consumed }) => {
                 self.continue_sent = false;
                 let token = ctx.config.access.credentials.http_token.as_ref();
-                if !crate::http_auth::authorized(&request, token) {
+                if !crate::security::http_auth::authorized(&request, token) {
                     ctx.metrics.incr(Counter::HttpAuthErrors);
-                    crate::http_auth::encode_unauthorized(output, request.is_head());
+                    crate::security::http_auth::encode_unauthorized(output, request.is_head());
                     return Step::Close(consumed.max(1));
                 }
                 if self.answer(ctx, &request, output) {

@@ -19,9 +19,9 @@
 use std::time::{Duration, Instant};
 
 use super::conn_loop::Step;
-use crate::access_files::MemcacheUsers;
 use crate::context::ServerContext;
-use crate::metrics::Counter;
+use crate::observability::metrics::Counter;
+use crate::security::access_files::MemcacheUsers;
 
 /// Largest data block of an authentication `set`: memcached's auth file lines
 /// are at most 255 bytes, so `user password` always fits.

@@ -20,7 +20,7 @@ use super::memcache_classic::{
 };
 use super::{memcache_stats, prepend_header, record, ttl, watch_events};
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// An increment's exptime that means "do not create a missing item".
 const NO_VIVIFY_EXPTIME: u32 = u32::MAX;

@@ -15,7 +15,7 @@ use tailcache_storage::{
 use super::memcache_conn::Flow;
 use super::{delete_counted, prepend_header, record, ttl, watch_events};
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// tailcache's own version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -20,9 +20,9 @@ use super::{
     max_item_size_bytes, memcache_binary, memcache_classic, memcache_meta, memcache_meta_arith,
     memcache_meta_get, memcache_meta_write, memcache_stats,
 };
-use crate::cli::ProtocolName;
 use crate::context::ServerContext;
-use crate::metrics::Counter;
+use crate::observability::metrics::Counter;
+use crate::startup::cli::ProtocolName;
 
 /// What happens to the connection after a request.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ pub enum Flow {
     /// Run this key dump as background steps before the next request.
     Dump(MetadumpJob),
     /// From now on only stream this watcher's log lines (`watch`).
-    Watch(std::sync::Arc<crate::log_watchers::Watcher>),
+    Watch(std::sync::Arc<crate::observability::log_watchers::Watcher>),
 }
 
 /// memcached closes a connection whose buffered input holds more than this
@@ -70,7 +70,7 @@ pub struct MemcacheConn {
     wire: Option<Wire>,
     /// After `watch`: the connection streams these log lines and serves no
     /// more requests.
-    pub watcher: Option<std::sync::Arc<crate::log_watchers::Watcher>>,
+    pub watcher: Option<std::sync::Arc<crate::observability::log_watchers::Watcher>>,
     /// Closing because of a protocol error (memcached's `conn_close` reason).
     closing_on_error: bool,
 }
@@ -459,7 +459,7 @@ fn watch(ctx: &ServerContext, topics: memcache::WatchTopics, output: &mut Vec<u8
             output.extend_from_slice(b"OK\r\n");
             Flow::Watch(watcher)
         }
-        Err(crate::log_watchers::TooManyWatchers) => {
+        Err(crate::observability::log_watchers::TooManyWatchers) => {
             output.extend_from_slice(b"WATCHER_TOO_MANY log watcher limit reached\r\n");
             Flow::Continue
         }

@@ -26,7 +26,7 @@ use tailcache_storage::{DumpCursor, DumpedItem, Expiry};
 
 use super::record;
 use crate::context::ServerContext;
-use crate::metrics::CommandKind;
+use crate::observability::metrics::CommandKind;
 
 /// The one slab class tailcache reports (see `stats items`).
 const ITEM_CLASS: u32 = 1;
@@ -199,9 +199,9 @@ mod tests {
     use tailcache_storage::{StoreMode, StoreOptions};
 
     use super::*;
-    use crate::config::Config;
     use crate::context::SharedState;
-    use crate::engine::build_engine;
+    use crate::startup::config::Config;
+    use crate::startup::engine::build_engine;
 
     fn ctx_with_keys(keys: usize) -> ServerContext {
         let config = Config {

@@ -7,7 +7,7 @@ use tailcache_protocol::memcache::{MetaDebug, MAX_DECODED_KEY_BYTES};
 
 use super::{record, ttl};
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// mn: `MN`, the end marker of a quiet pipeline.
 pub fn meta_noop(ctx: &ServerContext, out: &mut Vec<u8>) {

@@ -15,7 +15,7 @@ use super::memcache_classic::store_error_reply;
 use super::memcache_meta_flags::item_flags;
 use super::{record, ttl, watch_events};
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// ma: `HD` (or `VA` with the number for `v`), `NF` missing, `EX` cas mismatch.
 pub fn meta_arithmetic(ctx: &ServerContext, arith: &MetaArithmetic<'_>, out: &mut Vec<u8>) {

@@ -12,7 +12,7 @@ use tailcache_storage::{Expiry, ReadOptions, ReadOutcome};
 use super::memcache_meta_flags::item_flags;
 use super::{prepend_header, record, ttl, watch_events};
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// mg: a hit answers `VA` (with `v`) or `HD`, a miss `EN` (or vivifies with `N`).
 pub fn meta_get(ctx: &ServerContext, get: &MetaGet<'_>, out: &mut Vec<u8>) {

@@ -13,7 +13,7 @@ use tailcache_storage::{CacheError, DeleteOptions, StoreMode, StoreOptions};
 use super::memcache_classic::store_error_reply;
 use super::{record, ttl, watch_events};
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// ms: `HD` stored, `NS` not stored, `EX` cas mismatch, `NF` cas on a miss.
 pub fn meta_set(ctx: &ServerContext, set: &MetaSet<'_>, out: &mut Vec<u8>) {

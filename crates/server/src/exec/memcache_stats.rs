@@ -11,7 +11,7 @@ use tailcache_protocol::memcache::{Stats, StatsGroup};
 use super::memcache_stats_general as general;
 use super::record;
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// memcached's `stats` counters that tailcache keeps, in memcached's order.
 pub(super) const GENERAL_COUNTERS: &[Counter] = &[
@@ -164,7 +164,7 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     classic_encode::encode_stat(
         out,
         b"evictions",
-        if config.eviction == crate::cli::EvictionName::None {
+        if config.eviction == crate::startup::cli::EvictionName::None {
             b"off"
         } else {
             b"on"
@@ -192,9 +192,9 @@ fn settings(ctx: &ServerContext, out: &mut Vec<u8>) {
     classic_encode::encode_stat(out, b"cas_enabled", yes_no(config.cas_enabled));
     classic_encode::encode_stat_u64(out, b"tcp_backlog", config.listen_backlog as u64);
     let binding_protocol: &[u8] = match config.binding_protocol {
-        crate::cli::ProtocolName::Auto => b"auto-negotiate",
-        crate::cli::ProtocolName::Ascii => b"ascii",
-        crate::cli::ProtocolName::Binary => b"binary",
+        crate::startup::cli::ProtocolName::Auto => b"auto-negotiate",
+        crate::startup::cli::ProtocolName::Ascii => b"ascii",
+        crate::startup::cli::ProtocolName::Binary => b"binary",
     };
     classic_encode::encode_stat(out, b"binding_protocol", binding_protocol);
     classic_encode::encode_stat(out, b"auth_enabled_sasl", b"no");
@@ -256,7 +256,7 @@ fn conns(ctx: &ServerContext, out: &mut Vec<u8>) {
 }
 
 /// memcached's TLS settings lines (a TLS-enabled build prints them always).
-fn tls_settings(tls: &crate::tls::TlsSettings, out: &mut Vec<u8>) {
+fn tls_settings(tls: &crate::security::tls::TlsSettings, out: &mut Vec<u8>) {
     let path = |p: &Option<std::path::PathBuf>| {
         p.as_ref()
             .map_or_else(|| "NULL".to_owned(), |p| p.display().to_string())
@@ -265,9 +265,9 @@ fn tls_settings(tls: &crate::tls::TlsSettings, out: &mut Vec<u8>) {
     classic_encode::encode_stat(out, b"ssl_chain_cert", path(&tls.cert).as_bytes());
     classic_encode::encode_stat(out, b"ssl_key", path(&tls.key).as_bytes());
     let verify_mode: u64 = match tls.verify_mode {
-        crate::tls::TlsVerifyMode::None => 0,
-        crate::tls::TlsVerifyMode::Request => 1,
-        crate::tls::TlsVerifyMode::Require => 2,
+        crate::security::tls::TlsVerifyMode::None => 0,
+        crate::security::tls::TlsVerifyMode::Request => 1,
+        crate::security::tls::TlsVerifyMode::Require => 2,
     };
     classic_encode::encode_stat_u64(out, b"ssl_verify_mode", verify_mode);
     // Keys are read as PEM (1) whatever -o ssl_keyformat says (it warns).
@@ -280,8 +280,8 @@ fn tls_settings(tls: &crate::tls::TlsSettings, out: &mut Vec<u8>) {
     classic_encode::encode_stat(out, b"ssl_session_cache", yes_no(tls.session_cache));
     classic_encode::encode_stat(out, b"ssl_kernel_tls", b"no");
     let min_version: &[u8] = match tls.min_version {
-        crate::tls::TlsMinVersion::Tls12 => b"tlsv1.2",
-        crate::tls::TlsMinVersion::Tls13 => b"tlsv1.3",
+        crate::security::tls::TlsMinVersion::Tls12 => b"tlsv1.2",
+        crate::security::tls::TlsMinVersion::Tls13 => b"tlsv1.3",
     };
     classic_encode::encode_stat(out, b"ssl_min_version", min_version);
 }

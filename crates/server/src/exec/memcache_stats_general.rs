@@ -13,7 +13,7 @@ use super::memcache_classic::MEMCACHED_COMPAT_VERSION;
 use super::memcache_stats::{rusage, since_reset, GENERAL_COUNTERS};
 use super::ttl;
 use crate::context::ServerContext;
-use crate::fd_limit::reserved_fds;
+use crate::startup::fd_limit::reserved_fds;
 use tailcache_runtime::TaskGroup;
 
 /// memcached's slab-rebalancing fields: no slab classes, nothing moves.

@@ -88,7 +88,7 @@ use tailcache_runtime::{JobProgress, Processed, TaskGroup, TurnBudget};
 
 use self::conn_loop::run_requests;
 use crate::context::{Protocol, ServerContext};
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// Per-connection state of command execution.
 #[derive(Debug)]
@@ -148,7 +148,9 @@ const DUMP_STEP_BYTES: usize = 16 * 1024;
 const WATCHER_POLL: Duration = Duration::from_millis(10);
 
 /// The watcher of a `watch` connection, if it is one.
-pub fn watcher(state: &ConnState) -> Option<&std::sync::Arc<crate::log_watchers::Watcher>> {
+pub fn watcher(
+    state: &ConnState,
+) -> Option<&std::sync::Arc<crate::observability::log_watchers::Watcher>> {
     match state {
         ConnState::Memcache(conn) => conn.watcher.as_ref(),
         _ => None,

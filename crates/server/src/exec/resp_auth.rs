@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use tailcache_protocol::resp::{Command, Limits, ParseError, ProtocolError, ServerError};
 
-use crate::access_files::{Permission, RespUsers};
 use crate::context::ServerContext;
-use crate::metrics::Counter;
+use crate::observability::metrics::Counter;
+use crate::security::access_files::{Permission, RespUsers};
 
 /// Redis's limit on arguments before authentication.
 const UNAUTHENTICATED_MAX_ARGS: usize = 10;

@@ -18,7 +18,7 @@ use super::resp_multikey::{self, MultiKey, MultiKeyInProgress};
 use super::{max_item_size_bytes, record, resp_config, resp_exec, resp_info};
 use crate::conn_registry::{ConnEntry, RespClient};
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// Ids handed to RESP connections (`CLIENT ID`), unique for the process.
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);

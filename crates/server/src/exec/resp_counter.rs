@@ -8,7 +8,7 @@ use tailcache_storage::{CacheError, StoreMode, StoreOptions};
 
 use super::resp_exec::{storage_error, Failure};
 use crate::context::ServerContext;
-use crate::metrics::Counter;
+use crate::observability::metrics::Counter;
 
 /// Read-modify-write rounds before giving up under heavy contention.
 const MAX_CAS_ROUNDS: usize = 64;

@@ -12,7 +12,7 @@ use super::memcache_classic::MAX_GET_REPLY_BYTES;
 use super::resp_counter::incr_by;
 use super::{delete_counted, prepend_header, ttl};
 use crate::context::ServerContext;
-use crate::metrics::{CommandKind, Counter};
+use crate::observability::metrics::{CommandKind, Counter};
 
 /// Runs a key command; returns the histogram it belongs to.
 pub fn execute(

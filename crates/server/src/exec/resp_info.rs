@@ -4,7 +4,7 @@ use tailcache_protocol::resp::{encode, encode_hello_reply, Args, HelloReply, Pro
 
 use super::memcache_classic::VERSION;
 use crate::context::ServerContext;
-use crate::metrics::Counter;
+use crate::observability::metrics::Counter;
 
 /// The Redis version tailcache presents: clients pick features from it.
 const REDIS_COMPAT_VERSION: &[u8] = b"7.0.0";

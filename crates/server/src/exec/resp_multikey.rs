@@ -14,7 +14,7 @@ use tailcache_runtime::TurnBudget;
 use super::conn_loop::Step;
 use super::{delete_counted, record, resp_exec};
 use crate::context::ServerContext;
-use crate::metrics::CommandKind;
+use crate::observability::metrics::CommandKind;
 
 /// Which many-key command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::{new_conn, process, ConnState};
-use crate::config::Config;
 use crate::context::{Protocol, ServerContext, SharedState};
-use crate::engine::build_engine;
+use crate::startup::config::Config;
+use crate::startup::engine::build_engine;
 
 /// A budget that never runs out: these tests are about protocol, not turns.
 fn unbounded() -> tailcache_runtime::TurnBudget {

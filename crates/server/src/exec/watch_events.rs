@@ -6,7 +6,7 @@ use tailcache_protocol::memcache::WatchTopics;
 use tailcache_storage::{CacheError, Expiry, ItemMeta, StoreMode};
 
 use crate::context::ServerContext;
-use crate::log_watchers::{FetchStatus, StoreCommand, StoreStatus};
+use crate::observability::log_watchers::{FetchStatus, StoreCommand, StoreStatus};
 
 /// A lookup that found an item with a value of `value_len` bytes, or nothing.
 pub fn fetched(ctx: &ServerContext, key: &[u8], value_len: Option<usize>) {

@@ -2,7 +2,7 @@
 //! of memcached's own allocator, LRU, hash table, extstore and TLS that have
 //! no meaning here (accepted, one warning each).
 
-use crate::config::{Config, ConfigError};
+use crate::startup::config::{Config, ConfigError};
 
 /// Options whose memcached meaning is what tailcache always does: accepted
 /// without a warning.
@@ -18,7 +18,7 @@ const ALWAYS_SO: &[&str] = &[
 
 /// memcached `-o` options about its slab allocator, LRU threads, hash table,
 /// logging buffers, seccomp and extstore (`ext_*`); tailcache has none of
-/// these. TLS's `ssl_*` options are read by [`crate::tls::TlsSettings`].
+/// these. TLS's `ssl_*` options are read by [`crate::security::tls::TlsSettings`].
 const IGNORED: &[&str] = &[
     "no_maxconns_fast",
     "hashpower",

@@ -3,17 +3,17 @@
 //! configuration before it restarts a running cache. (The heap file's directory
 //! is not checked: a service manager may create it only at start.)
 
-use crate::config::Config;
+use crate::startup::config::Config;
 
 /// Checks what loading the configuration did not: the storage sizes, every
 /// listen and admin address, and the TLS certificates and keys (read and parsed).
 /// The first problem, named by its setting, is the error.
 pub fn check(config: &Config) -> Result<(), String> {
-    crate::engine::check_engine(config).map_err(|e| e.to_string())?;
+    crate::startup::engine::check_engine(config).map_err(|e| e.to_string())?;
     config.data_addrs().map_err(|e| e.to_string())?;
     config.admin_socket_addr().map_err(|e| e.to_string())?;
     if config.tls.any_listener() {
-        crate::tls::TlsState::load(&config.tls)
+        crate::security::tls::TlsState::load(&config.tls)
             .map_err(|e| format!("--tls-cert/--tls-key/--tls-ca: {e}"))?;
     }
     Ok(())
@@ -25,7 +25,7 @@ mod tests {
     use clap::Parser;
 
     fn config_of(args: &[&str]) -> Config {
-        let flags = crate::cli::Flags::try_parse_from(args).unwrap();
+        let flags = crate::startup::cli::Flags::try_parse_from(args).unwrap();
         Config::load(&flags).unwrap()
     }
 

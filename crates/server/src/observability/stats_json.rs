@@ -13,8 +13,8 @@ use tailcache_runtime::TaskGroup;
 use tailcache_storage::Stats;
 
 use crate::context::{RuntimeFigures, SharedState};
-use crate::metrics::CommandKind;
-use crate::report::{figures, latencies};
+use crate::observability::metrics::CommandKind;
+use crate::observability::report::{figures, latencies};
 
 /// Service-time bucket bounds per factor of ten: each bucket is about 26%
 /// wide, so a percentile read from two samples' difference is within that.
@@ -147,8 +147,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::config::Config;
-    use crate::engine::build_engine;
+    use crate::startup::config::Config;
+    use crate::startup::engine::build_engine;
 
     fn shared() -> SharedState {
         let config = Config {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::access_files::{self, MemcacheUsers, RespUsers};
-use crate::config::ConfigError;
+use crate::security::access_files::{self, MemcacheUsers, RespUsers};
+use crate::startup::config::ConfigError;
 
 /// Default for `auth_timeout_secs`: long enough for a client on a slow link
 /// to send its credentials, short enough that unauthenticated sockets cannot
@@ -262,7 +262,7 @@ fn read_token_file(path: &Path, setting: &str) -> Result<Secret, ConfigError> {
 /// asks for credentials.
 pub fn exposed_without_auth(
     credentials: &Credentials,
-    data_addrs: &[crate::config::DataAddr],
+    data_addrs: &[crate::startup::config::DataAddr],
 ) -> bool {
     use crate::context::DataListenAddr;
     let any_auth = credentials.memcache.is_some()
@@ -334,8 +334,8 @@ mod tests {
 
     #[test]
     fn exposure_needs_a_non_loopback_address_and_no_protection() {
-        use crate::config::DataAddr;
         use crate::context::{DataListenAddr, Protocol};
+        use crate::startup::config::DataAddr;
         let listener = |addr: &str, tls: bool| DataAddr {
             protocol: Protocol::Memcache,
             addr: DataListenAddr::Tcp(addr.parse().unwrap()),

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use tailcache_runtime::{GroupShares, RuntimeConfig};
 
-use crate::cli::{AcceptModeName, EvictionName, Flags, ProtocolName};
-use crate::memcached_options::apply_memcached_options;
-use crate::tls::TlsSettings;
+use crate::security::tls::TlsSettings;
+use crate::startup::cli::{AcceptModeName, EvictionName, Flags, ProtocolName};
+use crate::startup::memcached_options::apply_memcached_options;
 
 /// Default memcache port, memcached's.
 pub const DEFAULT_PORT: i32 = 11211;
@@ -172,7 +172,7 @@ pub struct Config {
     /// TLS listeners and certificates (`[tls]`; -Z, --tls-*, -o ssl_*).
     pub tls: TlsSettings,
     /// Authentication of every protocol (the `[access]` table; access.rs).
-    pub access: crate::access::AccessConfig,
+    pub access: crate::security::access::AccessConfig,
 }
 
 impl Default for Config {
@@ -231,7 +231,7 @@ impl Default for Config {
             enable_coredumps: false,
             lock_memory: false,
             tls: TlsSettings::default(),
-            access: crate::access::AccessConfig::default(),
+            access: crate::security::access::AccessConfig::default(),
         }
     }
 }
@@ -470,13 +470,15 @@ impl Config {
                 "cannot use UDP with ascii authentication enabled (-U 0 to disable)",
             ));
         }
-        if !(1..=crate::log_watchers::MAX_BUFFER_KIB).contains(&self.watcher_buffer_kib) {
+        if !(1..=crate::observability::log_watchers::MAX_BUFFER_KIB)
+            .contains(&self.watcher_buffer_kib)
+        {
             return Err(ConfigError::new(
                 "-o watcher_logbuf_size (watcher_buffer_kib)",
                 format!(
                     "{} is outside 1..={} kilobytes",
                     self.watcher_buffer_kib,
-                    crate::log_watchers::MAX_BUFFER_KIB
+                    crate::observability::log_watchers::MAX_BUFFER_KIB
                 ),
             ));
         }

@@ -138,22 +138,26 @@ impl Service for AdminService {
             }
             Ok(Parsed::Complete { request, consumed }) => {
                 let keep_alive = request.keep_alive;
-                if crate::status_page::is_page(request.path)
+                if crate::observability::status_page::is_page(request.path)
                     && matches!(request.method, Method::Get | Method::Head)
                 {
                     // The page holds no figures; the `/stats` it polls checks the token.
-                    crate::status_page::encode(output, keep_alive, request.is_head());
+                    crate::observability::status_page::encode(
+                        output,
+                        keep_alive,
+                        request.is_head(),
+                    );
                     return Processed {
                         consumed,
                         close_after_flush: !keep_alive,
                     };
                 }
                 let token = self.shared.config.access.credentials.admin_token.as_ref();
-                if !crate::http_auth::authorized(&request, token) {
+                if !crate::security::http_auth::authorized(&request, token) {
                     self.shared
                         .admin_auth_failures
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    crate::http_auth::encode_unauthorized(output, request.is_head());
+                    crate::security::http_auth::encode_unauthorized(output, request.is_head());
                     return Processed {
                         consumed,
                         close_after_flush: true,
@@ -249,12 +253,12 @@ impl AdminService {
             b"/metrics" => (
                 Status::Ok,
                 Some(b"text/plain; version=0.0.4".as_slice()),
-                crate::prometheus::render(&self.shared),
+                crate::observability::prometheus::render(&self.shared),
             ),
             b"/stats" => (
                 Status::Ok,
                 Some(b"application/json".as_slice()),
-                crate::stats_json::render(&self.shared),
+                crate::observability::stats_json::render(&self.shared),
             ),
             b"/health" => {
                 let (status, body) = health(&self.shared);
@@ -300,8 +304,8 @@ fn health_of(watchdog: Option<&tailcache_runtime::WatchdogStats>) -> (Status, St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::engine::build_engine;
+    use crate::startup::config::Config;
+    use crate::startup::engine::build_engine;
 
     fn service(keys: usize, dump_enabled: bool) -> AdminService {
         let config = Config {
@@ -414,7 +418,8 @@ mod tests {
     fn status_page_is_served_without_the_token_and_its_figures_need_it() {
         let mut svc = service(0, false);
         let mut config = (*svc.shared.config).clone();
-        config.access.credentials.admin_token = Some(crate::access::Secret::new("s3cret"));
+        config.access.credentials.admin_token =
+            Some(crate::security::access::Secret::new("s3cret"));
         let shared = Arc::new(SharedState::new(
             svc.shared.engine.clone(),
             Arc::new(config),

@@ -9,9 +9,9 @@ use tailcache_storage::{
     Clock, ConfigError as StorageConfigError, EvictionPolicy, HeapFileError, StepBudget, WarmStart,
 };
 
-use crate::cli::EvictionName;
-use crate::config::{Config, ConfigError};
-use crate::server::StartError;
+use crate::startup::cli::EvictionName;
+use crate::startup::config::{Config, ConfigError};
+use crate::startup::server::StartError;
 
 /// The storage engine every worker shares.
 pub type Engine = tailcache_storage::Cache;
@@ -104,7 +104,9 @@ fn setting_of(error: &StorageConfigError) -> &'static str {
         StorageConfigError::HeapTooSmall { .. } | StorageConfigError::HeapTooLarge { .. } => {
             "-m/--memory-limit (memory_limit_mib)"
         }
-        StorageConfigError::ExpectedItemSize { .. } => crate::config::EXPECTED_ITEM_SIZE_SETTING,
+        StorageConfigError::ExpectedItemSize { .. } => {
+            crate::startup::config::EXPECTED_ITEM_SIZE_SETTING
+        }
     }
 }
 
@@ -134,7 +136,7 @@ mod tests {
 
     #[test]
     fn idle_maintenance_is_cheap_and_idle() {
-        let flags = crate::cli::Flags::try_parse_from(["tailcache", "-t", "2"]).unwrap();
+        let flags = crate::startup::cli::Flags::try_parse_from(["tailcache", "-t", "2"]).unwrap();
         let config = Config::load(&flags).unwrap();
         let engine = build_engine(&config).unwrap();
         let started = Instant::now();

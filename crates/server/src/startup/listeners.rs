@@ -8,9 +8,9 @@ use tailcache_runtime::{
     AcceptMode, BindError, BoundListener, ListenAddr, ListenerSpec, TlsAcceptor,
 };
 
-use crate::cli::AcceptModeName;
-use crate::config::Config;
 use crate::context::{DataListenAddr, Protocol};
+use crate::startup::cli::AcceptModeName;
+use crate::startup::config::Config;
 
 /// memcached's reply when the connection limit is reached.
 pub const MEMCACHE_REJECT: &[u8] = b"ERROR Too many open connections\r\n";

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use tailcache_runtime::{BoundListener, Runtime, RuntimeConfig, Stopper};
 
-use crate::admin::AdminFactory;
-use crate::config::{Config, ConfigError};
 use crate::context::SharedState;
 use crate::data_service::DataServiceFactory;
-use crate::engine::{describe_warm_start, open_engine, Engine};
-use crate::listeners::{accept_mode, bind_admin, bind_data};
-use crate::tls::TlsState;
+use crate::observability::admin::AdminFactory;
+use crate::security::tls::TlsState;
+use crate::startup::config::{Config, ConfigError};
+use crate::startup::engine::{describe_warm_start, open_engine, Engine};
+use crate::startup::listeners::{accept_mode, bind_admin, bind_data};
 
 /// Read buffer headroom beyond the largest item: the command line and a
 /// pipelined request or two around the value.
@@ -78,13 +78,14 @@ impl Server {
             .map(Arc::new);
         let acceptor = tls.as_ref().map(|t| t.acceptor());
         let data_listeners = bind_data(&config, acceptor.as_ref()).map_err(StartError::Os)?;
-        if let Some(path) = std::env::var_os(crate::port_file::PORT_FILE_VARIABLE) {
+        if let Some(path) = std::env::var_os(crate::startup::port_file::PORT_FILE_VARIABLE) {
             let memcache = data_listeners
                 .iter()
                 .filter(|(protocol, _)| *protocol == crate::context::Protocol::Memcache)
                 .map(|(_, listener)| listener.local_addr());
-            let lines = crate::port_file::port_lines(memcache);
-            crate::port_file::write(std::path::Path::new(&path), &lines).map_err(StartError::Os)?;
+            let lines = crate::startup::port_file::port_lines(memcache);
+            crate::startup::port_file::write(std::path::Path::new(&path), &lines)
+                .map_err(StartError::Os)?;
         }
         let admin_addr = config.admin_socket_addr().map_err(StartError::Config)?;
         let admin_tls = acceptor.filter(|_| config.tls.admin);
@@ -238,7 +239,7 @@ fn start_admin(
         thread_name: "tc-admin".to_owned(),
         max_connections: 64,
         read_buffer_initial_bytes: 4 * 1024,
-        read_buffer_max_bytes: crate::admin::MAX_ADMIN_REQUEST_BYTES * 2,
+        read_buffer_max_bytes: crate::observability::admin::MAX_ADMIN_REQUEST_BYTES * 2,
         idle_timeout: Some(std::time::Duration::from_secs(60)),
         // No background work here: wake only for the idle scan.
         background_interval: std::time::Duration::from_secs(1),

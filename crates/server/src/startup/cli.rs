@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
-use crate::size::parse_size;
+use crate::startup::size::parse_size;
 
 /// Eviction policy names on the command line and in TOML.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -203,7 +203,7 @@ pub struct Flags {
 
     /// TLS flags (-Z, --tls-*)
     #[command(flatten)]
-    pub tls: crate::tls::TlsFlags,
+    pub tls: crate::security::tls::TlsFlags,
 
     /// Print the license and exit
     #[arg(short = 'i', long = "license")]
@@ -251,7 +251,7 @@ pub struct Flags {
 
     /// Access control flags (access.rs).
     #[command(flatten)]
-    pub access: crate::access::AccessFlags,
+    pub access: crate::security::access::AccessFlags,
 }
 
 fn parse_octal_mode(text: &str) -> Result<u32, String> {

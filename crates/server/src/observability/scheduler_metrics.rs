@@ -7,7 +7,7 @@ use std::fmt::Write;
 use tailcache_runtime::{HistogramSnapshot, TaskGroup};
 
 use crate::context::RuntimeFigures;
-use crate::prometheus::{render_histogram, PREFIX};
+use crate::observability::prometheus::{render_histogram, PREFIX};
 
 /// Histogram bounds, in seconds: from a microsecond (a turn with one small
 /// request) to the stall threshold and beyond.

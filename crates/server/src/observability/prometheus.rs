@@ -9,7 +9,7 @@ use std::fmt::Write;
 use tailcache_storage::Stats;
 
 use crate::context::SharedState;
-use crate::report::{figures, latencies, Kind, LATENCY_BUCKETS_SECS};
+use crate::observability::report::{figures, latencies, Kind, LATENCY_BUCKETS_SECS};
 
 /// Every metric name starts with this.
 pub const PREFIX: &str = "tailcache_";
@@ -159,7 +159,7 @@ pub fn render(shared: &SharedState) -> String {
     render_auth_failures(shared, &mut out);
     render_lock_holds(shared, &mut out);
     if let Some(figures) = shared.runtime_figures() {
-        crate::scheduler_metrics::render(figures, &mut out);
+        crate::observability::scheduler_metrics::render(figures, &mut out);
     }
     out
 }
@@ -230,7 +230,7 @@ fn render_segment_memory(stats: &Stats, out: &mut String) {
 
 /// Failed authentication attempts per protocol, one family with a label.
 fn render_auth_failures(shared: &SharedState, out: &mut String) {
-    use crate::metrics::Counter;
+    use crate::observability::metrics::Counter;
     let totals = shared.totals();
     let name = format!("{PREFIX}auth_failures_total");
     let _ = writeln!(
@@ -353,8 +353,8 @@ fn render_latency(shared: &SharedState, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::engine::build_engine;
+    use crate::startup::config::Config;
+    use crate::startup::engine::build_engine;
     use std::collections::HashSet;
     use std::sync::Arc;
 

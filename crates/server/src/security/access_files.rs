@@ -5,8 +5,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::access::{secret_eq, Secret};
-use crate::config::ConfigError;
+use crate::security::access::{secret_eq, Secret};
+use crate::startup::config::ConfigError;
 
 /// memcached's `MAX_ENTRIES`: an auth file is not meant to be a user database.
 const MAX_MEMCACHE_USERS: usize = 8;

@@ -6,7 +6,7 @@
 
 use tailcache_protocol::http::{response, Request, Status};
 
-use crate::access::{secret_eq, Secret};
+use crate::security::access::{secret_eq, Secret};
 
 /// Whether `request` may be served under `token` (`None`: no token required).
 pub fn authorized(request: &Request<'_>, token: Option<&Secret>) -> bool {

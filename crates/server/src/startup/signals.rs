@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
-use crate::server::Server;
+use crate::startup::server::Server;
 
 /// Extra time beyond the workers' own flush timeout before giving up on them.
 const JOIN_GRACE: Duration = Duration::from_secs(2);

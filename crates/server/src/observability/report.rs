@@ -4,7 +4,7 @@
 use tailcache_storage::Stats;
 
 use crate::context::SharedState;
-use crate::metrics::{CommandKind, Counter, CounterTotals};
+use crate::observability::metrics::{CommandKind, Counter, CounterTotals};
 
 /// Whether a figure only grows or can go down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub fn figures(shared: &SharedState) -> Vec<Figure> {
     out
 }
 
-fn tls_figures(tls: &crate::tls::TlsState, out: &mut Vec<Figure>) {
+fn tls_figures(tls: &crate::security::tls::TlsState, out: &mut Vec<Figure>) {
     use Kind::{Counter as C, Gauge as G};
     let counters = tls.counters();
     out.extend([
