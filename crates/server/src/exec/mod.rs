@@ -53,32 +53,15 @@
 //!   group's background steps (only while the client reads its output), and
 //!   serves the requests behind it once the job is done.
 //!
-//! Each protocol keeps its own connection state: `memcache_conn`,
-//! `resp_conn` and `http_keys`, all driven by the one request loop in
+//! Each protocol keeps its own connection state: `memcache::conn`,
+//! `resp::conn` and `http::keys`, all driven by the one request loop in
 //! `conn_loop`; they share the engine, so a key set through one protocol
 //! reads back through the others.
 
 mod conn_loop;
-mod http_keys;
-mod memcache_auth;
-mod memcache_binary;
-mod memcache_classic;
-mod memcache_conn;
-pub(crate) mod memcache_crawler;
-mod memcache_meta;
-mod memcache_meta_arith;
-mod memcache_meta_flags;
-mod memcache_meta_get;
-mod memcache_meta_write;
-mod memcache_stats;
-mod memcache_stats_general;
-mod resp_auth;
-mod resp_config;
-mod resp_conn;
-mod resp_counter;
-mod resp_exec;
-mod resp_info;
-mod resp_multikey;
+mod http;
+pub(crate) mod memcache;
+mod resp;
 mod ttl;
 mod watch_events;
 
@@ -94,11 +77,11 @@ use crate::observability::metrics::{CommandKind, Counter};
 #[derive(Debug)]
 pub enum ConnState {
     /// A memcache text/meta connection.
-    Memcache(memcache_conn::MemcacheConn),
+    Memcache(memcache::conn::MemcacheConn),
     /// A RESP connection.
-    Resp(resp_conn::RespConn),
+    Resp(resp::conn::RespConn),
     /// An HTTP key-value connection.
-    Http(http_keys::HttpConn),
+    Http(http::keys::HttpConn),
 }
 
 /// State for a new connection on a `protocol` listener.
@@ -108,9 +91,9 @@ pub fn new_conn(
     entry: Option<std::sync::Arc<crate::conn_registry::ConnEntry>>,
 ) -> ConnState {
     match protocol {
-        Protocol::Memcache => ConnState::Memcache(memcache_conn::MemcacheConn::new(ctx)),
-        Protocol::Resp => ConnState::Resp(resp_conn::RespConn::new(ctx, entry)),
-        Protocol::Http => ConnState::Http(http_keys::HttpConn::new(ctx)),
+        Protocol::Memcache => ConnState::Memcache(memcache::conn::MemcacheConn::new(ctx)),
+        Protocol::Resp => ConnState::Resp(resp::conn::RespConn::new(ctx, entry)),
+        Protocol::Http => ConnState::Http(http::keys::HttpConn::new(ctx)),
     }
 }
 

@@ -10,7 +10,7 @@ use tailcache_protocol::memcache::CrawlTarget;
 use tailcache_runtime::{JobProgress, Processed, Service, ServiceFactory, TaskGroup};
 
 use crate::context::{ServerContext, SharedState};
-use crate::exec::memcache_crawler::MetadumpJob;
+use crate::exec::memcache::crawler::MetadumpJob;
 
 /// Largest admin request head; admin requests carry no body.
 pub const MAX_ADMIN_REQUEST_BYTES: usize = 8 * 1024;

@@ -12,9 +12,9 @@ use tailcache_storage::{
     Arithmetic, CacheError, DeleteOptions, ReadOptions, StoreMode, StoreOptions,
 };
 
-use super::memcache_conn::Flow;
-use super::{delete_counted, prepend_header, record, ttl, watch_events};
+use super::conn::Flow;
 use crate::context::ServerContext;
+use crate::exec::{delete_counted, prepend_header, record, ttl, watch_events};
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// tailcache's own version.
@@ -27,7 +27,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// read as a memcached version.
 pub const MEMCACHED_COMPAT_VERSION: &str = concat!("1.6.18-tailcache-", env!("CARGO_PKG_VERSION"));
 
-/// Largest reply one RESP MGET may build (see `resp_exec`). A memcache
+/// Largest reply one RESP MGET may build (see `resp::commands`). A memcache
 /// multiget is not bounded: it is streamed in pieces (see [`get_some`]).
 pub const MAX_GET_REPLY_BYTES: usize = 64 << 20;
 

@@ -1,7 +1,7 @@
 //! A memcache connection: parses the requests at the front of the input,
 //! executes each, and handles parse errors as memcached does (reply, then
 //! skip the bad request, swallow a too-large value, or close). Its first byte
-//! decides whether it speaks text or binary (`memcache_binary`), as in memcached.
+//! decides whether it speaks text or binary (`binary`), as in memcached.
 
 use std::time::Instant;
 
@@ -12,15 +12,12 @@ use tailcache_protocol::memcache::{
 };
 use tailcache_runtime::{Processed, TurnBudget};
 
-use super::conn_loop::{run_requests, Step};
-use super::memcache_auth::Unauthenticated;
-use super::memcache_classic::{GetServed, GetSlice};
-use super::memcache_crawler::{lru_crawler, CrawlerOutcome, MetadumpJob};
-use super::{
-    max_item_size_bytes, memcache_binary, memcache_classic, memcache_meta, memcache_meta_arith,
-    memcache_meta_get, memcache_meta_write, memcache_stats,
-};
+use super::auth::Unauthenticated;
+use super::classic::{GetServed, GetSlice};
+use super::crawler::{lru_crawler, CrawlerOutcome, MetadumpJob};
 use crate::context::ServerContext;
+use crate::exec::conn_loop::{run_requests, Step};
+use crate::exec::max_item_size_bytes;
 use crate::observability::metrics::Counter;
 use crate::startup::cli::ProtocolName;
 
@@ -212,7 +209,7 @@ impl MemcacheConn {
             }) => {
                 let started = Instant::now();
                 let (kind, touch_exptime) = (get.kind, get.touch_exptime);
-                let served = memcache_classic::get_some(
+                let served = super::classic::get_some(
                     ctx,
                     kind,
                     touch_exptime,
@@ -222,7 +219,7 @@ impl MemcacheConn {
                 );
                 charge_extra_keys(budget, served);
                 let Some(last_served) = served.rest_after else {
-                    memcache_classic::record_get(ctx, kind, started);
+                    super::classic::record_get(ctx, kind, started);
                     return Step::Next(consumed_bytes);
                 };
                 let served_bytes = bytes_through(rest, last_served);
@@ -305,7 +302,7 @@ impl MemcacheConn {
             encode_error(output, &header, Status::AuthError);
             return Step::Close(0);
         }
-        memcache_binary::step(ctx, &self.limits, rest, output, &mut self.discard_bytes)
+        super::binary::step(ctx, &self.limits, rest, output, &mut self.discard_bytes)
     }
 
     /// While the line at the front has no `\n` yet, decides without parsing:
@@ -351,7 +348,7 @@ impl MemcacheConn {
             .unwrap_or(line_with_end);
         // Split as the parser splits a get line: on spaces only.
         let keys = line.split(|&b| b == b' ').filter(|key| !key.is_empty());
-        let served = memcache_classic::get_some(
+        let served = super::classic::get_some(
             ctx,
             get.kind,
             get.touch_exptime,
@@ -368,7 +365,7 @@ impl MemcacheConn {
                 Step::Next(served_bytes)
             }
             None => {
-                memcache_classic::record_get(ctx, get.kind, get.started);
+                super::classic::record_get(ctx, get.kind, get.started);
                 Step::Next(get.line_left_bytes)
             }
         }
@@ -418,25 +415,25 @@ fn closes_like_memcached(input: &[u8], has_line_end: Option<bool>) -> bool {
 /// Runs one parsed request.
 fn execute(ctx: &ServerContext, request: Request<'_>, output: &mut Vec<u8>) -> Flow {
     match request {
-        Request::Store(store) => memcache_classic::store(ctx, &store, output),
-        Request::Get(get) => memcache_classic::get(ctx, get, output),
-        Request::Delete(delete) => memcache_classic::delete(ctx, &delete, output),
-        Request::Incr(incr) => memcache_classic::incr(ctx, &incr, output),
-        Request::Touch(touch) => memcache_classic::touch(ctx, &touch, output),
-        Request::FlushAll(flush) => memcache_classic::flush_all(ctx, flush, output),
-        Request::Version => memcache_classic::version(ctx, output),
-        Request::Verbosity(verbosity) => memcache_classic::verbosity(ctx, verbosity, output),
+        Request::Store(store) => super::classic::store(ctx, &store, output),
+        Request::Get(get) => super::classic::get(ctx, get, output),
+        Request::Delete(delete) => super::classic::delete(ctx, &delete, output),
+        Request::Incr(incr) => super::classic::incr(ctx, &incr, output),
+        Request::Touch(touch) => super::classic::touch(ctx, &touch, output),
+        Request::FlushAll(flush) => super::classic::flush_all(ctx, flush, output),
+        Request::Version => super::classic::version(ctx, output),
+        Request::Verbosity(verbosity) => super::classic::verbosity(ctx, verbosity, output),
         Request::Quit => return Flow::Close,
-        Request::Shutdown(mode) => return memcache_classic::shutdown(ctx, mode, output),
-        Request::DebugTime(debug) => memcache_classic::debugtime(ctx, debug, output),
-        Request::RefreshCerts { noreply } => memcache_classic::refresh_certs(ctx, noreply, output),
-        Request::Stats(stats) => memcache_stats::stats(ctx, stats, output),
-        Request::MetaGet(get) => memcache_meta_get::meta_get(ctx, &get, output),
-        Request::MetaSet(set) => memcache_meta_write::meta_set(ctx, &set, output),
-        Request::MetaDelete(delete) => memcache_meta_write::meta_delete(ctx, &delete, output),
-        Request::MetaArithmetic(arith) => memcache_meta_arith::meta_arithmetic(ctx, &arith, output),
-        Request::MetaNoop => memcache_meta::meta_noop(ctx, output),
-        Request::MetaDebug(debug) => memcache_meta::meta_debug(ctx, &debug, output),
+        Request::Shutdown(mode) => return super::classic::shutdown(ctx, mode, output),
+        Request::DebugTime(debug) => super::classic::debugtime(ctx, debug, output),
+        Request::RefreshCerts { noreply } => super::classic::refresh_certs(ctx, noreply, output),
+        Request::Stats(stats) => super::stats::stats(ctx, stats, output),
+        Request::MetaGet(get) => super::meta_get::meta_get(ctx, &get, output),
+        Request::MetaSet(set) => super::meta_write::meta_set(ctx, &set, output),
+        Request::MetaDelete(delete) => super::meta_write::meta_delete(ctx, &delete, output),
+        Request::MetaArithmetic(arith) => super::meta_arith::meta_arithmetic(ctx, &arith, output),
+        Request::MetaNoop => super::meta::meta_noop(ctx, output),
+        Request::MetaDebug(debug) => super::meta::meta_debug(ctx, &debug, output),
         Request::Watch(topics) => return watch(ctx, topics, output),
         Request::LruCrawler(command) => {
             if let CrawlerOutcome::StartDump(job) = lru_crawler(ctx, command, output) {

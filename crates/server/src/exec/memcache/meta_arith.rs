@@ -11,10 +11,10 @@ use tailcache_protocol::memcache::{
 use tailcache_protocol::number::Decimal;
 use tailcache_storage::{ArithOutcome, Arithmetic, CacheError, Expiry};
 
-use super::memcache_classic::store_error_reply;
-use super::memcache_meta_flags::item_flags;
-use super::{record, ttl, watch_events};
+use super::classic::store_error_reply;
+use super::meta_flags::item_flags;
 use crate::context::ServerContext;
+use crate::exec::{record, ttl, watch_events};
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// ma: `HD` (or `VA` with the number for `v`), `NF` missing, `EX` cas mismatch.

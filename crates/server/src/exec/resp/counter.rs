@@ -6,7 +6,7 @@ use tailcache_protocol::number::{parse_redis_i64, Decimal, MAX_DECIMAL_BYTES};
 use tailcache_protocol::resp::ServerError;
 use tailcache_storage::{CacheError, StoreMode, StoreOptions};
 
-use super::resp_exec::{storage_error, Failure};
+use super::commands::{storage_error, Failure};
 use crate::context::ServerContext;
 use crate::observability::metrics::Counter;
 

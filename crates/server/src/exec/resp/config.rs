@@ -60,6 +60,6 @@ fn parameters(ctx: &ServerContext) -> Vec<(&'static str, String)> {
 
 /// `CONFIG RESETSTAT`: what `stats reset` does on the memcache port.
 pub fn config_reset_stat(ctx: &ServerContext, out: &mut Vec<u8>) {
-    super::memcache_stats::reset(ctx);
+    crate::exec::memcache::stats::reset(ctx);
     encode::ok(out);
 }

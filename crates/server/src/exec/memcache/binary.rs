@@ -1,5 +1,5 @@
 //! memcached's binary protocol against the engine: the same operations and counters
-//! as the text commands (`memcache_classic`), answered as memcached 1.6's
+//! as the text commands (`classic`), answered as memcached 1.6's
 //! `proto_bin.c` answers them, quiet forms and error texts included.
 
 use std::time::Instant;
@@ -14,12 +14,10 @@ use tailcache_protocol::memcache::binary_encode::{
 use tailcache_protocol::memcache::{self, GetKind, Limits, Parsed, Request};
 use tailcache_storage::{Arithmetic, CacheError, DeleteOptions, ReadOptions, StoreMode};
 
-use super::conn_loop::Step;
-use super::memcache_classic::{
-    count_get, record_get, store_counted, StoreWrite, MEMCACHED_COMPAT_VERSION,
-};
-use super::{memcache_stats, prepend_header, record, ttl, watch_events};
+use super::classic::{count_get, record_get, store_counted, StoreWrite, MEMCACHED_COMPAT_VERSION};
 use crate::context::ServerContext;
+use crate::exec::conn_loop::Step;
+use crate::exec::{prepend_header, record, ttl, watch_events};
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// An increment's exptime that means "do not create a missing item".
@@ -406,7 +404,7 @@ fn flush(
         return;
     }
     ctx.metrics.incr(Counter::CmdFlush);
-    super::memcache_classic::apply_flush(ctx, i64::from(exptime.unwrap_or(0)));
+    super::classic::apply_flush(ctx, i64::from(exptime.unwrap_or(0)));
     if !quiet {
         success(output, header, 0, &[]);
     }
@@ -438,7 +436,7 @@ fn stat(ctx: &ServerContext, header: &BinaryHeader, group: &[u8], output: &mut V
         return;
     };
     let mut text = Vec::new();
-    memcache_stats::stats(ctx, stats, &mut text);
+    super::stats::stats(ctx, stats, &mut text);
     if group.trim_ascii() == b"detail dump" {
         encode_response(output, header, Status::Success, 0, &[], b"detailed", &text);
     } else {

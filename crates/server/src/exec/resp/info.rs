@@ -2,8 +2,8 @@
 
 use tailcache_protocol::resp::{encode, encode_hello_reply, Args, HelloReply, ProtocolVersion};
 
-use super::memcache_classic::VERSION;
 use crate::context::ServerContext;
+use crate::exec::memcache::classic::VERSION;
 use crate::observability::metrics::Counter;
 
 /// The Redis version tailcache presents: clients pick features from it.

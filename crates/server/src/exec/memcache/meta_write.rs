@@ -10,9 +10,9 @@ use tailcache_protocol::memcache::{
 };
 use tailcache_storage::{CacheError, DeleteOptions, StoreMode, StoreOptions};
 
-use super::memcache_classic::store_error_reply;
-use super::{record, ttl, watch_events};
+use super::classic::store_error_reply;
 use crate::context::ServerContext;
+use crate::exec::{record, ttl, watch_events};
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// ms: `HD` stored, `NS` not stored, `EX` cas mismatch, `NF` cas on a miss.

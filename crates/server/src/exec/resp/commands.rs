@@ -8,10 +8,10 @@ use tailcache_protocol::resp::{
 };
 use tailcache_storage::{CacheError, Expiry, ItemMeta, ReadOptions, StoreMode, StoreOptions};
 
-use super::memcache_classic::MAX_GET_REPLY_BYTES;
-use super::resp_counter::incr_by;
-use super::{delete_counted, prepend_header, ttl};
+use super::counter::incr_by;
 use crate::context::ServerContext;
+use crate::exec::memcache::classic::MAX_GET_REPLY_BYTES;
+use crate::exec::{delete_counted, prepend_header, ttl};
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// Runs a key command; returns the histogram it belongs to.

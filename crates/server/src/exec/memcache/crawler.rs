@@ -24,8 +24,8 @@ use std::time::Instant;
 use tailcache_protocol::memcache::{classic_encode, CrawlTarget, LruCrawler};
 use tailcache_storage::{DumpCursor, DumpedItem, Expiry};
 
-use super::record;
 use crate::context::ServerContext;
+use crate::exec::record;
 use crate::observability::metrics::CommandKind;
 
 /// The one slab class tailcache reports (see `stats items`).

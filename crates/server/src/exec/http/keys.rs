@@ -8,9 +8,9 @@ use tailcache_protocol::http::{
 };
 use tailcache_storage::{CacheError, Expiry, ItemMeta, StoreMode, StoreOptions};
 
-use super::conn_loop::Step;
-use super::{delete_counted, max_item_size_bytes, record, ttl};
 use crate::context::ServerContext;
+use crate::exec::conn_loop::Step;
+use crate::exec::{delete_counted, max_item_size_bytes, record, ttl};
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// Per-connection state of the HTTP protocol.

@@ -18,8 +18,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::conn_loop::Step;
 use crate::context::ServerContext;
+use crate::exec::conn_loop::Step;
 use crate::observability::metrics::Counter;
 use crate::security::access_files::MemcacheUsers;
 

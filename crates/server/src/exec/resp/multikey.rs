@@ -11,9 +11,9 @@ use std::time::Instant;
 use tailcache_protocol::resp::{encode, Args, ProtocolVersion};
 use tailcache_runtime::TurnBudget;
 
-use super::conn_loop::Step;
-use super::{delete_counted, record, resp_exec};
 use crate::context::ServerContext;
+use crate::exec::conn_loop::Step;
+use crate::exec::{delete_counted, record};
 use crate::observability::metrics::CommandKind;
 
 /// Which many-key command.
@@ -95,10 +95,10 @@ fn serve_slice(
     let mut last_key: &[u8] = &[];
     for key in keys {
         match progress.kind {
-            MultiKey::Get => resp_exec::get(ctx, key, out, version),
+            MultiKey::Get => super::commands::get(ctx, key, out, version),
             MultiKey::Del => progress.counted += usize::from(delete_counted(ctx, key)),
             MultiKey::Exists => {
-                progress.counted += usize::from(resp_exec::peek(ctx, key).is_some());
+                progress.counted += usize::from(super::commands::peek(ctx, key).is_some());
             }
         }
         served += 1;

@@ -9,10 +9,10 @@
 
 use tailcache_protocol::memcache::classic_encode::{self, Reply};
 
-use super::memcache_classic::MEMCACHED_COMPAT_VERSION;
-use super::memcache_stats::{rusage, since_reset, GENERAL_COUNTERS};
-use super::ttl;
+use super::classic::MEMCACHED_COMPAT_VERSION;
+use super::stats::{rusage, since_reset, GENERAL_COUNTERS};
 use crate::context::ServerContext;
+use crate::exec::ttl;
 use crate::startup::fd_limit::reserved_fds;
 use tailcache_runtime::TaskGroup;
 

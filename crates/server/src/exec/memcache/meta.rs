@@ -5,8 +5,8 @@ use std::time::Instant;
 use tailcache_protocol::memcache::meta_encode::{self, MetaDebugInfo};
 use tailcache_protocol::memcache::{MetaDebug, MAX_DECODED_KEY_BYTES};
 
-use super::{record, ttl};
 use crate::context::ServerContext;
+use crate::exec::{record, ttl};
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// mn: `MN`, the end marker of a quiet pipeline.

@@ -8,13 +8,13 @@ use std::time::Instant;
 use tailcache_protocol::memcache::classic_encode::{self, Reply};
 use tailcache_protocol::memcache::{Stats, StatsGroup};
 
-use super::memcache_stats_general as general;
-use super::record;
+use super::stats_general as general;
 use crate::context::ServerContext;
+use crate::exec::record;
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// memcached's `stats` counters that tailcache keeps, in memcached's order.
-pub(super) const GENERAL_COUNTERS: &[Counter] = &[
+pub(in crate::exec) const GENERAL_COUNTERS: &[Counter] = &[
     Counter::CmdGet,
     Counter::CmdSet,
     Counter::CmdFlush,
@@ -80,7 +80,7 @@ fn detail(ctx: &ServerContext, args: &[u8], out: &mut Vec<u8>) {
 
 /// The resettable counters as `stats` shows them: counted since the last
 /// `stats reset`.
-pub(super) fn since_reset(
+pub(in crate::exec) fn since_reset(
     ctx: &ServerContext,
     storage: &tailcache_storage::Stats,
 ) -> std::collections::HashMap<&'static [u8], u64> {
@@ -133,7 +133,7 @@ fn resettable(
 }
 
 /// `rusage_user` / `rusage_system` of the whole process, as memcached reports.
-pub(super) fn rusage(out: &mut Vec<u8>) {
+pub(in crate::exec) fn rusage(out: &mut Vec<u8>) {
     use nix::sys::resource::{getrusage, UsageWho};
     let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
         return;

@@ -1,6 +1,6 @@
 //! A RESP connection: framing, per-connection state (protocol version,
 //! client name and id) and the connection-level commands; key commands are
-//! in [`super::resp_exec`].
+//! in [`super::commands`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,12 +12,12 @@ use tailcache_protocol::resp::{
     self, command_table, encode, Command, FrameProgress, Limits, Parsed, ProtocolVersion,
 };
 
-use super::conn_loop::Step;
-use super::resp_auth::{Gate, RespAccess};
-use super::resp_multikey::{self, MultiKey, MultiKeyInProgress};
-use super::{max_item_size_bytes, record, resp_config, resp_exec, resp_info};
+use super::auth::{Gate, RespAccess};
+use super::multikey::{MultiKey, MultiKeyInProgress};
 use crate::conn_registry::{ConnEntry, RespClient};
 use crate::context::ServerContext;
+use crate::exec::conn_loop::Step;
+use crate::exec::{max_item_size_bytes, record};
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// Ids handed to RESP connections (`CLIENT ID`), unique for the process.
@@ -99,7 +99,7 @@ impl RespConn {
         }
         if let Some(progress) = self.multi_key.take() {
             let (step, left) =
-                resp_multikey::go_on(ctx, progress, rest, output, self.version, budget);
+                super::multikey::go_on(ctx, progress, rest, output, self.version, budget);
             self.multi_key = left;
             return step;
         }
@@ -119,7 +119,7 @@ impl RespConn {
                     Step::Next(consumed)
                 } else if let Some((kind, keys)) = many_keys(&command) {
                     let (step, left) =
-                        resp_multikey::start(ctx, kind, keys, rest, output, self.version, budget);
+                        super::multikey::start(ctx, kind, keys, rest, output, self.version, budget);
                     self.multi_key = left;
                     debug_assert!(
                         left.is_some() || step == Step::Next(consumed),
@@ -158,15 +158,15 @@ impl RespConn {
         let close = matches!(command, Command::Quit);
         let kind = match command {
             Command::Info { sections } => {
-                resp_info::info(ctx, sections, out, self.version);
+                super::info::info(ctx, sections, out, self.version);
                 CommandKind::Stats
             }
             Command::ConfigGet { patterns } => {
-                resp_config::config_get(ctx, patterns, out, self.version);
+                super::config::config_get(ctx, patterns, out, self.version);
                 CommandKind::Stats
             }
             Command::ConfigResetStat => {
-                resp_config::config_reset_stat(ctx, out);
+                super::config::config_reset_stat(ctx, out);
                 CommandKind::Stats
             }
             Command::Ping { .. }
@@ -194,7 +194,7 @@ impl RespConn {
                 self.client_command(command, out);
                 CommandKind::Other
             }
-            key_command => resp_exec::execute(ctx, key_command, out, self.version),
+            key_command => super::commands::execute(ctx, key_command, out, self.version),
         };
         record(ctx, kind, started);
         close
@@ -216,9 +216,9 @@ impl RespConn {
                     self.set_name(name);
                 }
                 self.publish();
-                resp_info::hello(out, self.id, self.version);
+                super::info::hello(out, self.id, self.version);
             }
-            // AUTH is answered by the access gate (resp_auth.rs) before this.
+            // AUTH is answered by the access gate (auth.rs) before this.
             _ => encode::ok(out),
         }
     }
@@ -309,7 +309,7 @@ fn redis_addr(addr: &str) -> String {
 }
 
 /// An MGET, DEL or EXISTS sent as a multibulk array, which is served in slices
-/// (`resp_multikey`); an inline one is short (one line) and runs whole.
+/// (`multikey`); an inline one is short (one line) and runs whole.
 fn many_keys<'a>(command: &Command<'a>) -> Option<(MultiKey, resp::Args<'a>)> {
     let (kind, keys) = match command {
         Command::MGet { keys } => (MultiKey::Get, keys),

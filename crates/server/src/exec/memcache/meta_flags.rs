@@ -5,7 +5,7 @@
 use tailcache_protocol::memcache::meta_encode::MetaItem;
 use tailcache_storage::ItemMeta;
 
-use super::ttl;
+use crate::exec::ttl;
 
 /// Return-flag values for a live item; `l` is the seconds since its last access as
 /// the engine kept it (memcached's item time: set by writes and bumping reads).

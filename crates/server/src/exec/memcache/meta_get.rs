@@ -9,9 +9,9 @@ use tailcache_protocol::memcache::meta_encode::{self, MetaItem, MetaStatus};
 use tailcache_protocol::memcache::{MetaCommand, MetaFlags, MetaGet, MAX_DECODED_KEY_BYTES};
 use tailcache_storage::{Expiry, ReadOptions, ReadOutcome};
 
-use super::memcache_meta_flags::item_flags;
-use super::{prepend_header, record, ttl, watch_events};
+use super::meta_flags::item_flags;
 use crate::context::ServerContext;
+use crate::exec::{prepend_header, record, ttl, watch_events};
 use crate::observability::metrics::{CommandKind, Counter};
 
 /// mg: a hit answers `VA` (with `v`) or `HD`, a miss `EN` (or vivifies with `N`).

@@ -1,0 +1,3 @@
+//! The HTTP key API (`/v1/keys/...`).
+
+pub(super) mod keys;
