@@ -4,7 +4,7 @@
 #     is model-checked over every interleaving loom explores (LOOM_MAX_PREEMPTIONS,
 #     default 3). Built in its own target dir with `--cfg loom`.
 #  2. valgrind memcheck: the unit tests of the modules that hold or lean on the crate's
-#     `unsafe` code (words.rs: zeroed aligned allocation; heap.rs, index.rs, segment.rs
+#     `unsafe` code (words.rs: zeroed aligned allocation; heap.rs, index/, segment.rs
 #     on top of it) run with no invalid access and no definite leak.
 # Miri would check the same `unsafe` blocks, but it needs a nightly toolchain, which
 # this project's machines do not have; the tests are sized for it (cfg!(miri)).

@@ -1,11 +1,11 @@
 //! The engine: its parts, how a key is found, and what it reports.
 //!
 //! Reads take no lock (`read.rs`); every write is one call that decides and writes
-//! under one short hold of the key's two index buckets (`mutate.rs`, `ops.rs`);
+//! under one short hold of the key's two index buckets (`mutate`, `ops.rs`);
 //! background work frees memory ahead of need in small resumable steps
 //! (`maintenance.rs`, `evict.rs`). The pieces: the heap of segments (`heap.rs`,
 //! `segment.rs`), TTL buckets and their chains of segments (`ttl.rs`), the free pool
-//! (`pool.rs`), the index (`index.rs`) and flush_all (`flush.rs`).
+//! (`pool.rs`), the index (`index`) and flush_all (`flush.rs`).
 
 use crate::clock::{self, Clock, SystemClock};
 use crate::config::{Config, Layout};

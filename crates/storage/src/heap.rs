@@ -5,7 +5,7 @@
 //! they copied is whole. For that race to be defined behaviour every access here is
 //! an atomic operation on an aligned 8-byte word (bytes are little-endian within a
 //! word). Relaxed ordering is enough: when bytes become visible is the index's
-//! business (`index.rs`), not the heap's.
+//! business (`index`), not the heap's.
 //!
 //! A word can hold the end of one item and the start of the next, and the two may be
 //! written at once by writers holding different chain locks, so a write that covers

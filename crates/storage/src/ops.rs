@@ -1,6 +1,6 @@
 //! The writes callers make, each one decision over the key's current item with
 //! memcached's semantics (`do_store_item`, `do_add_delta`, the meta commands), run by
-//! the write path in `mutate.rs`.
+//! the write path in `mutate`.
 
 use crate::cache::{check_key, Cache, Found, Now};
 use crate::decimal;

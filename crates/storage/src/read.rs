@@ -1,4 +1,4 @@
-//! Reads: lock-free, validated by the index's bucket versions (`index.rs`).
+//! Reads: lock-free, validated by the index's bucket versions (`index`).
 //!
 //! A get notes its first bucket's version, finds the key, copies the value straight
 //! into the caller's buffer, then checks the version; if a writer held the bucket in
@@ -10,7 +10,7 @@
 //! hold of its bucket.
 //!
 //! A read that must change the item (touch, vivify, claiming a win token) is a write
-//! and goes through `mutate.rs`, decided under one hold.
+//! and goes through `mutate`, decided under one hold.
 
 use crate::cache::{check_key, Cache, Found, Liveness, Now};
 use crate::error::CacheError;

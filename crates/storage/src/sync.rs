@@ -1,6 +1,6 @@
 //! The atomics and locks of the concurrent parts: std's (and parking_lot's) normally,
 //! loom's when the crate is built with `RUSTFLAGS="--cfg loom"`, so that the index's
-//! publish/validate protocol can be model-checked (`tests/loom_index.rs`).
+//! publish/validate protocol can be model-checked (`index/loom_tests.rs`).
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
