@@ -7,8 +7,13 @@ use std::time::{Duration, Instant};
 
 use crate::read_buf::{ReadBuf, ReadOutcome};
 use crate::scheduler::TaskGroup;
-use crate::service::{CloseCause, JobProgress, Service, TurnBudget};
+use crate::service::{JobProgress, Service, TurnBudget};
 use crate::stream::Stream;
+
+mod job;
+mod state;
+
+pub(crate) use state::{CloseReason, SessionState, TurnEnd};
 
 /// Output capacity kept after a flush; more is given back so that one big
 /// reply does not pin memory for the connection's life.
@@ -23,91 +28,6 @@ pub(crate) struct SessionLimits {
     pub(crate) turn_budget_output_bytes: usize,
     /// Unsent output beyond which the connection is closed.
     pub(crate) output_cap_bytes: usize,
-}
-
-/// What the worker should do with a session after its turn.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum TurnEnd {
-    /// Wait for the next readiness event.
-    Wait,
-    /// Read budget spent, or more to do after a job: serve again next turn.
-    Requeue,
-    /// Request budget spent with input still waiting: the others' turn first.
-    Yield,
-    /// Its job is ready for another step: queue it in this group.
-    Job(TaskGroup),
-    /// Its job waits for something to happen: step it again at this instant
-    /// (or sooner, when its socket reports something).
-    JobSleep(Instant),
-    /// Close it now.
-    Close(CloseReason),
-}
-
-/// Why a session closed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CloseReason {
-    /// Peer closed, or the service asked to close, and all output went out.
-    Done,
-    /// A request outgrew the read buffer.
-    Overflow,
-    /// The service panicked on this connection's input.
-    ServicePanic,
-    /// The socket failed.
-    Io,
-    /// No traffic for the idle timeout.
-    Idle,
-    /// A request stayed incomplete for the request timeout.
-    Stalled,
-    /// The service's deadline for it passed ([`crate::Service::conn_deadline`]).
-    Deadline,
-    /// Its unsent output passed the per-connection cap (a client not reading).
-    OutputCap,
-    /// The connections' buffers together passed the global budget and this
-    /// one held the most.
-    OverBudget,
-    /// At the connection limit, the longest-idle connection made room for a new one.
-    Reclaimed,
-    /// The server is shutting down.
-    Shutdown,
-}
-
-impl CloseReason {
-    /// How the service is told of it.
-    pub(crate) fn cause(self) -> CloseCause {
-        match self {
-            CloseReason::Done => CloseCause::Normal,
-            CloseReason::Idle | CloseReason::Reclaimed => CloseCause::IdleTimeout,
-            CloseReason::Shutdown => CloseCause::Shutdown,
-            CloseReason::Overflow
-            | CloseReason::ServicePanic
-            | CloseReason::Io
-            | CloseReason::Stalled
-            | CloseReason::Deadline
-            | CloseReason::OutputCap
-            | CloseReason::OverBudget => CloseCause::Error,
-        }
-    }
-
-    /// Whether closing waits to read what the peer still sends (a gentle
-    /// close); a broken socket or a client shed for its memory is dropped at once.
-    pub(crate) fn lingers(self) -> bool {
-        !matches!(
-            self,
-            CloseReason::Io | CloseReason::OutputCap | CloseReason::OverBudget
-        )
-    }
-}
-
-/// Where a session is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SessionState {
-    /// Serving requests.
-    Open,
-    /// Shutting down: read until the socket is empty, answer every complete
-    /// request, flush, close.
-    Draining,
-    /// Nothing more is processed: flush what is pending, then close.
-    Closing(CloseReason),
 }
 
 /// A connection and its state.
@@ -359,85 +279,6 @@ impl<C> Session<C> {
                 Err(_) => return TurnEnd::Close(CloseReason::Io),
             }
         }
-    }
-
-    /// One step of the connection's job for at most `budget`, then a flush.
-    pub(crate) fn run_job<S>(
-        &mut self,
-        svc: &mut S,
-        budget: Duration,
-        limits: SessionLimits,
-        now: Instant,
-    ) -> TurnEnd
-    where
-        S: Service<Conn = C>,
-    {
-        self.job_queued = false;
-        self.job_sleep_until = None;
-        if self.job.is_none() {
-            return TurnEnd::Requeue;
-        }
-        let high_water_bytes = limits.high_water_bytes;
-        if self.pending_output_bytes() < high_water_bytes {
-            self.drop_written_output();
-            let Some(conn) = self.conn.as_mut() else {
-                return TurnEnd::Close(CloseReason::Done);
-            };
-            let wbuf = &mut self.wbuf;
-            let before = wbuf.len();
-            let call = panic::catch_unwind(AssertUnwindSafe(|| svc.job_step(conn, wbuf, budget)));
-            match call {
-                Ok(JobProgress::More) => {}
-                Ok(JobProgress::Sleep(pause)) => self.job_sleep_until = Some(now + pause),
-                Ok(JobProgress::Done) => self.job = None,
-                Ok(JobProgress::DoneAndClose) => {
-                    self.job = None;
-                    self.state = SessionState::Closing(CloseReason::Done);
-                }
-                Err(_) => {
-                    self.wbuf.truncate(before.max(self.written));
-                    self.job = None;
-                    self.state = SessionState::Closing(CloseReason::ServicePanic);
-                }
-            }
-        }
-        let Ok(_) = self.flush(now) else {
-            return TurnEnd::Close(CloseReason::Io);
-        };
-        if self.pending_output_bytes() > limits.output_cap_bytes {
-            return TurnEnd::Close(CloseReason::OutputCap);
-        }
-        match (self.job, self.state, self.job_sleep_until) {
-            (_, SessionState::Closing(reason), _) if self.pending_output_bytes() == 0 => {
-                TurnEnd::Close(reason)
-            }
-            (_, SessionState::Closing(_), _) => TurnEnd::Wait,
-            // Finished: requests that waited behind it are served next turn.
-            (None, _, _) => TurnEnd::Requeue,
-            (Some(_), _, Some(until)) => TurnEnd::JobSleep(until),
-            (Some(group), _, None) if self.pending_output_bytes() < high_water_bytes => {
-                TurnEnd::Job(group)
-            }
-            // The client has not read enough; a writable event resumes it.
-            (Some(_), _, None) => TurnEnd::Wait,
-        }
-    }
-
-    /// Its job's group, if its job sleeps until `until` and is not queued:
-    /// the job is queued again now.
-    pub(crate) fn wake_job(&mut self, until: Instant) -> Option<TaskGroup> {
-        if self.job_sleep_until != Some(until) || self.job_queued {
-            return None;
-        }
-        self.job_sleep_until = None;
-        let group = self.job?;
-        self.job_queued = true;
-        Some(group)
-    }
-
-    /// Whether the service runs (or has asleep) a job for it.
-    pub(crate) fn has_job(&self) -> bool {
-        self.job.is_some()
     }
 
     /// Whether it is shutting down (drained) rather than serving.
