@@ -54,7 +54,7 @@ fn resp_benches(c: &mut Criterion) {
     group.bench_function("mget_100_keys_iterated", |b| {
         b.iter(|| {
             let Ok(resp::Parsed::Complete {
-                command: resp::Command::MGet { keys },
+                command: resp::Command::Data(resp::DataCommand::MGet { keys }),
                 ..
             }) = resp::parse(black_box(&mget), &limits)
             else {

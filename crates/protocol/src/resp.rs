@@ -30,7 +30,7 @@
 //! A session drains its read buffer like this (pipelined requests, one reply each):
 //!
 //! ```
-//! use tailcache_protocol::resp::{encode, parse, Command, Limits, Parsed};
+//! use tailcache_protocol::resp::{encode, parse, Command, ConnectionCommand, DataCommand, Limits, Parsed};
 //!
 //! let limits = Limits::default();
 //! let mut input: &[u8] = b"PING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\nNOPE\r\n*1\r\n$4\r\nQU";
@@ -39,8 +39,8 @@
 //!     match parse(input, &limits) {
 //!         Ok(Parsed::Complete { command, consumed }) => {
 //!             match command {
-//!                 Command::Ping { message: None } => encode::simple_string(&mut output, b"PONG"),
-//!                 Command::Get { key } => {
+//!                 Command::Connection(ConnectionCommand::Ping { message: None }) => encode::simple_string(&mut output, b"PONG"),
+//!                 Command::Data(DataCommand::Get { key }) => {
 //!                     assert_eq!(key, b"k");
 //!                     encode::null(&mut output, Default::default());
 //!                 }
@@ -85,8 +85,8 @@ mod spec;
 
 pub use args::{Args, Pairs};
 pub use command::{
-    ClientInfoAttribute, Command, ExpireCondition, ExpireTime, Expiry, FlushMode, GetExOption,
-    Hello, ProtocolVersion, Set, SetCondition, TimeUnit,
+    ClientInfoAttribute, Command, ConnectionCommand, DataCommand, ExpireCondition, ExpireTime,
+    Expiry, FlushMode, GetExOption, Hello, ProtocolVersion, Set, SetCondition, TimeUnit,
 };
 pub use config::glob_matches;
 pub use error::{CommandError, ParseError, ProtocolError};

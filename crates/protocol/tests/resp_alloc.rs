@@ -1,7 +1,9 @@
 //! Parsing RESP requests allocates nothing, and encoding into a buffer with room
 //! allocates nothing: counted with a global allocator that tallies this thread's calls.
 
-use tailcache_protocol::resp::{encode, parse, Command, Limits, Parsed, ProtocolVersion};
+use tailcache_protocol::resp::{
+    encode, parse, Command, DataCommand, Limits, Parsed, ProtocolVersion,
+};
 
 // A global allocator must implement the unsafe GlobalAlloc trait.
 #[allow(unsafe_code)]
@@ -36,12 +38,12 @@ fn hot_path_parsing_and_encoding_allocate_nothing() {
                 panic!()
             };
             match command {
-                Command::Get { key } => encode::bulk(&mut out, key),
-                Command::Set(set) => {
+                Command::Data(DataCommand::Get { key }) => encode::bulk(&mut out, key),
+                Command::Data(DataCommand::Set(set)) => {
                     encode::ok(&mut out);
                     encode::integer(&mut out, set.value.len() as i64);
                 }
-                Command::MGet { keys } => {
+                Command::Data(DataCommand::MGet { keys }) => {
                     encode::array_header(&mut out, keys.len());
                     for key in keys {
                         encode::bulk(&mut out, key);

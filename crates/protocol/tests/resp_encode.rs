@@ -7,8 +7,8 @@ use tailcache_protocol::resp::command_table::{
 };
 use tailcache_protocol::resp::encode;
 use tailcache_protocol::resp::{
-    encode_hello_reply, parse, Args, Command, HelloReply, Limits, Parsed, ProtocolVersion,
-    ServerError,
+    encode_hello_reply, parse, Args, Command, ConnectionCommand, HelloReply, Limits, Parsed,
+    ProtocolVersion, ServerError,
 };
 
 const RESP2: ProtocolVersion = ProtocolVersion::Resp2;
@@ -125,11 +125,11 @@ fn command_args(line: &'static str) -> Args<'static> {
     let request: &'static [u8] = Box::leak(format!("{line}\r\n").into_bytes().into_boxed_slice());
     match parse(request, &Limits::default()) {
         Ok(Parsed::Complete {
-            command: Command::CommandInfo { names },
+            command: Command::Connection(ConnectionCommand::CommandInfo { names }),
             ..
         })
         | Ok(Parsed::Complete {
-            command: Command::CommandDocs { names },
+            command: Command::Connection(ConnectionCommand::CommandDocs { names }),
             ..
         }) => names,
         other => panic!("{other:?}"),

@@ -4,8 +4,9 @@ mod resp_support;
 
 use resp_support::command;
 use tailcache_protocol::resp::{
-    parse, ClientInfoAttribute, Command, ExpireCondition, ExpireTime, Expiry, FlushMode,
-    GetExOption, Hello, Limits, Parsed, ProtocolVersion, Set, SetCondition, TimeUnit,
+    parse, ClientInfoAttribute, Command, ConnectionCommand, DataCommand, ExpireCondition,
+    ExpireTime, Expiry, FlushMode, GetExOption, Hello, Limits, Parsed, ProtocolVersion, Set,
+    SetCondition, TimeUnit,
 };
 
 /// Parses `line` as multibulk and as inline, checks both agree, and returns the result.
@@ -46,85 +47,103 @@ fn set(key: &'static [u8], value: &'static [u8]) -> Set<'static> {
 
 #[test]
 fn key_commands() {
-    assert_eq!(parsed("GET k"), Command::Get { key: b"k" });
-    assert_eq!(parsed("get k"), Command::Get { key: b"k" });
-    assert_eq!(parsed("STRLEN k"), Command::Strlen { key: b"k" });
-    assert_eq!(parsed("GETDEL k"), Command::GetDel { key: b"k" });
-    assert_eq!(parsed("TYPE k"), Command::Type { key: b"k" });
-    assert_eq!(parsed("PERSIST k"), Command::Persist { key: b"k" });
+    assert_eq!(
+        parsed("GET k"),
+        Command::Data(DataCommand::Get { key: b"k" })
+    );
+    assert_eq!(
+        parsed("get k"),
+        Command::Data(DataCommand::Get { key: b"k" })
+    );
+    assert_eq!(
+        parsed("STRLEN k"),
+        Command::Data(DataCommand::Strlen { key: b"k" })
+    );
+    assert_eq!(
+        parsed("GETDEL k"),
+        Command::Data(DataCommand::GetDel { key: b"k" })
+    );
+    assert_eq!(
+        parsed("TYPE k"),
+        Command::Data(DataCommand::Type { key: b"k" })
+    );
+    assert_eq!(
+        parsed("PERSIST k"),
+        Command::Data(DataCommand::Persist { key: b"k" })
+    );
     assert_eq!(
         parsed("TTL k"),
-        Command::Ttl {
+        Command::Data(DataCommand::Ttl {
             key: b"k",
             unit: TimeUnit::Seconds
-        }
+        })
     );
     assert_eq!(
         parsed("PTTL k"),
-        Command::Ttl {
+        Command::Data(DataCommand::Ttl {
             key: b"k",
             unit: TimeUnit::Millis
-        }
+        })
     );
     assert_eq!(
         parsed("APPEND k v"),
-        Command::Append {
+        Command::Data(DataCommand::Append {
             key: b"k",
             value: b"v"
-        }
+        })
     );
     assert_eq!(
         parsed("INCR k"),
-        Command::IncrBy {
+        Command::Data(DataCommand::IncrBy {
             key: b"k",
             delta: 1
-        }
+        })
     );
     assert_eq!(
         parsed("DECR k"),
-        Command::IncrBy {
+        Command::Data(DataCommand::IncrBy {
             key: b"k",
             delta: -1
-        }
+        })
     );
     assert_eq!(
         parsed("INCRBY k -5"),
-        Command::IncrBy {
+        Command::Data(DataCommand::IncrBy {
             key: b"k",
             delta: -5
-        }
+        })
     );
     assert_eq!(
         parsed("DECRBY k 5"),
-        Command::IncrBy {
+        Command::Data(DataCommand::IncrBy {
             key: b"k",
             delta: -5
-        }
+        })
     );
     assert_eq!(
         parsed("DECRBY k 9223372036854775807"),
-        Command::IncrBy {
+        Command::Data(DataCommand::IncrBy {
             key: b"k",
             delta: -i64::MAX
-        }
+        })
     );
 }
 
 #[test]
 fn multi_key_commands_iterate_lazily() {
-    let Command::MGet { keys } = parsed("MGET a bb ccc") else {
+    let Command::Data(DataCommand::MGet { keys }) = parsed("MGET a bb ccc") else {
         panic!()
     };
     assert_eq!(keys.collect::<Vec<_>>(), [&b"a"[..], b"bb", b"ccc"]);
-    let Command::Del { keys } = parsed("DEL a") else {
+    let Command::Data(DataCommand::Del { keys }) = parsed("DEL a") else {
         panic!()
     };
     assert_eq!(keys.len(), 1);
-    let Command::Exists { keys } = parsed("EXISTS a a") else {
+    let Command::Data(DataCommand::Exists { keys }) = parsed("EXISTS a a") else {
         panic!()
     };
     assert_eq!(keys.collect::<Vec<_>>(), [&b"a"[..], b"a"]);
-    let Command::MSet { pairs } = parsed("MSET a 1 b 2") else {
+    let Command::Data(DataCommand::MSet { pairs }) = parsed("MSET a 1 b 2") else {
         panic!()
     };
     assert_eq!(pairs.len(), 2);
@@ -136,53 +155,56 @@ fn multi_key_commands_iterate_lazily() {
 
 #[test]
 fn set_options() {
-    assert_eq!(parsed("SET k v"), Command::Set(set(b"k", b"v")));
+    assert_eq!(
+        parsed("SET k v"),
+        Command::Data(DataCommand::Set(set(b"k", b"v")))
+    );
     assert_eq!(
         parsed("SET k v EX 10"),
-        Command::Set(Set {
+        Command::Data(DataCommand::Set(Set {
             expiry: Some(Expiry::Seconds(10)),
             ..set(b"k", b"v")
-        })
+        }))
     );
     assert_eq!(
         parsed("set k v px 10 nx get"),
-        Command::Set(Set {
+        Command::Data(DataCommand::Set(Set {
             expiry: Some(Expiry::Millis(10)),
             condition: SetCondition::IfAbsent,
             get: true,
             ..set(b"k", b"v")
-        })
+        }))
     );
     assert_eq!(
         parsed("SET k v XX EXAT 1700000000"),
-        Command::Set(Set {
+        Command::Data(DataCommand::Set(Set {
             expiry: Some(Expiry::UnixSeconds(1_700_000_000)),
             condition: SetCondition::IfPresent,
             ..set(b"k", b"v")
-        })
+        }))
     );
     assert_eq!(
         parsed("SET k v PXAT 9223372036854775807"),
-        Command::Set(Set {
+        Command::Data(DataCommand::Set(Set {
             expiry: Some(Expiry::UnixMillis(i64::MAX)),
             ..set(b"k", b"v")
-        })
+        }))
     );
     assert_eq!(
         parsed("SET k v KEEPTTL"),
-        Command::Set(Set {
+        Command::Data(DataCommand::Set(Set {
             keep_ttl: true,
             ..set(b"k", b"v")
-        })
+        }))
     );
     // As in Redis, the same expiry kind may repeat (the last wins), and so may NX.
     assert_eq!(
         parsed("SET k v EX 1 EX 2 NX NX"),
-        Command::Set(Set {
+        Command::Data(DataCommand::Set(Set {
             expiry: Some(Expiry::Seconds(2)),
             condition: SetCondition::IfAbsent,
             ..set(b"k", b"v")
-        })
+        }))
     );
 }
 
@@ -210,29 +232,31 @@ fn expiry_conversion_follows_redis_overflow_rules() {
 fn getex_and_expire_options() {
     assert_eq!(
         parsed("GETEX k"),
-        Command::GetEx {
+        Command::Data(DataCommand::GetEx {
             key: b"k",
             option: None
-        }
+        })
     );
     assert_eq!(
         parsed("GETEX k PERSIST"),
-        Command::GetEx {
+        Command::Data(DataCommand::GetEx {
             key: b"k",
             option: Some(GetExOption::Persist)
-        }
+        })
     );
     assert_eq!(
         parsed("GETEX k PXAT 5"),
-        Command::GetEx {
+        Command::Data(DataCommand::GetEx {
             key: b"k",
             option: Some(GetExOption::Expire(Expiry::UnixMillis(5)))
-        }
+        })
     );
-    let expire = |amount, unit, condition| Command::Expire {
-        key: b"k",
-        time: ExpireTime { amount, unit },
-        condition,
+    let expire = |amount, unit, condition| {
+        Command::Data(DataCommand::Expire {
+            key: b"k",
+            time: ExpireTime { amount, unit },
+            condition,
+        })
     };
     assert_eq!(
         parsed("EXPIRE k 10"),
@@ -280,63 +304,73 @@ fn getex_and_expire_options() {
 
 #[test]
 fn server_and_connection_commands() {
-    assert_eq!(parsed("DBSIZE"), Command::DbSize);
+    assert_eq!(parsed("DBSIZE"), Command::Data(DataCommand::DbSize));
     assert_eq!(
         parsed("FLUSHALL"),
-        Command::Flush {
+        Command::Data(DataCommand::Flush {
             mode: FlushMode::Default
-        }
+        })
     );
     assert_eq!(
         parsed("FLUSHDB async"),
-        Command::Flush {
+        Command::Data(DataCommand::Flush {
             mode: FlushMode::Async
-        }
+        })
     );
     assert_eq!(
         parsed("FLUSHALL SYNC"),
-        Command::Flush {
+        Command::Data(DataCommand::Flush {
             mode: FlushMode::Sync
-        }
+        })
     );
-    assert_eq!(parsed("PING"), Command::Ping { message: None });
+    assert_eq!(
+        parsed("PING"),
+        Command::Connection(ConnectionCommand::Ping { message: None })
+    );
     assert_eq!(
         parsed("PING hi"),
-        Command::Ping {
+        Command::Connection(ConnectionCommand::Ping {
             message: Some(b"hi")
-        }
+        })
     );
-    assert_eq!(parsed("ECHO hi"), Command::Echo { message: b"hi" });
-    let Command::Info { sections } = parsed("INFO server clients") else {
+    assert_eq!(
+        parsed("ECHO hi"),
+        Command::Connection(ConnectionCommand::Echo { message: b"hi" })
+    );
+    let Command::Connection(ConnectionCommand::Info { sections }) = parsed("INFO server clients")
+    else {
         panic!()
     };
     assert_eq!(sections.collect::<Vec<_>>(), [&b"server"[..], b"clients"]);
-    assert_eq!(parsed("SELECT 0"), Command::Select);
-    assert_eq!(parsed("QUIT"), Command::Quit);
+    assert_eq!(
+        parsed("SELECT 0"),
+        Command::Connection(ConnectionCommand::Select)
+    );
+    assert_eq!(parsed("QUIT"), Command::Connection(ConnectionCommand::Quit));
     assert_eq!(
         parsed("AUTH pw"),
-        Command::Auth {
+        Command::Connection(ConnectionCommand::Auth {
             username: None,
             password: b"pw"
-        }
+        })
     );
     assert_eq!(
         parsed("AUTH u pw"),
-        Command::Auth {
+        Command::Connection(ConnectionCommand::Auth {
             username: Some(b"u"),
             password: b"pw"
-        }
+        })
     );
 }
 
 #[test]
 fn hello_variants() {
     let hello = |version, auth, client_name| {
-        Command::Hello(Hello {
+        Command::Connection(ConnectionCommand::Hello(Hello {
             version,
             auth,
             client_name,
-        })
+        }))
     };
     assert_eq!(parsed("HELLO"), hello(None, None, None));
     assert_eq!(
@@ -361,32 +395,50 @@ fn hello_variants() {
 fn client_and_command_subcommands() {
     assert_eq!(
         parsed("CLIENT SETNAME app-1"),
-        Command::ClientSetName { name: b"app-1" }
+        Command::Connection(ConnectionCommand::ClientSetName { name: b"app-1" })
     );
-    assert_eq!(parsed("CLIENT GETNAME"), Command::ClientGetName);
-    assert_eq!(parsed("client id"), Command::ClientId);
-    assert_eq!(parsed("CLIENT INFO"), Command::ClientInfo);
+    assert_eq!(
+        parsed("CLIENT GETNAME"),
+        Command::Connection(ConnectionCommand::ClientGetName)
+    );
+    assert_eq!(
+        parsed("client id"),
+        Command::Connection(ConnectionCommand::ClientId)
+    );
+    assert_eq!(
+        parsed("CLIENT INFO"),
+        Command::Connection(ConnectionCommand::ClientInfo)
+    );
     assert_eq!(
         parsed("CLIENT SETINFO LIB-NAME redis-py"),
-        Command::ClientSetInfo {
+        Command::Connection(ConnectionCommand::ClientSetInfo {
             attribute: ClientInfoAttribute::LibName,
             value: b"redis-py"
-        }
+        })
     );
     assert_eq!(
         parsed("CLIENT SETINFO lib-ver 5.0.1"),
-        Command::ClientSetInfo {
+        Command::Connection(ConnectionCommand::ClientSetInfo {
             attribute: ClientInfoAttribute::LibVersion,
             value: b"5.0.1"
-        }
+        })
     );
-    assert_eq!(parsed("COMMAND"), Command::CommandTable);
-    assert_eq!(parsed("COMMAND COUNT"), Command::CommandCount);
-    let Command::CommandDocs { names } = parsed("COMMAND DOCS get set") else {
+    assert_eq!(
+        parsed("COMMAND"),
+        Command::Connection(ConnectionCommand::CommandTable)
+    );
+    assert_eq!(
+        parsed("COMMAND COUNT"),
+        Command::Connection(ConnectionCommand::CommandCount)
+    );
+    let Command::Connection(ConnectionCommand::CommandDocs { names }) =
+        parsed("COMMAND DOCS get set")
+    else {
         panic!()
     };
     assert_eq!(names.len(), 2);
-    let Command::CommandInfo { names } = parsed("COMMAND INFO") else {
+    let Command::Connection(ConnectionCommand::CommandInfo { names }) = parsed("COMMAND INFO")
+    else {
         panic!()
     };
     assert_eq!(names.len(), 0);
@@ -399,7 +451,7 @@ fn inline_quotes_group_words_and_blank_lines_are_skipped() {
     assert_eq!(parse(input, &limits), Ok(Parsed::Empty { consumed: 2 }));
     match parse(&input[2..], &limits) {
         Ok(Parsed::Complete {
-            command: Command::Set(set),
+            command: Command::Data(DataCommand::Set(set)),
             ..
         }) => {
             assert_eq!(set.key, b"a key");
@@ -420,7 +472,7 @@ fn inline_quotes_group_words_and_blank_lines_are_skipped() {
     // Backslashes are literal inside single quotes, as in Redis.
     match parse(b"ECHO 'x\\ny'\r\n", &limits) {
         Ok(Parsed::Complete {
-            command: Command::Echo { message },
+            command: Command::Connection(ConnectionCommand::Echo { message }),
             ..
         }) => {
             assert_eq!(message, b"x\\ny")
@@ -434,7 +486,7 @@ fn binary_safe_multibulk_arguments() {
     let request = resp_support::multibulk(&[b"SET", b"k\r\n\0", b"\xff\r\nvalue"]);
     match parse(&request, &Limits::default()) {
         Ok(Parsed::Complete {
-            command: Command::Set(set),
+            command: Command::Data(DataCommand::Set(set)),
             ..
         }) => {
             assert_eq!(set.key, b"k\r\n\0");
@@ -446,12 +498,15 @@ fn binary_safe_multibulk_arguments() {
 
 #[test]
 fn command_names_match_case_insensitively_and_exactly() {
-    assert_eq!(parsed("gEt k"), Command::Get { key: b"k" });
+    assert_eq!(
+        parsed("gEt k"),
+        Command::Data(DataCommand::Get { key: b"k" })
+    );
     assert_eq!(
         parsed("FlushAll"),
-        Command::Flush {
+        Command::Data(DataCommand::Flush {
             mode: FlushMode::Default
-        }
+        })
     );
     let limits = Limits::default();
     for name in [&b"GETX"[..], b"GE", b"get\0", b"FLUSHALLS", b"\xc7et"] {

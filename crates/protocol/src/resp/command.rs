@@ -8,6 +8,16 @@ use super::args::{Args, Pairs};
 /// has been checked against [`Limits::max_key_len_bytes`](super::Limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command<'a> {
+    /// A command on the cached data: keys, the key count, flushes.
+    Data(DataCommand<'a>),
+    /// A command on the connection or the server itself: PING, HELLO, AUTH, CLIENT,
+    /// COMMAND, INFO, CONFIG, QUIT.
+    Connection(ConnectionCommand<'a>),
+}
+
+/// A command on the cached data; the executor matches every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataCommand<'a> {
     /// `GET key`.
     Get {
         /// The key.
@@ -99,6 +109,11 @@ pub enum Command<'a> {
         /// The mode asked for.
         mode: FlushMode,
     },
+}
+
+/// A command on the connection or the server itself; the connection answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionCommand<'a> {
     /// `PING [message]`: `+PONG` or the message as a bulk.
     Ping {
         /// The optional message.

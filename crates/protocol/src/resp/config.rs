@@ -4,7 +4,7 @@
 //! settings at run time.
 
 use super::args::Args;
-use super::command::Command;
+use super::command::{Command, ConnectionCommand};
 use super::error::CommandError;
 use super::parse::next_arg;
 
@@ -19,7 +19,9 @@ pub(crate) fn parse_config<'a>(rest: Args<'a>) -> Result<Command<'a>, CommandErr
                 command: "config|get",
             });
         }
-        Ok(Command::ConfigGet { patterns: args })
+        Ok(Command::Connection(ConnectionCommand::ConfigGet {
+            patterns: args,
+        }))
     } else if subcommand.eq_ignore_ascii_case(b"set") {
         if args.len() < 2 || !args.len().is_multiple_of(2) {
             return Err(CommandError::WrongArity {
@@ -33,7 +35,7 @@ pub(crate) fn parse_config<'a>(rest: Args<'a>) -> Result<Command<'a>, CommandErr
                 command: "config|resetstat",
             });
         }
-        Ok(Command::ConfigResetStat)
+        Ok(Command::Connection(ConnectionCommand::ConfigResetStat))
     } else {
         Err(CommandError::UnknownSubcommand {
             command: "CONFIG",

@@ -1,7 +1,9 @@
 //! Connection commands: HELLO, AUTH, SELECT, CLIENT, COMMAND, FLUSHALL/FLUSHDB, PING.
 
 use super::args::Args;
-use super::command::{ClientInfoAttribute, Command, FlushMode, Hello, ProtocolVersion};
+use super::command::{
+    ClientInfoAttribute, Command, ConnectionCommand, DataCommand, FlushMode, Hello, ProtocolVersion,
+};
 use super::error::CommandError;
 use super::parse::next_arg;
 use super::spec::arity_ok;
@@ -15,7 +17,7 @@ pub(crate) fn parse_hello<'a>(mut rest: Args<'a>) -> Result<Command<'a>, Command
         client_name: None,
     };
     let Some(version) = rest.next() else {
-        return Ok(Command::Hello(hello));
+        return Ok(Command::Connection(ConnectionCommand::Hello(hello)));
     };
     hello.version = Some(match parse_redis_i64(version) {
         None => return Err(CommandError::HelloVersionNotInteger),
@@ -33,20 +35,20 @@ pub(crate) fn parse_hello<'a>(mut rest: Args<'a>) -> Result<Command<'a>, Command
             return Err(CommandError::HelloSyntax { option });
         }
     }
-    Ok(Command::Hello(hello))
+    Ok(Command::Connection(ConnectionCommand::Hello(hello)))
 }
 
 /// Parses `AUTH [username] password`.
 pub(crate) fn parse_auth<'a>(mut rest: Args<'a>) -> Result<Command<'a>, CommandError<'a>> {
     match rest.len() {
-        1 => Ok(Command::Auth {
+        1 => Ok(Command::Connection(ConnectionCommand::Auth {
             username: None,
             password: next_arg(&mut rest),
-        }),
-        2 => Ok(Command::Auth {
+        })),
+        2 => Ok(Command::Connection(ConnectionCommand::Auth {
             username: Some(next_arg(&mut rest)),
             password: next_arg(&mut rest),
-        }),
+        })),
         _ => Err(CommandError::Syntax),
     }
 }
@@ -55,7 +57,7 @@ pub(crate) fn parse_auth<'a>(mut rest: Args<'a>) -> Result<Command<'a>, CommandE
 pub(crate) fn parse_select<'a>(mut rest: Args<'a>) -> Result<Command<'a>, CommandError<'a>> {
     match parse_redis_i64(next_arg(&mut rest)) {
         None => Err(CommandError::NotInteger),
-        Some(0) => Ok(Command::Select),
+        Some(0) => Ok(Command::Connection(ConnectionCommand::Select)),
         Some(_) => Err(CommandError::DbIndexOutOfRange),
     }
 }
@@ -68,15 +70,15 @@ pub(crate) fn parse_flush<'a>(mut rest: Args<'a>) -> Result<Command<'a>, Command
         (Some(mode), 0) if mode.eq_ignore_ascii_case(b"sync") => FlushMode::Sync,
         _ => return Err(CommandError::Syntax),
     };
-    Ok(Command::Flush { mode })
+    Ok(Command::Data(DataCommand::Flush { mode }))
 }
 
 /// Parses `PING [message]`.
 pub(crate) fn parse_ping<'a>(mut rest: Args<'a>) -> Result<Command<'a>, CommandError<'a>> {
     match rest.len() {
-        0 | 1 => Ok(Command::Ping {
+        0 | 1 => Ok(Command::Connection(ConnectionCommand::Ping {
             message: rest.next(),
-        }),
+        })),
         _ => Err(CommandError::WrongArity { command: "ping" }),
     }
 }
@@ -149,16 +151,16 @@ pub(crate) fn parse_client<'a>(rest: Args<'a>) -> Result<Command<'a>, CommandErr
         return Err(CommandError::WrongArity { command: spec.name });
     }
     match index {
-        0 => Ok(Command::ClientSetName {
+        0 => Ok(Command::Connection(ConnectionCommand::ClientSetName {
             name: checked_client_name(next_arg(&mut args))?,
-        }),
-        1 => Ok(Command::ClientGetName),
-        2 => Ok(Command::ClientId),
-        3 => Ok(Command::ClientInfo),
+        })),
+        1 => Ok(Command::Connection(ConnectionCommand::ClientGetName)),
+        2 => Ok(Command::Connection(ConnectionCommand::ClientId)),
+        3 => Ok(Command::Connection(ConnectionCommand::ClientInfo)),
         4 => parse_client_setinfo(args),
         // Redis's TYPE and ID filters are not served.
         _ if args.len() > 0 => Err(CommandError::Syntax),
-        _ => Ok(Command::ClientList),
+        _ => Ok(Command::Connection(ConnectionCommand::ClientList)),
     }
 }
 
@@ -172,7 +174,10 @@ fn parse_client_setinfo<'a>(mut args: Args<'a>) -> Result<Command<'a>, CommandEr
     } else {
         return Err(CommandError::UnrecognizedClientInfoOption(attribute));
     };
-    Ok(Command::ClientSetInfo { attribute, value })
+    Ok(Command::Connection(ConnectionCommand::ClientSetInfo {
+        attribute,
+        value,
+    }))
 }
 
 /// Redis allows only `!`..`~` in client names (no spaces, newlines or specials).
@@ -201,7 +206,7 @@ fn checked_client_name<'a>(name: &'a [u8]) -> Result<&'a [u8], CommandError<'a>>
 pub(crate) fn parse_command_command<'a>(rest: Args<'a>) -> Result<Command<'a>, CommandError<'a>> {
     let mut args = rest;
     let Some(subcommand) = args.next() else {
-        return Ok(Command::CommandTable);
+        return Ok(Command::Connection(ConnectionCommand::CommandTable));
     };
     if subcommand.eq_ignore_ascii_case(b"count") {
         if args.len() != 0 {
@@ -209,11 +214,15 @@ pub(crate) fn parse_command_command<'a>(rest: Args<'a>) -> Result<Command<'a>, C
                 command: "command|count",
             });
         }
-        Ok(Command::CommandCount)
+        Ok(Command::Connection(ConnectionCommand::CommandCount))
     } else if subcommand.eq_ignore_ascii_case(b"docs") {
-        Ok(Command::CommandDocs { names: args })
+        Ok(Command::Connection(ConnectionCommand::CommandDocs {
+            names: args,
+        }))
     } else if subcommand.eq_ignore_ascii_case(b"info") {
-        Ok(Command::CommandInfo { names: args })
+        Ok(Command::Connection(ConnectionCommand::CommandInfo {
+            names: args,
+        }))
     } else {
         Err(CommandError::UnknownSubcommand {
             command: "COMMAND",

@@ -1,7 +1,7 @@
 //! EXPIRE and PEXPIRE: flags first, then the number, as Redis's `expireGenericCommand`.
 
 use super::args::Args;
-use super::command::{Command, ExpireCondition, ExpireTime, TimeUnit};
+use super::command::{Command, DataCommand, ExpireCondition, ExpireTime, TimeUnit};
 use super::error::CommandError;
 use super::limits::Limits;
 use super::parse::{checked_key, next_arg};
@@ -21,11 +21,11 @@ pub(crate) fn parse_expire<'a>(
     if unit == TimeUnit::Seconds && amount.checked_mul(1000).is_none() {
         return Err(CommandError::InvalidExpireTime { command: "expire" });
     }
-    Ok(Command::Expire {
+    Ok(Command::Data(DataCommand::Expire {
         key,
         time,
         condition,
-    })
+    }))
 }
 
 fn parse_condition<'a>(flags: Args<'a>) -> Result<ExpireCondition, CommandError<'a>> {

@@ -2,7 +2,7 @@
 //! unknown command, then arity, then each command's own syntax and numbers.
 
 use super::args::{Args, Pairs};
-use super::command::{Command, TimeUnit};
+use super::command::{Command, ConnectionCommand, DataCommand, TimeUnit};
 use super::connection_commands;
 use super::error::{CommandError, ParseError, ProtocolError};
 use super::expire::parse_expire;
@@ -82,76 +82,78 @@ fn dispatch<'a>(
     limits: &Limits,
 ) -> Result<Command<'a>, CommandError<'a>> {
     match id {
-        CommandId::Get => Ok(Command::Get {
+        CommandId::Get => Ok(Command::Data(DataCommand::Get {
             key: only_key(rest, limits)?,
-        }),
+        })),
         CommandId::Set => parse_set(rest, limits),
-        CommandId::MGet => Ok(Command::MGet {
+        CommandId::MGet => Ok(Command::Data(DataCommand::MGet {
             keys: checked_keys(rest, 1, limits)?,
-        }),
+        })),
         CommandId::MSet => parse_mset(rest, limits),
-        CommandId::Del => Ok(Command::Del {
+        CommandId::Del => Ok(Command::Data(DataCommand::Del {
             keys: checked_keys(rest, 1, limits)?,
-        }),
-        CommandId::Exists => Ok(Command::Exists {
+        })),
+        CommandId::Exists => Ok(Command::Data(DataCommand::Exists {
             keys: checked_keys(rest, 1, limits)?,
-        }),
-        CommandId::Incr => Ok(Command::IncrBy {
+        })),
+        CommandId::Incr => Ok(Command::Data(DataCommand::IncrBy {
             key: only_key(rest, limits)?,
             delta: 1,
-        }),
-        CommandId::Decr => Ok(Command::IncrBy {
+        })),
+        CommandId::Decr => Ok(Command::Data(DataCommand::IncrBy {
             key: only_key(rest, limits)?,
             delta: -1,
-        }),
+        })),
         CommandId::IncrBy | CommandId::DecrBy => {
             parse_incr_by(rest, id == CommandId::DecrBy, limits)
         }
         CommandId::Append => {
             let mut rest = rest;
             let key = checked_key(next_arg(&mut rest), limits)?;
-            Ok(Command::Append {
+            Ok(Command::Data(DataCommand::Append {
                 key,
                 value: next_arg(&mut rest),
-            })
+            }))
         }
-        CommandId::Strlen => Ok(Command::Strlen {
+        CommandId::Strlen => Ok(Command::Data(DataCommand::Strlen {
             key: only_key(rest, limits)?,
-        }),
-        CommandId::GetDel => Ok(Command::GetDel {
+        })),
+        CommandId::GetDel => Ok(Command::Data(DataCommand::GetDel {
             key: only_key(rest, limits)?,
-        }),
+        })),
         CommandId::GetEx => parse_getex(rest, limits),
         CommandId::Expire => parse_expire(rest, TimeUnit::Seconds, limits),
         CommandId::PExpire => parse_expire(rest, TimeUnit::Millis, limits),
-        CommandId::Ttl => Ok(Command::Ttl {
+        CommandId::Ttl => Ok(Command::Data(DataCommand::Ttl {
             key: only_key(rest, limits)?,
             unit: TimeUnit::Seconds,
-        }),
-        CommandId::PTtl => Ok(Command::Ttl {
+        })),
+        CommandId::PTtl => Ok(Command::Data(DataCommand::Ttl {
             key: only_key(rest, limits)?,
             unit: TimeUnit::Millis,
-        }),
-        CommandId::Persist => Ok(Command::Persist {
+        })),
+        CommandId::Persist => Ok(Command::Data(DataCommand::Persist {
             key: only_key(rest, limits)?,
-        }),
-        CommandId::Type => Ok(Command::Type {
+        })),
+        CommandId::Type => Ok(Command::Data(DataCommand::Type {
             key: only_key(rest, limits)?,
-        }),
-        CommandId::DbSize => Ok(Command::DbSize),
+        })),
+        CommandId::DbSize => Ok(Command::Data(DataCommand::DbSize)),
         CommandId::FlushAll | CommandId::FlushDb => connection_commands::parse_flush(rest),
         CommandId::Ping => connection_commands::parse_ping(rest),
-        CommandId::Echo => Ok(Command::Echo {
+        CommandId::Echo => Ok(Command::Connection(ConnectionCommand::Echo {
             message: first(rest),
-        }),
-        CommandId::Info => Ok(Command::Info { sections: rest }),
+        })),
+        CommandId::Info => Ok(Command::Connection(ConnectionCommand::Info {
+            sections: rest,
+        })),
         CommandId::Hello => connection_commands::parse_hello(rest),
         CommandId::Auth => connection_commands::parse_auth(rest),
         CommandId::Select => connection_commands::parse_select(rest),
         CommandId::Client => connection_commands::parse_client(rest),
         CommandId::Command => connection_commands::parse_command_command(rest),
         CommandId::Config => super::config::parse_config(rest),
-        CommandId::Quit => Ok(Command::Quit),
+        CommandId::Quit => Ok(Command::Connection(ConnectionCommand::Quit)),
     }
 }
 
@@ -200,9 +202,9 @@ fn parse_mset<'a>(rest: Args<'a>, limits: &Limits) -> Result<Command<'a>, Comman
     if !rest.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity { command: "mset" });
     }
-    Ok(Command::MSet {
+    Ok(Command::Data(DataCommand::MSet {
         pairs: Pairs::new(checked_keys(rest, 2, limits)?),
-    })
+    }))
 }
 
 fn parse_incr_by<'a>(
@@ -219,5 +221,5 @@ fn parse_incr_by<'a>(
     } else {
         amount
     };
-    Ok(Command::IncrBy { key, delta })
+    Ok(Command::Data(DataCommand::IncrBy { key, delta }))
 }

@@ -2,7 +2,7 @@
 //! (`parseExtendedStringArgumentsOrReply`): option syntax first, then the number.
 
 use super::args::Args;
-use super::command::{Command, Expiry, GetExOption, Set, SetCondition};
+use super::command::{Command, DataCommand, Expiry, GetExOption, Set, SetCondition};
 use super::error::CommandError;
 use super::limits::Limits;
 use super::parse::{checked_key, next_arg};
@@ -51,14 +51,14 @@ pub(crate) fn parse_set<'a>(
         (_, true) => SetCondition::IfPresent,
         _ => SetCondition::Always,
     };
-    Ok(Command::Set(Set {
+    Ok(Command::Data(DataCommand::Set(Set {
         key,
         value,
         condition,
         expiry,
         keep_ttl: options.keep_ttl,
         get: options.get,
-    }))
+    })))
 }
 
 /// Parses `GETEX key [options]`; `rest` starts at the key.
@@ -73,7 +73,7 @@ pub(crate) fn parse_getex<'a>(
         None if options.persist => Some(GetExOption::Persist),
         None => None,
     };
-    Ok(Command::GetEx { key, option })
+    Ok(Command::Data(DataCommand::GetEx { key, option }))
 }
 
 fn parse_options<'a>(mut rest: Args<'a>, owner: Owner) -> Result<Options<'a>, CommandError<'a>> {

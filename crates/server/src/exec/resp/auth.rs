@@ -10,7 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use tailcache_protocol::resp::{Command, Limits, ParseError, ProtocolError, ServerError};
+use tailcache_protocol::resp::{
+    Command, ConnectionCommand, DataCommand, Limits, ParseError, ProtocolError, ServerError,
+};
 
 use crate::context::ServerContext;
 use crate::observability::metrics::Counter;
@@ -111,8 +113,10 @@ impl RespAccess {
         let users = ctx.config.access.credentials.resp.as_ref();
         // AUTH and HELLO's AUTH: checked in every state, as Redis checks them.
         let credentials = match command {
-            Command::Auth { username, password } => Some((*username, *password, true)),
-            Command::Hello(hello) => hello
+            Command::Connection(ConnectionCommand::Auth { username, password }) => {
+                Some((*username, *password, true))
+            }
+            Command::Connection(ConnectionCommand::Hello(hello)) => hello
                 .auth
                 .map(|(user, password)| (Some(user), password, false)),
             _ => None,
@@ -123,8 +127,8 @@ impl RespAccess {
         match *self {
             RespAccess::Open => Gate::Run,
             RespAccess::Pending { .. } => match command {
-                Command::Quit => Gate::Run,
-                Command::Hello(_) => {
+                Command::Connection(ConnectionCommand::Quit) => Gate::Run,
+                Command::Connection(ConnectionCommand::Hello(_)) => {
                     out.extend_from_slice(HELLO_NOAUTH);
                     Gate::Answered
                 }
@@ -192,14 +196,14 @@ the client and select the RESP protocol version at the same time\r\n";
 fn is_read(command: &Command<'_>) -> bool {
     matches!(
         command,
-        Command::Get { .. }
-            | Command::MGet { .. }
-            | Command::Exists { .. }
-            | Command::Strlen { .. }
-            | Command::Ttl { .. }
-            | Command::Type { .. }
-            | Command::DbSize
-            | Command::Quit
+        Command::Data(DataCommand::Get { .. })
+            | Command::Data(DataCommand::MGet { .. })
+            | Command::Data(DataCommand::Exists { .. })
+            | Command::Data(DataCommand::Strlen { .. })
+            | Command::Data(DataCommand::Ttl { .. })
+            | Command::Data(DataCommand::Type { .. })
+            | Command::Data(DataCommand::DbSize)
+            | Command::Connection(ConnectionCommand::Quit)
     )
 }
 
@@ -209,17 +213,17 @@ fn is_read(command: &Command<'_>) -> bool {
 fn push_command_name(frame: &[u8], command: &Command<'_>, out: &mut Vec<u8>) {
     let has_subcommand = matches!(
         command,
-        Command::ClientSetName { .. }
-            | Command::ClientGetName
-            | Command::ClientId
-            | Command::ClientInfo
-            | Command::ClientList
-            | Command::ClientSetInfo { .. }
-            | Command::CommandCount
-            | Command::CommandDocs { .. }
-            | Command::CommandInfo { .. }
-            | Command::ConfigGet { .. }
-            | Command::ConfigResetStat
+        Command::Connection(ConnectionCommand::ClientSetName { .. })
+            | Command::Connection(ConnectionCommand::ClientGetName)
+            | Command::Connection(ConnectionCommand::ClientId)
+            | Command::Connection(ConnectionCommand::ClientInfo)
+            | Command::Connection(ConnectionCommand::ClientList)
+            | Command::Connection(ConnectionCommand::ClientSetInfo { .. })
+            | Command::Connection(ConnectionCommand::CommandCount)
+            | Command::Connection(ConnectionCommand::CommandDocs { .. })
+            | Command::Connection(ConnectionCommand::CommandInfo { .. })
+            | Command::Connection(ConnectionCommand::ConfigGet { .. })
+            | Command::Connection(ConnectionCommand::ConfigResetStat)
     );
     let words = request_words(frame);
     for (index, word) in words

@@ -3,8 +3,8 @@
 
 use tailcache_protocol::resp::ServerError;
 use tailcache_protocol::resp::{
-    encode, Command, ExpireCondition, ExpireTime, GetExOption, ProtocolVersion, Set, SetCondition,
-    TimeUnit,
+    encode, DataCommand, ExpireCondition, ExpireTime, GetExOption, ProtocolVersion, Set,
+    SetCondition, TimeUnit,
 };
 use tailcache_storage::{CacheError, Expiry, ItemMeta, ReadOptions, StoreMode, StoreOptions};
 
@@ -17,16 +17,16 @@ use crate::observability::metrics::{CommandKind, Counter};
 /// Runs a key command; returns the histogram it belongs to.
 pub fn execute(
     ctx: &ServerContext,
-    command: Command<'_>,
+    command: DataCommand<'_>,
     out: &mut Vec<u8>,
     version: ProtocolVersion,
 ) -> CommandKind {
     match command {
-        Command::Get { key } => {
+        DataCommand::Get { key } => {
             get(ctx, key, out, version);
             CommandKind::Get
         }
-        Command::MGet { keys } => {
+        DataCommand::MGet { keys } => {
             let reply_start = out.len();
             encode::array_header(out, keys.len());
             for key in keys {
@@ -39,11 +39,11 @@ pub fn execute(
             }
             CommandKind::Get
         }
-        Command::Set(set) => {
+        DataCommand::Set(set) => {
             execute_set(ctx, &set, out, version);
             CommandKind::Set
         }
-        Command::MSet { pairs } => {
+        DataCommand::MSet { pairs } => {
             let mut failed = None;
             for (key, value) in pairs {
                 ctx.metrics.incr(Counter::CmdSet);
@@ -60,41 +60,41 @@ pub fn execute(
             }
             CommandKind::Set
         }
-        Command::Del { keys } => {
+        DataCommand::Del { keys } => {
             let deleted = keys.filter(|key| delete_counted(ctx, key)).count();
             encode::integer(out, deleted as i64);
             CommandKind::Delete
         }
-        Command::Exists { keys } => {
+        DataCommand::Exists { keys } => {
             let found = keys.filter(|key| peek(ctx, key).is_some()).count();
             encode::integer(out, found as i64);
             CommandKind::Get
         }
-        Command::IncrBy { key, delta } => {
+        DataCommand::IncrBy { key, delta } => {
             match incr_by(ctx, key, delta) {
                 Ok(value) => encode::integer(out, value),
                 Err(error) => error.encode(out),
             }
             CommandKind::Arithmetic
         }
-        Command::Append { key, value } => {
+        DataCommand::Append { key, value } => {
             append(ctx, key, value, out);
             CommandKind::Set
         }
-        Command::Strlen { key } => {
+        DataCommand::Strlen { key } => {
             encode::integer(out, peek(ctx, key).map_or(0, |meta| meta.value_len as i64));
             CommandKind::Get
         }
-        Command::GetDel { key } => {
+        DataCommand::GetDel { key } => {
             get(ctx, key, out, version);
             delete_counted(ctx, key);
             CommandKind::Delete
         }
-        Command::GetEx { key, option } => {
+        DataCommand::GetEx { key, option } => {
             get_ex(ctx, key, option, out, version);
             CommandKind::GetAndTouch
         }
-        Command::Expire {
+        DataCommand::Expire {
             key,
             time,
             condition,
@@ -102,18 +102,18 @@ pub fn execute(
             expire(ctx, key, time, condition, out);
             CommandKind::Touch
         }
-        Command::Ttl { key, unit } => {
+        DataCommand::Ttl { key, unit } => {
             ttl_reply(ctx, key, unit, out);
             CommandKind::Get
         }
-        Command::Persist { key } => {
+        DataCommand::Persist { key } => {
             let persisted = peek(ctx, key).is_some_and(|meta| {
                 meta.expiry != Expiry::Never && ctx.engine.touch(key, Expiry::Never).is_ok()
             });
             encode::integer(out, i64::from(persisted));
             CommandKind::Touch
         }
-        Command::Type { key } => {
+        DataCommand::Type { key } => {
             encode::simple_string(
                 out,
                 if peek(ctx, key).is_some() {
@@ -124,14 +124,14 @@ pub fn execute(
             );
             CommandKind::Get
         }
-        Command::DbSize => {
+        DataCommand::DbSize => {
             encode::integer(
                 out,
                 i64::try_from(ctx.engine.item_count()).unwrap_or(i64::MAX),
             );
             CommandKind::Stats
         }
-        Command::Flush { .. } => {
+        DataCommand::Flush { .. } => {
             ctx.metrics.incr(Counter::CmdFlush);
             if ctx.config.flush_enabled {
                 ctx.engine.flush_all();
@@ -141,11 +141,6 @@ pub fn execute(
                 encode::error(out, b"ERR flush is disabled on this server (-F)");
             }
             CommandKind::Flush
-        }
-        // Connection-level commands are answered by the connection.
-        _ => {
-            encode::error(out, b"ERR command not handled here");
-            CommandKind::Other
         }
     }
 }

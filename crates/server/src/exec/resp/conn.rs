@@ -9,7 +9,8 @@ use std::time::Instant;
 use tailcache_runtime::TurnBudget;
 
 use tailcache_protocol::resp::{
-    self, command_table, encode, Command, FrameProgress, Limits, Parsed, ProtocolVersion,
+    self, command_table, encode, Command, ConnectionCommand, DataCommand, FrameProgress, Limits,
+    Parsed, ProtocolVersion,
 };
 
 use super::auth::{Gate, RespAccess};
@@ -155,60 +156,47 @@ impl RespConn {
     /// Runs one command; true when the connection must close after it.
     fn execute(&mut self, ctx: &ServerContext, command: Command<'_>, out: &mut Vec<u8>) -> bool {
         let started = Instant::now();
-        let close = matches!(command, Command::Quit);
-        let kind = match command {
-            Command::Info { sections } => {
-                super::info::info(ctx, sections, out, self.version);
-                CommandKind::Stats
+        let (kind, close) = match command {
+            Command::Data(data) => (
+                super::commands::execute(ctx, data, out, self.version),
+                false,
+            ),
+            Command::Connection(command) => {
+                let close = command == ConnectionCommand::Quit;
+                (self.connection_command(ctx, command, out), close)
             }
-            Command::ConfigGet { patterns } => {
-                super::config::config_get(ctx, patterns, out, self.version);
-                CommandKind::Stats
-            }
-            Command::ConfigResetStat => {
-                super::config::config_reset_stat(ctx, out);
-                CommandKind::Stats
-            }
-            Command::Ping { .. }
-            | Command::Echo { .. }
-            | Command::Hello(_)
-            | Command::Auth { .. }
-            | Command::Select
-            | Command::Quit => {
-                self.session_command(command, out);
-                CommandKind::Other
-            }
-            Command::ClientList => {
-                client_list(ctx, out, self.version);
-                CommandKind::Other
-            }
-            Command::ClientSetName { .. }
-            | Command::ClientGetName
-            | Command::ClientId
-            | Command::ClientInfo
-            | Command::ClientSetInfo { .. }
-            | Command::CommandTable
-            | Command::CommandCount
-            | Command::CommandDocs { .. }
-            | Command::CommandInfo { .. } => {
-                self.client_command(command, out);
-                CommandKind::Other
-            }
-            key_command => super::commands::execute(ctx, key_command, out, self.version),
         };
         record(ctx, kind, started);
         close
     }
 
-    /// PING, ECHO, HELLO, AUTH, SELECT, QUIT.
-    fn session_command(&mut self, command: Command<'_>, out: &mut Vec<u8>) {
+    /// PING, ECHO, HELLO, AUTH, SELECT, QUIT, CLIENT, COMMAND, INFO and CONFIG.
+    fn connection_command(
+        &mut self,
+        ctx: &ServerContext,
+        command: ConnectionCommand<'_>,
+        out: &mut Vec<u8>,
+    ) -> CommandKind {
+        let version = self.version;
         match command {
-            Command::Ping { message: None } => encode::simple_string(out, b"PONG"),
-            Command::Ping {
+            ConnectionCommand::Info { sections } => {
+                super::info::info(ctx, sections, out, version);
+                return CommandKind::Stats;
+            }
+            ConnectionCommand::ConfigGet { patterns } => {
+                super::config::config_get(ctx, patterns, out, version);
+                return CommandKind::Stats;
+            }
+            ConnectionCommand::ConfigResetStat => {
+                super::config::config_reset_stat(ctx, out);
+                return CommandKind::Stats;
+            }
+            ConnectionCommand::Ping { message: None } => encode::simple_string(out, b"PONG"),
+            ConnectionCommand::Ping {
                 message: Some(message),
             }
-            | Command::Echo { message } => encode::bulk(out, message),
-            Command::Hello(hello) => {
+            | ConnectionCommand::Echo { message } => encode::bulk(out, message),
+            ConnectionCommand::Hello(hello) => {
                 if let Some(requested) = hello.version {
                     self.version = requested;
                 }
@@ -218,35 +206,36 @@ impl RespConn {
                 self.publish();
                 super::info::hello(out, self.id, self.version);
             }
-            // AUTH is answered by the access gate (auth.rs) before this.
-            _ => encode::ok(out),
-        }
-    }
-
-    /// CLIENT and COMMAND subcommands.
-    fn client_command(&mut self, command: Command<'_>, out: &mut Vec<u8>) {
-        let version = self.version;
-        match command {
-            Command::ClientSetName { name } => {
+            // AUTH is answered by the access gate (auth.rs) before this; SELECT 0
+            // (the one database) and QUIT answer OK.
+            ConnectionCommand::Auth { .. }
+            | ConnectionCommand::Select
+            | ConnectionCommand::Quit => encode::ok(out),
+            ConnectionCommand::ClientList => client_list(ctx, out, version),
+            ConnectionCommand::ClientSetName { name } => {
                 self.set_name(name);
                 encode::ok(out);
             }
-            Command::ClientGetName => match &self.name {
+            ConnectionCommand::ClientGetName => match &self.name {
                 Some(name) => encode::bulk(out, name),
                 None => encode::null(out, version),
             },
-            Command::ClientId => encode::integer(out, i64::try_from(self.id).unwrap_or(i64::MAX)),
-            Command::ClientInfo => self.client_info(out),
-            Command::CommandTable => command_table::encode_command_table(out, version),
-            Command::CommandCount => command_table::encode_command_count(out),
-            Command::CommandDocs { names } => {
+            ConnectionCommand::ClientId => {
+                encode::integer(out, i64::try_from(self.id).unwrap_or(i64::MAX))
+            }
+            ConnectionCommand::ClientInfo => self.client_info(out),
+            // Library name and version are accepted and not kept.
+            ConnectionCommand::ClientSetInfo { .. } => encode::ok(out),
+            ConnectionCommand::CommandTable => command_table::encode_command_table(out, version),
+            ConnectionCommand::CommandCount => command_table::encode_command_count(out),
+            ConnectionCommand::CommandDocs { names } => {
                 command_table::encode_command_docs(out, names, version)
             }
-            Command::CommandInfo { names } => {
+            ConnectionCommand::CommandInfo { names } => {
                 command_table::encode_command_info(out, names, version)
             }
-            _ => encode::ok(out),
         }
+        CommandKind::Other
     }
 
     fn set_name(&mut self, name: &[u8]) {
@@ -312,9 +301,9 @@ fn redis_addr(addr: &str) -> String {
 /// (`multikey`); an inline one is short (one line) and runs whole.
 fn many_keys<'a>(command: &Command<'a>) -> Option<(MultiKey, resp::Args<'a>)> {
     let (kind, keys) = match command {
-        Command::MGet { keys } => (MultiKey::Get, keys),
-        Command::Del { keys } => (MultiKey::Del, keys),
-        Command::Exists { keys } => (MultiKey::Exists, keys),
+        Command::Data(DataCommand::MGet { keys }) => (MultiKey::Get, keys),
+        Command::Data(DataCommand::Del { keys }) => (MultiKey::Del, keys),
+        Command::Data(DataCommand::Exists { keys }) => (MultiKey::Exists, keys),
         _ => return None,
     };
     (!keys.is_inline()).then_some((kind, *keys))
