@@ -21,7 +21,10 @@ fn multibulk(args: &[&[u8]]) -> Vec<u8> {
 
 fn parse_resp(input: &[u8], limits: &resp::Limits) -> usize {
     match resp::parse(black_box(input), limits) {
-        Ok(resp::Parsed::Complete { command, consumed }) => {
+        Ok(resp::Parsed::Complete {
+            request: command,
+            consumed_bytes: consumed,
+        }) => {
             black_box(command);
             consumed
         }
@@ -54,7 +57,7 @@ fn resp_benches(c: &mut Criterion) {
     group.bench_function("mget_100_keys_iterated", |b| {
         b.iter(|| {
             let Ok(resp::Parsed::Complete {
-                command: resp::Command::Data(resp::DataCommand::MGet { keys }),
+                request: resp::Command::Data(resp::DataCommand::MGet { keys }),
                 ..
             }) = resp::parse(black_box(&mget), &limits)
             else {
@@ -68,7 +71,10 @@ fn resp_benches(c: &mut Criterion) {
 
 fn parse_http(input: &[u8], limits: &http::Limits) -> usize {
     match http::parse(black_box(input), limits) {
-        Ok(http::Parsed::Complete { request, consumed }) => {
+        Ok(http::Parsed::Complete {
+            request,
+            consumed_bytes: consumed,
+        }) => {
             black_box(http::route(&request, limits).is_ok());
             consumed
         }

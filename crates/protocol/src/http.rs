@@ -16,7 +16,7 @@
 //! use tailcache_protocol::http::{parse, route, Limits, Parsed, Route, KeyMethod};
 //! let limits = Limits::default();
 //! let input = b"PUT /keys/a%20b?ttl=60 HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi";
-//! let Ok(Parsed::Complete { request, consumed }) = parse(input, &limits) else { panic!() };
+//! let Ok(Parsed::Complete { request, consumed_bytes: consumed }) = parse(input, &limits) else { panic!() };
 //! assert_eq!(consumed, input.len());
 //! let Ok(Route::Key(key)) = route(&request, &limits) else { panic!() };
 //! assert_eq!(key.method, KeyMethod::Put);
@@ -38,6 +38,6 @@ mod status;
 pub use error::HttpError;
 pub use headers::Headers;
 pub use limits::Limits;
-pub use request::{parse, Method, Parsed, Request, Version};
+pub use request::{expects_continue, parse, Method, Parsed, Request, Version};
 pub use route::{route, KeyMethod, KeyRequest, Route};
 pub use status::Status;

@@ -78,7 +78,7 @@ pub use request::{
 pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseError> {
     let Some(line) = frame::find_line(input, limits)? else {
         return Ok(Parsed::Incomplete {
-            min_total_bytes: input.len() + 1,
+            needed_bytes_hint: input.len() + 1,
         });
     };
     let mut tokens = tokens::Tokens::new(line.text);

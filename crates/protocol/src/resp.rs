@@ -30,26 +30,30 @@
 //! A session drains its read buffer like this (pipelined requests, one reply each):
 //!
 //! ```
-//! use tailcache_protocol::resp::{encode, parse, Command, ConnectionCommand, DataCommand, Limits, Parsed};
+//! use tailcache_protocol::resp::{
+//!     encode, parse, Command, ConnectionCommand, DataCommand, Limits, Parsed,
+//! };
 //!
 //! let limits = Limits::default();
 //! let mut input: &[u8] = b"PING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\nNOPE\r\n*1\r\n$4\r\nQU";
 //! let mut output = Vec::new();
 //! loop {
 //!     match parse(input, &limits) {
-//!         Ok(Parsed::Complete { command, consumed }) => {
+//!         Ok(Parsed::Complete { request: command, consumed_bytes: consumed }) => {
 //!             match command {
-//!                 Command::Connection(ConnectionCommand::Ping { message: None }) => encode::simple_string(&mut output, b"PONG"),
+//!                 Command::Connection(ConnectionCommand::Ping { message: None }) => {
+//!                     encode::simple_string(&mut output, b"PONG")
+//!                 }
 //!                 Command::Data(DataCommand::Get { key }) => {
 //!                     assert_eq!(key, b"k");
 //!                     encode::null(&mut output, Default::default());
 //!                 }
+//!                 Command::Empty => {} // ignored without a reply, as Redis does
 //!                 other => unreachable!("{other:?}"),
 //!             }
 //!             input = &input[consumed..];
 //!         }
-//!         Ok(Parsed::Empty { consumed }) => input = &input[consumed..],
-//!         Ok(Parsed::Incomplete) => break, // keep `input`, read more, parse again
+//!         Ok(Parsed::Incomplete { .. }) => break, // keep `input`, read more, parse again
 //!         Err(error) => {
 //!             error.encode(&mut output);
 //!             if error.must_close() {

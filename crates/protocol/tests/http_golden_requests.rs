@@ -2,7 +2,8 @@
 //! parser and router produce is checked with its exact response bytes.
 
 use tailcache_protocol::http::{
-    parse, route, HttpError, KeyMethod, Limits, Method, Parsed, Request, Route, Status, Version,
+    expects_continue, parse, route, HttpError, KeyMethod, Limits, Method, Parsed, Request, Route,
+    Status, Version,
 };
 
 const CURL_PUT: &[u8] = b"PUT /keys/user%3A42?ttl=60 HTTP/1.1\r\nHost: 127.0.0.1:42843\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\nContent-Length: 5\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nhello";
@@ -14,7 +15,10 @@ const CURL_PUT_HEADERS: &[u8] = b"PUT /keys/big HTTP/1.1\r\nHost: 127.0.0.1:4284
 
 fn complete(input: &[u8]) -> (Request<'_>, usize) {
     match parse(input, &Limits::default()) {
-        Ok(Parsed::Complete { request, consumed }) => (request, consumed),
+        Ok(Parsed::Complete {
+            request,
+            consumed_bytes: consumed,
+        }) => (request, consumed),
         other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
     }
 }
@@ -350,18 +354,21 @@ fn expect_continue_is_reported_while_the_body_is_missing() {
     assert_eq!(
         parse(head, &Limits::default()),
         Ok(Parsed::Incomplete {
-            expect_continue: true
+            needed_bytes_hint: head.len() + 3
         })
     );
+    assert!(expects_continue(head, &Limits::default()));
     let whole = [head.as_slice(), b"abc"].concat();
     assert!(matches!(
         parse(&whole, &Limits::default()),
         Ok(Parsed::Complete { .. })
     ));
+    assert!(!expects_continue(&whole, &Limits::default()));
     assert_eq!(
         parse(&head[..20], &Limits::default()),
         Ok(Parsed::Incomplete {
-            expect_continue: false
+            needed_bytes_hint: 21
         })
     );
+    assert!(!expects_continue(&head[..20], &Limits::default()));
 }

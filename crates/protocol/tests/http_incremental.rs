@@ -28,7 +28,10 @@ fn step(input: &[u8]) -> Option<(String, usize)> {
     let limits = Limits::default();
     match parse(input, &limits) {
         Ok(Parsed::Incomplete { .. }) => None,
-        Ok(Parsed::Complete { request, consumed }) => Some((
+        Ok(Parsed::Complete {
+            request,
+            consumed_bytes: consumed,
+        }) => Some((
             format!("{:?} {:?}", request, route(&request, &limits)),
             consumed,
         )),
@@ -76,7 +79,7 @@ proptest! {
         let limits = Limits { max_head_bytes: 128, max_request_line_bytes: 64, max_header_count: 4, ..Limits::default() };
         for limits in [Limits::default(), limits] {
             match parse(&input, &limits) {
-                Ok(Parsed::Complete { request, consumed }) => {
+                Ok(Parsed::Complete { request, consumed_bytes: consumed }) => {
                     prop_assert!(consumed > 0 && consumed <= input.len());
                     let _ = route(&request, &limits);
                 }

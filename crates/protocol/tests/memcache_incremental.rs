@@ -14,7 +14,7 @@ fn check_prefixes(input: &[u8], limits: &Limits) {
     for cut in 0..input.len() {
         let partial = parse(&input[..cut], limits);
         match &partial {
-            Ok(Parsed::Incomplete { min_total_bytes }) => assert!(*min_total_bytes > cut),
+            Ok(Parsed::Incomplete { needed_bytes_hint }) => assert!(*needed_bytes_hint > cut),
             _ => assert_eq!(
                 format!("{partial:?}"),
                 whole,
@@ -208,7 +208,7 @@ proptest! {
         for limits in [Limits::default(), small_limits()] {
             match parse(&input, &limits) {
                 Ok(Parsed::Complete { consumed_bytes, .. }) => prop_assert!(consumed_bytes > 0 && consumed_bytes <= input.len()),
-                Ok(Parsed::Incomplete { min_total_bytes }) => prop_assert!(min_total_bytes > input.len()),
+                Ok(Parsed::Incomplete { needed_bytes_hint }) => prop_assert!(needed_bytes_hint > input.len()),
                 Err(error) => {
                     if let tailcache_protocol::memcache::ErrorAction::Skip { bytes } = error.action() {
                         prop_assert!(bytes > 0);

@@ -34,7 +34,10 @@ fn hot_path_parsing_and_encoding_allocate_nothing() {
 
     let count = allocations_during(|| {
         for input in [&get, &set, &mget, &inline] {
-            let Ok(Parsed::Complete { command, .. }) = parse(input, &limits) else {
+            let Ok(Parsed::Complete {
+                request: command, ..
+            }) = parse(input, &limits)
+            else {
                 panic!()
             };
             match command {

@@ -125,11 +125,11 @@ fn command_args(line: &'static str) -> Args<'static> {
     let request: &'static [u8] = Box::leak(format!("{line}\r\n").into_bytes().into_boxed_slice());
     match parse(request, &Limits::default()) {
         Ok(Parsed::Complete {
-            command: Command::Connection(ConnectionCommand::CommandInfo { names }),
+            request: Command::Connection(ConnectionCommand::CommandInfo { names }),
             ..
         })
         | Ok(Parsed::Complete {
-            command: Command::Connection(ConnectionCommand::CommandDocs { names }),
+            request: Command::Connection(ConnectionCommand::CommandDocs { names }),
             ..
         }) => names,
         other => panic!("{other:?}"),

@@ -15,14 +15,20 @@ fn parsed(line: &str) -> Command<'static> {
     let inline: &'static [u8] = Box::leak(format!("{line}\r\n").into_bytes().into_boxed_slice());
     let limits = Limits::default();
     let from_multibulk = match parse(multibulk, &limits) {
-        Ok(Parsed::Complete { command, consumed }) => {
+        Ok(Parsed::Complete {
+            request: command,
+            consumed_bytes: consumed,
+        }) => {
             assert_eq!(consumed, multibulk.len());
             command
         }
         other => panic!("{line}: {other:?}"),
     };
     match parse(inline, &limits) {
-        Ok(Parsed::Complete { command, consumed }) => {
+        Ok(Parsed::Complete {
+            request: command,
+            consumed_bytes: consumed,
+        }) => {
             assert_eq!(consumed, inline.len());
             assert_eq!(
                 command, from_multibulk,
@@ -448,10 +454,16 @@ fn client_and_command_subcommands() {
 fn inline_quotes_group_words_and_blank_lines_are_skipped() {
     let limits = Limits::default();
     let input = b"\r\n  SET \"a key\" 'a value'  \r\n";
-    assert_eq!(parse(input, &limits), Ok(Parsed::Empty { consumed: 2 }));
+    assert_eq!(
+        parse(input, &limits),
+        Ok(Parsed::Complete {
+            request: Command::Empty,
+            consumed_bytes: 2
+        })
+    );
     match parse(&input[2..], &limits) {
         Ok(Parsed::Complete {
-            command: Command::Data(DataCommand::Set(set)),
+            request: Command::Data(DataCommand::Set(set)),
             ..
         }) => {
             assert_eq!(set.key, b"a key");
@@ -462,17 +474,29 @@ fn inline_quotes_group_words_and_blank_lines_are_skipped() {
     // A bare `\n` ends an inline line too, and `*0`/`*-1` are skipped as Redis does.
     assert!(matches!(
         parse(b"PING\n", &limits),
-        Ok(Parsed::Complete { consumed: 5, .. })
+        Ok(Parsed::Complete {
+            consumed_bytes: 5,
+            ..
+        })
     ));
-    assert_eq!(parse(b"*0\r\n", &limits), Ok(Parsed::Empty { consumed: 4 }));
+    assert_eq!(
+        parse(b"*0\r\n", &limits),
+        Ok(Parsed::Complete {
+            request: Command::Empty,
+            consumed_bytes: 4
+        })
+    );
     assert_eq!(
         parse(b"*-1\r\n", &limits),
-        Ok(Parsed::Empty { consumed: 5 })
+        Ok(Parsed::Complete {
+            request: Command::Empty,
+            consumed_bytes: 5
+        })
     );
     // Backslashes are literal inside single quotes, as in Redis.
     match parse(b"ECHO 'x\\ny'\r\n", &limits) {
         Ok(Parsed::Complete {
-            command: Command::Connection(ConnectionCommand::Echo { message }),
+            request: Command::Connection(ConnectionCommand::Echo { message }),
             ..
         }) => {
             assert_eq!(message, b"x\\ny")
@@ -486,7 +510,7 @@ fn binary_safe_multibulk_arguments() {
     let request = resp_support::multibulk(&[b"SET", b"k\r\n\0", b"\xff\r\nvalue"]);
     match parse(&request, &Limits::default()) {
         Ok(Parsed::Complete {
-            command: Command::Data(DataCommand::Set(set)),
+            request: Command::Data(DataCommand::Set(set)),
             ..
         }) => {
             assert_eq!(set.key, b"k\r\n\0");

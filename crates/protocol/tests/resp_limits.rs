@@ -29,7 +29,7 @@ fn bulk_length_limit_is_checked_from_the_header_alone() {
     );
     assert!(matches!(
         parse(b"*2\r\n$3\r\nGET\r\n$10\r\n", &limits()),
-        Ok(Parsed::Incomplete)
+        Ok(Parsed::Incomplete { .. })
     ));
 }
 
@@ -62,7 +62,7 @@ fn inline_and_header_lines_are_bounded() {
     );
     assert!(matches!(
         parse(&long_inline[..32], &limits()),
-        Ok(Parsed::Incomplete)
+        Ok(Parsed::Incomplete { .. })
     ));
     let mut long_line = vec![b'a'; 40];
     long_line.extend_from_slice(b"\r\n");
@@ -89,7 +89,10 @@ fn request_size_is_bounded_before_the_data_arrives() {
         ..limits()
     };
     let mut request = b"*4\r\n$3\r\nSET\r\n$10\r\n0123456789\r\n$10\r\n0123456789\r\n".to_vec();
-    assert!(matches!(parse(&request, &limits), Ok(Parsed::Incomplete)));
+    assert!(matches!(
+        parse(&request, &limits),
+        Ok(Parsed::Incomplete { .. })
+    ));
     request.extend_from_slice(b"$10\r\n");
     assert_eq!(
         parse(&request, &limits),

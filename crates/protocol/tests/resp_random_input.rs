@@ -43,10 +43,10 @@ proptest! {
     fn answers_are_consistent(input in resp_like_bytes()) {
         for limits in [Limits::default(), small_limits()] {
             match parse(&input, &limits) {
-                Ok(Parsed::Complete { consumed, .. }) | Ok(Parsed::Empty { consumed }) => {
+                Ok(Parsed::Complete { consumed_bytes: consumed, .. }) => {
                     prop_assert!(consumed > 0 && consumed <= input.len());
                 }
-                Ok(Parsed::Incomplete) => {
+                Ok(Parsed::Incomplete { .. }) => {
                     // Waiting must stay within what the limits allow to buffer.
                     prop_assert!(
                         input.len() <= limits.max_inline_len_bytes.max(limits.max_request_bytes)

@@ -49,7 +49,7 @@ fuzz_target!(|input: Input| {
 
 fn check_raw(bytes: &[u8], limits: &Limits) {
     let request = match parse(bytes, limits) {
-        Ok(Parsed::Complete { request, consumed }) => {
+        Ok(Parsed::Complete { request, consumed_bytes: consumed }) => {
             assert!(consumed > 0 && consumed <= bytes.len());
             request
         }
@@ -67,7 +67,7 @@ fn check_raw(bytes: &[u8], limits: &Limits) {
     reencode_request(&mut reencoded, &request);
     let Ok(Parsed::Complete {
         request: again,
-        consumed,
+        consumed_bytes: consumed,
     }) = parse(&reencoded, limits)
     else {
         panic!("re-encoded request does not parse");
@@ -144,7 +144,7 @@ fn check_key_request(
     encode_request(&mut request, method_bytes, &target, &headers, body);
     let Ok(Parsed::Complete {
         request: parsed,
-        consumed,
+        consumed_bytes: consumed,
     }) = parse(&request, limits)
     else {
         let head_limit = limits.max_request_line_bytes.min(limits.max_head_bytes);

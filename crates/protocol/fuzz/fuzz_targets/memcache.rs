@@ -144,8 +144,8 @@ fn check_stream(input: &[u8], limits: &Limits) {
                 check_round_trip(&request, limits);
                 position += consumed_bytes;
             }
-            Ok(Parsed::Incomplete { min_total_bytes }) => {
-                assert!(min_total_bytes > input.len() - position);
+            Ok(Parsed::Incomplete { needed_bytes_hint }) => {
+                assert!(needed_bytes_hint > input.len() - position);
                 return;
             }
             Err(error) => match error.action() {
@@ -226,8 +226,8 @@ fn check_binary_stream(input: &[u8], limits: &Limits) {
                 assert_eq!(encoded[8..], original[8..]);
                 position += consumed_bytes;
             }
-            Ok(BinaryParsed::Incomplete { min_total_bytes }) => {
-                assert!(min_total_bytes > input.len() - position);
+            Ok(BinaryParsed::Incomplete { needed_bytes_hint }) => {
+                assert!(needed_bytes_hint > input.len() - position);
                 return;
             }
             Err(error) => match error.action {

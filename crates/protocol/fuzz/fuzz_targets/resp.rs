@@ -65,10 +65,10 @@ fuzz_target!(|input: Input| {
 fn check_raw(bytes: &[u8], limits: &Limits) {
     let outcome = parse(bytes, limits);
     match &outcome {
-        Ok(Parsed::Complete { consumed, .. }) | Ok(Parsed::Empty { consumed }) => {
+        Ok(Parsed::Complete { consumed_bytes: consumed, .. }) => {
             assert!(*consumed > 0 && *consumed <= bytes.len());
         }
-        Ok(Parsed::Incomplete) => {}
+        Ok(Parsed::Incomplete { .. }) => {}
         Err(error) => {
             let mut reply = Vec::new();
             error.encode(&mut reply);

@@ -94,24 +94,8 @@ impl Request<'_> {
     }
 }
 
-/// What the front of the input holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parsed<'a> {
-    /// A whole request; drop `consumed` bytes once it is answered.
-    Complete {
-        /// The request.
-        request: Request<'a>,
-        /// Bytes it occupies.
-        consumed: usize,
-    },
-    /// A prefix of a request: read more and parse again from the same start.
-    Incomplete {
-        /// The head is complete, asked `Expect: 100-continue`, and the body has not
-        /// all arrived: the server should send [`continue_100`](super::response::continue_100)
-        /// once for this request.
-        expect_continue: bool,
-    },
-}
+/// What the front of the input holds (the crate's one shape).
+pub type Parsed<'a> = crate::Parsed<Request<'a>>;
 
 /// What the header fields say about framing and the connection.
 #[derive(Default)]
@@ -126,60 +110,41 @@ struct HeadFacts<'a> {
     flags: Seen<'a>,
 }
 
+/// A request's head, whole and checked: the request line, the header fields and
+/// where the body starts.
+struct Head<'a> {
+    method: Method,
+    method_bytes: &'a [u8],
+    target: &'a [u8],
+    version: Version,
+    headers_start: usize,
+    headers_end: usize,
+    head_end: usize,
+    body_len: usize,
+    facts: HeadFacts<'a>,
+}
+
 /// Parses the request at the front of `input`. Errors close the connection.
 pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
-    let start = input
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(input.len());
-    if start > limits.max_request_line_bytes {
-        return Err(HttpError::fatal(
-            Status::BadRequest,
-            "too many empty lines before the request",
-        ));
-    }
-    let Some(line_end) = find_line(
-        input,
-        start,
-        limits.max_request_line_bytes,
-        Status::UriTooLong,
-    )?
-    else {
+    let Some(head) = parse_head(input, limits)? else {
         return Ok(Parsed::Incomplete {
-            expect_continue: false,
+            needed_bytes_hint: input.len() + 1,
         });
     };
-    let (method, method_bytes, target, version) =
-        parse_request_line(strip_cr(&input[start..line_end]))?;
-    let headers_start = line_end + 1;
-    let Some((headers_end, head_end, facts)) = parse_headers(input, headers_start, start, limits)?
-    else {
-        return Ok(Parsed::Incomplete {
-            expect_continue: false,
-        });
-    };
-    if version == Version::Http11 && facts.host_fields != 1 {
-        return Err(HttpError::fatal(
-            Status::BadRequest,
-            "an HTTP/1.1 request needs exactly one Host header field",
-        ));
-    }
-    if facts.transfer_encoding {
-        return Err(HttpError::fatal(
-            Status::NotImplemented,
-            "transfer codings (chunked) are not supported: send a Content-Length body",
-        ));
-    }
-    let body_len = facts.content_length.unwrap_or(0);
-    if body_len > limits.max_body_bytes {
-        return Err(HttpError::fatal(
-            Status::PayloadTooLarge,
-            "body larger than the value size limit",
-        ));
-    }
+    let Head {
+        method,
+        method_bytes,
+        target,
+        version,
+        headers_start,
+        headers_end,
+        head_end,
+        body_len,
+        facts,
+    } = head;
     let Some(body) = input.get(head_end..head_end + body_len) else {
         return Ok(Parsed::Incomplete {
-            expect_continue: facts.expect_continue,
+            needed_bytes_hint: head_end + body_len,
         });
     };
     let (path, query) = match memchr::memchr(b'?', target) {
@@ -205,8 +170,78 @@ pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpErr
     };
     Ok(Parsed::Complete {
         request,
-        consumed: head_end + body_len,
+        consumed_bytes: head_end + body_len,
     })
+}
+
+/// Whether the request at the front of `input` has a whole head that asks
+/// `Expect: 100-continue` while its body has not all arrived: the server then sends
+/// [`continue_100`](super::response::continue_100) once for this request.
+pub fn expects_continue(input: &[u8], limits: &Limits) -> bool {
+    matches!(
+        parse_head(input, limits),
+        Ok(Some(head)) if head.facts.expect_continue && input.len() < head.head_end + head.body_len
+    )
+}
+
+/// The head at the front of `input`, or `None` while it is not whole.
+fn parse_head<'a>(input: &'a [u8], limits: &Limits) -> Result<Option<Head<'a>>, HttpError> {
+    let start = input
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(input.len());
+    if start > limits.max_request_line_bytes {
+        return Err(HttpError::fatal(
+            Status::BadRequest,
+            "too many empty lines before the request",
+        ));
+    }
+    let Some(line_end) = find_line(
+        input,
+        start,
+        limits.max_request_line_bytes,
+        Status::UriTooLong,
+    )?
+    else {
+        return Ok(None);
+    };
+    let (method, method_bytes, target, version) =
+        parse_request_line(strip_cr(&input[start..line_end]))?;
+    let headers_start = line_end + 1;
+    let Some((headers_end, head_end, facts)) = parse_headers(input, headers_start, start, limits)?
+    else {
+        return Ok(None);
+    };
+    if version == Version::Http11 && facts.host_fields != 1 {
+        return Err(HttpError::fatal(
+            Status::BadRequest,
+            "an HTTP/1.1 request needs exactly one Host header field",
+        ));
+    }
+    if facts.transfer_encoding {
+        return Err(HttpError::fatal(
+            Status::NotImplemented,
+            "transfer codings (chunked) are not supported: send a Content-Length body",
+        ));
+    }
+    let body_len = facts.content_length.unwrap_or(0);
+    if body_len > limits.max_body_bytes {
+        return Err(HttpError::fatal(
+            Status::PayloadTooLarge,
+            "body larger than the value size limit",
+        ));
+    }
+    Ok(Some(Head {
+        method,
+        method_bytes,
+        target,
+        version,
+        headers_start,
+        headers_end,
+        head_end,
+        body_len,
+        facts,
+    }))
 }
 
 /// Where the line starting at `start` ends (the index of its `\n`), looking no further

@@ -232,22 +232,8 @@ pub struct BinaryRequest<'a> {
     pub command: BinaryCommand<'a>,
 }
 
-/// What [`parse_binary`] found at the front of the input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BinaryParsed<'a> {
-    /// A whole request made of the first `consumed_bytes` bytes.
-    Complete {
-        /// The request.
-        request: BinaryRequest<'a>,
-        /// Bytes of input it occupies (header and body).
-        consumed_bytes: usize,
-    },
-    /// A prefix of a request: the input must hold at least this many bytes.
-    Incomplete {
-        /// Bytes the input must hold before a retry can succeed.
-        min_total_bytes: usize,
-    },
-}
+/// The outcome of a successful binary parse (the crate's one shape).
+pub type BinaryParsed<'a> = crate::Parsed<BinaryRequest<'a>>;
 
 /// What to do with the connection after a binary parse error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,7 +269,7 @@ const TOUCH_EXTRAS_BYTES: usize = 4;
 pub fn parse_binary<'a>(input: &'a [u8], limits: &Limits) -> Result<BinaryParsed<'a>, BinaryError> {
     let Some(raw) = input.get(..HEADER_BYTES) else {
         return Ok(BinaryParsed::Incomplete {
-            min_total_bytes: HEADER_BYTES,
+            needed_bytes_hint: HEADER_BYTES,
         });
     };
     if raw[0] != REQUEST_MAGIC {
@@ -341,7 +327,7 @@ pub fn parse_binary<'a>(input: &'a [u8], limits: &Limits) -> Result<BinaryParsed
         let head_bytes = HEADER_BYTES + extras_bytes + key_bytes;
         if value_bytes > limits.max_value_bytes && input.len() < head_bytes {
             return Ok(BinaryParsed::Incomplete {
-                min_total_bytes: head_bytes,
+                needed_bytes_hint: head_bytes,
             });
         }
         if value_bytes > limits.max_value_bytes {
@@ -355,7 +341,7 @@ pub fn parse_binary<'a>(input: &'a [u8], limits: &Limits) -> Result<BinaryParsed
     }
     let Some(packet) = input.get(..packet_bytes) else {
         return Ok(BinaryParsed::Incomplete {
-            min_total_bytes: packet_bytes,
+            needed_bytes_hint: packet_bytes,
         });
     };
     let extras = &packet[HEADER_BYTES..HEADER_BYTES + extras_bytes];

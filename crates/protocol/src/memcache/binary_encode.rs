@@ -290,7 +290,7 @@ mod tests {
         assert_eq!(
             parse_binary(&packet[..24], &limits),
             Ok(BinaryParsed::Incomplete {
-                min_total_bytes: 25
+                needed_bytes_hint: 25
             })
         );
         let error = parse_binary(&packet[..25], &limits).unwrap_err();

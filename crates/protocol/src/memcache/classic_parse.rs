@@ -449,7 +449,7 @@ fn parse_store<'a>(
     let Some(value) = data_block(input, line.total_bytes, fields.value_bytes).map_err(swallow)?
     else {
         return Ok(Parsed::Incomplete {
-            min_total_bytes: total_bytes,
+            needed_bytes_hint: total_bytes,
         });
     };
     let mode = match kind {

@@ -167,7 +167,7 @@ fn parse_set<'a>(
     }
     let Some(value) = data_block(input, line.total_bytes, value_bytes).map_err(swallow)? else {
         return Ok(Parsed::Incomplete {
-            min_total_bytes: total_bytes,
+            needed_bytes_hint: total_bytes,
         });
     };
     let key = MetaKey::new(key, flags.base64_key());

@@ -3,22 +3,8 @@
 use super::meta::{MetaArithmetic, MetaDebug, MetaDelete, MetaGet, MetaSet};
 use super::tokens::Tokens;
 
-/// The outcome of a successful [`parse`](super::parse) call.
-#[derive(Debug, Clone)]
-pub enum Parsed<'a> {
-    /// A whole request, made of the first `consumed_bytes` bytes of the input.
-    Complete {
-        /// The request; it borrows the input buffer.
-        request: Request<'a>,
-        /// Bytes of input the request occupies (line and data block).
-        consumed_bytes: usize,
-    },
-    /// The input is a prefix of a request: read more and parse again.
-    Incomplete {
-        /// The input must hold at least this many bytes before a retry can succeed.
-        min_total_bytes: usize,
-    },
-}
+/// The outcome of a successful [`parse`](super::parse) call (the crate's one shape).
+pub type Parsed<'a> = crate::Parsed<Request<'a>>;
 
 /// One memcache request, classic or meta.
 #[derive(Debug, Clone)]

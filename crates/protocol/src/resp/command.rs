@@ -13,6 +13,8 @@ pub enum Command<'a> {
     /// A command on the connection or the server itself: PING, HELLO, AUTH, CLIENT,
     /// COMMAND, INFO, CONFIG, QUIT.
     Connection(ConnectionCommand<'a>),
+    /// Bytes Redis ignores without a reply (`*0\r\n`, a blank inline line).
+    Empty,
 }
 
 /// A command on the cached data; the executor matches every one.

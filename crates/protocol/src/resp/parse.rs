@@ -12,24 +12,9 @@ use super::set::{parse_getex, parse_set};
 use super::spec::{arity_ok, lookup, CommandId};
 use crate::number::parse_redis_i64;
 
-/// What the front of the input holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parsed<'a> {
-    /// A command; drop `consumed` bytes once it is handled.
-    Complete {
-        /// The command, borrowing the input.
-        command: Command<'a>,
-        /// Bytes the request occupies.
-        consumed: usize,
-    },
-    /// Bytes Redis ignores without a reply (`*0\r\n`, blank inline lines): drop them.
-    Empty {
-        /// Bytes to drop.
-        consumed: usize,
-    },
-    /// A prefix of a request: read more, then parse again from the same start.
-    Incomplete,
-}
+/// What the front of the input holds (the crate's one shape); a request Redis
+/// ignores without a reply is [`Command::Empty`].
+pub type Parsed<'a> = crate::Parsed<Command<'a>>;
 
 /// Parses the request at the front of `input`.
 ///
@@ -37,15 +22,21 @@ pub enum Parsed<'a> {
 /// after flushing, otherwise drop [`ParseError::consumed`] bytes and go on.
 pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseError<'a>> {
     match parse_frame(input, limits)? {
-        FrameParsed::Incomplete => Ok(Parsed::Incomplete),
-        FrameParsed::Empty { consumed } => Ok(Parsed::Empty { consumed }),
+        // A frame says nothing of its length until it is whole: one byte more.
+        FrameParsed::Incomplete => Ok(Parsed::Incomplete {
+            needed_bytes_hint: input.len() + 1,
+        }),
+        FrameParsed::Empty { consumed } => Ok(Parsed::Complete {
+            request: Command::Empty,
+            consumed_bytes: consumed,
+        }),
         FrameParsed::Complete(frame) if is_http_command(frame.args) => {
             Err(ProtocolError::CrossProtocolScripting.into())
         }
         FrameParsed::Complete(frame) => match parse_command(frame.args, limits) {
             Ok(command) => Ok(Parsed::Complete {
-                command,
-                consumed: frame.consumed,
+                request: command,
+                consumed_bytes: frame.consumed,
             }),
             Err(error) => Err(ParseError::Command {
                 error,

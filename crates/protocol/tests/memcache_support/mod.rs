@@ -193,8 +193,8 @@ pub fn run_chunked(pieces: &[&[u8]], limits: &Limits) -> Outcome {
                         return Outcome::closed(output);
                     }
                 }
-                Ok(Parsed::Incomplete { min_total_bytes }) => {
-                    assert!(min_total_bytes > buffer.len() - position);
+                Ok(Parsed::Incomplete { needed_bytes_hint }) => {
+                    assert!(needed_bytes_hint > buffer.len() - position);
                     break;
                 }
                 Err(error) => {

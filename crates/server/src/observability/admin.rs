@@ -136,7 +136,10 @@ impl Service for AdminService {
                     close_after_flush: true,
                 }
             }
-            Ok(Parsed::Complete { request, consumed }) => {
+            Ok(Parsed::Complete {
+                request,
+                consumed_bytes: consumed,
+            }) => {
                 let keep_alive = request.keep_alive;
                 if crate::observability::status_page::is_page(request.path)
                     && matches!(request.method, Method::Get | Method::Head)

@@ -38,7 +38,10 @@ impl HttpConn {
     /// body the client waits to send.
     pub fn step(&mut self, ctx: &ServerContext, rest: &[u8], output: &mut Vec<u8>) -> Step {
         match http::parse(rest, &self.limits) {
-            Ok(Parsed::Complete { request, consumed }) => {
+            Ok(Parsed::Complete {
+                request,
+                consumed_bytes: consumed,
+            }) => {
                 self.continue_sent = false;
                 let token = ctx.config.access.credentials.http_token.as_ref();
                 if !crate::security::http_auth::authorized(&request, token) {
@@ -53,8 +56,8 @@ impl HttpConn {
                     Step::Close(consumed.max(1))
                 }
             }
-            Ok(Parsed::Incomplete { expect_continue }) => {
-                if expect_continue && !self.continue_sent {
+            Ok(Parsed::Incomplete { .. }) => {
+                if !self.continue_sent && http::expects_continue(rest, &self.limits) {
                     response::continue_100(output);
                     self.continue_sent = true;
                 }

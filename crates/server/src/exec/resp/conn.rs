@@ -113,7 +113,15 @@ impl RespConn {
             self.progress = None;
         }
         match resp::parse(rest, &limits) {
-            Ok(Parsed::Complete { command, consumed }) => {
+            // Ignored without a reply, before any gate, as Redis does.
+            Ok(Parsed::Complete {
+                request: Command::Empty,
+                consumed_bytes,
+            }) => Step::Next(consumed_bytes),
+            Ok(Parsed::Complete {
+                request: command,
+                consumed_bytes: consumed,
+            }) => {
                 let frame = &rest[..consumed.min(rest.len())];
                 if self.access.gate(ctx, &command, frame, output) == Gate::Answered {
                     record(ctx, CommandKind::Other, Instant::now());
@@ -133,8 +141,7 @@ impl RespConn {
                     Step::Next(consumed)
                 }
             }
-            Ok(Parsed::Empty { consumed }) => Step::Next(consumed),
-            Ok(Parsed::Incomplete) => {
+            Ok(Parsed::Incomplete { .. }) => {
                 // Checked once here; later reads look only at the new bytes.
                 let mut progress = FrameProgress::default();
                 progress.still_arriving(rest, &limits);
@@ -165,6 +172,8 @@ impl RespConn {
                 let close = command == ConnectionCommand::Quit;
                 (self.connection_command(ctx, command, out), close)
             }
+            // Answered before it gets here (no reply, nothing counted).
+            Command::Empty => return false,
         };
         record(ctx, kind, started);
         close
