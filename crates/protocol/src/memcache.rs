@@ -52,7 +52,7 @@ mod request;
 pub mod request_encode;
 mod tokens;
 
-pub use error::{ErrorAction, ParseError, ParseErrorKind};
+pub use error::{ParseError, ParseErrorKind};
 pub use limits::{Limits, LimitsError};
 pub use meta::{
     ArithMode, MetaArithmetic, MetaCommand, MetaDebug, MetaDelete, MetaGet, MetaKey, MetaSet,

@@ -1,6 +1,6 @@
 //! What every protocol's parser makes of the bytes at the front of a connection's
-//! input: one shape for memcache (text, meta and binary), RESP and HTTP, so that a
-//! server drives all of them the same way.
+//! input, and what a connection does after a refused request: one shape for memcache
+//! (text, meta and binary), RESP and HTTP, so that a server drives them the same way.
 
 /// The outcome of a successful parse: a whole request, or a prefix of one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,4 +21,28 @@ pub enum Parsed<R> {
         /// bulk string, a body); a retry with fewer bytes only finds the same prefix.
         needed_bytes_hint: usize,
     },
+}
+
+/// What the connection does after writing a refused request's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorAction {
+    /// Drop this many bytes from the front of the input and go on parsing. It can exceed
+    /// the bytes buffered (memcache swallows a too-large value as it arrives): discard
+    /// input until that many bytes are gone.
+    Skip {
+        /// Bytes to discard, counted from the start of the refused request.
+        bytes: usize,
+    },
+    /// Flush the reply and close: the stream can no longer be framed.
+    Close,
+}
+
+impl ErrorAction {
+    /// The bytes to skip, or `None` when the connection closes.
+    pub fn skip_bytes(self) -> Option<usize> {
+        match self {
+            ErrorAction::Skip { bytes } => Some(bytes),
+            ErrorAction::Close => None,
+        }
+    }
 }

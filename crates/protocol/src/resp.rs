@@ -33,6 +33,7 @@
 //! use tailcache_protocol::resp::{
 //!     encode, parse, Command, ConnectionCommand, DataCommand, Limits, Parsed,
 //! };
+//! use tailcache_protocol::ErrorAction;
 //!
 //! let limits = Limits::default();
 //! let mut input: &[u8] = b"PING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\nNOPE\r\n*1\r\n$4\r\nQU";
@@ -56,10 +57,10 @@
 //!         Ok(Parsed::Incomplete { .. }) => break, // keep `input`, read more, parse again
 //!         Err(error) => {
 //!             error.encode(&mut output);
-//!             if error.must_close() {
-//!                 break; // flush `output`, then close
+//!             match error.action() {
+//!                 ErrorAction::Close => break, // flush `output`, then close
+//!                 ErrorAction::Skip { bytes } => input = &input[bytes..],
 //!             }
-//!             input = &input[error.consumed()..];
 //!         }
 //!     }
 //! }

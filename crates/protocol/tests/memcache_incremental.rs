@@ -210,7 +210,7 @@ proptest! {
                 Ok(Parsed::Complete { consumed_bytes, .. }) => prop_assert!(consumed_bytes > 0 && consumed_bytes <= input.len()),
                 Ok(Parsed::Incomplete { needed_bytes_hint }) => prop_assert!(needed_bytes_hint > input.len()),
                 Err(error) => {
-                    if let tailcache_protocol::memcache::ErrorAction::Skip { bytes } = error.action() {
+                    if let tailcache_protocol::ErrorAction::Skip { bytes } = error.action() {
                         prop_assert!(bytes > 0);
                     }
                 }

@@ -42,8 +42,8 @@ fn check_round_trips(input: &[u8], limits: &Limits) -> usize {
             }
             Ok(Parsed::Incomplete { .. }) => break,
             Err(error) => match error.action() {
-                tailcache_protocol::memcache::ErrorAction::Skip { bytes } => position += bytes,
-                tailcache_protocol::memcache::ErrorAction::Close => break,
+                tailcache_protocol::ErrorAction::Skip { bytes } => position += bytes,
+                tailcache_protocol::ErrorAction::Close => break,
             },
         }
     }

@@ -4,6 +4,7 @@
 //! `resp_support/capture_redis.py` re-captures them.
 
 use tailcache_protocol::resp::{parse, Limits, ParseError, Parsed};
+use tailcache_protocol::ErrorAction;
 
 /// (request, Redis's reply, Redis closed the connection).
 const CAPTURED_ERRORS: &[(&[u8], &[u8], bool)] = &[
@@ -121,19 +122,19 @@ fn parse_errors_match_redis_bytes_and_close_rule() {
         };
         let mut reply = Vec::new();
         error.encode(&mut reply);
-        if reply != expected || error.must_close() != closes {
+        if reply != expected || (error.action() == ErrorAction::Close) != closes {
             failures.push(format!(
                 "{:?}: got {:?} close={}, redis {:?} close={}",
                 String::from_utf8_lossy(request),
                 String::from_utf8_lossy(&reply),
-                error.must_close(),
+                error.action() == ErrorAction::Close,
                 String::from_utf8_lossy(expected),
                 closes
             ));
         }
-        if !error.must_close() {
+        if error.action() != ErrorAction::Close {
             assert_eq!(
-                error.consumed(),
+                error.action().skip_bytes().unwrap_or(0),
                 request.len(),
                 "{:?}",
                 String::from_utf8_lossy(request)
@@ -185,7 +186,7 @@ fn deliberate_differences_give_our_documented_replies() {
             String::from_utf8_lossy(&reply),
             String::from_utf8_lossy(expected)
         );
-        assert_eq!(error.must_close(), closes);
+        assert_eq!(error.action() == ErrorAction::Close, closes);
     }
 }
 
@@ -214,7 +215,7 @@ fn client_names_are_bounded() {
         let mut reply = Vec::new();
         error.encode(&mut reply);
         assert_eq!(reply, b"-ERR Client names are limited to 512 bytes\r\n");
-        assert!(!error.must_close());
+        assert!(error.action() != ErrorAction::Close);
     }
     assert!(parse_error(&setname(512)).is_none());
 }

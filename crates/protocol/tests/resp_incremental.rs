@@ -5,6 +5,7 @@ mod resp_support;
 
 use proptest::prelude::*;
 use tailcache_protocol::resp::{parse, Command, Limits, Parsed};
+use tailcache_protocol::ErrorAction;
 
 /// One request, as bytes, in either form.
 fn request() -> impl Strategy<Value = Vec<u8>> {
@@ -60,10 +61,13 @@ fn step(input: &[u8], limits: &Limits) -> Option<(String, usize)> {
         }) => Some((format!("{command:?}"), consumed)),
         Err(error) => {
             assert!(
-                !error.must_close(),
+                error.action() != ErrorAction::Close,
                 "generated requests never break framing: {error:?}"
             );
-            Some((format!("{error:?}"), error.consumed()))
+            Some((
+                format!("{error:?}"),
+                error.action().skip_bytes().unwrap_or(0),
+            ))
         }
     }
 }

@@ -5,6 +5,7 @@ mod resp_support;
 
 use proptest::prelude::*;
 use tailcache_protocol::resp::{parse, parse_command, parse_frame, FrameParsed, Limits, Parsed};
+use tailcache_protocol::ErrorAction;
 
 /// Bytes biased towards RESP's syntax so the parser's deeper states are reached.
 fn resp_like_bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -53,7 +54,7 @@ proptest! {
                     );
                 }
                 Err(error) => {
-                    prop_assert!(error.must_close() || (error.consumed() > 0 && error.consumed() <= input.len()));
+                    prop_assert!(error.action() == ErrorAction::Close || (error.action().skip_bytes().unwrap_or(0) > 0 && error.action().skip_bytes().unwrap_or(0) <= input.len()));
                     let mut reply = Vec::new();
                     error.encode(&mut reply);
                     prop_assert!(reply.starts_with(b"-") && reply.ends_with(b"\r\n"));

@@ -6,10 +6,11 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tailcache_protocol::memcache::binary::{parse_binary, BinaryErrorAction, BinaryParsed};
+use tailcache_protocol::memcache::binary::{parse_binary, BinaryParsed};
+use tailcache_protocol::ErrorAction;
 use tailcache_protocol::memcache::binary_encode::encode_binary_request;
 use tailcache_protocol::memcache::request_encode::encode_request;
-use tailcache_protocol::memcache::{parse, ErrorAction, Limits, Parsed};
+use tailcache_protocol::memcache::{parse, Limits, Parsed};
 
 /// Command words the structured input draws from, so that it reaches every parser.
 const WORDS: &[&str] = &[
@@ -231,11 +232,11 @@ fn check_binary_stream(input: &[u8], limits: &Limits) {
                 return;
             }
             Err(error) => match error.action {
-                BinaryErrorAction::Skip { bytes } => {
+                ErrorAction::Skip { bytes } => {
                     assert!(bytes >= 24);
                     position = position.saturating_add(bytes);
                 }
-                BinaryErrorAction::Close => return,
+                ErrorAction::Close => return,
             },
         }
     }

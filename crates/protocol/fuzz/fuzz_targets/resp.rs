@@ -7,6 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use tailcache_protocol::resp::{
     encode, parse, parse_command, parse_frame, FrameParsed, Limits, Parsed,
 };
+use tailcache_protocol::ErrorAction;
 
 #[derive(Arbitrary, Debug)]
 enum Input {
@@ -75,7 +76,7 @@ fn check_raw(bytes: &[u8], limits: &Limits) {
             assert!(reply.starts_with(b"-") && reply.ends_with(b"\r\n"));
             assert_eq!(reply.iter().filter(|&&b| b == b'\n').count(), 1);
             assert!(
-                error.must_close() || (error.consumed() > 0 && error.consumed() <= bytes.len())
+                error.action() == ErrorAction::Close || (error.action().skip_bytes().unwrap_or(0) > 0 && error.action().skip_bytes().unwrap_or(0) <= bytes.len())
             );
         }
     }

@@ -11,6 +11,7 @@
 //! to an error is written by [`crate::memcache::binary_encode::encode_error`].
 
 use super::Limits;
+use crate::ErrorAction;
 
 /// First byte of every request packet.
 pub const REQUEST_MAGIC: u8 = 0x80;
@@ -235,19 +236,6 @@ pub struct BinaryRequest<'a> {
 /// The outcome of a successful binary parse (the crate's one shape).
 pub type BinaryParsed<'a> = crate::Parsed<BinaryRequest<'a>>;
 
-/// What to do with the connection after a binary parse error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinaryErrorAction {
-    /// Send the reply (if any), then close.
-    Close,
-    /// Send the reply, then skip this many bytes (possibly more than are buffered: a
-    /// too-large value is swallowed as it arrives).
-    Skip {
-        /// Bytes of the refused packet, header included.
-        bytes: usize,
-    },
-}
-
 /// A request memcached refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BinaryError {
@@ -255,7 +243,7 @@ pub struct BinaryError {
     /// (a bad magic byte).
     pub reply: Option<(Status, BinaryHeader)>,
     /// Close, or skip the packet.
-    pub action: BinaryErrorAction,
+    pub action: ErrorAction,
 }
 
 /// Extras of a set, add or replace: flags and exptime.
@@ -275,7 +263,7 @@ pub fn parse_binary<'a>(input: &'a [u8], limits: &Limits) -> Result<BinaryParsed
     if raw[0] != REQUEST_MAGIC {
         return Err(BinaryError {
             reply: None,
-            action: BinaryErrorAction::Close,
+            action: ErrorAction::Close,
         });
     }
     let opcode = raw[1];
@@ -291,7 +279,7 @@ pub fn parse_binary<'a>(input: &'a [u8], limits: &Limits) -> Result<BinaryParsed
     };
     let close_with = |status| BinaryError {
         reply: Some((status, header)),
-        action: BinaryErrorAction::Close,
+        action: ErrorAction::Close,
     };
     if key_bytes + extras_bytes > body_bytes {
         return Err(close_with(Status::UnknownCommand));
@@ -312,7 +300,7 @@ pub fn parse_binary<'a>(input: &'a [u8], limits: &Limits) -> Result<BinaryParsed
         // that sends either; the packet's own length is skipped here.)
         return Err(BinaryError {
             reply: Some((Status::UnknownCommand, header)),
-            action: BinaryErrorAction::Skip {
+            action: ErrorAction::Skip {
                 bytes: packet_bytes,
             },
         });
@@ -333,7 +321,7 @@ pub fn parse_binary<'a>(input: &'a [u8], limits: &Limits) -> Result<BinaryParsed
         if value_bytes > limits.max_value_bytes {
             return Err(BinaryError {
                 reply: Some((Status::TooLarge, header)),
-                action: BinaryErrorAction::Skip {
+                action: ErrorAction::Skip {
                     bytes: packet_bytes,
                 },
             });

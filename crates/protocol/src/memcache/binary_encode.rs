@@ -160,10 +160,11 @@ fn wire_u32(len: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::super::binary::{
-        opcode, parse_binary, BinaryCommand, BinaryErrorAction, BinaryParsed, BinaryStoreMode,
+        opcode, parse_binary, BinaryCommand, BinaryParsed, BinaryStoreMode,
     };
     use super::*;
     use crate::memcache::Limits;
+    use crate::ErrorAction;
 
     fn request(opcode: u8, extras: &[u8], key: &[u8], value: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -247,7 +248,7 @@ mod tests {
         packet[0] = b'g';
         let error = parse_binary(&packet, &Limits::default()).unwrap_err();
         assert_eq!(error.reply, None);
-        assert_eq!(error.action, BinaryErrorAction::Close);
+        assert_eq!(error.action, ErrorAction::Close);
     }
 
     #[test]
@@ -255,7 +256,7 @@ mod tests {
         let packet = request(opcode::GET, &[], &[b'k'; 251], &[]);
         let error = parse_binary(&packet, &Limits::default()).unwrap_err();
         assert_eq!(error.reply.map(|(s, _)| s), Some(Status::InvalidArguments));
-        assert_eq!(error.action, BinaryErrorAction::Close);
+        assert_eq!(error.action, ErrorAction::Close);
     }
 
     #[test]
@@ -264,7 +265,7 @@ mod tests {
         packet[11] = 2; // body length 2 < key length 3
         let error = parse_binary(&packet[..24], &Limits::default()).unwrap_err();
         assert_eq!(error.reply.map(|(s, _)| s), Some(Status::UnknownCommand));
-        assert_eq!(error.action, BinaryErrorAction::Close);
+        assert_eq!(error.action, ErrorAction::Close);
     }
 
     #[test]
@@ -274,7 +275,7 @@ mod tests {
         assert_eq!(error.reply.map(|(s, _)| s), Some(Status::UnknownCommand));
         assert_eq!(
             error.action,
-            BinaryErrorAction::Skip {
+            ErrorAction::Skip {
                 bytes: packet.len()
             }
         );
@@ -297,7 +298,7 @@ mod tests {
         assert_eq!(error.reply.map(|(s, _)| s), Some(Status::TooLarge));
         assert_eq!(
             error.action,
-            BinaryErrorAction::Skip {
+            ErrorAction::Skip {
                 bytes: packet.len()
             }
         );

@@ -1,5 +1,7 @@
 //! Parse errors: what memcached replies to each bad input, and what happens to the stream.
 
+use crate::ErrorAction;
+
 /// What kind of bad input was seen; each maps to memcached's exact reply line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParseErrorKind {
@@ -89,20 +91,6 @@ impl ParseErrorKind {
             ModeLength => b"CLIENT_ERROR incorrect length for M token\r\n",
         }
     }
-}
-
-/// What the connection does after writing the error's reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorAction {
-    /// Drop this many bytes from the front of the input and go on parsing. It can exceed
-    /// the bytes buffered (a too-large value is swallowed as it arrives): discard input
-    /// until that many bytes are gone.
-    Skip {
-        /// Bytes to discard, counted from the start of the bad request.
-        bytes: usize,
-    },
-    /// Flush the reply and close: the stream can no longer be framed.
-    Close,
 }
 
 /// A request memcached would reject: the reply to send and what to do with the stream.

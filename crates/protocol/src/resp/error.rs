@@ -2,6 +2,7 @@
 
 use super::args::Args;
 use crate::number::write_u64;
+use crate::ErrorAction;
 
 /// A request that cannot be framed. Redis replies `-ERR Protocol error: ...` and closes
 /// the connection, because it no longer knows where the next request starts.
@@ -279,17 +280,12 @@ pub enum ParseError<'a> {
 }
 
 impl ParseError<'_> {
-    /// Whether the connection must be closed after the reply is flushed.
-    pub fn must_close(&self) -> bool {
-        matches!(self, ParseError::Protocol(_))
-    }
-
-    /// Bytes to drop before parsing the next request (0 for protocol errors, after which
-    /// nothing more is parsed).
-    pub fn consumed(&self) -> usize {
+    /// What the connection does after the reply: close after a protocol error (the
+    /// stream can no longer be framed), or skip the refused command's bytes.
+    pub fn action(&self) -> ErrorAction {
         match self {
-            ParseError::Protocol(_) => 0,
-            ParseError::Command { consumed, .. } => *consumed,
+            ParseError::Protocol(_) => ErrorAction::Close,
+            ParseError::Command { consumed, .. } => ErrorAction::Skip { bytes: *consumed },
         }
     }
 

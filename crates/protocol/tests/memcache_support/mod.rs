@@ -9,9 +9,9 @@ use tailcache_protocol::memcache::meta_encode::{
     encode_meta_noop, encode_meta_status, MetaItem, MetaStatus,
 };
 use tailcache_protocol::memcache::{
-    parse, ErrorAction, Limits, LruCrawler, MetaCommand, MetaFlags, MetaKey, Parsed, Request,
-    StatsGroup,
+    parse, Limits, LruCrawler, MetaCommand, MetaFlags, MetaKey, Parsed, Request, StatsGroup,
 };
+use tailcache_protocol::ErrorAction;
 
 /// What happened to a stream.
 #[derive(Debug, PartialEq, Eq)]

@@ -5,13 +5,13 @@
 use std::time::Instant;
 
 use tailcache_protocol::memcache::binary::{
-    parse_binary, BinaryCommand, BinaryErrorAction, BinaryHeader, BinaryParsed, BinaryStoreMode,
-    Status,
+    parse_binary, BinaryCommand, BinaryHeader, BinaryParsed, BinaryStoreMode, Status,
 };
 use tailcache_protocol::memcache::binary_encode::{
     encode_error, encode_response, encode_response_head, ResponseBody,
 };
 use tailcache_protocol::memcache::{self, GetKind, Limits, Parsed, Request};
+use tailcache_protocol::ErrorAction;
 use tailcache_storage::{Arithmetic, CacheError, DeleteOptions, ReadOptions, StoreMode};
 
 use super::classic::{count_get, record_get, store_counted, StoreWrite, MEMCACHED_COMPAT_VERSION};
@@ -53,8 +53,8 @@ pub fn step(
                 encode_error(output, &header, status);
             }
             match error.action {
-                BinaryErrorAction::Close => Step::Close(0),
-                BinaryErrorAction::Skip { bytes } => {
+                ErrorAction::Close => Step::Close(0),
+                ErrorAction::Skip { bytes } => {
                     *discard_bytes = bytes.saturating_sub(rest.len());
                     Step::Next(bytes.min(rest.len()))
                 }

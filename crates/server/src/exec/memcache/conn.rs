@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use tailcache_protocol::memcache::binary::{self, BinaryHeader, Status};
 use tailcache_protocol::memcache::binary_encode::encode_error;
-use tailcache_protocol::memcache::{
-    self, ErrorAction, GetKind, Limits, ParseErrorKind, Parsed, Request,
-};
+use tailcache_protocol::memcache::{self, GetKind, Limits, ParseErrorKind, Parsed, Request};
+use tailcache_protocol::ErrorAction;
 use tailcache_runtime::{Processed, TurnBudget};
 
 use super::auth::Unauthenticated;

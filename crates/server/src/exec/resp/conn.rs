@@ -12,6 +12,7 @@ use tailcache_protocol::resp::{
     self, command_table, encode, Command, ConnectionCommand, DataCommand, FrameProgress, Limits,
     Parsed, ProtocolVersion,
 };
+use tailcache_protocol::ErrorAction;
 
 use super::auth::{Gate, RespAccess};
 use super::multikey::{MultiKey, MultiKeyInProgress};
@@ -151,10 +152,9 @@ impl RespConn {
             Err(error) => {
                 ctx.metrics.incr(Counter::ProtocolErrors);
                 self.access.encode_parse_error(&error, output);
-                if error.must_close() {
-                    Step::Close(0)
-                } else {
-                    Step::Next(error.consumed())
+                match error.action() {
+                    ErrorAction::Close => Step::Close(0),
+                    ErrorAction::Skip { bytes } => Step::Next(bytes),
                 }
             }
         }
