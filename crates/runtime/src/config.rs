@@ -130,55 +130,139 @@ impl Default for RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// Checks the relations between the knobs; the message names the knob.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.workers == 0 {
-            return Err("workers must be at least 1".into());
-        }
-        if self.max_connections == 0 {
-            return Err("max_connections must be at least 1".into());
+    /// Checks the relations between the knobs; the error names the knob.
+    pub fn validate(&self) -> Result<(), RuntimeConfigError> {
+        let at_least_one = [
+            ("workers", self.workers),
+            ("max_connections", self.max_connections),
+            ("turn_budget_bytes", self.turn_budget_bytes),
+            ("turn_budget_requests", self.turn_budget_requests),
+            ("turn_budget_output_bytes", self.turn_budget_output_bytes),
+            ("accepts_per_turn", self.accepts_per_turn),
+            ("output_cap_bytes", self.output_cap_bytes),
+            (
+                "write_buffer_high_water_bytes",
+                self.write_buffer_high_water_bytes,
+            ),
+        ];
+        if let Some(&(setting, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
+            return Err(RuntimeConfigError::Zero { setting });
         }
         if self.read_buffer_initial_bytes == 0
             || self.read_buffer_initial_bytes > self.read_buffer_max_bytes
         {
-            return Err("read_buffer_initial_bytes must be in 1..=read_buffer_max_bytes".into());
-        }
-        if self.turn_budget_bytes == 0
-            || self.turn_budget_requests == 0
-            || self.turn_budget_output_bytes == 0
-            || self.accepts_per_turn == 0
-        {
-            return Err("turn_budget_bytes, turn_budget_requests, turn_budget_output_bytes and accepts_per_turn must be at least 1".into());
+            return Err(RuntimeConfigError::ReadBufferInitial);
         }
         if self.task_quota.is_zero() {
-            return Err("task_quota must be above 0".into());
+            return Err(RuntimeConfigError::Zero {
+                setting: "task_quota",
+            });
         }
-        if self.background_min_share_percent > 50 {
-            return Err("background_min_share_percent must be at most 50".into());
+        if self.background_min_share_percent > MAX_BACKGROUND_MIN_SHARE_PERCENT {
+            return Err(RuntimeConfigError::MinShareTooHigh);
         }
         let shares = self.group_shares;
-        if [
-            shares.maintenance,
-            shares.compaction,
-            shares.snapshot,
-            shares.bulk,
-        ]
-        .contains(&0)
-        {
-            return Err("group shares must be at least 1".into());
+        let groups = [
+            ("group_shares.maintenance", shares.maintenance),
+            ("group_shares.compaction", shares.compaction),
+            ("group_shares.snapshot", shares.snapshot),
+            ("group_shares.bulk", shares.bulk),
+        ];
+        if let Some(&(setting, _)) = groups.iter().find(|(_, share)| *share == 0) {
+            return Err(RuntimeConfigError::Zero { setting });
         }
         if self
             .stall_threshold
             .is_some_and(|t| t < Duration::from_millis(1))
         {
-            return Err("stall_threshold must be at least 1 ms".into());
-        }
-        if self.output_cap_bytes == 0 {
-            return Err("output_cap_bytes must be at least 1".into());
-        }
-        if self.write_buffer_high_water_bytes == 0 {
-            return Err("write_buffer_high_water_bytes must be at least 1".into());
+            return Err(RuntimeConfigError::StallThresholdTooShort);
         }
         Ok(())
+    }
+}
+
+/// Most of a worker's time background work may be guaranteed while requests wait.
+const MAX_BACKGROUND_MIN_SHARE_PERCENT: u8 = 50;
+
+/// A runtime setting out of its range; its message names the setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeConfigError {
+    /// A count, size, share or quota that must be above 0.
+    Zero {
+        /// The setting's field name.
+        setting: &'static str,
+    },
+    /// `read_buffer_initial_bytes` outside `1..=read_buffer_max_bytes`.
+    ReadBufferInitial,
+    /// `background_min_share_percent` above 50.
+    MinShareTooHigh,
+    /// `stall_threshold` under 1 ms.
+    StallThresholdTooShort,
+}
+
+impl std::fmt::Display for RuntimeConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuntimeConfigError::Zero { setting } => write!(f, "{setting} must be at least 1"),
+            RuntimeConfigError::ReadBufferInitial => {
+                f.write_str("read_buffer_initial_bytes must be in 1..=read_buffer_max_bytes")
+            }
+            RuntimeConfigError::MinShareTooHigh => write!(
+                f,
+                "background_min_share_percent must be at most {MAX_BACKGROUND_MIN_SHARE_PERCENT}"
+            ),
+            RuntimeConfigError::StallThresholdTooShort => {
+                f.write_str("stall_threshold must be at least 1 ms")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RuntimeConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_each_bad_knob_is_named() {
+        assert_eq!(RuntimeConfig::default().validate(), Ok(()));
+        let bad = |change: fn(&mut RuntimeConfig)| {
+            let mut config = RuntimeConfig::default();
+            change(&mut config);
+            config.validate().unwrap_err()
+        };
+        assert_eq!(
+            bad(|c| c.workers = 0),
+            RuntimeConfigError::Zero { setting: "workers" }
+        );
+        assert_eq!(
+            bad(|c| c.write_buffer_high_water_bytes = 0).to_string(),
+            "write_buffer_high_water_bytes must be at least 1"
+        );
+        assert_eq!(
+            bad(|c| c.group_shares.bulk = 0),
+            RuntimeConfigError::Zero {
+                setting: "group_shares.bulk"
+            }
+        );
+        assert_eq!(
+            bad(|c| c.task_quota = Duration::ZERO),
+            RuntimeConfigError::Zero {
+                setting: "task_quota"
+            }
+        );
+        assert_eq!(
+            bad(|c| c.read_buffer_initial_bytes = c.read_buffer_max_bytes + 1),
+            RuntimeConfigError::ReadBufferInitial
+        );
+        assert_eq!(
+            bad(|c| c.background_min_share_percent = 51).to_string(),
+            "background_min_share_percent must be at most 50"
+        );
+        assert_eq!(
+            bad(|c| c.stall_threshold = Some(Duration::from_micros(999))),
+            RuntimeConfigError::StallThresholdTooShort
+        );
     }
 }

@@ -117,7 +117,7 @@ mod worker;
 
 pub use buffer_stats::BufferStats;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{AcceptMode, RuntimeConfig};
+pub use config::{AcceptMode, RuntimeConfig, RuntimeConfigError};
 pub use conn_stats::{ConnStats, ConnStatsSnapshot};
 pub use heartbeat::Heartbeat;
 pub use histogram::{HistogramSnapshot, LatencyHistogram};
