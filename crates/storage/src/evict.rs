@@ -336,7 +336,7 @@ impl Cache {
         if found.is_live() && freq > 0 {
             match self.copy_into(&found, key, target) {
                 Some(moved) => {
-                    let value = slot::pack(slot::tag(found.slot), freq / 2, target, moved as u32);
+                    let value = slot::pack(slot::tag(found.slot), freq / 2, target, moved);
                     guard.set(found.at, value);
                     drop(guard);
                     self.segment(segment).remove_live(found.header.total_len());

@@ -35,8 +35,19 @@ pub const fn tag_of(hash: u64) -> u16 {
     }
 }
 
-/// Packs an item slot; `tag` must be non-zero.
-pub const fn pack(tag: u16, freq: u8, segment_id: u32, offset: u32) -> u64 {
+/// Packs an item slot. Panics on a value that does not fit its field (a zero tag, a
+/// segment or an offset past what a slot addresses), which would otherwise land in
+/// another field and point the key at the wrong bytes.
+pub const fn pack(tag: u16, freq: u8, segment_id: u32, offset: usize) -> u64 {
+    assert!(
+        tag != 0 && (tag as u64) < (1 << TAG_BITS),
+        "slot tag out of range"
+    );
+    assert!(
+        (segment_id as usize) < MAX_SEGMENTS,
+        "slot segment out of range"
+    );
+    assert!(offset < MAX_SEGMENT_SIZE_BYTES, "slot offset out of range");
     ((tag as u64) << TAG_SHIFT)
         | ((freq as u64 & MAX_FREQ as u64) << FREQ_SHIFT)
         | ((segment_id as u64) << SEGMENT_SHIFT)
@@ -83,7 +94,7 @@ mod tests {
             0xfff,
             MAX_FREQ,
             (MAX_SEGMENTS - 1) as u32,
-            (MAX_SEGMENT_SIZE_BYTES - 1) as u32,
+            MAX_SEGMENT_SIZE_BYTES - 1,
         );
         assert_eq!(tag(slot), 0xfff);
         assert_eq!(freq(slot), MAX_FREQ);
@@ -102,5 +113,17 @@ mod tests {
     fn tags_and_item_slots_are_never_zero() {
         assert_eq!(tag_of(0), 1);
         assert_ne!(pack(tag_of(0), 0, 0, 0), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "slot offset out of range")]
+    fn an_offset_past_a_slot_is_refused_not_folded_into_the_segment() {
+        pack(1, 0, 0, MAX_SEGMENT_SIZE_BYTES);
+    }
+
+    #[test]
+    #[should_panic(expected = "slot segment out of range")]
+    fn a_segment_past_a_slot_is_refused() {
+        pack(1, 0, MAX_SEGMENTS as u32, 0);
     }
 }

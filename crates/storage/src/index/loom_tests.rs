@@ -18,7 +18,7 @@ const PAIR: Pair = Pair {
 };
 
 fn slot_at(offset: u32) -> u64 {
-    slot::pack(slot::tag_of(0), 0, 0, offset)
+    slot::pack(slot::tag_of(0), 0, 0, offset as usize)
 }
 
 /// What a lock-free reader saw: `None` if its version check failed.

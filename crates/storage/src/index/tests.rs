@@ -8,7 +8,7 @@ fn bucket_is_exactly_one_cache_line() {
 }
 
 fn item(n: u32) -> u64 {
-    slot::pack(slot::tag_of(0), 0, n, n)
+    slot::pack(slot::tag_of(0), 0, n, n as usize)
 }
 
 fn find(index: &Index, pair: Pair, n: u32) -> Option<SlotRef> {
@@ -74,7 +74,7 @@ fn a_full_pair_moves_an_item_to_its_alternate_bucket() {
         first: 0,
         second: 1,
     };
-    let with_tag = |tag: u16, n: u32| slot::pack(tag, 0, n, n);
+    let with_tag = |tag: u16, n: u32| slot::pack(tag, 0, n, n as usize);
     // Bucket 0 holds one item that could also live in bucket 2.
     let mover = tag_between(&index, 0, 2);
     let mover_pair = Pair {

@@ -28,7 +28,7 @@ impl Cache {
                 (freq + u8::from(bump)).min(slot::MAX_FREQ)
             }
         };
-        let value = slot::pack(tag, freq, room.segment, room.offset as u32);
+        let value = slot::pack(tag, freq, room.segment, room.offset);
         match current {
             Some(found) => {
                 guard.set(found.at, value);
