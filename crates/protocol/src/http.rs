@@ -35,7 +35,7 @@ pub mod response;
 mod route;
 mod status;
 
-pub use error::HttpError;
+pub use error::{HttpError, NumberParam};
 pub use headers::Headers;
 pub use limits::Limits;
 pub use request::{expects_continue, parse, Method, Parsed, Request, Version};

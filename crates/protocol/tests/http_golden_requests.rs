@@ -88,7 +88,7 @@ fn response(error: HttpError, keep_alive: bool, head_only: bool) -> String {
 #[test]
 fn chunked_bodies_get_501_and_close() {
     let error = parse(CURL_CHUNKED, &Limits::default()).unwrap_err();
-    assert_eq!(error.status, Status::NotImplemented);
+    assert_eq!(error.status(), Status::NotImplemented);
     assert!(error.must_close());
     assert_eq!(
         response(error, true, false),
@@ -165,12 +165,17 @@ fn framing_errors_close_the_connection() {
     ];
     for &(input, status) in cases {
         let error = parse_error(input, &limits);
-        assert_eq!(error.status, status, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            error.status(),
+            status,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
         assert!(error.must_close());
     }
     let long_line = [b"GET /".as_slice(), &[b'a'; 9000]].concat();
     assert_eq!(
-        parse_error(&long_line, &Limits::default()).status,
+        parse_error(&long_line, &Limits::default()).status(),
         Status::UriTooLong
     );
     let long_head = [
@@ -179,7 +184,7 @@ fn framing_errors_close_the_connection() {
     ]
     .concat();
     assert_eq!(
-        parse_error(&long_head, &Limits::default()).status,
+        parse_error(&long_head, &Limits::default()).status(),
         Status::RequestHeaderFieldsTooLarge
     );
 }
@@ -227,7 +232,12 @@ fn routing_errors_keep_the_connection() {
     ];
     for &(input, status) in cases {
         let error = route_error(input);
-        assert_eq!(error.status, status, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            error.status(),
+            status,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
         assert!(!error.must_close());
     }
     let long_key = [
@@ -236,7 +246,7 @@ fn routing_errors_keep_the_connection() {
         b" HTTP/1.1\r\nHost: t\r\n\r\n",
     ]
     .concat();
-    assert_eq!(route_error(&long_key).status, Status::BadRequest);
+    assert_eq!(route_error(&long_key).status(), Status::BadRequest);
 }
 
 #[test]
@@ -321,12 +331,12 @@ fn strict_framing_refuses_what_a_proxy_could_read_differently() {
         ),
     ] {
         let error = parse(input, &Limits::default()).expect_err(message);
-        assert_eq!(error.status, Status::BadRequest, "{input:?}");
+        assert_eq!(error.status(), Status::BadRequest, "{input:?}");
         assert!(error.must_close(), "{input:?}");
         assert!(
-            error.message.contains(message),
+            error.message().contains(message),
             "{input:?}: {}",
-            error.message
+            error.message()
         );
     }
     // A tab is allowed in a value, and HTTP/1.0 needs no Host.

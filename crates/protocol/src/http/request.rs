@@ -10,7 +10,6 @@
 use super::error::HttpError;
 use super::headers::{is_token_byte, split_field, strip_cr, Headers};
 use super::limits::Limits;
-use super::status::Status;
 use crate::number::parse_u64_digits;
 
 /// The request method.
@@ -191,16 +190,13 @@ fn parse_head<'a>(input: &'a [u8], limits: &Limits) -> Result<Option<Head<'a>>, 
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(input.len());
     if start > limits.max_request_line_bytes {
-        return Err(HttpError::fatal(
-            Status::BadRequest,
-            "too many empty lines before the request",
-        ));
+        return Err(HttpError::EmptyLinesBeforeRequest);
     }
     let Some(line_end) = find_line(
         input,
         start,
         limits.max_request_line_bytes,
-        Status::UriTooLong,
+        HttpError::RequestLineTooLong,
     )?
     else {
         return Ok(None);
@@ -213,23 +209,14 @@ fn parse_head<'a>(input: &'a [u8], limits: &Limits) -> Result<Option<Head<'a>>, 
         return Ok(None);
     };
     if version == Version::Http11 && facts.host_fields != 1 {
-        return Err(HttpError::fatal(
-            Status::BadRequest,
-            "an HTTP/1.1 request needs exactly one Host header field",
-        ));
+        return Err(HttpError::HostFieldCount);
     }
     if facts.transfer_encoding {
-        return Err(HttpError::fatal(
-            Status::NotImplemented,
-            "transfer codings (chunked) are not supported: send a Content-Length body",
-        ));
+        return Err(HttpError::TransferCoding);
     }
     let body_len = facts.content_length.unwrap_or(0);
     if body_len > limits.max_body_bytes {
-        return Err(HttpError::fatal(
-            Status::PayloadTooLarge,
-            "body larger than the value size limit",
-        ));
+        return Err(HttpError::BodyTooLarge);
     }
     Ok(Some(Head {
         method,
@@ -250,35 +237,25 @@ fn find_line(
     input: &[u8],
     start: usize,
     max_len: usize,
-    too_long: Status,
+    too_long: HttpError,
 ) -> Result<Option<usize>, HttpError> {
     let window_end = input
         .len()
         .min(start.saturating_add(max_len).saturating_add(1));
     match memchr::memchr(b'\n', &input[start..window_end]) {
-        Some(offset) if offset == 0 || input[start + offset - 1] != b'\r' => Err(HttpError::fatal(
-            Status::BadRequest,
-            "a line must end with CRLF, not a bare LF",
-        )),
-        Some(offset) => Ok(Some(start + offset)),
-        None if input.len() - start > max_len => {
-            Err(HttpError::fatal(too_long, too_long_message(too_long)))
+        Some(offset) if offset == 0 || input[start + offset - 1] != b'\r' => {
+            Err(HttpError::BareLineFeed)
         }
+        Some(offset) => Ok(Some(start + offset)),
+        None if input.len() - start > max_len => Err(too_long),
         None => Ok(None),
-    }
-}
-
-fn too_long_message(status: Status) -> &'static str {
-    match status {
-        Status::UriTooLong => "request line too long",
-        _ => "request head too large",
     }
 }
 
 type RequestLine<'a> = (Method, &'a [u8], &'a [u8], Version);
 
 fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, HttpError> {
-    let bad = HttpError::fatal(Status::BadRequest, "malformed request line");
+    let bad = HttpError::MalformedRequestLine;
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method_bytes), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -289,10 +266,7 @@ fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, HttpError> {
         return Err(bad);
     }
     if target.first() != Some(&b'/') || target.iter().any(|&b| b <= b' ' || b == 0x7f) {
-        return Err(HttpError::fatal(
-            Status::BadRequest,
-            "request target must be a path starting with /",
-        ));
+        return Err(HttpError::TargetNotPath);
     }
     Ok((
         method_of(method_bytes),
@@ -320,15 +294,9 @@ fn version_of(bytes: &[u8]) -> Result<Version, HttpError> {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
-            Err(HttpError::fatal(
-                Status::HttpVersionNotSupported,
-                "only HTTP/1.0 and HTTP/1.1 are supported",
-            ))
+            Err(HttpError::VersionNotSupported)
         }
-        _ => Err(HttpError::fatal(
-            Status::BadRequest,
-            "malformed HTTP version",
-        )),
+        _ => Err(HttpError::MalformedVersion),
     }
 }
 
@@ -344,9 +312,7 @@ fn parse_headers<'a>(
     let mut count = 0usize;
     loop {
         let budget = (head_start + limits.max_head_bytes).saturating_sub(position);
-        let Some(line_end) =
-            find_line(input, position, budget, Status::RequestHeaderFieldsTooLarge)?
-        else {
+        let Some(line_end) = find_line(input, position, budget, HttpError::HeadTooLarge)? else {
             return Ok(None);
         };
         let line = strip_cr(&input[position..line_end]);
@@ -355,10 +321,7 @@ fn parse_headers<'a>(
         }
         count += 1;
         if count > limits.max_header_count {
-            return Err(HttpError::fatal(
-                Status::RequestHeaderFieldsTooLarge,
-                "too many header fields",
-            ));
+            return Err(HttpError::TooManyHeaderFields);
         }
         note_field(line, &mut facts)?;
         position = line_end + 1;
@@ -366,7 +329,7 @@ fn parse_headers<'a>(
 }
 
 fn note_field<'a>(line: &'a [u8], facts: &mut HeadFacts<'a>) -> Result<(), HttpError> {
-    let bad = HttpError::fatal(Status::BadRequest, "malformed header field");
+    let bad = HttpError::MalformedHeaderField;
     let (name, value) = split_field(line).ok_or(bad)?;
     if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
         return Err(bad);
@@ -374,26 +337,17 @@ fn note_field<'a>(line: &'a [u8], facts: &mut HeadFacts<'a>) -> Result<(), HttpE
     // RFC 9110 field-value: visible bytes, obs-text, space and tab; a CR, LF, NUL
     // or other control byte could end the line for another parser.
     if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
-        return Err(HttpError::fatal(
-            Status::BadRequest,
-            "control character in a header field value",
-        ));
+        return Err(HttpError::ControlCharacterInValue);
     }
     if name.eq_ignore_ascii_case(b"content-length") {
         let length = parse_u64_digits(value)
             .and_then(|length| usize::try_from(length).ok())
-            .ok_or(HttpError::fatal(
-                Status::BadRequest,
-                "malformed Content-Length",
-            ))?;
+            .ok_or(HttpError::MalformedContentLength)?;
         if facts
             .content_length
             .is_some_and(|previous| previous != length)
         {
-            return Err(HttpError::fatal(
-                Status::BadRequest,
-                "conflicting Content-Length fields",
-            ));
+            return Err(HttpError::ConflictingContentLength);
         }
         facts.content_length = Some(length);
     } else if name.eq_ignore_ascii_case(b"transfer-encoding") {

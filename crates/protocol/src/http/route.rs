@@ -8,11 +8,10 @@
 
 use std::borrow::Cow;
 
-use super::error::HttpError;
+use super::error::{HttpError, NumberParam};
 use super::limits::Limits;
 use super::percent;
 use super::request::{Method, Request, Seen};
-use super::status::Status;
 use crate::number::parse_u64_digits;
 
 /// The methods `/keys/{key}` accepts.
@@ -73,15 +72,14 @@ pub fn route<'a>(request: &Request<'a>, limits: &Limits) -> Result<Route<'a>, Ht
     if let Some(admin) = admin {
         return match request.method {
             Method::Get | Method::Head => Ok(admin),
-            _ => Err(HttpError::method_not_allowed(ADMIN_METHODS)),
+            _ => Err(HttpError::MethodNotAllowed {
+                allow: ADMIN_METHODS,
+            }),
         };
     }
     match request.path.strip_prefix(KEY_PREFIX) {
         Some(raw_key) => route_key(request, raw_key, limits).map(Route::Key),
-        None => Err(HttpError::request(
-            Status::NotFound,
-            "no such path: use /keys/{key}",
-        )),
+        None => Err(HttpError::NoSuchPath),
     }
 }
 
@@ -95,29 +93,28 @@ fn route_key<'a>(
         Method::Head => KeyMethod::Head,
         Method::Put => KeyMethod::Put,
         Method::Delete => KeyMethod::Delete,
-        _ => return Err(HttpError::method_not_allowed(KEY_METHODS)),
+        _ => return Err(HttpError::MethodNotAllowed { allow: KEY_METHODS }),
     };
-    let key = percent::decode(raw_key).ok_or(HttpError::request(
-        Status::BadRequest,
-        "bad percent-encoding in key",
-    ))?;
+    let key = percent::decode(raw_key).ok_or(HttpError::BadPercentEncoding)?;
     if key.is_empty() {
-        return Err(HttpError::request(Status::BadRequest, "empty key"));
+        return Err(HttpError::EmptyKey);
     }
     if key.len() > limits.max_key_len_bytes {
-        return Err(HttpError::request(Status::BadRequest, "key too long"));
+        return Err(HttpError::KeyTooLong);
     }
     if method == KeyMethod::Put && request.content_length.is_none() {
-        return Err(HttpError::request(
-            Status::LengthRequired,
-            "PUT needs a Content-Length body",
-        ));
+        return Err(HttpError::LengthRequired);
     }
-    let ttl_secs = number_option(request.query, b"ttl", request.ttl_header, "ttl")?;
-    let flags = number_option(request.query, b"flags", request.flags_header, "flags")?
-        .map(u32::try_from)
-        .transpose()
-        .map_err(|_| HttpError::request(Status::BadRequest, not_a_number("flags")))?;
+    let ttl_secs = number_option(request.query, b"ttl", request.ttl_header, NumberParam::Ttl)?;
+    let flags = number_option(
+        request.query,
+        b"flags",
+        request.flags_header,
+        NumberParam::Flags,
+    )?
+    .map(u32::try_from)
+    .transpose()
+    .map_err(|_| HttpError::NotANumber(NumberParam::Flags))?;
     Ok(KeyRequest {
         method,
         key,
@@ -133,7 +130,7 @@ fn number_option(
     query: Option<&[u8]>,
     param: &[u8],
     header: Seen<'_>,
-    what: &'static str,
+    what: NumberParam,
 ) -> Result<Option<u64>, HttpError> {
     let mut from_query = query
         .into_iter()
@@ -148,25 +145,9 @@ fn number_option(
     let value = match (from_query.next(), from_query.next(), header) {
         (None, _, Seen::Never) => return Ok(None),
         (Some(value), None, Seen::Never) | (None, _, Seen::Once(value)) => value,
-        _ => return Err(HttpError::request(Status::BadRequest, given_twice(what))),
+        _ => return Err(HttpError::GivenTwice(what)),
     };
     parse_u64_digits(value)
         .map(Some)
-        .ok_or(HttpError::request(Status::BadRequest, not_a_number(what)))
-}
-
-fn given_twice(what: &str) -> &'static str {
-    if what == "ttl" {
-        "ttl given more than once (query and X-TTL count together)"
-    } else {
-        "flags given more than once (query and X-Flags count together)"
-    }
-}
-
-fn not_a_number(what: &str) -> &'static str {
-    if what == "ttl" {
-        "ttl must be a non-negative integer number of seconds"
-    } else {
-        "flags must be an integer from 0 to 4294967295"
-    }
+        .ok_or(HttpError::NotANumber(what))
 }

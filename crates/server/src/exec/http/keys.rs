@@ -90,13 +90,7 @@ impl HttpConn {
                 CommandKind::Other
             }
             Ok(Route::Metrics | Route::Stats) => {
-                let error = HttpError {
-                    status: Status::NotFound,
-                    message: "metrics and stats are served on the admin address",
-                    close: false,
-                    allow: None,
-                };
-                error.encode(out, keep_alive, head_only);
+                HttpError::ServedOnAdminAddress.encode(out, keep_alive, head_only);
                 CommandKind::Other
             }
             Err(error) => {
