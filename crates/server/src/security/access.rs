@@ -173,7 +173,7 @@ impl AccessConfig {
     /// Checks the settings and reads the files they name into `credentials`.
     pub fn load(&mut self) -> Result<(), ConfigError> {
         if !(1..=MAX_AUTH_TIMEOUT_SECS).contains(&self.auth_timeout_secs) {
-            return Err(ConfigError::new(
+            return Err(ConfigError::invalid(
                 "--auth-timeout (access.auth_timeout_secs)",
                 format!("must be 1 to {MAX_AUTH_TIMEOUT_SECS} seconds"),
             ));
@@ -184,7 +184,7 @@ impl AccessConfig {
         };
         let resp = match (&self.requirepass, &self.aclfile) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
+                return Err(ConfigError::conflict(
                     "--requirepass (access.requirepass)",
                     "give either requirepass or an aclfile (which can set the default user's password), not both",
                 ))
@@ -230,7 +230,7 @@ fn token(
 ) -> Result<Option<Secret>, ConfigError> {
     let token = match (inline, file) {
         (Some(_), Some(_)) => {
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 setting,
                 "give the token or a file holding it, not both",
             ))
@@ -241,7 +241,7 @@ fn token(
     };
     let bytes = token.as_bytes();
     if bytes.len() < MIN_TOKEN_BYTES || !bytes.iter().all(|&b| b.is_ascii_graphic()) {
-        return Err(ConfigError::new(
+        return Err(ConfigError::invalid(
             setting,
             format!("a token is at least {MIN_TOKEN_BYTES} printable characters without spaces"),
         ));

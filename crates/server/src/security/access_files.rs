@@ -41,13 +41,14 @@ impl MemcacheUsers {
 
 /// Reads a file of at most `max_bytes`, naming `setting` in any error.
 pub fn read_bounded(path: &Path, max_bytes: u64, setting: &str) -> Result<String, ConfigError> {
-    let file = std::fs::File::open(path).map_err(|e| ConfigError::new(setting, e.to_string()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| ConfigError::unreadable(setting, e.to_string()))?;
     let mut text = String::new();
     file.take(max_bytes + 1)
         .read_to_string(&mut text)
-        .map_err(|e| ConfigError::new(setting, e.to_string()))?;
+        .map_err(|e| ConfigError::unreadable(setting, e.to_string()))?;
     if text.len() as u64 > max_bytes {
-        return Err(ConfigError::new(
+        return Err(ConfigError::unreadable(
             setting,
             format!("file is larger than {max_bytes} bytes"),
         ));
@@ -67,20 +68,20 @@ pub fn read_memcache_auth_file(path: &Path) -> Result<MemcacheUsers, ConfigError
         let line_number = index + 1;
         let body = line.strip_suffix('\n').unwrap_or(line);
         if body.len() > MAX_MEMCACHE_LINE_BYTES {
-            return Err(ConfigError::new(
+            return Err(ConfigError::invalid(
                 &setting,
                 format!("line {line_number} is longer than {MAX_MEMCACHE_LINE_BYTES} bytes"),
             ));
         }
         let Some((user, rest)) = body.split_once(':') else {
-            return Err(ConfigError::new(
+            return Err(ConfigError::invalid(
                 &setting,
                 format!("line {line_number} is a malformed entry. Should be 'user:password'"),
             ));
         };
         let password = rest.split(['\r', '\n']).next().unwrap_or_default();
         if users.len() == MAX_MEMCACHE_USERS {
-            return Err(ConfigError::new(
+            return Err(ConfigError::invalid(
                 &setting,
                 format!("more than {MAX_MEMCACHE_USERS} entries (memcached's limit)"),
             ));
@@ -88,7 +89,7 @@ pub fn read_memcache_auth_file(path: &Path) -> Result<MemcacheUsers, ConfigError
         users.push((user.as_bytes().to_vec(), Secret::new(password)));
     }
     if users.is_empty() {
-        return Err(ConfigError::new(&setting, "no 'user:password' entry"));
+        return Err(ConfigError::invalid(&setting, "no 'user:password' entry"));
     }
     Ok(MemcacheUsers { users })
 }
@@ -125,7 +126,7 @@ impl RespUsers {
     /// Only the default user, with read-write rights and `password`.
     pub fn with_default_password(password: Secret, setting: &str) -> Result<Self, ConfigError> {
         if password.as_bytes().is_empty() || password.as_bytes().len() > MAX_ACL_TOKEN_BYTES {
-            return Err(ConfigError::new(
+            return Err(ConfigError::invalid(
                 setting,
                 format!("a password is 1 to {MAX_ACL_TOKEN_BYTES} bytes"),
             ));
@@ -179,19 +180,19 @@ pub fn read_acl_file(path: &Path) -> Result<RespUsers, ConfigError> {
             continue;
         }
         let user = parse_acl_line(line)
-            .map_err(|why| ConfigError::new(&setting, format!("line {}: {why}", index + 1)))?;
+            .map_err(|why| ConfigError::invalid(&setting, format!("line {}: {why}", index + 1)))?;
         if users.iter().any(|known| known.name == user.name) {
             let why = format!("line {}: user defined twice", index + 1);
-            return Err(ConfigError::new(&setting, why));
+            return Err(ConfigError::invalid(&setting, why));
         }
         if users.len() == MAX_ACL_USERS {
             let why = format!("more than {MAX_ACL_USERS} users");
-            return Err(ConfigError::new(&setting, why));
+            return Err(ConfigError::invalid(&setting, why));
         }
         users.push(user);
     }
     if users.is_empty() {
-        return Err(ConfigError::new(&setting, "no 'user' line"));
+        return Err(ConfigError::invalid(&setting, "no 'user' line"));
     }
     Ok(RespUsers { users })
 }

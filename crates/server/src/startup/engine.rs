@@ -24,7 +24,8 @@ const MAX_STEPS_PER_TURN: usize = 64;
 
 /// The engine `config` describes, in memory, reserving its memory now.
 pub fn build_engine(config: &Config) -> Result<Engine, ConfigError> {
-    Engine::new(storage_config(config)).map_err(|e| ConfigError::new(setting_of(&e), e.to_string()))
+    Engine::new(storage_config(config))
+        .map_err(|e| ConfigError::invalid(setting_of(&e), e.to_string()))
 }
 
 /// The engine `config` describes: on its heap file when it names one (restored from
@@ -34,8 +35,9 @@ pub fn open_engine(
     config: &Config,
     clock: Option<Arc<dyn Clock>>,
 ) -> Result<(Engine, Option<WarmStart>), StartError> {
-    let config_error =
-        |e: StorageConfigError| StartError::Config(ConfigError::new(setting_of(&e), e.to_string()));
+    let config_error = |e: StorageConfigError| {
+        StartError::Config(ConfigError::invalid(setting_of(&e), e.to_string()))
+    };
     let Some(path) = &config.heap_file else {
         let engine = match clock {
             Some(clock) => Engine::with_clock(storage_config(config), clock),
@@ -72,7 +74,7 @@ pub fn describe_warm_start(path: &std::path::Path, warm_start: &WarmStart) -> St
 pub fn check_engine(config: &Config) -> Result<(), ConfigError> {
     storage_config(config)
         .validate()
-        .map_err(|e| ConfigError::new(setting_of(&e), e.to_string()))
+        .map_err(|e| ConfigError::invalid(setting_of(&e), e.to_string()))
 }
 
 fn storage_config(config: &Config) -> tailcache_storage::Config {

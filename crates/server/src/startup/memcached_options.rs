@@ -67,7 +67,7 @@ pub fn apply_memcached_options(
         match name {
             "idle_timeout" => {
                 config.idle_timeout_secs = value.parse().map_err(|_| {
-                    ConfigError::new(
+                    ConfigError::invalid(
                         "-o idle_timeout",
                         format!("'{value}' is not a number of seconds"),
                     )
@@ -78,7 +78,7 @@ pub fn apply_memcached_options(
             // two add up. memcached's default, 0, is no limit.
             "resp_obj_mem_limit" | "read_buf_mem_limit" => {
                 let mib: u64 = value.parse().map_err(|_| {
-                    ConfigError::new(
+                    ConfigError::invalid(
                         format!("-o {name}"),
                         format!("'{value}' is not a number of megabytes"),
                     )
@@ -88,7 +88,7 @@ pub fn apply_memcached_options(
             }
             "watcher_logbuf_size" => {
                 let kib: u64 = value.parse().map_err(|_| {
-                    ConfigError::new(
+                    ConfigError::invalid(
                         "-o watcher_logbuf_size",
                         format!("'{value}' is not a number of kilobytes"),
                     )
@@ -112,7 +112,7 @@ pub fn apply_memcached_options(
                 );
             }
             "proxy_config" => {
-                return Err(ConfigError::new(
+                return Err(ConfigError::unserved(
                     "-o proxy_config",
                     "memcached's proxy mode is not served by tailcache",
                 ));
@@ -121,7 +121,7 @@ pub fn apply_memcached_options(
                 match config.tls.apply_memcached_option(name, value, warnings) {
                     Some(result) => result?,
                     None => {
-                        return Err(ConfigError::new(
+                        return Err(ConfigError::invalid(
                             format!("-o {name}"),
                             "unknown extended option",
                         ))
@@ -133,7 +133,7 @@ pub fn apply_memcached_options(
                 warnings.push(format!("-o {name} has no effect in tailcache; ignored"));
             }
             _ => {
-                return Err(ConfigError::new(
+                return Err(ConfigError::invalid(
                     format!("-o {name}"),
                     "unknown extended option",
                 ));

@@ -74,7 +74,9 @@ impl Server {
             .any_listener()
             .then(|| TlsState::load(&config.tls))
             .transpose()
-            .map_err(|e| StartError::Config(ConfigError::new("--tls-cert/--tls-key/--tls-ca", e)))?
+            .map_err(|e| {
+                StartError::Config(ConfigError::unreadable("--tls-cert/--tls-key/--tls-ca", e))
+            })?
             .map(Arc::new);
         let acceptor = tls.as_ref().map(|t| t.acceptor());
         let data_listeners = bind_data(&config, acceptor.as_ref()).map_err(StartError::Os)?;

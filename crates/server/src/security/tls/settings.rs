@@ -187,7 +187,7 @@ impl TlsSettings {
         value: &str,
         warnings: &mut Vec<String>,
     ) -> Option<Result<(), ConfigError>> {
-        let refuse = |reason: String| Some(Err(ConfigError::new(format!("-o {name}"), reason)));
+        let refuse = |reason: String| Some(Err(ConfigError::invalid(format!("-o {name}"), reason)));
         let path = (!value.is_empty()).then(|| PathBuf::from(value));
         let path_slot = match name {
             "ssl_chain_cert" => Some(&mut self.cert),
@@ -273,13 +273,13 @@ impl TlsSettings {
             return Ok(());
         }
         if self.cert.is_none() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "--tls-cert (tls.cert, -o ssl_chain_cert)",
                 "TLS is on but no certificate is given",
             ));
         }
         if self.verify_mode != TlsVerifyMode::None && self.ca.is_none() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "--tls-ca (tls.ca, -o ssl_ca_cert)",
                 "client certificates are checked (--tls-verify) but no CA is given",
             ));
@@ -350,7 +350,7 @@ mod tests {
         assert!(settings
             .validate()
             .unwrap_err()
-            .setting
+            .setting()
             .contains("--tls-ca"));
     }
 }

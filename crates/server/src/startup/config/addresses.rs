@@ -22,7 +22,7 @@ impl Config {
             });
         }
         if self.listen.is_empty() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::invalid(
                 "-l/--listen (listen)",
                 "no interface given",
             ));
@@ -49,7 +49,7 @@ impl Config {
                 // memcached's `-l notls:ADDR:PORT`: this interface stays plain under -Z.
                 let (interface, plain) = match interface.trim().strip_prefix("notls:") {
                     Some(_) if !tls_only => {
-                        return Err(ConfigError::new(
+                        return Err(ConfigError::conflict(
                             "-l/--listen (listen)",
                             "'notls' option is valid only when SSL is enabled (-Z)",
                         ))
@@ -96,10 +96,10 @@ impl Config {
         let setting = "--admin-addr (admin_addr)";
         let mut resolved = text
             .to_socket_addrs()
-            .map_err(|e| ConfigError::new(setting, format!("'{text}': {e}")))?;
-        let addr = resolved
-            .next()
-            .ok_or_else(|| ConfigError::new(setting, format!("'{text}' resolves to nothing")))?;
+            .map_err(|e| ConfigError::invalid(setting, format!("'{text}': {e}")))?;
+        let addr = resolved.next().ok_or_else(|| {
+            ConfigError::invalid(setting, format!("'{text}' resolves to nothing"))
+        })?;
         Ok(Some(addr))
     }
 }
@@ -129,10 +129,10 @@ fn resolve_interface(
     }
     let resolved: Vec<SocketAddr> = (text, port)
         .to_socket_addrs()
-        .map_err(|e| ConfigError::new(setting, format!("'{text}': {e}")))?
+        .map_err(|e| ConfigError::invalid(setting, format!("'{text}': {e}")))?
         .collect();
     if resolved.is_empty() {
-        return Err(ConfigError::new(
+        return Err(ConfigError::invalid(
             setting,
             format!("'{text}' resolves to nothing"),
         ));
@@ -152,7 +152,7 @@ fn check_port_clash(addrs: &[DataAddr]) -> Result<(), ConfigError> {
                     let name = |d: &DataAddr| {
                         format!("{:?}{}", d.protocol, if d.tls { " over TLS" } else { "" })
                     };
-                    return Err(ConfigError::new(
+                    return Err(ConfigError::conflict(
                         "--resp-port/--http-port/--tls-port",
                         format!("{x} is given to both {} and {}", name(a), name(b)),
                     ));

@@ -58,7 +58,7 @@ impl Config {
             let mut chars = text.chars();
             match (chars.next(), chars.next()) {
                 (Some(delimiter), None) => self.prefix_delimiter = delimiter,
-                _ => return Err(ConfigError::new("-D", "must be one character")),
+                _ => return Err(ConfigError::invalid("-D", "must be one character")),
             }
         }
         set(&mut self.accept_mode, flags.accept_mode);
@@ -105,7 +105,7 @@ impl Config {
 /// without it would expose what the operator meant to protect.
 fn refuse_unserved(flags: &Flags) -> Result<(), ConfigError> {
     if flags.enable_sasl {
-        return Err(ConfigError::new(
+        return Err(ConfigError::unserved(
             "-S/--enable-sasl",
             "SASL authentication (a binary-protocol feature) is not served by tailcache",
         ));

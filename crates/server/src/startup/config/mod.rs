@@ -236,28 +236,99 @@ impl Default for Config {
     }
 }
 
-/// A value that cannot be used, with the flag (and TOML key) that set it.
+/// A setting that cannot be used, with the flag (and TOML key) that set it and what is
+/// wrong with it; the variant says what kind of problem it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The flag and key, e.g. `-m/--memory-limit (memory_limit_mib)`.
-    pub setting: String,
-    /// What is wrong with it.
-    pub reason: String,
+pub enum ConfigError {
+    /// A value that does not read as what the setting takes, or is out of its range.
+    Invalid {
+        /// The flag and key, e.g. `-m/--memory-limit (memory_limit_mib)`.
+        setting: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Settings that do not go together.
+    Conflict {
+        /// The flag and key.
+        setting: String,
+        /// What it clashes with.
+        reason: String,
+    },
+    /// A feature tailcache does not serve: running without it would expose what the
+    /// operator meant to protect, or change what clients see.
+    Unserved {
+        /// The flag and key.
+        setting: String,
+        /// What is not served.
+        reason: String,
+    },
+    /// A file the setting names (configuration, users, ACL, certificates) that cannot be
+    /// read, or is larger than it may be.
+    Unreadable {
+        /// The flag and key.
+        setting: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 }
 
 impl ConfigError {
-    /// An error about `setting`.
-    pub fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
+    /// A value that does not read as what `setting` takes, or is out of its range.
+    pub fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
             setting: setting.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// `setting` does not go with another one.
+    pub fn conflict(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError::Conflict {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// `setting` asks for a feature tailcache does not serve.
+    pub fn unserved(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError::Unserved {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The file `setting` names cannot be used.
+    pub fn unreadable(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError::Unreadable {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The flag and key the error is about.
+    pub fn setting(&self) -> &str {
+        match self {
+            ConfigError::Invalid { setting, .. }
+            | ConfigError::Conflict { setting, .. }
+            | ConfigError::Unserved { setting, .. }
+            | ConfigError::Unreadable { setting, .. } => setting,
+        }
+    }
+
+    /// What is wrong.
+    pub fn reason(&self) -> &str {
+        match self {
+            ConfigError::Invalid { reason, .. }
+            | ConfigError::Conflict { reason, .. }
+            | ConfigError::Unserved { reason, .. }
+            | ConfigError::Unreadable { reason, .. } => reason,
         }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}: {}", self.setting, self.reason)
+        write!(f, "invalid {}: {}", self.setting(), self.reason())
     }
 }
 
@@ -306,14 +377,17 @@ impl Config {
 
     fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
         let setting = format!("--config {}", path.display());
-        let meta =
-            std::fs::metadata(path).map_err(|e| ConfigError::new(&setting, e.to_string()))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| ConfigError::unreadable(&setting, e.to_string()))?;
         if meta.len() > MAX_CONFIG_FILE_BYTES {
-            return Err(ConfigError::new(setting, "file is larger than 1 MiB"));
+            return Err(ConfigError::unreadable(
+                setting,
+                "file is larger than 1 MiB",
+            ));
         }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ConfigError::new(&setting, e.to_string()))?;
-        toml::from_str(&text).map_err(|e| ConfigError::new(setting, e.to_string()))
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::unreadable(&setting, e.to_string()))?;
+        toml::from_str(&text).map_err(|e| ConfigError::invalid(setting, e.to_string()))
     }
 
     /// The per-connection output cap in force (`connection_output_cap_bytes`,
@@ -333,7 +407,7 @@ impl Config {
         let setting = "-a/--unix-mask (unix_socket_mode)";
         match u32::from_str_radix(&self.unix_socket_mode, 8) {
             Ok(mode) if mode <= 0o777 => Ok(mode),
-            _ => Err(ConfigError::new(
+            _ => Err(ConfigError::invalid(
                 setting,
                 format!("'{}' is not an octal mode up to 777", self.unix_socket_mode),
             )),

@@ -22,7 +22,11 @@ fn notls_keeps_an_interface_plain_under_minus_z_only() {
     .unwrap();
     assert_eq!(tls_of(&config), [false, true]);
     let error = load(&["-l", "notls:127.0.0.1:11311"]).unwrap_err();
-    assert!(error.reason.contains("only when SSL is enabled"), "{error}");
+    assert!(matches!(error, ConfigError::Conflict { .. }), "{error:?}");
+    assert!(
+        error.reason().contains("only when SSL is enabled"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -96,7 +100,7 @@ fn listen_forms() {
 #[test]
 fn segment_too_small_for_item_names_the_flag() {
     let err = load(&["-I", "2m", "--segment-size", "1m"]).unwrap_err();
-    assert!(err.setting.contains("--segment-size"), "{err}");
+    assert!(err.setting().contains("--segment-size"), "{err}");
 }
 
 #[test]
@@ -122,7 +126,7 @@ fn toml_round_trip_and_flags_override() {
 #[test]
 fn two_protocols_on_one_port_is_an_error() {
     let err = load(&["-p", "7000", "--resp-port", "7000"]).unwrap_err();
-    assert!(err.setting.contains("--resp-port"), "{err}");
+    assert!(err.setting().contains("--resp-port"), "{err}");
     // Port 0 means "any free port" for each, so it never clashes.
     assert!(load(&["-p", "-1", "--resp-port", "0", "--http-port", "0"]).is_ok());
 }
@@ -130,7 +134,7 @@ fn two_protocols_on_one_port_is_an_error() {
 #[test]
 fn bad_admin_addr_is_named() {
     let err = load(&["--admin-addr", "nonsense"]).unwrap_err();
-    assert!(err.setting.contains("--admin-addr"));
+    assert!(err.setting().contains("--admin-addr"));
     assert_eq!(
         load(&["--admin-addr", "off"])
             .unwrap()
@@ -138,4 +142,27 @@ fn bad_admin_addr_is_named() {
             .unwrap(),
         None
     );
+}
+
+#[test]
+fn each_kind_of_config_error_is_its_own_variant() {
+    let invalid = load(&["--admin-addr", "nonsense"]).unwrap_err();
+    assert!(
+        matches!(invalid, ConfigError::Invalid { .. }),
+        "{invalid:?}"
+    );
+    let unserved = load(&["-S"]).unwrap_err();
+    assert!(
+        matches!(unserved, ConfigError::Unserved { .. }),
+        "{unserved:?}"
+    );
+    let unreadable = load(&["--config", "/nonexistent/tailcache.toml"]).unwrap_err();
+    assert!(
+        matches!(unreadable, ConfigError::Unreadable { .. }),
+        "{unreadable:?}"
+    );
+    // The message is the same for every kind: the setting, then what is wrong.
+    assert!(unreadable
+        .to_string()
+        .starts_with("invalid --config /nonexistent/tailcache.toml: "));
 }

@@ -47,7 +47,7 @@ impl Config {
         self.data_addrs()?;
         if self.binding_protocol == ProtocolName::Binary && self.access.auth_file.is_some() {
             // memcached's rule: ascii authentication has no binary form.
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "-B/--protocol (binding_protocol)",
                 "you cannot allow the BINARY protocol while using ascii authentication tokens",
             ));
@@ -57,7 +57,7 @@ impl Config {
             ("-U/--udp-port (udp_port)", self.udp_port),
         ] {
             if !(ANY_FREE_PORT..=i32::from(u16::MAX)).contains(&port) {
-                return Err(ConfigError::new(
+                return Err(ConfigError::invalid(
                     setting,
                     format!("{port} is not a port (0 turns it off, -1 picks a free one)"),
                 ));
@@ -65,7 +65,7 @@ impl Config {
         }
         if bind_port(self.udp_port).is_some() && self.access.auth_file.is_some() {
             // memcached's rule: a datagram cannot carry the connection's login.
-            return Err(ConfigError::new(
+            return Err(ConfigError::conflict(
                 "-U/--udp-port (udp_port)",
                 "cannot use UDP with ascii authentication enabled (-U 0 to disable)",
             ));
@@ -73,7 +73,7 @@ impl Config {
         if !(1..=crate::observability::log_watchers::MAX_BUFFER_KIB)
             .contains(&self.watcher_buffer_kib)
         {
-            return Err(ConfigError::new(
+            return Err(ConfigError::invalid(
                 "-o watcher_logbuf_size (watcher_buffer_kib)",
                 format!(
                     "{} is outside 1..={} kilobytes",
@@ -104,7 +104,7 @@ impl Config {
         let segment = "--segment-size (segment_size_bytes)";
         check_range(segment, self.segment_size_bytes, 4 << 10, 1 << 28)?;
         if self.max_item_size_bytes > self.segment_size_bytes {
-            return Err(ConfigError::new(
+            return Err(ConfigError::invalid(
                 segment,
                 format!(
                     "{} bytes cannot hold an item of -I {} bytes",
@@ -113,10 +113,10 @@ impl Config {
             ));
         }
         if self.max_item_size_bytes > self.memory_limit_mib << 19 {
-            return Err(ConfigError::new(item, "must be at most half of -m"));
+            return Err(ConfigError::invalid(item, "must be at most half of -m"));
         }
         if !self.prefix_delimiter.is_ascii_graphic() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::invalid(
                 "-D (prefix_delimiter)",
                 "must be one printable ASCII character",
             ));
@@ -201,7 +201,7 @@ fn check_range(setting: &str, value: u64, min: u64, max: u64) -> Result<(), Conf
     if (min..=max).contains(&value) {
         return Ok(());
     }
-    Err(ConfigError::new(
+    Err(ConfigError::invalid(
         setting,
         format!("{value} is outside {min}..={max}"),
     ))
