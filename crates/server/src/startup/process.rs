@@ -28,9 +28,9 @@ pub struct Identity {
     /// The name given to -u.
     pub name: String,
     /// Its user id.
-    pub uid: libc::uid_t,
+    pub uid: nix::libc::uid_t,
     /// Its primary group id.
-    pub gid: libc::gid_t,
+    pub gid: nix::libc::gid_t,
 }
 
 /// Looks `name` up in the user database (getpwnam_r).
