@@ -130,37 +130,27 @@ pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpErr
             needed_bytes_hint: input.len() + 1,
         });
     };
-    let Head {
-        method,
-        method_bytes,
-        target,
-        version,
-        headers_start,
-        headers_end,
-        head_end,
-        body_len,
-        facts,
-    } = head;
-    let Some(body) = input.get(head_end..head_end + body_len) else {
+    let Some(body) = input.get(head.head_end..head.head_end + head.body_len) else {
         return Ok(Parsed::Incomplete {
-            needed_bytes_hint: head_end + body_len,
+            needed_bytes_hint: head.head_end + head.body_len,
         });
     };
-    let (path, query) = match memchr::memchr(b'?', target) {
-        Some(mark) => (&target[..mark], Some(&target[mark + 1..])),
-        None => (target, None),
+    let (path, query) = match memchr::memchr(b'?', head.target) {
+        Some(mark) => (&head.target[..mark], Some(&head.target[mark + 1..])),
+        None => (head.target, None),
     };
-    let keep_alive = match version {
+    let facts = &head.facts;
+    let keep_alive = match head.version {
         Version::Http11 => !facts.connection_close,
         Version::Http10 => facts.connection_keep_alive && !facts.connection_close,
     };
     let request = Request {
-        method,
-        method_bytes,
+        method: head.method,
+        method_bytes: head.method_bytes,
         path,
         query,
-        version,
-        headers: Headers::new(&input[headers_start..headers_end]),
+        version: head.version,
+        headers: Headers::new(&input[head.headers_start..head.headers_end]),
         content_length: facts.content_length,
         body,
         keep_alive,
@@ -169,7 +159,7 @@ pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpErr
     };
     Ok(Parsed::Complete {
         request,
-        consumed_bytes: head_end + body_len,
+        consumed_bytes: head.head_end + head.body_len,
     })
 }
 
