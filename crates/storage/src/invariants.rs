@@ -81,7 +81,10 @@ impl Cache {
             return Err(failure);
         }
         for (id, meta) in self.segments.iter().enumerate() {
-            let expected = live.get(&(id as u32)).copied().unwrap_or_default();
+            let expected = live
+                .get(&u32::try_from(id).expect("segment ids fit a slot"))
+                .copied()
+                .unwrap_or_default();
             if meta.live() != expected {
                 return Err(format!(
                     "segment {id} counts {:?} live (items, bytes), the index points to {expected:?}",
@@ -103,7 +106,7 @@ impl Cache {
             self.check_chain(bucket, &mut in_chains)?;
         }
         for (id, meta) in self.segments.iter().enumerate() {
-            let id = id as u32;
+            let id = u32::try_from(id).expect("segment ids fit a slot");
             let state = meta.state();
             let consistent = match state {
                 State::Free => free.contains(&id),

@@ -213,7 +213,7 @@ impl Cache {
         }
         let count = self.segments.len();
         while maintenance.flush_cursor < count && *left > 0 {
-            let id = maintenance.flush_cursor as u32;
+            let id = u32::try_from(maintenance.flush_cursor).expect("segment ids fit a slot");
             maintenance.flush_cursor += 1;
             if maintenance
                 .flush_cursor
@@ -242,7 +242,7 @@ impl Cache {
         let now = self.now_unix_secs();
         let buckets = crate::expiry::TTL_BUCKET_COUNT;
         for _ in 1..buckets {
-            let bucket = maintenance.expiry_cursor as u32;
+            let bucket = u32::try_from(maintenance.expiry_cursor).expect("a TTL bucket index");
             let head = self.ttl.head(bucket);
             if head == NO_SEGMENT {
                 maintenance.expiry_cursor = if maintenance.expiry_cursor + 1 >= buckets {
@@ -275,7 +275,8 @@ impl Cache {
     fn find_victim(&self, maintenance: &mut Maintenance, inline: bool) -> Option<Job> {
         if self.config.eviction == EvictionPolicy::Random {
             for _ in 0..RANDOM_PICKS {
-                let id = maintenance.rng.gen_range(0..self.segments.len()) as u32;
+                let id = u32::try_from(maintenance.rng.gen_range(0..self.segments.len()))
+                    .expect("segment ids fit a slot");
                 let meta = self.segment(id);
                 let bucket = meta.ttl_bucket.load(Ordering::Relaxed);
                 if meta.state() == State::InChain

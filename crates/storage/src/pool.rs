@@ -15,7 +15,12 @@ impl Pool {
     /// A pool holding every one of `segment_count` segments.
     pub(crate) fn new(segment_count: usize) -> Pool {
         Pool {
-            free: Mutex::new((0..segment_count as u32).rev().collect()),
+            free: Mutex::new(
+                (0..u32::try_from(segment_count)
+                    .expect("the layout keeps segments within MAX_SEGMENTS"))
+                    .rev()
+                    .collect(),
+            ),
             free_count: AtomicUsize::new(segment_count),
             taken_total: AtomicU64::new(0),
         }

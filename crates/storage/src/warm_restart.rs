@@ -295,7 +295,8 @@ impl Cache {
         if checksum != header.checksum {
             return Err(EmptyReason::ChecksumMismatch);
         }
-        let mut free: Vec<u32> = (0..segments as u32)
+        let mut free: Vec<u32> = (0..u32::try_from(segments)
+            .expect("the layout keeps segments within MAX_SEGMENTS"))
             .filter(|&id| self.segment(id).state() == State::Free)
             .collect();
         free.reverse();
@@ -409,7 +410,10 @@ impl Cache {
             if meta.state() == State::Free {
                 continue;
             }
-            let (start, end) = (self.addr(id as u32, 0), meta.reserved_bytes());
+            let (start, end) = (
+                self.addr(u32::try_from(id).expect("segment ids fit a slot"), 0),
+                meta.reserved_bytes(),
+            );
             for offset in (0..end).step_by(CHECKSUM_STRETCH_BYTES) {
                 stretches.push(Stretch {
                     in_index: false,
