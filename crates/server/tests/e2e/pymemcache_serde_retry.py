@@ -36,7 +36,15 @@ def raw_get(key):
 
 # The pickle serde: each Python type round-trips and is flagged as
 # pymemcache documents (bytes 0, text 16, int 2, pickle 1).
-client = Client((host, port), serde=serde.pickle_serde, connect_timeout=5, timeout=5)
+# Every client waits for each store's reply: a get on another connection
+# (raw_get) is only ordered after a store the server has answered.
+client = Client(
+    (host, port),
+    serde=serde.pickle_serde,
+    connect_timeout=5,
+    timeout=5,
+    default_noreply=False,
+)
 values = {
     "sd:bytes": (b"\x00\xffraw", 0),
     "sd:text": ("h\u00e9llo", 16),
@@ -62,6 +70,7 @@ compressed = Client(
     serde=serde.CompressedSerde(min_compress_len=100),
     connect_timeout=5,
     timeout=5,
+    default_noreply=False,
 )
 big_text = "tailcache " * 20000
 assert compressed.set("sd:zip", big_text) is True
@@ -77,9 +86,9 @@ assert compressed.get("sd:short") == b"tiny"
 # the dead socket; a retrying client's fails once and the retry, on a fresh
 # connection, succeeds.
 IDLE_CLOSE_WAIT_S = 4.5
-plain = Client((host, port), connect_timeout=5, timeout=5)
+plain = Client((host, port), connect_timeout=5, timeout=5, default_noreply=False)
 retrying = RetryingClient(
-    Client((host, port), connect_timeout=5, timeout=5),
+    Client((host, port), connect_timeout=5, timeout=5, default_noreply=False),
     attempts=3,
     retry_delay=0.05,
     retry_for=[MemcacheUnexpectedCloseError, ConnectionError, BrokenPipeError],
