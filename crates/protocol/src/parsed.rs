@@ -36,13 +36,3 @@ pub enum ErrorAction {
     /// Flush the reply and close: the stream can no longer be framed.
     Close,
 }
-
-impl ErrorAction {
-    /// The bytes to skip, or `None` when the connection closes.
-    pub fn skip_bytes(self) -> Option<usize> {
-        match self {
-            ErrorAction::Skip { bytes } => Some(bytes),
-            ErrorAction::Close => None,
-        }
-    }
-}

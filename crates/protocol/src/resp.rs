@@ -4,8 +4,8 @@
 //! lines (`GET k\r\n`). [`parse`] turns the front of a read buffer into a typed
 //! [`Command`] that borrows the buffer; it allocates nothing. A prefix of a request is
 //! [`Parsed::Incomplete`], never an error. Errors carry Redis's exact reply bytes
-//! ([`ParseError::encode`]) and say whether the connection must close
-//! ([`ParseError::must_close`]): Redis closes on protocol errors, not on command errors.
+//! ([`ParseError::encode`]) and say what comes next ([`ParseError::action`]): Redis
+//! closes on protocol errors, and skips a refused command.
 //!
 //! Responses are written straight into a caller's `Vec<u8>` by the functions in
 //! [`encode`], in RESP2 or RESP3 form ([`ProtocolVersion`]); [`command_table`] and

@@ -367,18 +367,18 @@ fn expect_continue_is_reported_while_the_body_is_missing() {
             needed_bytes_hint: head.len() + 3
         })
     );
-    assert!(expects_continue(head, &Limits::default()));
+    assert_eq!(expects_continue(head, &Limits::default()), Some(true));
     let whole = [head.as_slice(), b"abc"].concat();
     assert!(matches!(
         parse(&whole, &Limits::default()),
         Ok(Parsed::Complete { .. })
     ));
-    assert!(!expects_continue(&whole, &Limits::default()));
+    assert_eq!(expects_continue(&whole, &Limits::default()), Some(false));
     assert_eq!(
         parse(&head[..20], &Limits::default()),
         Ok(Parsed::Incomplete {
             needed_bytes_hint: 21
         })
     );
-    assert!(!expects_continue(&head[..20], &Limits::default()));
+    assert_eq!(expects_continue(&head[..20], &Limits::default()), None);
 }

@@ -132,9 +132,9 @@ fn parse_errors_match_redis_bytes_and_close_rule() {
                 closes
             ));
         }
-        if error.action() != ErrorAction::Close {
+        if let ErrorAction::Skip { bytes } = error.action() {
             assert_eq!(
-                error.action().skip_bytes().unwrap_or(0),
+                bytes,
                 request.len(),
                 "{:?}",
                 String::from_utf8_lossy(request)

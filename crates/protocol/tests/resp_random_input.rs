@@ -54,7 +54,11 @@ proptest! {
                     );
                 }
                 Err(error) => {
-                    prop_assert!(error.action() == ErrorAction::Close || (error.action().skip_bytes().unwrap_or(0) > 0 && error.action().skip_bytes().unwrap_or(0) <= input.len()));
+                    let framed = match error.action() {
+                        ErrorAction::Close => true,
+                        ErrorAction::Skip { bytes } => bytes > 0 && bytes <= input.len(),
+                    };
+                    prop_assert!(framed);
                     let mut reply = Vec::new();
                     error.encode(&mut reply);
                     prop_assert!(reply.starts_with(b"-") && reply.ends_with(b"\r\n"));

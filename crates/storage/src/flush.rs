@@ -117,10 +117,7 @@ impl Cache {
     pub fn flush_through_second(&self, unix_secs: u32) {
         let _one_at_a_time = self.flush.lock.lock();
         let now = self.now_unix_secs();
-        let pending = self.flush.pending_at_unix_secs.load(Ordering::Acquire);
-        if pending != 0 && u64::from(now) >= pending {
-            self.flush_locked();
-        }
+        self.apply_due_flush_locked(now);
         let second = unix_secs.max(now);
         if second == now {
             self.flush_locked();
@@ -138,13 +135,9 @@ impl Cache {
     /// not in the future). Replaces a flush still waiting for its time.
     pub fn flush_all_at(&self, unix_secs: u32) {
         let _one_at_a_time = self.flush.lock.lock();
-        self.flush.dead_second.store(0, Ordering::SeqCst);
         let now = self.now_unix_secs();
-        // A flush already due must take effect before a later one replaces it.
-        let pending = self.flush.pending_at_unix_secs.load(Ordering::Acquire);
-        if pending != 0 && u64::from(now) >= pending {
-            self.flush_locked();
-        }
+        self.apply_due_flush_locked(now);
+        self.flush.dead_second.store(0, Ordering::SeqCst);
         if unix_secs <= now {
             self.flush_locked();
         } else {
@@ -163,8 +156,14 @@ impl Cache {
         }
         let _one_at_a_time = self.flush.lock.lock();
         // Another thread may have applied or replaced it meanwhile.
+        self.apply_due_flush_locked(self.now_unix_secs());
+    }
+
+    /// Applies a waiting flush due by `now_unix_secs`, before a later flush replaces
+    /// it; the caller holds the flush lock.
+    fn apply_due_flush_locked(&self, now_unix_secs: u32) {
         let pending = self.flush.pending_at_unix_secs.load(Ordering::Acquire);
-        if pending != 0 && u64::from(self.now_unix_secs()) >= pending {
+        if pending != 0 && u64::from(now_unix_secs) >= pending {
             self.flush_locked();
         }
     }

@@ -75,9 +75,10 @@ fn check_raw(bytes: &[u8], limits: &Limits) {
             error.encode(&mut reply);
             assert!(reply.starts_with(b"-") && reply.ends_with(b"\r\n"));
             assert_eq!(reply.iter().filter(|&&b| b == b'\n').count(), 1);
-            assert!(
-                error.action() == ErrorAction::Close || (error.action().skip_bytes().unwrap_or(0) > 0 && error.action().skip_bytes().unwrap_or(0) <= bytes.len())
-            );
+            assert!(match error.action() {
+                ErrorAction::Close => true,
+                ErrorAction::Skip { bytes: skip } => skip > 0 && skip <= bytes.len(),
+            });
         }
     }
     let Ok(FrameParsed::Complete(frame)) = parse_frame(bytes, limits) else {

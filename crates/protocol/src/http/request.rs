@@ -163,14 +163,14 @@ pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpErr
     })
 }
 
-/// Whether the request at the front of `input` has a whole head that asks
-/// `Expect: 100-continue` while its body has not all arrived: the server then sends
-/// [`continue_100`](super::response::continue_100) once for this request.
-pub fn expects_continue(input: &[u8], limits: &Limits) -> bool {
-    matches!(
-        parse_head(input, limits),
-        Ok(Some(head)) if head.facts.expect_continue && input.len() < head.head_end + head.body_len
-    )
+/// For a request at the front of `input` that [`parse`] found incomplete: `None`
+/// while its head is not whole yet, then whether the client waits for
+/// [`continue_100`](super::response::continue_100) before sending the rest of its body
+/// (`Expect: 100-continue`). Once it is `Some`, the answer holds for this request, so a
+/// server asks again only for the next one.
+pub fn expects_continue(input: &[u8], limits: &Limits) -> Option<bool> {
+    let head = parse_head(input, limits).ok()??;
+    Some(head.facts.expect_continue && input.len() < head.head_end + head.body_len)
 }
 
 /// The head at the front of `input`, or `None` while it is not whole.

@@ -18,8 +18,8 @@ pub type Parsed<'a> = crate::Parsed<Command<'a>>;
 
 /// Parses the request at the front of `input`.
 ///
-/// Never allocates. On `Err`, encode the error; if [`ParseError::must_close`], close
-/// after flushing, otherwise drop [`ParseError::consumed`] bytes and go on.
+/// Never allocates. On `Err`, encode the error and follow [`ParseError::action`]:
+/// close after flushing, or skip the refused request's bytes and go on.
 pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseError<'a>> {
     match parse_frame(input, limits)? {
         // A frame says nothing of its length until it is whole: one byte more.

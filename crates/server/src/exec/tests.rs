@@ -161,6 +161,16 @@ fn http_sends_continue_once_then_stores() {
     let mut value = Vec::new();
     assert!(ctx.engine.get_into(b"k", &mut value).unwrap().is_some());
     assert_eq!(value, b"body");
+
+    // The next request's head arrives in two pieces: nothing until it is whole, then
+    // one Continue for it too.
+    output.clear();
+    let (first, second) = head.split_at(20);
+    let waiting = process(&mut conn, &ctx, first, &mut output, &mut unbounded());
+    assert_eq!((waiting.consumed, output.len()), (0, 0));
+    let whole_head = [first, second].concat();
+    process(&mut conn, &ctx, &whole_head, &mut output, &mut unbounded());
+    assert_eq!(output, b"HTTP/1.1 100 Continue\r\n\r\n");
 }
 
 #[test]

@@ -326,15 +326,12 @@ impl Cache {
             versions: (version, version),
         };
         let first = self.index.read_begin(pair.first);
-        // Both versions before either bucket is scanned, so that the two cache misses
-        // overlap; a version noted earlier only makes the final check stricter.
-        let second = (pair.second != pair.first).then(|| self.index.read_begin(pair.second));
-        if let Some(found) = self.find_in_bucket(pair.first, tag, key, now).ok()? {
-            return Some((Some(found), one(pair.first, first)));
+        match self.find_in_bucket(pair.first, tag, key, now).ok()? {
+            Some(found) => return Some((Some(found), one(pair.first, first))),
+            None if pair.second == pair.first => return Some((None, one(pair.first, first))),
+            None => {}
         }
-        let Some(second) = second else {
-            return Some((None, one(pair.first, first)));
-        };
+        let second = self.index.read_begin(pair.second);
         let found = self.find_in_bucket(pair.second, tag, key, now).ok()?;
         Some(match found {
             Some(found) => (Some(found), one(pair.second, second)),

@@ -14,7 +14,7 @@ struct Staged {
 }
 
 /// Bytes of an item staged before writing (header, key and a small value).
-const STAGED_BYTES: usize = 128;
+const STAGED_BYTES: usize = 512;
 
 impl Staged {
     fn new(at: usize) -> Staged {

@@ -17,8 +17,9 @@ use crate::observability::metrics::{CommandKind, Counter};
 #[derive(Debug)]
 pub struct HttpConn {
     limits: Limits,
-    /// `100 Continue` was sent for the request now arriving.
-    continue_sent: bool,
+    /// Whether to send `100 Continue` is settled (and, if asked, sent) for the
+    /// request now arriving: its head is not parsed again for it.
+    continue_settled: bool,
 }
 
 impl HttpConn {
@@ -30,7 +31,7 @@ impl HttpConn {
         };
         Self {
             limits,
-            continue_sent: false,
+            continue_settled: false,
         }
     }
 
@@ -42,7 +43,7 @@ impl HttpConn {
                 request,
                 consumed_bytes: consumed,
             }) => {
-                self.continue_sent = false;
+                self.continue_settled = false;
                 let token = ctx.config.access.credentials.http_token.as_ref();
                 if !crate::security::http_auth::authorized(&request, token) {
                     ctx.metrics.incr(Counter::HttpAuthErrors);
@@ -57,9 +58,13 @@ impl HttpConn {
                 }
             }
             Ok(Parsed::Incomplete { .. }) => {
-                if !self.continue_sent && http::expects_continue(rest, &self.limits) {
-                    response::continue_100(output);
-                    self.continue_sent = true;
+                if !self.continue_settled {
+                    if let Some(expected) = http::expects_continue(rest, &self.limits) {
+                        self.continue_settled = true;
+                        if expected {
+                            response::continue_100(output);
+                        }
+                    }
                 }
                 Step::NeedMore
             }
