@@ -18,6 +18,8 @@ use tailcache_runtime::{
 
 /// How long a watcher's job sleeps when the feed is empty.
 const SLEEP: Duration = Duration::from_millis(20);
+/// How long a step that takes a `slow\n` feed line works, writing nothing.
+const SLOW_STEP: Duration = Duration::from_millis(300);
 
 /// What the test and the workers share.
 #[derive(Default)]
@@ -25,6 +27,8 @@ struct Shared {
     /// Lines waiting for the watchers (each watcher takes what is there).
     feed: Mutex<Vec<u8>>,
     job_steps: AtomicUsize,
+    /// Steps that took a `slow` line from the feed (each takes `SLOW_STEP`).
+    slow_steps: AtomicUsize,
     closes: Mutex<Vec<CloseCause>>,
 }
 
@@ -76,6 +80,13 @@ impl Service for Watchers {
         let mut feed = self.shared.feed.lock().unwrap();
         if feed.is_empty() {
             return JobProgress::Sleep(SLEEP);
+        }
+        if feed.as_slice() == b"slow\n" {
+            feed.clear();
+            drop(feed);
+            self.shared.slow_steps.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(SLOW_STEP);
+            return JobProgress::More;
         }
         output.append(&mut feed);
         JobProgress::More
@@ -194,4 +205,32 @@ fn a_sleeping_job_wakes_by_itself_and_ends_with_its_client() {
     let mut rest = Vec::new();
     let _ = last.read_to_end(&mut rest);
     assert!(rest.is_empty());
+}
+
+#[test]
+fn a_client_that_hangs_up_while_its_job_is_awake_is_closed_when_the_job_sleeps() {
+    let shared = Arc::new(Shared::default());
+    let (runtime, addr) = start(&shared);
+    let mut watcher = connect(addr);
+    watcher.write_all(b"watch\n").unwrap();
+    assert_eq!(read_exactly(&mut watcher, 3), b"OK\n");
+
+    // The job is busy (a step that writes nothing) when the client hangs up, so
+    // the hang-up is seen while the job is awake; it then sleeps with nothing
+    // more to write, and no later event on the socket would say it is gone.
+    shared.feed.lock().unwrap().extend_from_slice(b"slow\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shared.slow_steps.load(Ordering::Relaxed) == 0 {
+        assert!(Instant::now() < deadline, "the slow step never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(watcher);
+    let closed = wait_for_closes(&shared, 1);
+    assert_eq!(
+        closed,
+        vec![CloseCause::Normal],
+        "the hang-up was never acted on"
+    );
+    runtime.stopper().stop();
+    assert!(runtime.join(), "the runtime stops cleanly");
 }

@@ -57,7 +57,10 @@ impl<C> Session<C> {
             (_, SessionState::Closing(_), _) => TurnEnd::Wait,
             // Finished: requests that waited behind it are served next turn.
             (None, _, _) => TurnEnd::Requeue,
-            (Some(_), _, Some(until)) => TurnEnd::JobSleep(until),
+            (Some(_), _, Some(until)) => match self.sleeping_job_ends() {
+                Some(reason) => TurnEnd::Close(reason),
+                None => TurnEnd::JobSleep(until),
+            },
             (Some(group), _, None) if self.pending_output_bytes() < high_water_bytes => {
                 TurnEnd::Job(group)
             }

@@ -202,15 +202,8 @@ impl<C> Session<C> {
                 };
             }
             if let Some(group) = self.job {
-                if self.job_sleep_until.is_some()
-                    && (self.peer_closed_hint || self.state == SessionState::Draining)
-                {
-                    // A job waiting for events (a log watcher) ends with its
-                    // client, or with the server.
-                    return TurnEnd::Close(match self.state {
-                        SessionState::Draining => CloseReason::Shutdown,
-                        _ => CloseReason::Done,
-                    });
+                if let Some(reason) = self.sleeping_job_ends() {
+                    return TurnEnd::Close(reason);
                 }
                 // Requests wait for the job; it goes on while the client reads.
                 return if pending < limits.high_water_bytes && !self.job_queued {
@@ -278,6 +271,21 @@ impl<C> Session<C> {
                 Ok(ReadOutcome::Full) => self.overflow(),
                 Err(_) => return TurnEnd::Close(CloseReason::Io),
             }
+        }
+    }
+
+    /// Why its job, asleep waiting for events (a log watcher), ends now: its
+    /// client hung up, or the server is shutting down. Checked whenever the job
+    /// is asleep, both when an event is served and when the job goes to sleep:
+    /// a hang-up seen while the job was awake raises no later event.
+    fn sleeping_job_ends(&self) -> Option<CloseReason> {
+        if self.job.is_none() || self.job_sleep_until.is_none() {
+            return None;
+        }
+        match self.state {
+            SessionState::Draining => Some(CloseReason::Shutdown),
+            _ if self.peer_closed_hint => Some(CloseReason::Done),
+            _ => None,
         }
     }
 
