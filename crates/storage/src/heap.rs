@@ -159,6 +159,147 @@ impl Heap {
     }
 }
 
+/// Bytes written in order from one heap address, gathered into whole words: each
+/// word is stored once, with a plain store, except the first and last, which other
+/// items may share and so are merged in. Writing a new item piece by piece (header,
+/// key, value) this way needs no staging buffer to zero and copy, and no merge where
+/// two pieces meet inside a word.
+pub(crate) struct HeapWriter<'a> {
+    heap: &'a Heap,
+    /// The word being gathered.
+    word: usize,
+    /// Its bytes gathered so far (byte `i` of the word in bits `8 * i..8 * i + 8`).
+    gathered: u64,
+    /// The first byte of the word that is ours (non-zero only in the first word).
+    start: usize,
+    /// Bytes of the word up to the last one gathered.
+    filled: usize,
+}
+
+impl<'a> HeapWriter<'a> {
+    /// Appends `piece` to what is written.
+    pub(crate) fn push(&mut self, piece: &[u8]) {
+        let mut chunks = piece.chunks_exact(WORD_BYTES);
+        let end = self.word + chunks.len();
+        assert!(end <= self.heap.words.len(), "write past the heap");
+        if self.filled == 0 {
+            // Word-aligned: whole words go straight from the piece.
+            for (chunk, target) in (&mut chunks).zip(&self.heap.words[self.word..end]) {
+                target.store(
+                    u64::from_le_bytes(chunk.try_into().expect("8 bytes")),
+                    Relaxed,
+                );
+            }
+            self.word = end;
+        } else {
+            // Each 8 bytes of the piece complete the word being gathered and start
+            // the next one, at the same offset.
+            let shift = 8 * self.filled;
+            for chunk in &mut chunks {
+                let bytes = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+                self.gathered |= bytes << shift;
+                self.store_gathered();
+                self.gathered = bytes >> (64 - shift);
+            }
+        }
+        let tail = chunks.remainder();
+        if tail.is_empty() {
+            return;
+        }
+        let bytes = short_le(tail);
+        let filled = self.filled + tail.len();
+        self.gathered |= bytes << (8 * self.filled);
+        if filled < WORD_BYTES {
+            self.filled = filled;
+            return;
+        }
+        // `self.filled` is above 0 here (the tail is under a word).
+        let carried = bytes >> (64 - 8 * self.filled);
+        self.store_gathered();
+        self.gathered = carried;
+        self.filled = filled - WORD_BYTES;
+    }
+
+    /// Writes the last, partial word; returns the address after the last byte.
+    pub(crate) fn finish(self) -> usize {
+        if self.filled > self.start {
+            let mask = byte_mask(self.start, self.filled);
+            merge_masked(&self.heap.words[self.word], self.gathered, mask);
+        }
+        self.word * WORD_BYTES + self.filled
+    }
+
+    /// Stores the full word gathered and moves to the next (the caller sets what
+    /// is gathered of it).
+    fn store_gathered(&mut self) {
+        let target = &self.heap.words[self.word];
+        if self.start == 0 {
+            target.store(self.gathered, Relaxed);
+        } else {
+            merge_masked(target, self.gathered, byte_mask(self.start, WORD_BYTES));
+            self.start = 0;
+        }
+        self.word += 1;
+    }
+}
+
+impl Heap {
+    /// A writer of consecutive bytes starting at byte `at` (see [`HeapWriter`]).
+    pub(crate) fn writer(&self, at: usize) -> HeapWriter<'_> {
+        assert!(at <= self.len_bytes(), "write past the heap");
+        HeapWriter {
+            heap: self,
+            word: at / WORD_BYTES,
+            gathered: 0,
+            start: at % WORD_BYTES,
+            filled: at % WORD_BYTES,
+        }
+    }
+}
+
+/// Up to 7 bytes as the low bytes of a little-endian word, in at most three loads
+/// (two overlapping ones and a byte) instead of a loop.
+fn short_le(bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    debug_assert!(len < WORD_BYTES);
+    let u16_at = |at: usize| u64::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+    let u32_at = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            bytes[at..at + 4].try_into().expect("4 bytes"),
+        ))
+    };
+    match len {
+        0 => 0,
+        1 => u64::from(bytes[0]),
+        2 | 3 => u16_at(0) | (u16_at(len - 2) << (8 * (len - 2))),
+        _ => u32_at(0) | (u32_at(len - 4) << (8 * (len - 4))),
+    }
+}
+
+/// The bits of bytes `start..end` of a word.
+fn byte_mask(start: usize, end: usize) -> u64 {
+    debug_assert!(start < end && end <= WORD_BYTES);
+    let high = if end == WORD_BYTES {
+        u64::MAX
+    } else {
+        (1u64 << (8 * end)) - 1
+    };
+    high & !((1u64 << (8 * start)) - 1)
+}
+
+/// Replaces the bits of `word` under `mask` with those of `value`, leaving the others
+/// as they are even if another writer changes them at the same time.
+fn merge_masked(word: &AtomicU64, value: u64, mask: u64) {
+    let mut current = word.load(Relaxed);
+    loop {
+        let merged = (current & !mask) | (value & mask);
+        match word.compare_exchange_weak(current, merged, Relaxed, Relaxed) {
+            Ok(_) => return,
+            Err(actual) => current = actual,
+        }
+    }
+}
+
 /// Copies fewer than a word's bytes one at a time: a length-varying slice copy would
 /// call `memcpy` for each.
 fn copy_short(dst: &mut [u8], src: &[u8]) {
@@ -224,6 +365,33 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_writes_its_pieces_as_one_write_would_and_leaves_the_rest() {
+        let splits: [&[usize]; 6] = [&[], &[0], &[1], &[3, 5], &[7, 8, 9, 16], &[2, 2, 30]];
+        for at in 0..17 {
+            for len in 0..40 {
+                for cuts in splits {
+                    let heap = Heap::new(72);
+                    heap.write(0, &[0xAA; 72]);
+                    let bytes = pattern(len, at as u8 + 1);
+                    let mut writer = heap.writer(at);
+                    let mut from = 0;
+                    for &cut in cuts.iter().filter(|&&cut| cut <= len) {
+                        writer.push(&bytes[from.min(cut)..cut]);
+                        from = from.max(cut);
+                    }
+                    writer.push(&bytes[from..]);
+                    assert_eq!(writer.finish(), at + len);
+                    let mut out = [0u8; 72];
+                    heap.read(0, &mut out);
+                    assert_eq!(&out[..at], &[0xAA; 72][..at], "at {at} len {len}");
+                    assert_eq!(&out[at..at + len], &bytes[..], "at {at} len {len} {cuts:?}");
+                    assert!(out[at + len..].iter().all(|&b| b == 0xAA));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_write_leaves_its_neighbours_alone() {
         let heap = Heap::new(32);
         heap.write(0, &[0xAA; 32]);
@@ -252,8 +420,9 @@ mod tests {
         Heap::new(64).copy(0, 4, 8);
     }
 
-    /// Two writers fill the two halves of shared words at once while a reader watches:
-    /// no write is lost and (under Miri) no access is a data race.
+    /// Two writers (a plain write and an item writer) fill the two halves of shared
+    /// words at once while a reader watches: no write is lost and (under Miri) no
+    /// access is a data race.
     #[test]
     fn writers_sharing_a_word_never_lose_bytes() {
         let rounds = if cfg!(miri) { 20 } else { 2_000 };
@@ -265,7 +434,16 @@ mod tests {
                     for round in 0..rounds {
                         let byte = (round % 250) as u8 + half as u8;
                         for word in 0..4 {
-                            heap.write(word * 8 + half * 4, &[byte; 4]);
+                            let at = word * 8 + half * 4;
+                            if half == 0 {
+                                heap.write(at, &[byte; 4]);
+                            } else {
+                                // The item writer merges its partial words too.
+                                let mut writer = heap.writer(at);
+                                writer.push(&[byte; 3]);
+                                writer.push(&[byte]);
+                                writer.finish();
+                            }
                         }
                     }
                 });

@@ -311,6 +311,7 @@ impl Cache {
 
     /// Finds `key` without a lock, looking in its second bucket only if it is not in
     /// the first; `None` if the read raced a writer and must start over.
+    #[inline(always)]
     fn observe(
         &self,
         pair: Pair,

@@ -1,51 +1,8 @@
 //! Writing a new version into room reserved in its TTL bucket's active segment,
-//! before it is linked: header, key and value staged into whole heap words.
+//! before it is linked: header, key and value gathered into whole heap words.
 
 use super::*;
 use crate::ttl::NoSpace;
-
-/// Bytes gathered to be written to the heap at once: a small item goes out as one
-/// run of whole words, with partial words (merged atomically) only at its two ends.
-struct Staged {
-    bytes: [u8; STAGED_BYTES],
-    len: usize,
-    /// Heap address of `bytes[0]`.
-    at: usize,
-}
-
-/// Bytes of an item staged before writing (header, key and a small value).
-const STAGED_BYTES: usize = 512;
-
-impl Staged {
-    fn new(at: usize) -> Staged {
-        Staged {
-            bytes: [0; STAGED_BYTES],
-            len: 0,
-            at,
-        }
-    }
-
-    /// Adds `piece` after what is staged; a piece that does not fit is written at once.
-    fn push(&mut self, heap: &crate::heap::Heap, piece: &[u8]) {
-        if self.len + piece.len() <= STAGED_BYTES {
-            self.bytes[self.len..self.len + piece.len()].copy_from_slice(piece);
-            self.len += piece.len();
-            return;
-        }
-        self.flush(heap);
-        heap.write(self.at, piece);
-        self.at += piece.len();
-    }
-
-    /// Writes what is staged.
-    fn flush(&mut self, heap: &crate::heap::Heap) {
-        if self.len > 0 {
-            heap.write(self.at, &self.bytes[..self.len]);
-            self.at += self.len;
-            self.len = 0;
-        }
-    }
-}
 
 /// A new version written into its room, not yet linked.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +16,7 @@ pub(super) struct Written {
 impl Cache {
     /// Reserves room for `new` and writes it there, unlinked. `Ok(None)` when the
     /// current value to copy was reused under a racing read (the attempt is lost).
+    #[inline(always)]
     pub(super) fn write_new(
         &self,
         key: &[u8],
@@ -105,17 +63,17 @@ impl Cache {
         let mut header = [0u8; MAX_HEADER_BYTES];
         let header_len = item::encode(&fields, key.len(), value_len, &mut header);
         let mut at = self.addr(room.segment, room.offset);
-        let mut staged = Staged::new(at);
-        staged.push(&self.heap, &header[..header_len]);
-        staged.push(&self.heap, key);
+        let mut writer = self.heap.writer(at);
+        writer.push(&header[..header_len]);
+        writer.push(key);
         at += header_len + key.len();
         let mut whole = true;
         for part in &new.value {
             match *part {
                 Part::None => {}
-                Part::Bytes(bytes) => staged.push(&self.heap, bytes),
+                Part::Bytes(bytes) => writer.push(bytes),
                 Part::Current => {
-                    staged.flush(&self.heap);
+                    writer.finish();
                     let found = live.expect("a value part from the current item needs one");
                     let from = self.addr(found.segment, found.offset + found.header.value_start());
                     let len = found.header.value_len;
@@ -127,12 +85,12 @@ impl Cache {
                         // unlinked item) and the attempt is lost.
                         whole = false;
                     }
-                    staged = Staged::new(at + found.header.value_len);
+                    writer = self.heap.writer(at + found.header.value_len);
                 }
             }
             at += self.part_len(part, live);
         }
-        staged.flush(&self.heap);
+        writer.finish();
         if !whole {
             self.segment(room.segment).finish_write();
             return Ok(None);
