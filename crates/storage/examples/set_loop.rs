@@ -6,7 +6,7 @@
 //! again with 300000; the difference in instructions over 200 000 is the cost of a
 //! set without the start-up. `segcache` in place of `tailcache` runs Pelikan's engine.
 //! Keys and values are as in the `throughput` bench (10 000 keys of 16 bytes, 32 B
-//! values, 64 MiB).
+//! values unless a third argument gives the size, 64 MiB).
 
 use std::time::Duration;
 use tailcache_storage::{Cache, Config, EvictionPolicy, StoreMode, StoreOptions};
@@ -28,7 +28,10 @@ fn main() {
             key
         })
         .collect();
-    let value = [b'v'; 32];
+    let value_bytes: usize = args
+        .next()
+        .map_or(32, |n| n.parse().expect("a value size in bytes"));
+    let value = vec![b'v'; value_bytes];
     match engine.as_str() {
         "tailcache" => {
             let cache = Cache::new(Config {

@@ -179,45 +179,31 @@ pub(crate) struct HeapWriter<'a> {
 impl<'a> HeapWriter<'a> {
     /// Appends `piece` to what is written.
     pub(crate) fn push(&mut self, piece: &[u8]) {
-        let mut chunks = piece.chunks_exact(WORD_BYTES);
+        let mut rest = piece;
+        if self.filled != 0 {
+            // Complete the word being gathered; the rest is then word-aligned.
+            let count = (WORD_BYTES - self.filled).min(rest.len());
+            self.gathered |= short_le(&rest[..count]) << (8 * self.filled);
+            self.filled += count;
+            rest = &rest[count..];
+            if self.filled < WORD_BYTES {
+                return;
+            }
+            self.store_gathered();
+        }
+        // Whole words go straight from the piece.
+        let mut chunks = rest.chunks_exact(WORD_BYTES);
         let end = self.word + chunks.len();
         assert!(end <= self.heap.words.len(), "write past the heap");
-        if self.filled == 0 {
-            // Word-aligned: whole words go straight from the piece.
-            for (chunk, target) in (&mut chunks).zip(&self.heap.words[self.word..end]) {
-                target.store(
-                    u64::from_le_bytes(chunk.try_into().expect("8 bytes")),
-                    Relaxed,
-                );
-            }
-            self.word = end;
-        } else {
-            // Each 8 bytes of the piece complete the word being gathered and start
-            // the next one, at the same offset.
-            let shift = 8 * self.filled;
-            for chunk in &mut chunks {
-                let bytes = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-                self.gathered |= bytes << shift;
-                self.store_gathered();
-                self.gathered = bytes >> (64 - shift);
-            }
+        for (chunk, target) in (&mut chunks).zip(&self.heap.words[self.word..end]) {
+            target.store(
+                u64::from_le_bytes(chunk.try_into().expect("8 bytes")),
+                Relaxed,
+            );
         }
-        let tail = chunks.remainder();
-        if tail.is_empty() {
-            return;
-        }
-        let bytes = short_le(tail);
-        let filled = self.filled + tail.len();
-        self.gathered |= bytes << (8 * self.filled);
-        if filled < WORD_BYTES {
-            self.filled = filled;
-            return;
-        }
-        // `self.filled` is above 0 here (the tail is under a word).
-        let carried = bytes >> (64 - 8 * self.filled);
-        self.store_gathered();
-        self.gathered = carried;
-        self.filled = filled - WORD_BYTES;
+        self.word = end;
+        self.gathered = short_le(chunks.remainder());
+        self.filled = chunks.remainder().len();
     }
 
     /// Writes the last, partial word; returns the address after the last byte.
@@ -229,8 +215,7 @@ impl<'a> HeapWriter<'a> {
         self.word * WORD_BYTES + self.filled
     }
 
-    /// Stores the full word gathered and moves to the next (the caller sets what
-    /// is gathered of it).
+    /// Stores the full word gathered and moves to the next.
     fn store_gathered(&mut self) {
         let target = &self.heap.words[self.word];
         if self.start == 0 {
@@ -240,6 +225,8 @@ impl<'a> HeapWriter<'a> {
             self.start = 0;
         }
         self.word += 1;
+        self.gathered = 0;
+        self.filled = 0;
     }
 }
 
