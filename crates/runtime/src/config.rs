@@ -70,6 +70,10 @@ pub struct RuntimeConfig {
     /// Time background steps may take in one turn (Seastar's task quota):
     /// a request that arrives meanwhile waits at most about this long.
     pub task_quota: Duration,
+    /// A connection's turn at least this long makes it *heavy*: connections with
+    /// short turns are served before it, and the worker polls again after it
+    /// (`worker/ready.rs`).
+    pub heavy_turn: Duration,
     /// How often each background group is asked whether it has work, when
     /// nothing else wakes the worker.
     pub background_interval: Duration,
@@ -117,6 +121,9 @@ impl Default for RuntimeConfig {
             idle_timeout: None,
             request_timeout: Some(Duration::from_secs(60)),
             task_quota: Duration::from_micros(500),
+            // Several times a turn of small requests (10-40 us), well under a turn
+            // that copies a large value out (a 512 KiB value: about 300 us here).
+            heavy_turn: Duration::from_micros(100),
             background_interval: Duration::from_millis(10),
             group_shares: GroupShares::default(),
             background_min_share_percent: 10,
@@ -153,10 +160,13 @@ impl RuntimeConfig {
         {
             return Err(RuntimeConfigError::ReadBufferInitial);
         }
-        if self.task_quota.is_zero() {
-            return Err(RuntimeConfigError::Zero {
-                setting: "task_quota",
-            });
+        for (setting, time) in [
+            ("task_quota", self.task_quota),
+            ("heavy_turn", self.heavy_turn),
+        ] {
+            if time.is_zero() {
+                return Err(RuntimeConfigError::Zero { setting });
+            }
         }
         if self.background_min_share_percent > MAX_BACKGROUND_MIN_SHARE_PERCENT {
             return Err(RuntimeConfigError::MinShareTooHigh);

@@ -135,6 +135,12 @@ impl Service for Echo {
             let started = Instant::now();
             while started.elapsed() < Duration::from_millis(300) {}
         }
+        if let Some(ms) = line.strip_prefix(b"slowms ") {
+            // One long request: a turn as long as a multiget of large values.
+            let ms: u64 = std::str::from_utf8(ms).unwrap().parse().unwrap();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(ms) {}
+        }
         if line == b"slow" {
             // Stands in for an expensive request.
             let started = Instant::now();
@@ -494,6 +500,70 @@ fn stop_answers_requests_whose_readiness_was_never_polled() {
     assert!(
         reader.join().unwrap() == pipeline,
         "replies lost or changed"
+    );
+}
+
+#[test]
+fn a_cheap_request_waits_for_one_long_turn_not_a_round_of_them() {
+    const LONG_MS: u64 = 30;
+    const HEAVY_CLIENTS: usize = 4;
+    let h = Harness::start(RuntimeConfig {
+        // Far above a ping's turn even on a busy machine, far below a long one.
+        heavy_turn: Duration::from_millis(2),
+        ..config(1)
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let heavy_replies = Arc::new(AtomicUsize::new(0));
+    // Each heavy client sends its next long request as soon as it has the reply,
+    // so most of them are ready whenever the cheap one asks.
+    let heavy: Vec<_> = (0..HEAVY_CLIENTS)
+        .map(|_| {
+            let mut conn = h.connect();
+            let (stop, replies) = (stop.clone(), heavy_replies.clone());
+            std::thread::spawn(move || {
+                let request = format!("slowms {LONG_MS}\n");
+                let mut reply = vec![0u8; request.len()];
+                while !stop.load(Ordering::Relaxed) {
+                    conn.write_all(request.as_bytes()).unwrap();
+                    conn.read_exact(&mut reply).unwrap();
+                    replies.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // Two long turns each make them heavy.
+    while heavy_replies.load(Ordering::Relaxed) < 3 * HEAVY_CLIENTS {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut cheap = h.connect();
+    // Not timed: the connection is accepted between two long turns, and its first
+    // request is seen at the poll after the next one.
+    cheap.write_all(b"ping\n").unwrap();
+    cheap.read_exact(&mut [0u8; 5]).unwrap();
+    let mut slowest = Duration::ZERO;
+    let replies_before = heavy_replies.load(Ordering::Relaxed);
+    for _ in 0..15 {
+        let started = Instant::now();
+        cheap.write_all(b"ping\n").unwrap();
+        let mut reply = [0u8; 5];
+        cheap.read_exact(&mut reply).unwrap();
+        slowest = slowest.max(started.elapsed());
+        std::thread::sleep(Duration::from_millis(7));
+    }
+    let heavy_served = heavy_replies.load(Ordering::Relaxed) - replies_before;
+    stop.store(true, Ordering::Relaxed);
+    for client in heavy {
+        client.join().unwrap();
+    }
+    assert!(
+        heavy_served >= 2 * HEAVY_CLIENTS,
+        "the heavy clients were not being served ({heavy_served} replies): the test proves nothing"
+    );
+    // In arrival order it would wait for most of the heavy clients' turns (about
+    // 90-120 ms); light-first, for the one turn under way.
+    assert!(
+        slowest < Duration::from_millis(LONG_MS * 5 / 2),
+        "a cheap request waited {slowest:?} behind {LONG_MS} ms turns"
     );
 }
 

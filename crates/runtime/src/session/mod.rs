@@ -56,6 +56,12 @@ pub(crate) struct Session<C> {
     pub(crate) queued: bool,
     /// Since when it has been waiting in the ready queue.
     pub(crate) ready_since: Option<Instant>,
+    /// Its last two turns took at least the heavy-turn time each
+    /// (`worker/ready.rs`); one long turn alone may be the machine's doing (a
+    /// preempted thread), not the connection's.
+    heavy: bool,
+    /// Its last turn took at least the heavy-turn time.
+    last_turn_long: bool,
     /// Already in its job group's queue.
     pub(crate) job_queued: bool,
     pub(crate) last_active: Instant,
@@ -94,6 +100,8 @@ impl<C> Session<C> {
             input_ended: false,
             queued: false,
             ready_since: None,
+            heavy: false,
+            last_turn_long: false,
             job_queued: false,
             last_active: now,
             stalled_since,
@@ -287,6 +295,17 @@ impl<C> Session<C> {
             _ if self.peer_closed_hint => Some(CloseReason::Done),
             _ => None,
         }
+    }
+
+    /// Notes whether its turn just now was long (see `heavy`).
+    pub(crate) fn note_turn_length(&mut self, long: bool) {
+        self.heavy = long && self.last_turn_long;
+        self.last_turn_long = long;
+    }
+
+    /// Whether its last turns were long: others are served first.
+    pub(crate) fn is_heavy(&self) -> bool {
+        self.heavy
     }
 
     /// Whether it is shutting down (drained) rather than serving.

@@ -39,7 +39,7 @@ impl<S: Service> Worker<S> {
         for step in 0..MAX_BACKGROUND_STEPS_PER_TURN {
             // Requests that arrived during the last step go first: they wait for
             // one step at most, not for the whole quota.
-            if step > 0 && self.io_arrived() {
+            if step > 0 && self.poll_for_arrivals() {
                 break;
             }
             let step_started = self.now();
@@ -80,7 +80,7 @@ impl<S: Service> Worker<S> {
 
     /// Polls without waiting; if a connection or listener became ready, marks
     /// it (so nothing polled is lost) and says so.
-    fn io_arrived(&mut self) -> bool {
+    pub(super) fn poll_for_arrivals(&mut self) -> bool {
         if let Err(e) = self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
             // The next turn's poll reports a lasting failure.
             tracing::debug!(error = %e, "poll between background steps failed");

@@ -1,6 +1,5 @@
 //! One worker thread: its poll, its listeners, its sessions, its service.
 
-use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +27,9 @@ mod conn_memory;
 mod datagram;
 mod fd_exhaustion;
 mod idle;
+mod ready;
+
+use self::ready::ReadyQueues;
 
 /// Readiness events taken per poll call.
 const EVENTS_PER_POLL: usize = 1024;
@@ -57,7 +59,7 @@ pub(crate) struct Worker<S: Service> {
     /// Token of session 0; fixed at start (listeners close at shutdown).
     session_token_base: usize,
     sessions: Slab<Session<S::Conn>>,
-    ready: VecDeque<usize>,
+    ready: ReadyQueues,
     /// Sessions named by the last poll, with what poll said about them.
     touched: Vec<(usize, Readiness)>,
     service: S,
@@ -140,7 +142,7 @@ impl<S: Service> Worker<S> {
             session_token_base: listeners.len() + 1,
             listeners,
             sessions: Slab::new(),
-            ready: VecDeque::new(),
+            ready: ReadyQueues::default(),
             touched: Vec::with_capacity(EVENTS_PER_POLL),
             service,
             config,
@@ -285,7 +287,7 @@ impl<S: Service> Worker<S> {
         self.enqueue(index, now);
     }
 
-    /// Puts a session at the back of the ready queue (once).
+    /// Queues a session to be served (once), by the weight of its last turn.
     fn enqueue(&mut self, index: usize, now: Instant) {
         let Some(session) = self.sessions.get_mut(index) else {
             return;
@@ -293,18 +295,28 @@ impl<S: Service> Worker<S> {
         if !session.queued {
             session.queued = true;
             session.ready_since = Some(now);
-            self.ready.push_back(index);
+            self.ready.push(index, session.is_heavy());
         }
     }
 
+    /// Queues a session whose turn left work for the next pass (once).
+    fn requeue(&mut self, index: usize, now: Instant) {
+        let Some(session) = self.sessions.get_mut(index) else {
+            return;
+        };
+        if !session.queued {
+            session.queued = true;
+            session.ready_since = Some(now);
+            self.ready.push_next_pass(index, session.is_heavy());
+        }
+    }
+
+    /// One pass over the ready sessions (see `ready.rs` for the order).
     fn serve_ready(&mut self) {
         let limits = self.limits();
         self.heartbeat.enter("serve");
-        // Only those queued now: a requeued session waits for the next turn.
-        for _ in 0..self.ready.len() {
-            let Some(index) = self.ready.pop_front() else {
-                break;
-            };
+        self.ready.begin_pass();
+        while let Some(index) = self.ready.pop() {
             let now = self.now();
             let Some(session) = self.sessions.get_mut(index) else {
                 continue;
@@ -317,8 +329,19 @@ impl<S: Service> Worker<S> {
                     .record(now.saturating_duration_since(since));
             }
             let end = session.serve(&mut self.service, limits, now);
+            let long =
+                self.config.clock.now().saturating_duration_since(now) >= self.config.heavy_turn;
+            session.note_turn_length(long);
             self.after_turn(index, end, now);
+            if long && self.ready.any_waiting() {
+                // Light sessions that became ready during the long turn go next,
+                // and so do new connections.
+                if self.poll_for_arrivals() {
+                    self.accept_ready(self.config.clock.now());
+                }
+            }
         }
+        self.ready.end_pass();
     }
 
     /// Acts on how a session's turn (or job step) ended.
@@ -328,12 +351,12 @@ impl<S: Service> Worker<S> {
             TurnEnd::Wait => self.watch_writable(index),
             TurnEnd::Requeue => {
                 self.watch_writable(index);
-                self.enqueue(index, now);
+                self.requeue(index, now);
             }
             TurnEnd::Yield => {
                 self.sched_stats.worker(self.index).count_yield();
                 self.watch_writable(index);
-                self.enqueue(index, now);
+                self.requeue(index, now);
             }
             TurnEnd::Job(group) => {
                 self.watch_writable(index);

@@ -215,6 +215,7 @@ fn data_runtime_config(config: &Config) -> RuntimeConfig {
         request_timeout: (config.request_timeout_secs > 0)
             .then(|| std::time::Duration::from_secs(config.request_timeout_secs)),
         task_quota: std::time::Duration::from_micros(config.task_quota_us),
+        heavy_turn: std::time::Duration::from_micros(config.heavy_turn_us),
         background_min_share_percent: config.background_min_share_percent,
         group_shares: tailcache_runtime::GroupShares {
             maintenance: config.shares_maintenance,

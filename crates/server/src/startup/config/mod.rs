@@ -109,6 +109,9 @@ pub struct Config {
     /// (the task quota).
     #[serde(alias = "background_budget_us")]
     pub task_quota_us: u64,
+    /// A connection's turn at least this long, in microseconds, makes it heavy:
+    /// connections with short turns go before it.
+    pub heavy_turn_us: u64,
     /// Percent of a worker's time background work gets even while requests
     /// always wait.
     pub background_min_share_percent: u8,
@@ -207,6 +210,7 @@ impl Default for Config {
             turn_budget_requests: RuntimeConfig::default().turn_budget_requests,
             turn_budget_output_bytes: RuntimeConfig::default().turn_budget_output_bytes,
             task_quota_us: 500,
+            heavy_turn_us: 100,
             background_min_share_percent: RuntimeConfig::default().background_min_share_percent,
             shares_maintenance: GroupShares::default().maintenance,
             evict_ahead: true,

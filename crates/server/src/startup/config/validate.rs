@@ -168,6 +168,7 @@ impl Config {
             1 << 30,
         )?;
         check_range("task_quota_us", self.task_quota_us, 1, 1_000_000)?;
+        check_range("heavy_turn_us", self.heavy_turn_us, 1, 1_000_000)?;
         check_range(
             "background_min_share_percent",
             u64::from(self.background_min_share_percent),
