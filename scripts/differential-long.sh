@@ -45,7 +45,10 @@ for ((round = 1; round <= rounds; round++)); do
     else
         failed=1
         echo "FAILING SEED (binary): $seed"
-        grep -E "binary differential:|differs" "$log"
+        grep "binary differential:" "$log"
+        # Each differing sequence (up to three): its requests and both servers' replies.
+        sed -n '/) differs$/,/^binary differential:/p' "$log" | grep -v '^binary differential:'
+
     fi
     rm -f "$log"
 done

@@ -281,19 +281,15 @@ struct Sequence {
     split_seed: u64,
 }
 
-/// A counter's digits without the spaces that pad it. memcached changes an incr/decr
-/// result in place, padded with spaces to the old length, only while no reply still
-/// holds the item (a read earlier in the same or the previous batch may): otherwise it
-/// writes a new, unpadded item. Which one happens depends on when its replies finished
-/// writing, so the padding is not compared. tailcache always pads, as memcached does
-/// in place.
-fn counter_digits(value: &[u8]) -> &[u8] {
-    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits > 0 && value[digits..].iter().all(|&b| b == b' ') {
-        &value[..digits]
-    } else {
-        value
-    }
+/// A value without the spaces that pad counters. memcached changes an incr/decr result
+/// in place, padded with spaces to the old length, only while no reply still holds the
+/// item (a read earlier in the same or the previous batch may): otherwise it writes a
+/// new, unpadded item. Which one happens depends on when its replies finished writing,
+/// so the padding is not compared, in the counter itself or in what an append or
+/// prepend later made of it. tailcache always pads, as memcached does in place. The
+/// generator's values hold no spaces, so every space is padding.
+fn without_padding(value: &[u8]) -> Vec<u8> {
+    value.iter().copied().filter(|&b| b != b' ').collect()
 }
 
 /// One decoded response packet, CAS renumbered for this server.
@@ -314,7 +310,7 @@ fn describe(packet: &[u8], cas: &mut CasOrder, cas_seen: &mut Vec<u64>) -> Strin
     let value = if opcode == op::VERSION && status == 0 {
         "<version>".to_owned()
     } else {
-        format!("{:?}", String::from_utf8_lossy(counter_digits(value)))
+        format!("{:?}", String::from_utf8_lossy(&without_padding(value)))
     };
     format!(
         "magic={:#x} op={opcode:#04x} status={status:#06x} opaque={opaque:#x} cas={} \
