@@ -70,9 +70,9 @@ pub struct RuntimeConfig {
     /// Time background steps may take in one turn (Seastar's task quota):
     /// a request that arrives meanwhile waits at most about this long.
     pub task_quota: Duration,
-    /// A connection's turn at least this long makes it *heavy*: connections with
-    /// short turns are served before it, and the worker polls again after it
-    /// (`worker/ready.rs`).
+    /// Two turns in a row at least this long make a connection *heavy*: the
+    /// others are served before it, and the worker polls again after every turn
+    /// this long (`worker/ready.rs`).
     pub heavy_turn: Duration,
     /// How often each background group is asked whether it has work, when
     /// nothing else wakes the worker.

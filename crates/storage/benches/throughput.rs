@@ -7,10 +7,12 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use tailcache_storage::{Cache, Config, EvictionPolicy, StoreMode, StoreOptions};
+use tailcache_storage::{Cache, StoreMode, StoreOptions};
 
-const HEAP_BYTES: usize = 64 << 20;
-const KEYS: usize = 10_000;
+#[path = "common/engines.rs"]
+mod engines;
+
+use engines::{key, ours, theirs, KEYS};
 
 /// The operations measured, for both engines.
 trait Engine: Sync {
@@ -45,37 +47,6 @@ impl Engine for segcache::Segcache {
     fn set(&self, key: &[u8], value: &[u8]) {
         self.insert(key, value, None, Duration::ZERO).unwrap();
     }
-}
-
-fn key(n: usize, present: bool) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    key[..4].copy_from_slice(if present { b"key:" } else { b"nil:" });
-    key[4..].copy_from_slice(format!("{n:012}").as_bytes());
-    key
-}
-
-fn ours() -> Cache {
-    let config = Config {
-        heap_size_bytes: HEAP_BYTES,
-        eviction: EvictionPolicy::Merge,
-        ..Config::default()
-    };
-    Cache::new(config).unwrap()
-}
-
-fn theirs() -> segcache::Segcache {
-    let hash_power = 20; // 8 MiB table, so segments get the other 56 MiB
-    segcache::Segcache::builder()
-        .heap_size(HEAP_BYTES - (8 << hash_power))
-        .segment_size(1 << 20)
-        .hash_power(hash_power)
-        .eviction(segcache::Policy::Merge {
-            max: 8,
-            merge: 4,
-            compact: 2,
-        })
-        .build()
-        .unwrap()
 }
 
 #[derive(Clone, Copy)]

@@ -1,5 +1,6 @@
-//! A plain loop of sets on one thread, for counting instructions per set with
-//! callgrind (which, unlike a timer, is the same on a shared, noisy machine).
+//! A plain loop of sets on one thread: timed with `/usr/bin/time` for the CPU time per
+//! set, or run under callgrind for the instructions per set (which, unlike a timer,
+//! are the same on a shared, noisy machine).
 //!
 //! Run: `cargo build --release -p tailcache-storage --example set_loop`, then
 //! `valgrind --tool=callgrind target/release/examples/set_loop tailcache 100000` and
@@ -9,10 +10,12 @@
 //! values unless a third argument gives the size, 64 MiB).
 
 use std::time::Duration;
-use tailcache_storage::{Cache, Config, EvictionPolicy, StoreMode, StoreOptions};
+use tailcache_storage::{StoreMode, StoreOptions};
 
-const HEAP_BYTES: usize = 64 << 20;
-const KEYS: usize = 10_000;
+#[path = "../benches/common/engines.rs"]
+mod engines;
+
+use engines::{key, ours, theirs, KEYS};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -20,26 +23,14 @@ fn main() {
     let sets: usize = args
         .next()
         .map_or(100_000, |n| n.parse().expect("a count of sets"));
-    let keys: Vec<[u8; 16]> = (0..KEYS)
-        .map(|n| {
-            let mut key = [0u8; 16];
-            key[..4].copy_from_slice(b"key:");
-            key[4..].copy_from_slice(format!("{n:012}").as_bytes());
-            key
-        })
-        .collect();
+    let keys: Vec<[u8; 16]> = (0..KEYS).map(|n| key(n, true)).collect();
     let value_bytes: usize = args
         .next()
         .map_or(32, |n| n.parse().expect("a value size in bytes"));
     let value = vec![b'v'; value_bytes];
     match engine.as_str() {
         "tailcache" => {
-            let cache = Cache::new(Config {
-                heap_size_bytes: HEAP_BYTES,
-                eviction: EvictionPolicy::Merge,
-                ..Config::default()
-            })
-            .expect("a 64 MiB cache");
+            let cache = ours();
             for n in 0..sets {
                 cache
                     .store(
@@ -52,18 +43,7 @@ fn main() {
             }
         }
         "segcache" => {
-            let hash_power = 20;
-            let cache = segcache::Segcache::builder()
-                .heap_size(HEAP_BYTES - (8 << hash_power))
-                .segment_size(1 << 20)
-                .hash_power(hash_power)
-                .eviction(segcache::Policy::Merge {
-                    max: 8,
-                    merge: 4,
-                    compact: 2,
-                })
-                .build()
-                .expect("a 64 MiB segcache");
+            let cache = theirs();
             for n in 0..sets {
                 cache
                     .insert(&keys[n % KEYS], &value[..], None, Duration::ZERO)

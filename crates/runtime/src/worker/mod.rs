@@ -287,27 +287,28 @@ impl<S: Service> Worker<S> {
         self.enqueue(index, now);
     }
 
-    /// Queues a session to be served (once), by the weight of its last turn.
+    /// Queues a session to be served (once), by the weight of its last turns.
     fn enqueue(&mut self, index: usize, now: Instant) {
-        let Some(session) = self.sessions.get_mut(index) else {
-            return;
-        };
-        if !session.queued {
-            session.queued = true;
-            session.ready_since = Some(now);
-            self.ready.push(index, session.is_heavy());
-        }
+        self.queue(index, now, false);
     }
 
-    /// Queues a session whose turn left work for the next pass (once).
+    /// Queues a session whose turn left work, for the next pass (once).
     fn requeue(&mut self, index: usize, now: Instant) {
+        self.queue(index, now, true);
+    }
+
+    fn queue(&mut self, index: usize, now: Instant, next_pass: bool) {
         let Some(session) = self.sessions.get_mut(index) else {
             return;
         };
         if !session.queued {
             session.queued = true;
             session.ready_since = Some(now);
-            self.ready.push_next_pass(index, session.is_heavy());
+            if next_pass {
+                self.ready.push_next_pass(index, session.is_heavy());
+            } else {
+                self.ready.push(index, session.is_heavy());
+            }
         }
     }
 

@@ -109,8 +109,8 @@ pub struct Config {
     /// (the task quota).
     #[serde(alias = "background_budget_us")]
     pub task_quota_us: u64,
-    /// A connection's turn at least this long, in microseconds, makes it heavy:
-    /// connections with short turns go before it.
+    /// Two turns in a row at least this long, in microseconds, make a connection
+    /// heavy: the others go before it.
     pub heavy_turn_us: u64,
     /// Percent of a worker's time background work gets even while requests
     /// always wait.
