@@ -25,8 +25,7 @@ impl Cache {
     /// when a lock-free look finds a dead item in it, and then for one bucket's scan.
     pub fn reclaim_step(&self, cursor: &mut DumpCursor, max_buckets: usize) -> CrawlProgress {
         self.apply_due_flush();
-        let bucket_count = u32::try_from(self.index.bucket_count())
-            .expect("the layout keeps the bucket count under u32::MAX");
+        let bucket_count = self.index.bucket_count();
         let mut progress = CrawlProgress::default();
         for _ in 0..max_buckets.max(1) {
             let Some(bucket) = cursor.take_bucket(bucket_count) else {

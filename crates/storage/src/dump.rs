@@ -69,8 +69,7 @@ impl Cache {
         mut visit: impl FnMut(&DumpedItem<'_>),
     ) -> bool {
         self.apply_due_flush();
-        let bucket_count = u32::try_from(self.index.bucket_count())
-            .expect("the layout keeps the bucket count under u32::MAX");
+        let bucket_count = self.index.bucket_count();
         let mut copy = BucketCopy {
             keys: [[0; crate::MAX_KEY_LEN]; ITEM_SLOTS_PER_BUCKET],
             items: [(0, ItemMeta::default(), 0); ITEM_SLOTS_PER_BUCKET],

@@ -118,28 +118,9 @@ impl Heap {
     /// Writes `src` starting at byte `at`.
     pub(crate) fn write(&self, at: usize, src: &[u8]) {
         assert!(at + src.len() <= self.len_bytes(), "write past the heap");
-        let mut word = at / WORD_BYTES;
-        let head = at % WORD_BYTES;
-        let mut rest = src;
-        if head != 0 && !rest.is_empty() {
-            let count = (WORD_BYTES - head).min(rest.len());
-            merge_into_word(&self.words[word], head, &rest[..count]);
-            rest = &rest[count..];
-            word += 1;
-        }
-        // Whole words belong to this write alone: plain stores.
-        let mut chunks = rest.chunks_exact(WORD_BYTES);
-        for (chunk, target) in (&mut chunks).zip(&self.words[word..]) {
-            target.store(
-                u64::from_le_bytes(chunk.try_into().expect("8 bytes")),
-                Relaxed,
-            );
-            word += 1;
-        }
-        let tail = chunks.remainder();
-        if !tail.is_empty() {
-            merge_into_word(&self.words[word], 0, tail);
-        }
+        let mut writer = self.writer(at);
+        writer.push(src);
+        writer.finish();
     }
 
     /// Copies `len` bytes from `from` to `to`; the two ranges must not overlap.
@@ -292,20 +273,6 @@ fn merge_masked(word: &AtomicU64, value: u64, mask: u64) {
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     for (to, from) in dst.iter_mut().zip(src) {
         *to = *from;
-    }
-}
-
-/// Replaces bytes `start..start + piece.len()` of `word`, leaving its other bytes as
-/// they are even if another writer changes them at the same time.
-fn merge_into_word(word: &AtomicU64, start: usize, piece: &[u8]) {
-    let mut current = word.load(Relaxed);
-    loop {
-        let mut bytes = current.to_le_bytes();
-        bytes[start..start + piece.len()].copy_from_slice(piece);
-        match word.compare_exchange_weak(current, u64::from_le_bytes(bytes), Relaxed, Relaxed) {
-            Ok(_) => return,
-            Err(actual) => current = actual,
-        }
     }
 }
 

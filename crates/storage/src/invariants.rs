@@ -82,7 +82,7 @@ impl Cache {
         }
         for (id, meta) in self.segments.iter().enumerate() {
             let expected = live
-                .get(&u32::try_from(id).expect("segment ids fit a slot"))
+                .get(&crate::slot::segment_id_of(id))
                 .copied()
                 .unwrap_or_default();
             if meta.live() != expected {
@@ -106,7 +106,7 @@ impl Cache {
             self.check_chain(bucket, &mut in_chains)?;
         }
         for (id, meta) in self.segments.iter().enumerate() {
-            let id = u32::try_from(id).expect("segment ids fit a slot");
+            let id = crate::slot::segment_id_of(id);
             let state = meta.state();
             let consistent = match state {
                 State::Free => free.contains(&id),

@@ -213,7 +213,7 @@ impl Cache {
         }
         let count = self.segments.len();
         while maintenance.flush_cursor < count && *left > 0 {
-            let id = u32::try_from(maintenance.flush_cursor).expect("segment ids fit a slot");
+            let id = crate::slot::segment_id_of(maintenance.flush_cursor);
             maintenance.flush_cursor += 1;
             if maintenance
                 .flush_cursor
@@ -275,8 +275,8 @@ impl Cache {
     fn find_victim(&self, maintenance: &mut Maintenance, inline: bool) -> Option<Job> {
         if self.config.eviction == EvictionPolicy::Random {
             for _ in 0..RANDOM_PICKS {
-                let id = u32::try_from(maintenance.rng.gen_range(0..self.segments.len()))
-                    .expect("segment ids fit a slot");
+                let id =
+                    crate::slot::segment_id_of(maintenance.rng.gen_range(0..self.segments.len()));
                 let meta = self.segment(id);
                 let bucket = meta.ttl_bucket.load(Ordering::Relaxed);
                 if meta.state() == State::InChain

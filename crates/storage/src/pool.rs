@@ -1,5 +1,6 @@
 //! The free pool: segments no TTL bucket uses, waiting to be taken.
 
+use crate::slot;
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering};
 
 /// Free segment ids. The lock is taken once per segment's worth of writes.
@@ -15,12 +16,7 @@ impl Pool {
     /// A pool holding every one of `segment_count` segments.
     pub(crate) fn new(segment_count: usize) -> Pool {
         Pool {
-            free: Mutex::new(
-                (0..u32::try_from(segment_count)
-                    .expect("the layout keeps segments within MAX_SEGMENTS"))
-                    .rev()
-                    .collect(),
-            ),
+            free: Mutex::new((0..segment_count).rev().map(slot::segment_id_of).collect()),
             free_count: AtomicUsize::new(segment_count),
             taken_total: AtomicU64::new(0),
         }

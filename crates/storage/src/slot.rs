@@ -19,6 +19,16 @@ const SEGMENT_SHIFT: u32 = OFFSET_BITS;
 
 /// Most segments a slot can address.
 pub const MAX_SEGMENTS: usize = 1 << SEGMENT_BITS;
+/// Segment `index` of the segment table as the id slots, pools and cursors hold. The
+/// layout never makes more than [`MAX_SEGMENTS`] segments, so every index fits.
+pub(crate) fn segment_id_of(index: usize) -> u32 {
+    assert!(
+        index < MAX_SEGMENTS,
+        "segment index {index} past MAX_SEGMENTS"
+    );
+    index as u32
+}
+
 /// Largest segment a slot can address into, in bytes.
 pub const MAX_SEGMENT_SIZE_BYTES: usize = 1 << OFFSET_BITS;
 /// Highest value of the read counter.

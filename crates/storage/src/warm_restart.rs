@@ -295,8 +295,8 @@ impl Cache {
         if checksum != header.checksum {
             return Err(EmptyReason::ChecksumMismatch);
         }
-        let mut free: Vec<u32> = (0..u32::try_from(segments)
-            .expect("the layout keeps segments within MAX_SEGMENTS"))
+        let mut free: Vec<u32> = (0..segments)
+            .map(crate::slot::segment_id_of)
             .filter(|&id| self.segment(id).state() == State::Free)
             .collect();
         free.reverse();
@@ -398,7 +398,7 @@ impl Cache {
     /// most `CHECKSUM_STRETCH_BYTES`.
     fn checksum_stretches(&self) -> Vec<Stretch> {
         let mut stretches = Vec::new();
-        let index_bytes = self.index.bucket_count() * crate::index::BUCKET_BYTES;
+        let index_bytes = self.index.bucket_count() as usize * crate::index::BUCKET_BYTES;
         for start in (0..index_bytes).step_by(CHECKSUM_STRETCH_BYTES) {
             stretches.push(Stretch {
                 in_index: true,
@@ -411,7 +411,7 @@ impl Cache {
                 continue;
             }
             let (start, end) = (
-                self.addr(u32::try_from(id).expect("segment ids fit a slot"), 0),
+                self.addr(crate::slot::segment_id_of(id), 0),
                 meta.reserved_bytes(),
             );
             for offset in (0..end).step_by(CHECKSUM_STRETCH_BYTES) {

@@ -147,8 +147,9 @@ impl Index {
     }
 
     /// How many buckets the index has.
-    pub(crate) fn bucket_count(&self) -> usize {
-        self.bucket_count
+    pub(crate) fn bucket_count(&self) -> u32 {
+        // `new` and `from_words` keep it under u32::MAX.
+        self.bucket_count as u32
     }
 
     /// The bucket-lock hold histogram.

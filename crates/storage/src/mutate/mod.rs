@@ -311,6 +311,7 @@ impl Cache {
 
     /// Finds `key` without a lock, looking in its second bucket only if it is not in
     /// the first; `None` if the read raced a writer and must start over.
+    // Inlined into the write driver, as `write_new` is (see there).
     #[inline(always)]
     fn observe(
         &self,

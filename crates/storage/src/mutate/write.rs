@@ -16,6 +16,8 @@ pub(super) struct Written {
 impl Cache {
     /// Reserves room for `new` and writes it there, unlinked. `Ok(None)` when the
     /// current value to copy was reused under a racing read (the attempt is lost).
+    // Inlined into the write driver: its result was moved through stack copies that
+    // stalled loads (perf, `examples/set_loop.rs`).
     #[inline(always)]
     pub(super) fn write_new(
         &self,
@@ -62,18 +64,17 @@ impl Cache {
         fields.access_secs = self.access_secs(room.segment, accessed_unix_secs);
         let mut header = [0u8; MAX_HEADER_BYTES];
         let header_len = item::encode(&fields, key.len(), value_len, &mut header);
-        let mut at = self.addr(room.segment, room.offset);
-        let mut writer = self.heap.writer(at);
+        let start = self.addr(room.segment, room.offset);
+        let mut writer = self.heap.writer(start);
         writer.push(&header[..header_len]);
         writer.push(key);
-        at += header_len + key.len();
         let mut whole = true;
         for part in &new.value {
             match *part {
                 Part::None => {}
                 Part::Bytes(bytes) => writer.push(bytes),
                 Part::Current => {
-                    writer.finish();
+                    let at = writer.finish();
                     let found = live.expect("a value part from the current item needs one");
                     let from = self.addr(found.segment, found.offset + found.header.value_start());
                     let len = found.header.value_len;
@@ -85,12 +86,12 @@ impl Cache {
                         // unlinked item) and the attempt is lost.
                         whole = false;
                     }
-                    writer = self.heap.writer(at + found.header.value_len);
+                    writer = self.heap.writer(at + len);
                 }
             }
-            at += self.part_len(part, live);
         }
-        writer.finish();
+        let end = writer.finish();
+        debug_assert_eq!(end, start + len);
         if !whole {
             self.segment(room.segment).finish_write();
             return Ok(None);
@@ -109,7 +110,6 @@ impl Cache {
             at => at.max(now.get().saturating_add(1)),
         };
         segment.note_expiry(reclaimable_at);
-        debug_assert_eq!(at, self.addr(room.segment, room.offset) + len);
         Ok(Some(Written {
             room,
             fields,
