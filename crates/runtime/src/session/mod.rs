@@ -56,12 +56,10 @@ pub(crate) struct Session<C> {
     pub(crate) queued: bool,
     /// Since when it has been waiting in the ready queue.
     pub(crate) ready_since: Option<Instant>,
-    /// Its last two turns took at least the heavy-turn time each
-    /// (`worker/ready.rs`); one long turn alone may be the machine's doing (a
-    /// preempted thread), not the connection's.
-    heavy: bool,
-    /// Its last turn took at least the heavy-turn time.
-    last_turn_long: bool,
+    /// Its latest turns in a row that took at least the heavy-turn time (up to 2):
+    /// two make it heavy (`worker/ready.rs`); one alone may be the machine's doing
+    /// (a preempted thread), not the connection's.
+    long_turns_in_a_row: u8,
     /// Already in its job group's queue.
     pub(crate) job_queued: bool,
     pub(crate) last_active: Instant,
@@ -100,8 +98,7 @@ impl<C> Session<C> {
             input_ended: false,
             queued: false,
             ready_since: None,
-            heavy: false,
-            last_turn_long: false,
+            long_turns_in_a_row: 0,
             job_queued: false,
             last_active: now,
             stalled_since,
@@ -297,15 +294,18 @@ impl<C> Session<C> {
         }
     }
 
-    /// Notes whether its turn just now was long (see `heavy`).
+    /// Notes whether its turn just now was long (see `long_turns_in_a_row`).
     pub(crate) fn note_turn_length(&mut self, long: bool) {
-        self.heavy = long && self.last_turn_long;
-        self.last_turn_long = long;
+        self.long_turns_in_a_row = if long {
+            (self.long_turns_in_a_row + 1).min(2)
+        } else {
+            0
+        };
     }
 
-    /// Whether its last turns were long: others are served first.
+    /// Whether its last two turns were long: others are served first.
     pub(crate) fn is_heavy(&self) -> bool {
-        self.heavy
+        self.long_turns_in_a_row >= 2
     }
 
     /// Whether it is shutting down (drained) rather than serving.

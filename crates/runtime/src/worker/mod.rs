@@ -330,16 +330,14 @@ impl<S: Service> Worker<S> {
                     .record(now.saturating_duration_since(since));
             }
             let end = session.serve(&mut self.service, limits, now);
-            let long =
-                self.config.clock.now().saturating_duration_since(now) >= self.config.heavy_turn;
+            let ended = self.config.clock.now();
+            let long = ended.saturating_duration_since(now) >= self.config.heavy_turn;
             session.note_turn_length(long);
             self.after_turn(index, end, now);
-            if long && self.ready.any_waiting() {
+            if long && self.ready.any_waiting() && self.poll_for_arrivals() {
                 // Light sessions that became ready during the long turn go next,
                 // and so do new connections.
-                if self.poll_for_arrivals() {
-                    self.accept_ready(self.config.clock.now());
-                }
+                self.accept_ready(ended);
             }
         }
         self.ready.end_pass();
