@@ -137,6 +137,14 @@ fn connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
+/// A connection turned into a watcher (its `OK` checked).
+fn open_watcher(addr: SocketAddr) -> TcpStream {
+    let mut watcher = connect(addr);
+    watcher.write_all(b"watch\n").unwrap();
+    assert_eq!(read_exactly(&mut watcher, 3), b"OK\n");
+    watcher
+}
+
 fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
     let mut got = vec![0; len];
     stream.read_exact(&mut got).unwrap();
@@ -159,9 +167,7 @@ fn wait_for_closes(shared: &Shared, count: usize) -> Vec<CloseCause> {
 fn a_sleeping_job_wakes_by_itself_and_ends_with_its_client() {
     let shared = Arc::new(Shared::default());
     let (runtime, addr) = start(&shared);
-    let mut watcher = connect(addr);
-    watcher.write_all(b"watch\n").unwrap();
-    assert_eq!(read_exactly(&mut watcher, 3), b"OK\n");
+    let mut watcher = open_watcher(addr);
 
     // Nothing happens: the job sleeps rather than spinning.
     let steps_before = shared.job_steps.load(Ordering::Relaxed);
@@ -195,9 +201,7 @@ fn a_sleeping_job_wakes_by_itself_and_ends_with_its_client() {
     );
 
     // A watcher open at shutdown closes for the shutdown.
-    let mut last = connect(addr);
-    last.write_all(b"watch\n").unwrap();
-    assert_eq!(read_exactly(&mut last, 3), b"OK\n");
+    let mut last = open_watcher(addr);
     runtime.stopper().stop();
     assert!(runtime.join(), "the runtime stops cleanly");
     let closes = wait_for_closes(&shared, 3);
@@ -211,9 +215,7 @@ fn a_sleeping_job_wakes_by_itself_and_ends_with_its_client() {
 fn a_client_that_hangs_up_while_its_job_is_awake_is_closed_when_the_job_sleeps() {
     let shared = Arc::new(Shared::default());
     let (runtime, addr) = start(&shared);
-    let mut watcher = connect(addr);
-    watcher.write_all(b"watch\n").unwrap();
-    assert_eq!(read_exactly(&mut watcher, 3), b"OK\n");
+    let watcher = open_watcher(addr);
 
     // The job is busy (a step that writes nothing) when the client hangs up, so
     // the hang-up is seen while the job is awake; it then sleeps with nothing
