@@ -12,8 +12,9 @@
 //! renumbered in order of appearance and the version string masked.
 //!
 //! Environment: `DIFF_SEED`, `DIFF_SEQUENCES` (default 600), `DIFF_ONLY` (one sequence
-//! by its index). Cases left out on purpose are marked `AVOID:`. memcached must be
-//! installed: the test fails (it never skips) without it.
+//! by its index). Cases left out on purpose are marked `AVOID:`; one memcached 1.6.18 bug
+//! is recognised and excused (`memcached_strchr_bug`). memcached must be installed: the
+//! test fails (it never skips) without it.
 
 mod support;
 
@@ -407,6 +408,68 @@ fn run(addr: SocketAddr, sequence: &Sequence, prefix: &str) -> Vec<String> {
     transcript
 }
 
+/// The opaque of a described reply (`opaque=0x…`).
+fn opaque_of(line: &str) -> Option<u32> {
+    let hex = line.split(" opaque=0x").nth(1)?.split(' ').next()?;
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// Whether the first difference between the transcripts is memcached 1.6.18 answering
+/// "Non-numeric" to an incr/decr of a number of 2^63 or more.
+///
+/// memcached's `safe_strtoull` looks for a minus sign in such a number with `strchr`,
+/// but an item's value is not NUL-terminated, so the search runs on into the memory
+/// after the item and fails the request when it meets a `-` before a NUL byte. Whether
+/// it does depends on what happens to lie there, so one run of a seed can show it and
+/// the next not. memcached fixed it in 1.6.22 (commit ea92c6c01, "core: fix
+/// incr/decr/ma failing in some conditions"); tailcache answers as the fixed version.
+/// The check replays the sequence on memcached, under a new prefix, up to the request
+/// that failed, then reads the key: the excuse holds only if its value is such a number.
+fn memcached_strchr_bug(
+    memcached: SocketAddr,
+    sequence: &Sequence,
+    prefix: &str,
+    expected: &[String],
+    actual: &[String],
+) -> bool {
+    let Some(at) = (0..expected.len()).find(|&i| actual.get(i) != Some(&expected[i])) else {
+        return false;
+    };
+    let line = &expected[at];
+    let arithmetic = [op::INCREMENT, op::INCREMENTQ, op::DECREMENT, op::DECREMENTQ]
+        .iter()
+        .any(|code| line.contains(&format!(" op={code:#04x} status=0x0006 ")));
+    let Some(opaque) = opaque_of(line).filter(|_| arithmetic) else {
+        return false;
+    };
+    let (batch, position) = (opaque as usize / 100, opaque as usize % 100);
+    let Some(request) = sequence.batches.get(batch).and_then(|b| b.get(position)) else {
+        return false;
+    };
+    let mut get = Req::new(op::GET);
+    get.key = request.key.clone();
+    let mut batches = sequence.batches[..batch].to_vec();
+    batches.push(sequence.batches[batch][..position].to_vec());
+    batches.push(vec![get]);
+    let replay = Sequence {
+        batches,
+        split_seed: sequence.split_seed,
+    };
+    let replies = run(memcached, &replay, &format!("{prefix}replay:"));
+    let get_reply = format!(" op={:#04x} status=0x0000 ", op::GET);
+    let Some(value) = replies
+        .iter()
+        .rev()
+        .find(|line| line.contains(&get_reply))
+        .and_then(|line| line.split(" value=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+    else {
+        return false;
+    };
+    value.bytes().all(|b| b.is_ascii_digit())
+        && value.parse::<u64>().is_ok_and(|number| number >= 1 << 63)
+}
+
 fn env_number(name: &str) -> Option<u64> {
     let text = std::env::var(name).ok()?;
     let text = text.trim();
@@ -427,6 +490,7 @@ fn random_binary_sequences_match_memcached() {
         rng: Rng::new(seed),
     };
     let mut differing = Vec::new();
+    let mut excused = Vec::new();
     for index in 0..count {
         let sequence = generator.sequence();
         if only.is_some_and(|only| only != index) {
@@ -435,7 +499,11 @@ fn random_binary_sequences_match_memcached() {
         let prefix = format!("s{index}:");
         let expected = run(memcached, &sequence, &prefix);
         let actual = run(tailcache.memcache, &sequence, &prefix);
-        if expected != actual {
+        if expected != actual
+            && memcached_strchr_bug(memcached, &sequence, &prefix, &expected, &actual)
+        {
+            excused.push(index);
+        } else if expected != actual {
             differing.push(index);
             if differing.len() <= 3 {
                 eprintln!(
@@ -464,8 +532,10 @@ fn random_binary_sequences_match_memcached() {
     }
     let ran = if only.is_some() { 1 } else { count };
     eprintln!(
-        "binary differential: {} of {ran} sequences agree (seed {seed:#x})",
-        ran - differing.len()
+        "binary differential: {} of {ran} sequences agree (seed {seed:#x}); {} more differ \
+         only by memcached 1.6.18's strchr bug: {excused:?}",
+        ran - differing.len() - excused.len(),
+        excused.len()
     );
     assert!(
         differing.is_empty(),
