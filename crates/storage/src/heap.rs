@@ -327,6 +327,19 @@ mod tests {
     }
 
     #[test]
+    fn reads_and_compares_that_end_at_the_end_of_the_heap_see_the_bytes() {
+        for len in 0..=72 {
+            let heap = Heap::new(72);
+            let bytes = pattern(72, len as u8);
+            heap.write(0, &bytes);
+            let mut out = vec![0u8; len];
+            heap.read(72 - len, &mut out);
+            assert_eq!(out, bytes[72 - len..], "len {len}");
+            assert!(heap.equals(72 - len, &bytes[72 - len..]), "len {len}");
+        }
+    }
+
+    #[test]
     fn a_writer_writes_its_pieces_as_one_write_would_and_leaves_the_rest() {
         let splits: [&[usize]; 6] = [&[], &[0], &[1], &[3, 5], &[7, 8, 9, 16], &[2, 2, 30]];
         for at in 0..17 {
