@@ -19,6 +19,11 @@ const SEGMENT_SHIFT: u32 = OFFSET_BITS;
 
 /// Most segments a slot can address.
 pub const MAX_SEGMENTS: usize = 1 << SEGMENT_BITS;
+/// Largest segment a slot can address into, in bytes.
+pub const MAX_SEGMENT_SIZE_BYTES: usize = 1 << OFFSET_BITS;
+/// Highest value of the read counter.
+pub const MAX_FREQ: u8 = (1 << FREQ_BITS) - 1;
+
 /// Segment `index` of the segment table as the id slots, pools and cursors hold. The
 /// layout never makes more than [`MAX_SEGMENTS`] segments, so every index fits.
 pub(crate) fn segment_id_of(index: usize) -> u32 {
@@ -28,11 +33,6 @@ pub(crate) fn segment_id_of(index: usize) -> u32 {
     );
     index as u32
 }
-
-/// Largest segment a slot can address into, in bytes.
-pub const MAX_SEGMENT_SIZE_BYTES: usize = 1 << OFFSET_BITS;
-/// Highest value of the read counter.
-pub const MAX_FREQ: u8 = (1 << FREQ_BITS) - 1;
 
 /// The non-zero 12-bit tag of a key hash: its lowest bits, which barely sway the
 /// bucket choices (multiply-shift reads the high bits of each half of the hash).
