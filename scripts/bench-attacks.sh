@@ -158,6 +158,9 @@ idle_reclaim_secs = $IDLE_RECLAIM
 # The stall detector's backtrace loads the binary's debug info (+60-100 MiB RSS once),
 # which would swamp the RSS figures (docs/security-hardening-draft.md).
 stall_threshold_ms = 0
+# A fixed kernel send buffer: a non-reader then holds 256 KiB (x2) of kernel memory,
+# not up to tcp_wmem's 4 MiB (docs/hostile-clients.md, "Kernel send buffers").
+socket_send_buffer_kib = 256
 EOF
 cp "$TMP/server.toml" "$OUT/server.toml"
 

@@ -40,6 +40,13 @@ pub struct RuntimeConfig {
     /// processing at the high-water mark, so a reader, however slow, stays
     /// under a cap of high-water plus the largest single reply.
     pub output_cap_bytes: usize,
+    /// Kernel send buffer (`SO_SNDBUF`) asked for each accepted TCP connection;
+    /// `None` leaves it to the kernel's autotuning (up to `net.ipv4.tcp_wmem`'s
+    /// maximum, 4 MiB by default). A client that asks for large replies and does
+    /// not read them fills this much kernel memory per connection before
+    /// backpressure stops the worker, and the worker pays to copy it in and, at
+    /// close, to free it.
+    pub socket_send_buffer_bytes: Option<usize>,
     /// Memory all connections' read and write buffers may hold together;
     /// above it each worker closes its connection holding the most, until
     /// the total is back under. `None`: no budget.
@@ -109,6 +116,7 @@ impl Default for RuntimeConfig {
             // sets the cap from it (the server: high water plus -I).
             output_cap_bytes: 64 * 1024 * 1024,
             buffer_budget_bytes: None,
+            socket_send_buffer_bytes: None,
             idle_reclaim_after: None,
             exit_process_on_worker_failure: false,
             // About 10-40 us of small requests, or one slice of a large multiget:
@@ -154,6 +162,11 @@ impl RuntimeConfig {
         ];
         if let Some(&(setting, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
             return Err(RuntimeConfigError::Zero { setting });
+        }
+        if self.socket_send_buffer_bytes == Some(0) {
+            return Err(RuntimeConfigError::Zero {
+                setting: "socket_send_buffer_bytes",
+            });
         }
         if self.read_buffer_initial_bytes == 0
             || self.read_buffer_initial_bytes > self.read_buffer_max_bytes

@@ -204,6 +204,8 @@ fn data_runtime_config(config: &Config) -> RuntimeConfig {
         buffer_budget_bytes: (config.connection_buffer_budget_mib > 0).then(|| {
             usize::try_from(config.connection_buffer_budget_mib << 20).unwrap_or(usize::MAX)
         }),
+        socket_send_buffer_bytes: (config.socket_send_buffer_kib > 0)
+            .then(|| usize::try_from(config.socket_send_buffer_kib << 10).unwrap_or(usize::MAX)),
         idle_reclaim_after: (config.idle_reclaim_secs > 0)
             .then(|| std::time::Duration::from_secs(config.idle_reclaim_secs)),
         exit_process_on_worker_failure: true,
@@ -259,4 +261,42 @@ fn start_admin(
         stats,
     )
     .map_err(|e| StartError::Os(format!("cannot start admin endpoint: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::startup::cli::Flags;
+    use crate::startup::config::ConfigError;
+    use clap::Parser;
+
+    /// The config a TOML file with `text` and no flags loads to.
+    fn config_from_toml(name: &str, text: &str) -> Result<Config, ConfigError> {
+        let path = std::env::temp_dir().join(format!(
+            "tailcache-server-{name}-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&path, text).expect("write config");
+        let flags = Flags::try_parse_from(["tailcache", "--config", path.to_str().expect("path")])
+            .expect("flags parse");
+        let config = Config::load(&flags);
+        std::fs::remove_file(&path).expect("remove config");
+        config
+    }
+
+    #[test]
+    fn socket_send_buffer_kib_reaches_the_data_runtime_and_is_bounded() {
+        let default = config_from_toml("sndbuf-default", "").expect("defaults");
+        assert_eq!(data_runtime_config(&default).socket_send_buffer_bytes, None);
+        let set = config_from_toml("sndbuf-set", "socket_send_buffer_kib = 256\n").expect("256");
+        assert_eq!(
+            data_runtime_config(&set).socket_send_buffer_bytes,
+            Some(256 * 1024)
+        );
+        for bad in [1, 1 << 21] {
+            let err = config_from_toml("sndbuf-bad", &format!("socket_send_buffer_kib = {bad}\n"))
+                .expect_err("out of range");
+            assert!(err.setting().contains("socket_send_buffer_kib"), "{err}");
+        }
+    }
 }

@@ -98,6 +98,9 @@ pub struct Config {
     /// At `-c` connections, a connection without traffic for this many
     /// seconds is closed to admit a new one; 0: refuse the new one.
     pub idle_reclaim_secs: u64,
+    /// Kernel send buffer (`SO_SNDBUF`) asked for each data connection, in KiB;
+    /// 0: the kernel's autotuning.
+    pub socket_send_buffer_kib: u64,
     /// Bytes read from one connection per turn before others are served.
     pub turn_budget_bytes: usize,
     /// Requests (keys of a multiget) served to one connection per turn
@@ -206,6 +209,7 @@ impl Default for Config {
             connection_output_cap_bytes: 0,
             connection_buffer_budget_mib: 0,
             idle_reclaim_secs: 10,
+            socket_send_buffer_kib: 0,
             turn_budget_bytes: 64 << 10,
             turn_budget_requests: RuntimeConfig::default().turn_budget_requests,
             turn_budget_output_bytes: RuntimeConfig::default().turn_budget_output_bytes,

@@ -149,6 +149,14 @@ impl Config {
             1 << 30,
         )?;
         check_range("idle_reclaim_secs", self.idle_reclaim_secs, 0, 1 << 32)?;
+        if self.socket_send_buffer_kib != 0 {
+            check_range(
+                "socket_send_buffer_kib",
+                self.socket_send_buffer_kib,
+                4,
+                1 << 20,
+            )?;
+        }
         check_range(
             "turn_budget_bytes",
             self.turn_budget_bytes as u64,
