@@ -43,7 +43,6 @@ impl<S: Service> Worker<S> {
         match &self.listeners[index].socket {
             PerWorkerSocket::Tcp(l) => {
                 let (stream, _) = l.accept()?;
-                // Replies are written whole per batch; Nagle would only delay them.
                 tune_accepted(&stream, &self.config)?;
                 Ok(Stream::Tcp(stream))
             }
