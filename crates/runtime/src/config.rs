@@ -79,7 +79,8 @@ pub struct RuntimeConfig {
     pub task_quota: Duration,
     /// Two turns in a row at least this long make a connection *heavy*: the
     /// others are served before it, and the worker polls again after every turn
-    /// this long (`worker/ready.rs`).
+    /// this long (`worker/ready.rs`). An idle scan that has taken this long stops,
+    /// and goes on next turn (`worker/idle.rs`).
     pub heavy_turn: Duration,
     /// How often each background group is asked whether it has work, when
     /// nothing else wakes the worker.

@@ -10,14 +10,15 @@ mod support;
 
 use support::{bind_loopback, Replies};
 use tailcache_runtime::{
-    AcceptMode, BackgroundProgress, ConnStats, JobProgress, ManualClock, Processed, Runtime,
-    RuntimeConfig, SchedulerStats, Service, ServiceFactory, TaskGroup, WatchdogStats,
+    AcceptMode, BackgroundProgress, CloseCause, ConnStats, JobProgress, ManualClock, Processed,
+    Runtime, RuntimeConfig, SchedulerStats, Service, ServiceFactory, TaskGroup, WatchdogStats,
 };
 
 /// Echoes each `\n`-terminated line; `quit` closes; `big N` replies N bytes;
 /// `wait` holds the worker inside the service until the gate opens; `hello`
-/// notes how many requests were processed before it; `dump N` starts a job
-/// that writes N lines in bulk steps of 100.
+/// notes how many requests were processed before it; `closed` replies with how
+/// many connections the service has seen closed; `dump N` starts a job that
+/// writes N lines in bulk steps of 100.
 struct Echo {
     processed: Arc<AtomicUsize>,
     gate: Arc<Gate>,
@@ -34,6 +35,8 @@ struct Echo {
     /// keeps the least `processed` any of its steps saw.
     maintenance_busy: Arc<AtomicBool>,
     maintenance_seen_at: Arc<AtomicUsize>,
+    /// Connections closed (`on_close` calls), over all workers.
+    conns_closed: Arc<AtomicUsize>,
 }
 
 /// An echo connection: the lines its dump job has left to write.
@@ -57,6 +60,10 @@ impl Service for Echo {
             "the test asked new_conn to panic"
         );
         EchoConn::default()
+    }
+
+    fn on_close(&mut self, _conn: EchoConn, _cause: CloseCause) {
+        self.conns_closed.fetch_add(1, Ordering::Relaxed);
     }
 
     fn background_step(&mut self, group: TaskGroup, _budget: Duration) -> BackgroundProgress {
@@ -146,7 +153,10 @@ impl Service for Echo {
             let started = Instant::now();
             while started.elapsed() < Duration::from_micros(20) {}
         }
-        if let Some(n) = line.strip_prefix(b"big ") {
+        if line == b"closed" {
+            let closed = self.conns_closed.load(Ordering::Relaxed);
+            output.extend_from_slice(format!("closed {closed}\n").as_bytes());
+        } else if let Some(n) = line.strip_prefix(b"big ") {
             let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
             output.resize(output.len() + n, b'x');
         } else {
@@ -203,6 +213,7 @@ struct EchoFactory {
     panic_next_conn: Arc<AtomicBool>,
     maintenance_busy: Arc<AtomicBool>,
     maintenance_seen_at: Arc<AtomicUsize>,
+    conns_closed: Arc<AtomicUsize>,
 }
 
 impl ServiceFactory for EchoFactory {
@@ -218,6 +229,7 @@ impl ServiceFactory for EchoFactory {
             panic_next_conn: self.panic_next_conn.clone(),
             maintenance_busy: self.maintenance_busy.clone(),
             maintenance_seen_at: self.maintenance_seen_at.clone(),
+            conns_closed: self.conns_closed.clone(),
         }
     }
 }
@@ -261,6 +273,7 @@ impl Harness {
             refuse_output_over: config.write_buffer_high_water_bytes,
             hello_after: hello_after.clone(),
             job_steps: job_steps.clone(),
+            conns_closed: Arc::new(AtomicUsize::new(0)),
         });
         let runtime = Runtime::start(config, vec![bound], factory, stats.clone()).unwrap();
         let sched = runtime.scheduler_stats();
@@ -847,6 +860,71 @@ fn idle_timeout_follows_the_injected_clock() {
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(read_to_eof(&mut c), b"");
     assert_eq!(h.stats.snapshot().idle_closed, 1);
+}
+
+#[test]
+fn timed_out_connections_are_closed_a_heavy_turn_at_a_time() {
+    const STALLED: usize = 8;
+    let clock = Arc::new(ManualClock::new());
+    let h = Harness::start(RuntimeConfig {
+        clock: clock.clone(),
+        request_timeout: Some(Duration::from_secs(1)),
+        // Every close takes longer than this: one session looked at per scan.
+        heavy_turn: Duration::from_nanos(1),
+        // The worker wakes only for events, so the test decides which turn scans.
+        background_interval: Duration::from_secs(30),
+        ..config(1)
+    });
+    // The lowest session indices: the scan looks at these first.
+    let mut stalled: Vec<TcpStream> = (0..STALLED)
+        .map(|_| {
+            let mut conn = h.connect();
+            conn.write_all(b"a request that never ends").unwrap();
+            conn
+        })
+        .collect();
+    let mut holder = h.connect();
+    let mut asker = h.connect();
+    // Once the asker has a reply, the worker has read the partial requests, which
+    // arrived before it (their stall starts).
+    asker.write_all(b"hi\n").unwrap();
+    let mut hi = [0u8; 3];
+    asker.read_exact(&mut hi).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    // Every partial request is now past its timeout; the turn that serves `wait`
+    // ends with the idle scan, and the asker's request arrives during that turn.
+    clock.advance(Duration::from_secs(5));
+    holder.write_all(b"wait\n").unwrap();
+    h.gate.wait_entered();
+    asker.write_all(b"closed\n").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    h.gate.open();
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    while reply.last() != Some(&b'\n') {
+        asker.read_exact(&mut byte).unwrap();
+        reply.push(byte[0]);
+    }
+    let text = String::from_utf8(reply).unwrap();
+    let closed: usize = text
+        .trim_end()
+        .strip_prefix("closed ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // One scan closing every timed-out connection before the next poll would
+    // have answered STALLED.
+    assert_eq!(
+        closed, 1,
+        "the asker was served after {closed} of {STALLED} timed-out connections were closed"
+    );
+    for conn in &mut stalled {
+        assert!(
+            read_to_eof(conn).is_empty(),
+            "a stalled connection got a reply"
+        );
+    }
+    assert_eq!(h.stats.snapshot().stalled_closed, STALLED as u64);
 }
 
 #[test]

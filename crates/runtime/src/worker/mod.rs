@@ -77,6 +77,8 @@ pub(crate) struct Worker<S: Service> {
     share_window_start: Instant,
     background_in_window: Duration,
     last_idle_scan: Instant,
+    /// Where an idle scan cut short at its time budget goes on (a session index).
+    idle_scan_resume_at: Option<usize>,
     /// Bytes this runtime's connection buffers hold, this worker's in its slot.
     buffers: Arc<BufferStats>,
     fd_reserve: fd_exhaustion::FdReserve,
@@ -156,6 +158,7 @@ impl<S: Service> Worker<S> {
             share_window_start: now,
             background_in_window: Duration::ZERO,
             last_idle_scan: now,
+            idle_scan_resume_at: None,
             buffers,
             fd_reserve: fd_exhaustion::FdReserve::new(),
             sleeping_jobs: Vec::new(),
@@ -237,6 +240,7 @@ impl<S: Service> Worker<S> {
     fn poll_timeout(&self) -> Duration {
         let busy = !self.ready.is_empty()
             || self.scheduler.has_work()
+            || self.idle_scan_resume_at.is_some()
             || self.listener_ready.iter().any(|&r| r);
         if busy {
             return Duration::ZERO;
