@@ -869,7 +869,7 @@ fn timed_out_connections_are_closed_a_heavy_turn_at_a_time() {
     let h = Harness::start(RuntimeConfig {
         clock: clock.clone(),
         request_timeout: Some(Duration::from_secs(1)),
-        // Every close takes longer than this: one session looked at per scan.
+        // Every close takes longer than this: one close per scan.
         heavy_turn: Duration::from_nanos(1),
         // The worker wakes only for events, so the test decides which turn scans.
         background_interval: Duration::from_secs(30),
